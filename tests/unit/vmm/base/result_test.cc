@@ -1,0 +1,36 @@
+#include "vmm/base/result.h"
+
+#include <gtest/gtest.h>
+
+namespace ember {
+namespace {
+
+Result<int> parse_positive(int v) {
+    if (v <= 0) return Error::invalid("parse_positive", "not positive");
+    return v;
+}
+
+Result<int> doubled(int v) {
+    int x = EMBER_TRY(parse_positive(v));
+    return 2 * x;
+}
+
+TEST(Result, PropagatesErrorsThroughTry) {
+    auto r = doubled(-1);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(), "parse_positive: not positive");
+}
+
+TEST(Result, YieldsTheValueThroughTry) {
+    auto r = doubled(21);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, 42);
+}
+
+TEST(Result, ErrnoErrorsNameTheSyscallAndTheReason) {
+    Error e = Error::from_errno(ENOENT, "open", "/nope");
+    EXPECT_EQ(e.message(), "open: /nope: No such file or directory");
+}
+
+}  // namespace
+}  // namespace ember

@@ -1,0 +1,50 @@
+#include "vmm/config/vm_config.h"
+
+#include <gtest/gtest.h>
+
+namespace ember {
+namespace {
+
+TEST(MachineConfig, DefaultsAreOneVcpuAnd128Mib) {
+    MachineConfig m;
+    EXPECT_EQ(m.vcpu_count, 1u);
+    EXPECT_EQ(m.mem_size_mib, 128u);
+    EXPECT_TRUE(m.validate());
+}
+
+TEST(MachineConfig, RefusesZeroAndTooManyVcpus) {
+    MachineConfig m;
+    m.vcpu_count = 0;
+    EXPECT_FALSE(m.validate());
+    m.vcpu_count = 33;
+    EXPECT_FALSE(m.validate());
+}
+
+TEST(MachineConfig, RefusesOddVcpuCountWithSmt) {
+    MachineConfig m{.vcpu_count = 3, .smt = true};
+    EXPECT_FALSE(m.validate());
+}
+
+TEST(VmConfig, RefusesTwoRootDrives) {
+    VmConfig c;
+    c.drives.push_back({.drive_id = "a", .path_on_host = "/a", .is_root_device = true});
+    c.drives.push_back({.drive_id = "b", .path_on_host = "/b", .is_root_device = true});
+    EXPECT_FALSE(c.validate());
+}
+
+TEST(Ids, RefusePathCharacters) {
+    EXPECT_FALSE(validate_id("drive_id", "../x"));
+    EXPECT_FALSE(validate_id("drive_id", ""));
+    EXPECT_FALSE(validate_id("drive_id", std::string(65, 'a')));
+    EXPECT_TRUE(validate_id("drive_id", "rootfs_1"));
+}
+
+TEST(NetConfig, ValidatesTheMacAddress) {
+    NetConfig n{.iface_id = "eth0", .host_dev_name = "tap0", .guest_mac = "06:00:AC:10:00:02"};
+    EXPECT_TRUE(n.validate());
+    n.guest_mac = "06:00:AC:10:00";
+    EXPECT_FALSE(n.validate());
+}
+
+}  // namespace
+}  // namespace ember

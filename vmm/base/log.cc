@@ -1,0 +1,134 @@
+#include "vmm/base/log.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+#include "vmm/base/unique_fd.h"
+
+namespace ember::log {
+namespace {
+
+// The process-wide sink (see log.h for why this one global exists).
+struct Sink {
+    std::mutex mu;
+    Options options;
+    UniqueFd file;  // Invalid: stderr.
+    std::string instance_id = "anonymous-instance";
+};
+
+Sink& sink() {
+    static Sink s;
+    return s;
+}
+
+std::atomic<uint8_t> g_level{static_cast<uint8_t>(Level::kInfo)};
+std::atomic<uint64_t> g_missed{0};
+thread_local std::string t_thread_name = "main";
+
+}  // namespace
+
+Result<Level> parse_level(std::string_view name) {
+    static constexpr std::pair<std::string_view, Level> kNames[] = {
+        {"off", Level::kOff},     {"error", Level::kError}, {"warning", Level::kWarning},
+        {"warn", Level::kWarning}, {"info", Level::kInfo},   {"debug", Level::kDebug},
+        {"trace", Level::kTrace}};
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& [n, level] : kNames) {
+        if (n == lower) return level;
+    }
+    return Error::invalid("log level", fmt::format("unknown level '{}'", name));
+}
+
+std::string_view level_name(Level level) {
+    switch (level) {
+        case Level::kOff: return "OFF";
+        case Level::kError: return "ERROR";
+        case Level::kWarning: return "WARN";
+        case Level::kInfo: return "INFO";
+        case Level::kDebug: return "DEBUG";
+        case Level::kTrace: return "TRACE";
+    }
+    return "?";
+}
+
+Result<void> configure(const Options& options, const std::string& path) {
+    UniqueFd file;
+    if (!path.empty()) {
+        // O_NONBLOCK so that a FIFO nobody reads never stalls a thread: lines are dropped instead.
+        int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0) return Error::from_errno("open log file", path);
+        file.reset(fd);
+    }
+    Sink& s = sink();
+    std::lock_guard lock(s.mu);
+    s.options = options;
+    if (!path.empty()) s.file = std::move(file);
+    g_level.store(static_cast<uint8_t>(options.level), std::memory_order_relaxed);
+    return ok();
+}
+
+void set_instance_id(std::string id) {
+    Sink& s = sink();
+    std::lock_guard lock(s.mu);
+    s.instance_id = std::move(id);
+}
+
+void set_thread_name(const std::string& name) {
+    t_thread_name = name;
+    ::prctl(PR_SET_NAME, name.substr(0, 15).c_str());
+}
+
+bool enabled(Level level) {
+    return level != Level::kOff &&
+           static_cast<uint8_t>(level) <= g_level.load(std::memory_order_relaxed);
+}
+
+uint64_t missed_lines() { return g_missed.load(std::memory_order_relaxed); }
+
+void write(Level level, const char* file, int line, std::string_view message) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm utc{};
+    ::gmtime_r(&ts.tv_sec, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+
+    Sink& s = sink();
+    std::lock_guard lock(s.mu);
+    std::string prefix = fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id,
+                                     t_thread_name);
+    if (s.options.show_level) prefix += fmt::format(":{}", level_name(level));
+    if (s.options.show_origin) {
+        const char* base = std::strrchr(file, '/');
+        prefix += fmt::format(":{}:{}", base ? base + 1 : file, line);
+    }
+    std::string out = fmt::format("{}] {}\n", prefix, message);
+    int fd = s.file ? s.file.get() : STDERR_FILENO;
+    if (::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
+        g_missed.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+bool RateLimiter::allow(uint64_t& suppressed) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= period_) {
+        window_start_ = now;
+        in_window_ = 0;
+    }
+    if (in_window_ >= burst_) {
+        ++suppressed_;
+        return false;
+    }
+    ++in_window_;
+    suppressed = std::exchange(suppressed_, 0);
+    return true;
+}
+
+}  // namespace ember::log

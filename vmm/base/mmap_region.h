@@ -1,0 +1,42 @@
+// MmapRegion: the one owner of a memory mapping; unmaps it in its destructor.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "vmm/base/result.h"
+
+namespace ember {
+
+class MmapRegion {
+public:
+    MmapRegion() = default;
+    MmapRegion(MmapRegion&& other) noexcept
+        : addr_(std::exchange(other.addr_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    MmapRegion& operator=(MmapRegion&& other) noexcept;
+    MmapRegion(const MmapRegion&) = delete;
+    MmapRegion& operator=(const MmapRegion&) = delete;
+    ~MmapRegion();
+
+    // Anonymous private memory, not reserved against overcommit (guest RAM is sparse).
+    static Result<MmapRegion> anonymous(size_t size_bytes, int prot = PROT_READ | PROT_WRITE,
+                                        int extra_flags = MAP_NORESERVE);
+    // A mapping of `fd` from `offset`, e.g. a snapshot's memory file with MAP_PRIVATE.
+    static Result<MmapRegion> of_file(int fd, size_t size_bytes, off_t offset, int prot,
+                                      int flags);
+
+    uint8_t* data() const { return static_cast<uint8_t*>(addr_); }
+    size_t size() const { return size_; }
+    bool valid() const { return addr_ != nullptr; }
+
+private:
+    MmapRegion(void* addr, size_t size) : addr_(addr), size_(size) {}
+
+    void* addr_ = nullptr;
+    size_t size_ = 0;
+};
+
+}  // namespace ember

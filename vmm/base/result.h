@@ -1,0 +1,112 @@
+// Result<T>: errors as values, with std::expected's member names (GCC 12 lacks <expected>).
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+namespace ember {
+
+// An error: a code plus a context naming the syscall or step that failed, and an optional
+// detail (a path, a field name) for the human reading it.
+class Error {
+public:
+    Error() = default;
+    Error(std::error_code code, const char* context, std::string detail = {})
+        : code_(code), context_(context), detail_(std::move(detail)) {}
+
+    // The current errno, attributed to `context`.
+    static Error from_errno(const char* context, std::string detail = {}) {
+        return {std::error_code(errno, std::system_category()), context, std::move(detail)};
+    }
+    static Error from_errno(int err, const char* context, std::string detail = {}) {
+        return {std::error_code(err, std::system_category()), context, std::move(detail)};
+    }
+    // An error with no OS cause: bad input, a format violation.
+    static Error invalid(const char* context, std::string detail = {}) {
+        return {std::make_error_code(std::errc::invalid_argument), context, std::move(detail)};
+    }
+
+    const std::error_code& code() const { return code_; }
+    const char* context() const { return context_; }
+    const std::string& detail() const { return detail_; }
+
+    // "context: detail: strerror" with empty parts left out.
+    std::string message() const {
+        std::string out = context_ ? context_ : "error";
+        if (!detail_.empty()) out += ": " + detail_;
+        if (code_ && code_ != std::errc::invalid_argument) out += ": " + code_.message();
+        return out;
+    }
+
+private:
+    std::error_code code_;
+    const char* context_ = nullptr;
+    std::string detail_;
+};
+
+// Wraps an Error so that `return unexpected(err);` reads as in std::expected.
+struct Unexpected {
+    Error error;
+};
+inline Unexpected unexpected(Error e) { return Unexpected{std::move(e)}; }
+
+template <typename T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+    Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}
+    Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u.error)) {}
+
+    bool has_value() const { return v_.index() == 0; }
+    explicit operator bool() const { return has_value(); }
+
+    T& value() & { return std::get<0>(v_); }
+    const T& value() const& { return std::get<0>(v_); }
+    T&& value() && { return std::get<0>(std::move(v_)); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T&& operator*() && { return std::move(*this).value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    const Error& error() const { return std::get<1>(v_); }
+    Error& error() { return std::get<1>(v_); }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() = default;
+    Result(Error e) : error_(std::move(e)), ok_(false) {}
+    Result(Unexpected u) : error_(std::move(u.error)), ok_(false) {}
+
+    bool has_value() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    void value() const {}
+    const Error& error() const { return error_; }
+    Error& error() { return error_; }
+
+private:
+    Error error_;
+    bool ok_ = true;
+};
+
+// An empty success, for `return ok();` in Result<void> functions.
+inline Result<void> ok() { return {}; }
+
+}  // namespace ember
+
+// Propagates the error of a Result expression, else yields its value (as Rust's `?`).
+// GNU statement expression: GCC and clang both support it.
+#define EMBER_TRY(expr)                                             \
+    __extension__({                                                            \
+        auto&& ember_try_result_ = (expr);                          \
+        if (!ember_try_result_) return std::move(ember_try_result_).error(); \
+        std::move(ember_try_result_).value();                       \
+    })

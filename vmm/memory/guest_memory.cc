@@ -1,0 +1,74 @@
+#include "vmm/memory/guest_memory.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace ember {
+
+Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges) {
+    std::vector<Region> regions;
+    regions.reserve(ranges.size());
+    for (const GuestRange& r : ranges) {
+        auto mapping = EMBER_TRY(MmapRegion::anonymous(r.size_bytes));
+        regions.push_back(Region{r.start, std::move(mapping)});
+    }
+    return from_regions(std::move(regions));
+}
+
+Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::sort(regions.begin(), regions.end(),
+              [](const Region& a, const Region& b) { return a.start < b.start; });
+    for (size_t i = 0; i < regions.size(); ++i) {
+        const Region& r = regions[i];
+        if (r.start.value() % page != 0 || r.size() % page != 0 || r.size() == 0) {
+            return Error::invalid("guest memory", fmt::format("region at {:#x} size {:#x} is not "
+                                                              "page-aligned", r.start.value(), r.size()));
+        }
+        if (!r.start.checked_add(r.size())) {
+            return Error::invalid("guest memory", "region wraps the address space");
+        }
+        if (i > 0 && regions[i - 1].end() > r.start) {
+            return Error::invalid("guest memory",
+                                  fmt::format("regions overlap at {:#x}", r.start.value()));
+        }
+    }
+    return GuestMemory(std::move(regions));
+}
+
+Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress gpa, uint64_t len) const {
+    // Last region starting at or below gpa.
+    auto it = std::upper_bound(regions_.begin(), regions_.end(), gpa,
+                               [](GuestAddress a, const Region& r) { return a < r.start; });
+    if (it != regions_.begin()) {
+        const Region& r = *std::prev(it);
+        const uint64_t offset = gpa - r.start;
+        if (offset < r.size() && len <= r.size() - offset) {
+            return std::span<uint8_t>(r.mapping.data() + offset, len);
+        }
+    }
+    return Error::from_errno(EFAULT, "guest memory",
+                             fmt::format("range [{:#x}, +{:#x}) is outside guest RAM", gpa.value(), len));
+}
+
+Result<void> GuestMemory::read(GuestAddress gpa, std::span<uint8_t> out) const {
+    auto src = EMBER_TRY(slice(gpa, out.size()));
+    std::memcpy(out.data(), src.data(), out.size());
+    return ok();
+}
+
+Result<void> GuestMemory::write(GuestAddress gpa, std::span<const uint8_t> in) const {
+    auto dst = EMBER_TRY(slice(gpa, in.size()));
+    std::memcpy(dst.data(), in.data(), in.size());
+    return ok();
+}
+
+uint64_t GuestMemory::size_bytes() const {
+    uint64_t total = 0;
+    for (const Region& r : regions_) total += r.size();
+    return total;
+}
+
+}  // namespace ember

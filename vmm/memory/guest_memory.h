@@ -1,0 +1,73 @@
+// GuestMemory: guest RAM as a set of host mappings, and the only place that turns guest physical
+// addresses into host pointers. Every lookup is bounds-checked against one region: a range that
+// straddles regions or leaves RAM is refused, whatever the guest wrote.
+// Thread: shared by the vmm and vCPU threads; the region table is immutable after construction.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "vmm/base/mmap_region.h"
+#include "vmm/base/result.h"
+#include "vmm/memory/guest_address.h"
+
+namespace ember {
+
+struct GuestRange {
+    GuestAddress start;
+    uint64_t size_bytes;
+};
+
+class GuestMemory {
+public:
+    struct Region {
+        GuestAddress start;
+        MmapRegion mapping;
+
+        uint64_t size() const { return mapping.size(); }
+        GuestAddress end() const { return start + size(); }
+        bool contains(GuestAddress gpa) const { return gpa >= start && gpa < end(); }
+    };
+
+    GuestMemory() = default;
+    GuestMemory(GuestMemory&&) = default;
+    GuestMemory& operator=(GuestMemory&&) = default;
+
+    // Anonymous private memory for each range; ranges must be page-aligned and disjoint.
+    static Result<GuestMemory> anonymous(std::span<const GuestRange> ranges);
+    // Takes ownership of ready mappings (e.g. a snapshot memory file mapped MAP_PRIVATE).
+    static Result<GuestMemory> from_regions(std::vector<Region> regions);
+
+    // Host bytes for [gpa, gpa + len), or an error if any byte is outside a single region.
+    Result<std::span<uint8_t>> slice(GuestAddress gpa, uint64_t len) const;
+    bool contains_range(GuestAddress gpa, uint64_t len) const { return slice(gpa, len).has_value(); }
+
+    Result<void> read(GuestAddress gpa, std::span<uint8_t> out) const;
+    Result<void> write(GuestAddress gpa, std::span<const uint8_t> in) const;
+
+    template <typename T>
+    Result<T> read_obj(GuestAddress gpa) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        T value{};
+        EMBER_TRY(read(gpa, {reinterpret_cast<uint8_t*>(&value), sizeof(T)}));
+        return value;
+    }
+    template <typename T>
+    Result<void> write_obj(GuestAddress gpa, const T& value) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        return write(gpa, {reinterpret_cast<const uint8_t*>(&value), sizeof(T)});
+    }
+
+    const std::vector<Region>& regions() const { return regions_; }
+    // Total RAM in bytes.
+    uint64_t size_bytes() const;
+
+private:
+    explicit GuestMemory(std::vector<Region> regions) : regions_(std::move(regions)) {}
+    std::vector<Region> regions_;  // Sorted by start address.
+};
+
+}  // namespace ember
