@@ -1,0 +1,70 @@
+// RequestParser: turns the bytes of one connection into HttpRequests, one at a time, with
+// libhttp-parser. Enforces the header and body limits while the bytes arrive, so a client can
+// never make it buffer more than those limits. Owned by one connection on the API thread.
+#pragma once
+
+#include <http_parser.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "api/http/http_message.h"
+
+namespace ember::api {
+
+struct RequestLimits {
+    size_t max_header_bytes = 8192;  // Request line plus headers.
+    size_t max_body_bytes = 51200;   // Firecracker's HTTP_MAX_PAYLOAD_SIZE.
+};
+
+class RequestParser {
+public:
+    enum class Status { kNeedMore, kRequestReady, kError };
+
+    explicit RequestParser(RequestLimits limits);
+    RequestParser(const RequestParser&) = delete;
+    RequestParser& operator=(const RequestParser&) = delete;
+
+    // Parses from `data`, stopping after one complete request. Sets `consumed` to the bytes used;
+    // the caller feeds the rest again after taking the request.
+    Status feed(std::string_view data, size_t& consumed);
+
+    // Valid after kRequestReady; resets the parser for the next request on the connection.
+    HttpRequest take_request();
+    bool keep_alive() const { return keep_alive_; }
+    // Valid after kError: the answer to send before closing the connection.
+    const HttpResponse& error() const { return error_; }
+    // True while part of a request has been read.
+    bool mid_request() const { return started_; }
+
+private:
+    static int on_message_begin(http_parser* p);
+    static int on_url(http_parser* p, const char* at, size_t length);
+    static int on_header_field(http_parser* p, const char* at, size_t length);
+    static int on_header_value(http_parser* p, const char* at, size_t length);
+    static int on_headers_complete(http_parser* p);
+    static int on_body(http_parser* p, const char* at, size_t length);
+    static int on_message_complete(http_parser* p);
+
+    int fail(int status, std::string message);
+    bool count_header_bytes(size_t length);
+
+    RequestLimits limits_;
+    http_parser parser_;
+    http_parser_settings settings_;
+    HttpRequest request_;
+    std::string url_;
+    std::string header_field_;  // Only for the headers we check (Transfer-Encoding).
+    bool transfer_encoding_ = false;
+    bool last_was_value_ = false;
+    size_t header_bytes_ = 0;
+    bool started_ = false;
+    bool headers_done_ = false;
+    bool complete_ = false;
+    bool keep_alive_ = true;
+    HttpResponse error_;
+    bool failed_ = false;
+};
+
+}  // namespace ember::api

@@ -1,0 +1,117 @@
+#include "api/json/json_reader.h"
+
+#include <fmt/core.h>
+#include <rapidjson/error/en.h>
+
+#include <cstring>
+
+namespace ember::api {
+
+Error json_error(const std::string& path, std::string_view reason) {
+    if (path.empty()) return Error::invalid(kJsonErrorContext, std::string(reason));
+    return Error::invalid(kJsonErrorContext, fmt::format("{}: {}", path, reason));
+}
+
+Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (doc.HasParseError()) {
+        return Error::invalid(kJsonErrorContext,
+                              fmt::format("malformed JSON at offset {}: {}", doc.GetErrorOffset(),
+                                          rapidjson::GetParseError_En(doc.GetParseError())));
+    }
+    return ok();
+}
+
+std::string join_path(const std::string& prefix, std::string_view key) {
+    if (prefix.empty()) return std::string(key);
+    return fmt::format("{}.{}", prefix, key);
+}
+
+std::string describe(const Error& error) {
+    if (error.context() == kJsonErrorContext) return error.detail();
+    return error.message();
+}
+
+Result<JsonObject> JsonObject::from(const rapidjson::Value& value, std::string path) {
+    if (!value.IsObject()) {
+        return json_error(path.empty() ? std::string("request body") : path,
+                          "expected an object");
+    }
+    return JsonObject(value, std::move(path));
+}
+
+const rapidjson::Value* JsonObject::find(const char* key) {
+    known_.push_back(key);
+    auto it = value_->FindMember(key);
+    if (it == value_->MemberEnd() || it->value.IsNull()) return nullptr;
+    return &it->value;
+}
+
+bool JsonObject::has(const char* key) const {
+    auto it = value_->FindMember(key);
+    return it != value_->MemberEnd() && !it->value.IsNull();
+}
+
+const rapidjson::Value* JsonObject::optional_member(const char* key) { return find(key); }
+
+Result<std::optional<std::string>> JsonObject::optional_string(const char* key) {
+    const rapidjson::Value* v = find(key);
+    if (!v) return std::optional<std::string>();
+    if (!v->IsString()) return json_error(path_of(key), "expected a string");
+    return std::optional<std::string>(std::string(v->GetString(), v->GetStringLength()));
+}
+
+Result<std::string> JsonObject::required_string(const char* key) {
+    auto s = EMBER_TRY(optional_string(key));
+    if (!s) return json_error(path_of(key), "missing required field");
+    return std::move(*s);
+}
+
+Result<std::optional<bool>> JsonObject::optional_bool(const char* key) {
+    const rapidjson::Value* v = find(key);
+    if (!v) return std::optional<bool>();
+    if (!v->IsBool()) return json_error(path_of(key), "expected a boolean");
+    return std::optional<bool>(v->GetBool());
+}
+
+Result<bool> JsonObject::required_bool(const char* key) {
+    auto b = EMBER_TRY(optional_bool(key));
+    if (!b) return json_error(path_of(key), "missing required field");
+    return *b;
+}
+
+Result<std::optional<uint64_t>> JsonObject::optional_uint(const char* key, uint64_t max) {
+    const rapidjson::Value* v = find(key);
+    if (!v) return std::optional<uint64_t>();
+    if (v->IsInt64() && v->GetInt64() < 0) {
+        return json_error(path_of(key), "must not be negative");
+    }
+    if (!v->IsUint64()) return json_error(path_of(key), "expected an integer");
+    if (v->GetUint64() > max) {
+        return json_error(path_of(key), fmt::format("must be at most {}", max));
+    }
+    return std::optional<uint64_t>(v->GetUint64());
+}
+
+Result<uint64_t> JsonObject::required_uint(const char* key, uint64_t max) {
+    auto n = EMBER_TRY(optional_uint(key, max));
+    if (!n) return json_error(path_of(key), "missing required field");
+    return *n;
+}
+
+Result<void> JsonObject::finish() const {
+    for (auto it = value_->MemberBegin(); it != value_->MemberEnd(); ++it) {
+        std::string_view name(it->name.GetString(), it->name.GetStringLength());
+        bool is_known = false;
+        for (std::string_view k : known_) is_known = is_known || k == name;
+        if (!is_known) return json_error(path_of(name), "unknown field");
+        for (auto other = value_->MemberBegin(); other != it; ++other) {
+            if (name == std::string_view(other->name.GetString(), other->name.GetStringLength())) {
+                return json_error(path_of(name), "field given twice");
+            }
+        }
+    }
+    return ok();
+}
+
+}  // namespace ember::api

@@ -1,0 +1,71 @@
+// JsonObject: reads one JSON object field by field, with errors that name the full key path
+// ("machine-config.vcpu_count: expected an integer"). finish() refuses keys nobody asked for.
+// Used on the API thread and by the config-file path; holds no state beyond one parse.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vmm/base/result.h"
+
+namespace ember::api {
+
+// The context of every error raised while reading JSON; describe() shows only the detail for it.
+inline constexpr const char kJsonErrorContext[] = "json";
+
+// An error for `path`: "<path>: <reason>".
+Error json_error(const std::string& path, std::string_view reason);
+
+// Parses `text` into `doc` (iteratively, so deep nesting cannot exhaust the stack). An empty path
+// names the request body.
+Result<void> parse_json(std::string_view text, rapidjson::Document& doc);
+
+// "a.b" or just "b" when the prefix is empty.
+std::string join_path(const std::string& prefix, std::string_view key);
+
+class JsonObject {
+public:
+    // Fails unless `value` is an object.
+    static Result<JsonObject> from(const rapidjson::Value& value, std::string path);
+
+    // A JSON null counts as absent, as serde's Option does.
+    Result<std::optional<std::string>> optional_string(const char* key);
+    Result<std::string> required_string(const char* key);
+    Result<std::optional<bool>> optional_bool(const char* key);
+    Result<bool> required_bool(const char* key);
+    Result<std::optional<uint64_t>> optional_uint(
+        const char* key, uint64_t max = std::numeric_limits<uint64_t>::max());
+    Result<uint64_t> required_uint(const char* key,
+                                   uint64_t max = std::numeric_limits<uint64_t>::max());
+    // The member when present and not null; the caller reads it with its own JsonObject.
+    const rapidjson::Value* optional_member(const char* key);
+    // Marks a key as known without reading it (for keys handled elsewhere).
+    void accept(const char* key) { known_.push_back(key); }
+    // Refuses keys that no read asked for, and keys given twice.
+    Result<void> finish() const;
+
+    const std::string& path() const { return path_; }
+    std::string path_of(std::string_view key) const { return join_path(path_, key); }
+    bool has(const char* key) const;
+
+private:
+    JsonObject(const rapidjson::Value& value, std::string path)
+        : value_(&value), path_(std::move(path)) {}
+    const rapidjson::Value* find(const char* key);
+
+    const rapidjson::Value* value_;
+    std::string path_;
+    std::vector<std::string_view> known_;
+};
+
+// The text of an error for a human: the bare detail for JSON errors ("drives[0].drive_id:
+// expected a string"), the full message ("vcpu_count: must be 1 to 32, got 0") otherwise.
+std::string describe(const Error& error);
+
+}  // namespace ember::api

@@ -1,0 +1,234 @@
+#include "api/router.h"
+
+#include <fmt/core.h>
+
+#include "api/json/config_json.h"
+#include "api/json/request_json.h"
+#include "api/json_config.h"
+
+namespace ember::api {
+namespace {
+
+// Paths of devices Ember lacks, by first segment, with the words for the answer.
+constexpr std::pair<std::string_view, std::string_view> kUnsupportedPaths[] = {
+    {"balloon", "balloon devices"}, {"vsock", "vsock devices"},
+    {"entropy", "entropy devices"}, {"pmem", "pmem devices"},
+    {"hotplug", "memory hotplug"},  {"mmds", "MMDS"},
+    {"cpu-config", "custom CPU templates"},
+};
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> parts;
+    size_t pos = 0;
+    while (pos < path.size()) {
+        if (path[pos] == '/') {
+            ++pos;
+            continue;
+        }
+        size_t end = path.find('/', pos);
+        if (end == std::string_view::npos) end = path.size();
+        parts.push_back(path.substr(pos, end - pos));
+        pos = end;
+    }
+    return parts;
+}
+
+HttpResponse from_error(const Error& error) { return HttpResponse::fault(describe(error)); }
+
+HttpResponse from_result(const Result<void>& result) {
+    return result ? HttpResponse::no_content() : from_error(result.error());
+}
+
+// Parses the request body as JSON and hands it to `parse` (a function of the value).
+template <typename Parse>
+auto parse_body(const HttpRequest& request, Parse parse) -> decltype(parse(rapidjson::Value())) {
+    rapidjson::Document doc;
+    EMBER_TRY(parse_json(request.body, doc));
+    return parse(static_cast<const rapidjson::Value&>(doc));
+}
+
+template <typename T>
+Result<T> parse_object(const HttpRequest& request,
+                       Result<T> (*parse)(const rapidjson::Value&, std::string)) {
+    return parse_body(request, [&](const rapidjson::Value& v) { return parse(v, ""); });
+}
+
+Result<void> check_path_id(const char* field, std::string_view path_id, const std::string& body_id) {
+    EMBER_TRY(validate_id(field, std::string(path_id)));
+    if (body_id != path_id) {
+        return Error::invalid(kJsonErrorContext,
+                              "The id from the path does not match the id from the body!");
+    }
+    return ok();
+}
+
+}  // namespace
+
+HttpResponse invalid_path_or_method(const HttpRequest& request) {
+    return HttpResponse::fault(fmt::format("Invalid request method and/or path: {} {}.",
+                                           request.method_name, request.path));
+}
+
+HttpResponse Router::handle(const HttpRequest& request) {
+    switch (request.method) {
+        case HttpMethod::kGet: counters_.get_count++; break;
+        case HttpMethod::kPut: counters_.put_count++; break;
+        case HttpMethod::kPatch: counters_.patch_count++; break;
+        case HttpMethod::kOther: break;
+    }
+    std::vector<std::string_view> parts = split_path(request.path);
+    if (!parts.empty()) {
+        for (const auto& [segment, what] : kUnsupportedPaths) {
+            if (parts[0] == segment) {
+                return HttpResponse::fault(fmt::format("Ember does not support {}.", what));
+            }
+        }
+    }
+    if (request.method == HttpMethod::kGet && !request.body.empty()) {
+        return HttpResponse::fault("GET request cannot have a body.");
+    }
+    if ((request.method == HttpMethod::kPut || request.method == HttpMethod::kPatch) &&
+        request.body.empty()) {
+        return HttpResponse::fault(fmt::format("Empty {} request.", request.method_name));
+    }
+    HttpResponse response = dispatch(request, parts);
+    if (response.status >= 400) {
+        if (request.method == HttpMethod::kPut) counters_.put_fails++;
+        if (request.method == HttpMethod::kPatch) counters_.patch_fails++;
+    }
+    return response;
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request,
+                              const std::vector<std::string_view>& parts) {
+    const HttpMethod m = request.method;
+    if (parts.empty()) {
+        if (m == HttpMethod::kGet) {
+            return HttpResponse::json(render_instance_info(controller_.instance_info()));
+        }
+        return invalid_path_or_method(request);
+    }
+    const std::string_view head = parts[0];
+    if (parts.size() == 1) {
+        if (head == "version" && m == HttpMethod::kGet) {
+            return HttpResponse::json(render_version(controller_.instance_info().vmm_version));
+        }
+        if (head == "actions" && m == HttpMethod::kPut) return put_actions(request);
+        if (head == "machine-config") return machine_config(request);
+        if (head == "vm" && m == HttpMethod::kPatch) return patch_vm(request);
+        if (m == HttpMethod::kPut) {
+            if (head == "boot-source") {
+                auto c = parse_object(request, parse_boot_source);
+                if (!c) return from_error(c.error());
+                if (auto v = c->validate(); !v) return from_error(v.error());
+                return from_result(controller_.set_boot_source(*c));
+            }
+            if (head == "logger") {
+                auto c = parse_object(request, parse_logger);
+                return c ? from_result(controller_.set_logger(*c)) : from_error(c.error());
+            }
+            if (head == "metrics") {
+                auto c = parse_object(request, parse_metrics);
+                return c ? from_result(controller_.set_metrics(*c)) : from_error(c.error());
+            }
+            if (head == "serial") {
+                auto c = parse_object(request, parse_serial);
+                return c ? from_result(controller_.set_serial(*c)) : from_error(c.error());
+            }
+        }
+    }
+    if (parts.size() == 2) {
+        if (head == "drives") return drives(request, parts[1]);
+        if (head == "network-interfaces") return network_interfaces(request, parts[1]);
+        if (head == "vm" && parts[1] == "config" && m == HttpMethod::kGet) {
+            return HttpResponse::json(render_vm_config(controller_.vm_config()));
+        }
+        if (head == "snapshot" && m == HttpMethod::kPut) {
+            if (parts[1] == "create") {
+                auto p = parse_body(request, parse_snapshot_create);
+                return p ? from_result(controller_.create_snapshot(*p)) : from_error(p.error());
+            }
+            if (parts[1] == "load") {
+                auto p = parse_body(request, parse_snapshot_load);
+                return p ? from_result(controller_.load_snapshot(*p)) : from_error(p.error());
+            }
+        }
+    }
+    return invalid_path_or_method(request);
+}
+
+HttpResponse Router::put_actions(const HttpRequest& request) {
+    auto action = parse_body(request, parse_action);
+    if (!action) return from_error(action.error());
+    switch (*action) {
+        case ActionType::kInstanceStart: return from_result(controller_.start());
+        case ActionType::kSendCtrlAltDel: return from_result(controller_.send_ctrl_alt_del());
+        case ActionType::kFlushMetrics: return from_result(controller_.flush_metrics());
+    }
+    return invalid_path_or_method(request);
+}
+
+HttpResponse Router::machine_config(const HttpRequest& request) {
+    Result<MachineConfig> config = Error::invalid(kJsonErrorContext);
+    switch (request.method) {
+        case HttpMethod::kGet:
+            return HttpResponse::json(render_machine_config(controller_.vm_config().machine));
+        case HttpMethod::kPut: config = parse_object(request, parse_machine_config); break;
+        case HttpMethod::kPatch: {
+            MachineConfig current = controller_.vm_config().machine;
+            config = parse_body(request, [&](const rapidjson::Value& v) {
+                return parse_machine_config_patch(v, "", current);
+            });
+            break;
+        }
+        case HttpMethod::kOther: return invalid_path_or_method(request);
+    }
+    if (!config) return from_error(config.error());
+    if (auto v = config->validate(); !v) return from_error(v.error());
+    return from_result(controller_.set_machine_config(*config));
+}
+
+HttpResponse Router::drives(const HttpRequest& request, std::string_view id) {
+    if (request.method == HttpMethod::kPut) {
+        auto c = parse_object(request, parse_drive);
+        if (!c) return from_error(c.error());
+        if (auto r = check_path_id("drive_id", id, c->drive_id); !r) return from_error(r.error());
+        if (auto v = c->validate(); !v) return from_error(v.error());
+        return from_result(controller_.put_drive(*c));
+    }
+    if (request.method == HttpMethod::kPatch) {
+        auto u = parse_object(request, parse_drive_update);
+        if (!u) return from_error(u.error());
+        if (auto r = check_path_id("drive_id", id, u->drive_id); !r) return from_error(r.error());
+        if (u->path_on_host && u->path_on_host->empty()) {
+            return from_error(Error::invalid("path_on_host", "must not be empty"));
+        }
+        return from_result(controller_.patch_drive(*u));
+    }
+    return invalid_path_or_method(request);
+}
+
+HttpResponse Router::network_interfaces(const HttpRequest& request, std::string_view id) {
+    if (request.method == HttpMethod::kPut) {
+        auto c = parse_object(request, parse_net);
+        if (!c) return from_error(c.error());
+        if (auto r = check_path_id("iface_id", id, c->iface_id); !r) return from_error(r.error());
+        if (auto v = c->validate(); !v) return from_error(v.error());
+        return from_result(controller_.put_net(*c));
+    }
+    if (request.method == HttpMethod::kPatch) {
+        auto u = parse_object(request, parse_net_update);
+        if (!u) return from_error(u.error());
+        if (auto r = check_path_id("iface_id", id, u->iface_id); !r) return from_error(r.error());
+        return from_result(controller_.patch_net(*u));
+    }
+    return invalid_path_or_method(request);
+}
+
+HttpResponse Router::patch_vm(const HttpRequest& request) {
+    auto state = parse_body(request, parse_vm_state);
+    if (!state) return from_error(state.error());
+    return from_result(*state == VmStateChange::kPause ? controller_.pause() : controller_.resume());
+}
+
+}  // namespace ember::api

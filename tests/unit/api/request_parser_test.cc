@@ -1,0 +1,102 @@
+#include "api/http/request_parser.h"
+
+#include <gtest/gtest.h>
+
+namespace ember::api {
+namespace {
+
+// Feeds `text` whole; returns the status and leaves the rest in `text`.
+RequestParser::Status feed_all(RequestParser& parser, std::string& text) {
+    size_t consumed = 0;
+    auto status = parser.feed(text, consumed);
+    text.erase(0, consumed);
+    return status;
+}
+
+TEST(RequestParser, ParsesMethodPathAndBody) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "PUT /drives/root?x=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    EXPECT_TRUE(parser.keep_alive());
+    HttpRequest r = parser.take_request();
+    EXPECT_EQ(r.method, HttpMethod::kPut);
+    EXPECT_EQ(r.method_name, "PUT");
+    EXPECT_EQ(r.path, "/drives/root");
+    EXPECT_EQ(r.body, "{}");
+    EXPECT_TRUE(text.empty());
+}
+
+TEST(RequestParser, StopsAfterOneRequestAndParsesTheNextAfterTake) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "GET / HTTP/1.1\r\n\r\nGET /version HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    EXPECT_EQ(parser.take_request().path, "/");
+    EXPECT_FALSE(text.empty());
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    EXPECT_EQ(parser.take_request().path, "/version");
+}
+
+TEST(RequestParser, AssemblesARequestFedOneByteAtATime) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "PATCH /vm HTTP/1.1\r\nContent-Length: 20\r\n\r\n{\"state\": \"Paused\"}\n";
+    for (size_t i = 0; i + 1 < text.size(); ++i) {
+        size_t consumed = 0;
+        ASSERT_EQ(parser.feed(std::string_view(text).substr(i, 1), consumed),
+                  RequestParser::Status::kNeedMore);
+        ASSERT_EQ(consumed, 1u);
+    }
+    size_t consumed = 0;
+    ASSERT_EQ(parser.feed(std::string_view(text).substr(text.size() - 1), consumed),
+              RequestParser::Status::kRequestReady);
+    EXPECT_EQ(parser.take_request().body, "{\"state\": \"Paused\"}\n");
+}
+
+TEST(RequestParser, HonoursConnectionClose) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    EXPECT_FALSE(parser.keep_alive());
+}
+
+TEST(RequestParser, RefusesADeclaredBodyOverTheLimitBeforeReadingIt) {
+    RequestParser parser(RequestLimits{.max_body_bytes = 10});
+    std::string text = "PUT /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kError);
+    EXPECT_EQ(parser.error().status, 413);
+}
+
+TEST(RequestParser, RefusesHeadersOverTheLimitWhileTheyArrive) {
+    RequestParser parser(RequestLimits{.max_header_bytes = 100});
+    std::string text = "GET / HTTP/1.1\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kNeedMore);
+    text = "X: " + std::string(200, 'v');
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kError);
+    EXPECT_EQ(parser.error().status, 400);
+}
+
+TEST(RequestParser, RefusesManyShortHeadersOverTheLimit) {
+    RequestParser parser(RequestLimits{.max_header_bytes = 100});
+    std::string text = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 50; ++i) text += "A: b\r\n";
+    EXPECT_EQ(feed_all(parser, text), RequestParser::Status::kError);
+}
+
+TEST(RequestParser, RefusesGarbage) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "\x01\x02 / HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kError);
+    EXPECT_EQ(parser.error().status, 400);
+    EXPECT_NE(parser.error().body.find("fault_message"), std::string::npos);
+}
+
+TEST(RequestParser, MapsUnknownMethodsToOther) {
+    RequestParser parser(RequestLimits{});
+    std::string text = "DELETE /drives/a HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    HttpRequest r = parser.take_request();
+    EXPECT_EQ(r.method, HttpMethod::kOther);
+    EXPECT_EQ(r.method_name, "DELETE");
+}
+
+}  // namespace
+}  // namespace ember::api

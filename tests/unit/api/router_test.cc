@@ -1,0 +1,317 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_vmm_controller.h"
+
+namespace ember::api {
+namespace {
+
+class RouterTest : public ::testing::Test {
+protected:
+    HttpResponse call(HttpMethod method, std::string path, std::string body = {}) {
+        static constexpr const char* kNames[] = {"GET", "PUT", "PATCH", "DELETE"};
+        HttpRequest r{.method = method,
+                      .method_name = kNames[static_cast<int>(method)],
+                      .path = std::move(path),
+                      .body = std::move(body)};
+        return router.handle(r);
+    }
+    HttpResponse put(std::string path, std::string body) {
+        return call(HttpMethod::kPut, std::move(path), std::move(body));
+    }
+    HttpResponse patch(std::string path, std::string body) {
+        return call(HttpMethod::kPatch, std::move(path), std::move(body));
+    }
+    HttpResponse get(std::string path) { return call(HttpMethod::kGet, std::move(path)); }
+
+    // Expects a 400 whose fault_message contains `text`.
+    void expect_fault(const HttpResponse& r, const std::string& text) {
+        EXPECT_EQ(r.status, 400);
+        EXPECT_EQ(r.body.rfind("{\"fault_message\":", 0), 0u) << r.body;
+        EXPECT_NE(r.body.find(text), std::string::npos) << r.body;
+    }
+
+    testing::FakeVmmController fake;
+    Router router{fake};
+};
+
+constexpr const char* kDrive =
+    R"({"drive_id": "rootfs", "path_on_host": "/r.ext4", "is_root_device": true})";
+constexpr const char* kNet = R"({"iface_id": "eth0", "host_dev_name": "tap0"})";
+
+TEST_F(RouterTest, AnswersInstanceInfoOnGetRoot) {
+    HttpResponse r = get("/");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"app_name":"Firecracker","id":"anonymous-instance","state":"Not started",)"
+                      R"("vmm_version":"1.7.0"})");
+}
+
+TEST_F(RouterTest, AnswersTheVersion) {
+    HttpResponse r = get("/version");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"firecracker_version":"1.7.0"})");
+}
+
+TEST_F(RouterTest, StartsTheInstanceOnInstanceStart) {
+    EXPECT_EQ(put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+    EXPECT_EQ(fake.last_call(), "start");
+    EXPECT_EQ(put("/actions", R"({"action_type": "SendCtrlAltDel"})").status, 204);
+    EXPECT_EQ(fake.last_call(), "send_ctrl_alt_del");
+    EXPECT_EQ(put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+    EXPECT_EQ(fake.last_call(), "flush_metrics");
+    EXPECT_NE(get("/").body.find("\"Running\""), std::string::npos);
+}
+
+TEST_F(RouterTest, RefusesUnknownActions) {
+    expect_fault(put("/actions", R"({"action_type": "Reboot"})"), "action_type: unknown value");
+    expect_fault(put("/actions", R"({})"), "action_type: missing required field");
+    expect_fault(put("/actions", R"({"action_type": 1})"), "action_type: expected a string");
+    EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST_F(RouterTest, SetsTheBootSource) {
+    EXPECT_EQ(put("/boot-source", R"({"kernel_image_path": "/vmlinux", "boot_args": "quiet"})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.config.boot_source);
+    EXPECT_EQ(fake.config.boot_source->kernel_image_path, "/vmlinux");
+    EXPECT_EQ(fake.config.boot_source->boot_args, "quiet");
+}
+
+TEST_F(RouterTest, RefusesBadBootSources) {
+    expect_fault(put("/boot-source", R"({"boot_args": "x"})"),
+                 "kernel_image_path: missing required field");
+    expect_fault(put("/boot-source", R"({"kernel_image_path": 5})"),
+                 "kernel_image_path: expected a string");
+    expect_fault(put("/boot-source", R"({"kernel_image_path": "/k", "kernel": "/k"})"),
+                 "kernel: unknown field");
+    expect_fault(put("/boot-source", R"({"kernel_image_path": ""})"),
+                 "kernel_image_path: must not be empty");
+    expect_fault(put("/boot-source", R"([])"), "expected an object");
+    expect_fault(put("/boot-source", R"({"kernel_image_path": "/k")"), "malformed JSON");
+    EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST_F(RouterTest, PutsAndGetsTheMachineConfig) {
+    EXPECT_EQ(put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 512, "smt": true})")
+                  .status,
+              204);
+    EXPECT_EQ(fake.config.machine.vcpu_count, 2u);
+    EXPECT_EQ(fake.config.machine.mem_size_mib, 512u);
+    HttpResponse r = get("/machine-config");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"vcpu_count":2,"mem_size_mib":512,"smt":true,)"
+                      R"("track_dirty_pages":false,"huge_pages":"None"})");
+}
+
+TEST_F(RouterTest, PatchesOnlyTheGivenMachineFields) {
+    fake.config.machine.vcpu_count = 4;
+    EXPECT_EQ(patch("/machine-config", R"({"mem_size_mib": 1024})").status, 204);
+    EXPECT_EQ(fake.config.machine.vcpu_count, 4u);
+    EXPECT_EQ(fake.config.machine.mem_size_mib, 1024u);
+}
+
+TEST_F(RouterTest, RefusesBadMachineConfigs) {
+    expect_fault(put("/machine-config", R"({"vcpu_count": 2})"),
+                 "mem_size_mib: missing required field");
+    expect_fault(put("/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})"),
+                 "vcpu_count: must be 1 to 32");
+    expect_fault(put("/machine-config", R"({"vcpu_count": 3, "mem_size_mib": 128, "smt": true})"),
+                 "vcpu_count: must be 1 or even");
+    expect_fault(put("/machine-config", R"({"vcpu_count": "1", "mem_size_mib": 128})"),
+                 "vcpu_count: expected an integer");
+    expect_fault(patch("/machine-config", R"({"huge_pages": "1G"})"),
+                 "huge_pages: unknown value \\\"1G\\\"");
+    expect_fault(patch("/machine-config", R"({"cpu_template": "T2"})"),
+                 "Ember does not support CPU templates");
+    expect_fault(patch("/machine-config", R"({"vcpus": 2})"), "vcpus: unknown field");
+}
+
+TEST_F(RouterTest, PutsADrive) {
+    EXPECT_EQ(put("/drives/rootfs", kDrive).status, 204);
+    ASSERT_EQ(fake.config.drives.size(), 1u);
+    EXPECT_EQ(fake.config.drives[0].path_on_host, "/r.ext4");
+    EXPECT_TRUE(fake.config.drives[0].is_root_device);
+}
+
+TEST_F(RouterTest, RefusesADriveWhoseIdDiffersFromThePath) {
+    expect_fault(put("/drives/other", kDrive), "does not match the id from the body");
+    expect_fault(put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
+                                           "is_root_device": false})"),
+                 "drive_id: 'bad-id' may hold only letters, digits and '_'");
+    EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST_F(RouterTest, RefusesBadDrives) {
+    expect_fault(put("/drives/a", R"({"drive_id": "a", "path_on_host": "/r"})"),
+                 "is_root_device: missing required field");
+    expect_fault(put("/drives/a", R"({"drive_id": "a", "path_on_host": "/r",
+                                      "is_root_device": "yes"})"),
+                 "is_root_device: expected a boolean");
+    expect_fault(put("/drives/a", R"({"drive_id": "a", "path_on_host": "/r",
+                                      "is_root_device": false, "io_engine": "Uring"})"),
+                 "io_engine: unknown value");
+    expect_fault(put("/drives/a", R"({"drive_id": "a", "socket": "/s", "is_root_device": false})"),
+                 "vhost-user-block");
+    expect_fault(put("/drives/a", R"({"drive_id": "a", "path_on_host": "/r",
+        "is_root_device": false, "rate_limiter": {"bandwidth": {"size": -1, "refill_time": 1}}})"),
+                 "rate_limiter.bandwidth.size: must not be negative");
+}
+
+TEST_F(RouterTest, PatchesADrive) {
+    EXPECT_EQ(patch("/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": "/new"})").status,
+              204);
+    ASSERT_TRUE(fake.last_drive_update);
+    EXPECT_EQ(fake.last_drive_update->path_on_host, "/new");
+    expect_fault(patch("/drives/rootfs", R"({"drive_id": "x"})"), "does not match");
+    expect_fault(patch("/drives/rootfs", R"({"drive_id": "rootfs", "is_read_only": true})"),
+                 "is_read_only: unknown field");
+}
+
+TEST_F(RouterTest, PutsAndPatchesANetworkInterface) {
+    EXPECT_EQ(put("/network-interfaces/eth0", kNet).status, 204);
+    ASSERT_EQ(fake.config.nets.size(), 1u);
+    EXPECT_EQ(fake.config.nets[0].host_dev_name, "tap0");
+    EXPECT_EQ(patch("/network-interfaces/eth0",
+                    R"({"iface_id": "eth0", "rx_rate_limiter": {"ops": {"size": 10,
+                        "refill_time": 100}}})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.last_net_update);
+    EXPECT_EQ(fake.last_net_update->rx_rate_limiter->ops->size, 10u);
+}
+
+TEST_F(RouterTest, RefusesBadNetworkInterfaces) {
+    expect_fault(put("/network-interfaces/eth1", kNet), "does not match");
+    expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0"})"),
+                 "host_dev_name: missing required field");
+    expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t",
+                                                     "guest_mac": "zz"})"),
+                 "guest_mac");
+    expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t",
+                                                     "mtu": 20})"),
+                 "mtu");
+    expect_fault(patch("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t"})"),
+                 "host_dev_name: unknown field");
+}
+
+TEST_F(RouterTest, PausesAndResumesTheVm) {
+    EXPECT_EQ(patch("/vm", R"({"state": "Paused"})").status, 204);
+    EXPECT_EQ(fake.last_call(), "pause");
+    EXPECT_EQ(patch("/vm", R"({"state": "Resumed"})").status, 204);
+    EXPECT_EQ(fake.last_call(), "resume");
+    expect_fault(patch("/vm", R"({"state": "Stopped"})"), "state: unknown value");
+}
+
+TEST_F(RouterTest, RendersTheVmConfig) {
+    ASSERT_EQ(put("/drives/rootfs", kDrive).status, 204);
+    HttpResponse r = get("/vm/config");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find(R"("drives":[{"drive_id":"rootfs")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("machine-config":{"vcpu_count":1)"), std::string::npos) << r.body;
+}
+
+TEST_F(RouterTest, ConfiguresLoggerMetricsAndSerial) {
+    EXPECT_EQ(put("/logger", R"({"log_path": "/l", "level": "warning", "show_level": true})")
+                  .status,
+              204);
+    EXPECT_EQ(fake.config.logger->level, "warning");
+    EXPECT_EQ(put("/metrics", R"({"metrics_path": "/m"})").status, 204);
+    EXPECT_EQ(fake.config.metrics->metrics_path, "/m");
+    EXPECT_EQ(put("/serial", R"({"serial_out_path": "/s"})").status, 204);
+    EXPECT_EQ(fake.config.serial->serial_out_path, "/s");
+    expect_fault(put("/logger", R"({"level": "Verbose"})"), "level: unknown level");
+    expect_fault(put("/metrics", R"({})"), "metrics_path: missing required field");
+    expect_fault(put("/serial", R"({"rate_limiter": {"size": 1}})"),
+                 "rate_limiter.refill_time: missing required field");
+}
+
+TEST_F(RouterTest, ParsesSnapshotRequests) {
+    EXPECT_EQ(put("/snapshot/create", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+                                          "snapshot_type": "Diff"})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.last_snapshot_create);
+    EXPECT_EQ(fake.last_snapshot_create->type, SnapshotType::kDiff);
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s",
+        "mem_backend": {"backend_type": "Uffd", "backend_path": "/uffd.sock"},
+        "track_dirty_pages": true, "resume_vm": true,
+        "network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap9"}]})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.last_snapshot_load);
+    const SnapshotLoadParams& p = *fake.last_snapshot_load;
+    EXPECT_EQ(p.backend_type, MemBackendType::kUffd);
+    EXPECT_EQ(p.backend_path, "/uffd.sock");
+    EXPECT_TRUE(p.track_dirty_pages);
+    EXPECT_TRUE(p.resume_vm);
+    ASSERT_EQ(p.network_overrides.size(), 1u);
+    EXPECT_EQ(p.network_overrides[0].host_dev_name, "tap9");
+}
+
+TEST_F(RouterTest, AcceptsTheDeprecatedMemFilePath) {
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})").status,
+              204);
+    EXPECT_EQ(fake.last_snapshot_load->backend_type, MemBackendType::kFile);
+    EXPECT_EQ(fake.last_snapshot_load->backend_path, "/m");
+}
+
+TEST_F(RouterTest, RefusesBadSnapshotRequests) {
+    expect_fault(put("/snapshot/create", R"({"snapshot_path": "/s"})"),
+                 "mem_file_path: missing required field");
+    expect_fault(put("/snapshot/create", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+                                             "snapshot_type": "Partial"})"),
+                 "snapshot_type: unknown value");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s"})"), "mem_backend");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "mem_backend": {"backend_type": "File", "backend_path": "/m"}})"),
+                 "only one of");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s",
+        "mem_backend": {"backend_type": "Disk", "backend_path": "/m"}})"),
+                 "mem_backend.backend_type: unknown value");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+                                           "vsock_override": {"uds_path": "/v"}})"),
+                 "Ember does not support vsock");
+}
+
+TEST_F(RouterTest, ReportsControllerErrorsAsFaults) {
+    fake.fail_with(Error::invalid("InstanceStart", "not allowed after the VM started"));
+    expect_fault(put("/boot-source", R"({"kernel_image_path": "/k"})"),
+                 "InstanceStart: not allowed after the VM started");
+    expect_fault(put("/drives/rootfs", kDrive), "not allowed after the VM started");
+    expect_fault(put("/actions", R"({"action_type": "InstanceStart"})"), "not allowed");
+    expect_fault(patch("/vm", R"({"state": "Paused"})"), "not allowed");
+    EXPECT_EQ(router.counters().put_fails.load(), 3u);
+    EXPECT_EQ(router.counters().patch_fails.load(), 1u);
+}
+
+TEST_F(RouterTest, RefusesDevicesEmberLacks) {
+    for (const char* path : {"/balloon", "/balloon/statistics", "/balloon/hinting/start", "/vsock",
+                             "/entropy", "/pmem/p0", "/hotplug/memory", "/mmds", "/mmds/config",
+                             "/cpu-config"}) {
+        expect_fault(put(path, "{}"), "Ember does not support");
+        expect_fault(get(path), "Ember does not support");
+    }
+    EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST_F(RouterTest, RefusesUnknownPathsAndMethodsAsFirecrackerDoes) {
+    expect_fault(get("/nothing"), "Invalid request method and/or path: GET /nothing.");
+    expect_fault(put("/", "{}"), "Invalid request method and/or path: PUT /.");
+    expect_fault(get("/actions"), "Invalid request method and/or path: GET /actions.");
+    expect_fault(put("/drives", kDrive), "Invalid request method and/or path: PUT /drives.");
+    expect_fault(put("/drives/a/b", kDrive), "Invalid request method and/or path");
+    expect_fault(call(HttpMethod::kOther, "/drives/a"), "Invalid request method and/or path: "
+                                                        "DELETE /drives/a.");
+    expect_fault(put("/vm", R"({"state": "Paused"})"), "Invalid request method and/or path");
+}
+
+TEST_F(RouterTest, RefusesEmptyBodiesAndGetBodies) {
+    expect_fault(put("/boot-source", ""), "Empty PUT request.");
+    expect_fault(patch("/vm", ""), "Empty PATCH request.");
+    expect_fault(call(HttpMethod::kGet, "/", "{}"), "GET request cannot have a body.");
+}
+
+}  // namespace
+}  // namespace ember::api
