@@ -1,33 +1,96 @@
-// ember-jailer: builds a jail (chroot, namespaces, cgroups, uid/gid, rlimits) and execs ember.
-#include <getopt.h>
+// ember-jailer: builds a jail (chroot, namespaces, cgroups, uid/gid, rlimits) and execs ember,
+// in the order of Firecracker's jailer (src/jailer/src/env.rs, Env::run).
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "jailer/args.h"
+#include "jailer/cgroup.h"
+#include "jailer/chroot.h"
+#include "jailer/devices.h"
+#include "jailer/env.h"
+#include "jailer/namespaces.h"
+#include "jailer/rlimits.h"
+
+namespace ember::jailer {
 namespace {
 
-constexpr const char* kUsage = R"(Usage: ember-jailer --id ID --exec-file PATH --uid UID --gid GID [OPTIONS] [-- EMBER ARGS]
-Confines one ember process, with the flags of Firecracker's jailer.
+// Replaces the process with the copied exec file; returns only on failure.
+Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us) {
+    std::string path = "/" + args.exec_name();
+    std::vector<std::string> argv_text = {path,
+                                          "--id", args.id,
+                                          "--start-time-us", std::to_string(start_us),
+                                          "--start-time-cpu-us", std::to_string(start_cpu_us)};
+    argv_text.insert(argv_text.end(), args.extra_args.begin(), args.extra_args.end());
+    std::vector<char*> argv;
+    for (std::string& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    char* envp[] = {nullptr};
+    ::execve(path.c_str(), argv.data(), envp);
+    return Error::from_errno("exec", path);
+}
 
-  --help      Print this help and exit
-  --version   Print the version and exit
-)";
+Result<void> run(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us) {
+    const std::string exec_name = args.exec_name();
+    const std::string root = jail_root_path(args.chroot_base_dir, exec_name, args.id);
+    EMBER_TRY(create_dirs(root));
+    std::optional<uint32_t> uffd_minor = EMBER_TRY(host_userfaultfd_minor());
+    EMBER_TRY(copy_exec_file(args.exec_file, root, exec_name, args.uid, args.gid));
+    if (args.netns) EMBER_TRY(join_netns(*args.netns));
+    EMBER_TRY(apply_rlimits(args.limits));
+    // From here on, an error return destroys `cgroups`, which removes what it made.
+    CgroupJail cgroups = EMBER_TRY(CgroupJail::create(args, ::getpid()));
+    UniqueFd dev_null;
+    if (args.daemonize) dev_null = EMBER_TRY(open_dev_null());
+    EMBER_TRY(pivot_into(root));
+    EMBER_TRY(create_jail_devices(args.uid, args.gid, uffd_minor));
+    if (args.daemonize) EMBER_TRY(daemonize(dev_null));
+    dev_null.reset();
+    const std::string pid_file = "/" + exec_name + ".pid";
+    if (args.new_pid_ns) {
+        EMBER_TRY(enter_new_pid_ns(pid_file));
+    } else {
+        EMBER_TRY(write_pid_file(pid_file, ::getpid()));
+    }
+    EMBER_TRY(drop_privileges(args.uid, args.gid));
+    Result<void> exec_error = exec_jailed(args, start_us, start_cpu_us);
+    // Root again, so that `cgroups` can move us out and remove its folders.
+    if (auto regained = regain_privileges(); !regained) return regained.error();
+    return exec_error;
+}
 
 }  // namespace
+}  // namespace ember::jailer
 
 int main(int argc, char** argv) {
-    static const option kOptions[] = {
-        {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},
-        {nullptr, 0, nullptr, 0},
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
-        switch (opt) {
-            case 'h': std::fputs(kUsage, stdout); return 0;
-            case 'V': std::printf("ember-jailer v%s\n", EMBER_VERSION); return 0;
-            default: std::fputs(kUsage, stderr); return 1;
-        }
+    using namespace ember::jailer;
+    const uint64_t start_us = monotonic_us();
+    const uint64_t start_cpu_us = process_cpu_us();
+    if (auto clean = sanitize_process(); !clean) {
+        std::fprintf(stderr, "ember-jailer: %s\n", clean.error().message().c_str());
+        return 1;
     }
-    std::fputs(kUsage, stderr);
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    auto parsed = parse_args(args);
+    if (!parsed) {
+        std::fprintf(stderr, "ember-jailer: %s\n\n%s", parsed.error().message().c_str(), kUsage);
+        return 1;
+    }
+    if (parsed->command == Command::kHelp) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (parsed->command == Command::kVersion) {
+        std::printf("ember-jailer v%s\n", EMBER_VERSION);
+        return 0;
+    }
+    auto result = run(parsed->args, start_us, start_cpu_us);
+    // run() returns only on failure: success ends in exec.
+    std::fprintf(stderr, "ember-jailer: %s\n", result ? "exec returned" : result.error().message().c_str());
     return 1;
 }
