@@ -35,21 +35,24 @@ struct LoadedKernel {
 };
 
 // Detects ELF vmlinux (PVH note or 64-bit entry) or bzImage and loads it. A truncated, oversized or
-// hostile image is an error naming the problem, never an out-of-bounds write.
+// hostile image is an error naming the problem, never an out-of-bounds write. The whole image is
+// validated before any byte is copied. `kernel_fd` is borrowed (read with pread) and stays the
+// caller's UniqueFd.
 Result<LoadedKernel> load_kernel(const GuestMemory& mem, int kernel_fd);
 
 // Loads the initrd page-aligned at the top of low RAM (below the hole and below what the kernel
-// allows with initrd_addr_max); returns where it landed.
+// allows with initrd_addr_max), above kernel_end; returns where it landed. `initrd_fd` is borrowed.
 Result<GuestRange> load_initrd(const GuestMemory& mem, int initrd_fd, const LoadedKernel& kernel);
 
 struct BootParams {
     std::string_view cmdline;
     std::optional<GuestRange> initrd;
-    uint32_t vcpu_count = 1;
+    uint32_t vcpu_count = 1;  // 1..254 (the MP table's APIC ids).
 };
 
-// Writes the command line, the zero page (kLinux64) or hvm_start_info (kPvh) with the e820 map,
-// the MP table, the GDT/IDT and the identity-mapped page tables.
+// Writes the command line (refused if it does not fit in 2048 bytes with its NUL), the zero page
+// (kLinux64) or hvm_start_info (kPvh) with the e820 map, the MP table, the GDT/IDT and, for
+// kLinux64, the identity-mapped page tables.
 Result<void> write_boot_structures(const GuestMemory& mem, const LoadedKernel& kernel,
                                    const BootParams& params);
 

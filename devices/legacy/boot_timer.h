@@ -1,0 +1,48 @@
+// BootTimer: Firecracker's boot-time pseudo device at MMIO 0xC0000000. When the guest writes the
+// byte 123 at offset 0 it logs `Guest-boot-time = N us M ms, X CPU us Y CPU ms`, the wall-clock and
+// process CPU time since VM construction started. Reported once.
+// Thread: vCPU threads, with mutex() held.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "devices/bus_device.h"
+
+namespace ember {
+
+class BootTimer : public BusDevice {
+public:
+    static constexpr uint64_t kMmioAddress = 0xc0000000;
+    static constexpr uint64_t kMmioSize = 0x1000;
+    static constexpr uint8_t kMagic = 123;
+
+    struct StartTime {
+        std::chrono::steady_clock::time_point wall;
+        uint64_t cpu_us = 0;  // Process CPU time (CLOCK_PROCESS_CPUTIME_ID).
+        static StartTime now();
+    };
+    struct BootTime {
+        uint64_t wall_us = 0;
+        uint64_t cpu_us = 0;
+    };
+
+    explicit BootTimer(StartTime start) : start_(start) {}
+
+    void read(uint64_t offset, std::span<uint8_t> data) override;
+    void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+    // Set once the guest has signalled boot completion.
+    std::optional<BootTime> boot_time() const { return boot_time_; }
+
+private:
+    StartTime start_;
+    std::optional<BootTime> boot_time_;
+};
+
+// The process CPU time in microseconds.
+uint64_t process_cpu_time_us();
+
+}  // namespace ember

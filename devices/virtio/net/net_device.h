@@ -1,0 +1,131 @@
+// NetDevice: virtio-net (virtio 1.2 §5.1) over a TAP interface, as Firecracker's: an RX and a TX
+// queue of 256, the 12-byte virtio_net_hdr_v1 passed through to the tap, merged RX buffers, and
+// rate limiters on both directions.
+// Event-loop surface (all on the vmm thread, with the transport's bus mutex held):
+//   RX queue ioeventfd (queue 0)     -> process_queue(0): new RX buffers, resume deferred RX
+//   TX queue ioeventfd (queue 1)     -> process_queue(1)
+//   tap_fd(), EPOLLIN | EPOLLET      -> process_tap_rx()
+//   rx_rate_limiter_fd()             -> process_rx_rate_limiter_event()
+//   tx_rate_limiter_fd()             -> process_tx_rate_limiter_event()
+// The tap is edge-triggered: the device reads until EAGAIN, and when it must stop early (no RX
+// buffers, throttled) it remembers the tap is readable and resumes on the RX queue or timer event.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devices/rate_limiter.h"
+#include "devices/virtio/net/tap.h"
+#include "devices/virtio/virtio_device.h"
+#include "vmm/base/log.h"
+
+namespace ember::virtio {
+
+using MacAddress = std::array<uint8_t, 6>;
+
+struct NetDeviceOptions {
+    std::string iface_id;
+    std::optional<MacAddress> guest_mac;
+    std::optional<uint16_t> mtu;
+    TokenBucketParams rx_bandwidth;  // Size 0: no limit.
+    TokenBucketParams rx_ops;
+    TokenBucketParams tx_bandwidth;
+    TokenBucketParams tx_ops;
+    const Clock* clock = nullptr;  // Null: the steady clock.
+};
+
+// Firecracker's net metrics.
+struct NetCounters {
+    uint64_t activate_fails = 0;
+    uint64_t cfg_fails = 0;
+    uint64_t mac_address_updates = 0;
+    uint64_t no_rx_avail_buffer = 0;
+    uint64_t no_tx_avail_buffer = 0;
+    uint64_t event_fails = 0;
+    uint64_t rx_queue_event_count = 0;
+    uint64_t rx_event_rate_limiter_count = 0;
+    uint64_t rx_tap_event_count = 0;
+    uint64_t rx_bytes_count = 0;
+    uint64_t rx_packets_count = 0;
+    uint64_t rx_fails = 0;
+    uint64_t rx_count = 0;
+    uint64_t rx_rate_limiter_throttled = 0;
+    uint64_t tx_bytes_count = 0;
+    uint64_t tx_malformed_frames = 0;
+    uint64_t tx_fails = 0;
+    uint64_t tx_count = 0;
+    uint64_t tx_packets_count = 0;
+    uint64_t tx_queue_event_count = 0;
+    uint64_t tx_rate_limiter_event_count = 0;
+    uint64_t tx_rate_limiter_throttled = 0;
+};
+
+class NetDevice final : public VirtioDevice {
+public:
+    static constexpr uint16_t kQueueSize = 256;
+    static constexpr uint32_t kRxQueue = 0;
+    static constexpr uint32_t kTxQueue = 1;
+    // virtio_net_hdr_v1 plus the largest frame a TSO/UFO tap hands over (Firecracker's 65562).
+    static constexpr size_t kMaxFrameBytes = Tap::kVnetHeaderBytes + 65550;
+
+    static Result<std::unique_ptr<NetDevice>> create(const NetDeviceOptions& options, Tap tap);
+
+    uint32_t device_type() const override { return kDeviceIdNet; }
+    uint64_t device_features() const override;
+    void read_config(uint64_t offset, std::span<uint8_t> data) const override;
+    void write_config(uint64_t offset, std::span<const uint8_t> data) override;
+    Result<void> activate(const GuestMemory& memory, VirtioInterrupt& interrupt) override;
+    void reset() override;
+    void process_queue(uint32_t index) override;
+
+    void process_tap_rx();
+    void process_rx_rate_limiter_event();
+    void process_tx_rate_limiter_event();
+    int tap_fd() const { return tap_.fd(); }
+    int rx_rate_limiter_fd() const { return rx_limiter_.timer_fd(); }
+    int tx_rate_limiter_fd() const { return tx_limiter_.timer_fd(); }
+
+    // PATCH /network-interfaces.
+    void update_rate_limiters(const BucketUpdate& rx_bandwidth, const BucketUpdate& rx_ops,
+                              const BucketUpdate& tx_bandwidth, const BucketUpdate& tx_ops);
+
+    const std::string& iface_id() const { return options_.iface_id; }
+    const NetCounters& counters() const { return counters_; }
+    const RateLimiter& rx_rate_limiter() const { return rx_limiter_; }
+    const RateLimiter& tx_rate_limiter() const { return tx_limiter_; }
+    // A received frame waits for guest buffers or tokens.
+    bool rx_deferred() const { return rx_pending_; }
+
+private:
+    NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimiter tx);
+
+    enum class Delivery { kDelivered, kNoBuffers, kDropped };
+    void process_rx();
+    Delivery deliver_frame();
+    void process_tx();
+    void signal_used_if_needed(uint32_t queue);
+    void fail_queue(const char* what, const Error& error);
+
+    NetDeviceOptions options_;
+    MacAddress mac_{};
+    Tap tap_;
+    RateLimiter rx_limiter_;
+    RateLimiter tx_limiter_;
+    const GuestMemory* memory_ = nullptr;
+    VirtioInterrupt* interrupt_ = nullptr;
+
+    std::vector<uint8_t> rx_frame_;  // kMaxFrameBytes: the frame read from the tap.
+    size_t rx_frame_len_ = 0;
+    bool rx_pending_ = false;         // rx_frame_ holds a frame not yet given to the guest.
+    bool rx_tokens_taken_ = false;    // Its rate-limiter tokens are already consumed.
+    bool tap_readable_ = false;       // Edge-triggered: the tap may hold more frames.
+    std::vector<iovec> tx_iov_;
+
+    NetCounters counters_;
+    log::RateLimiter log_limiter_;
+};
+
+}  // namespace ember::virtio

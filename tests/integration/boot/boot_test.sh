@@ -1,0 +1,103 @@
+#!/bin/bash
+# Boots a Linux guest with `ember --config-file ... --no-api` and checks that the guest reaches
+# its init (EMBER-GUEST-INIT-OK on the console) and that ember exits 0 when the guest reboots.
+# Runs through resources/sandbox/ember-sandbox: directly where /dev/kvm is kvm_intel/kvm_amd,
+# else in the sandbox's QEMU (TCG) VM. Prints the launch -> init marker time, the launch -> first
+# KVM_RUN time and the boot timer's line.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+
+usage() {
+    cat <<USAGE
+Usage: $(basename "$0") --ember PATH [options]
+  --ember PATH        the ember binary (required)
+  --kernel-format F   bzimage (default) | vmlinux (ELF; PVH when the kernel has the note)
+  --kernel PATH       guest kernel (default: resources/guest/images.sh's BZIMAGE or VMLINUX)
+  --initrd PATH       initrd (default: images.sh's INITRD)
+  --vcpus N           vCPU count (default 1)
+  --mem MIB           guest memory (default 256)
+  --boot-args ARGS    kernel command line (default: console on ttyS0, reboot through the i8042)
+  --timeout S         limit for the guest run (default 240)
+  --console-lines N   how many console lines to print (default 20)
+USAGE
+}
+
+console_lines=20 ember="" format=bzimage kernel="" initrd="" vcpus=1 mem=256 timeout_s=240
+boot_args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
+while (($#)); do
+    case "$1" in
+        --ember) ember=$2; shift 2 ;;
+        --kernel-format) format=$2; shift 2 ;;
+        --kernel) kernel=$2; shift 2 ;;
+        --initrd) initrd=$2; shift 2 ;;
+        --vcpus) vcpus=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --boot-args) boot_args=$2; shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --console-lines) console_lines=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "boot_test: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+[[ -n "$ember" && -x "$ember" ]] || { echo "boot_test: --ember must name the built binary" >&2; exit 2; }
+
+if [[ -z "$kernel" || -z "$initrd" ]]; then
+    paths="$("$root/resources/guest/images.sh" --print-paths)" || {
+        echo "boot_test: guest images not built: run resources/guest/images.sh --ensure" >&2
+        exit 2
+    }
+    eval "$paths"
+    if [[ -z "$kernel" ]]; then
+        if [[ "$format" == vmlinux ]]; then kernel=$VMLINUX; else kernel=$BZIMAGE; fi
+    fi
+    [[ -n "$initrd" ]] || initrd=$INITRD
+fi
+
+work="$(mktemp -d /tmp/ember-boot-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+cp "$kernel" "$work/kernel"
+cp "$initrd" "$work/initrd"
+cat >"$work/vm.json" <<JSON
+{
+  "boot-source": {
+    "kernel_image_path": "kernel",
+    "initrd_path": "initrd",
+    "boot_args": "$boot_args"
+  },
+  "machine-config": { "vcpu_count": $vcpus, "mem_size_mib": $mem }
+}
+JSON
+
+# kvm_pvm (and other non-hardware KVMs) cannot run a stock guest kernel: use the QEMU sandbox.
+if [[ -z "${EMBER_SANDBOX:-}" ]]; then
+    if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
+        export EMBER_SANDBOX=auto
+    else
+        export EMBER_SANDBOX=qemu
+    fi
+fi
+sandbox_mem=3072
+((mem + 1024 > sandbox_mem)) && sandbox_mem=$((mem + 1536))
+
+out="$work/out.txt"
+set +e
+"$root/resources/sandbox/ember-sandbox" run --timeout $((timeout_s + 120)) --mem "$sandbox_mem" \
+    --bin "$ember" --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
+    --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
+    -- bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" >"$out"
+sandbox_rc=$?
+set -e
+cat "$out"
+
+marker_ms="$(sed -n 's/^MARKER_MS=//p' "$out")"
+exit_code="$(sed -n 's/^EMBER_EXIT=//p' "$out")"
+first_run="$(sed -n 's/.*First KVM_RUN of vCPU 0 at \([0-9]*\) us after launch.*/\1/p' "$out")"
+boot_time="$(grep -o 'Guest-boot-time = .*' "$out" || true)"
+echo "RESULT format=$format vcpus=$vcpus mem_mib=$mem launch_to_init_marker_ms=${marker_ms:-none}" \
+     "launch_to_first_kvm_run_us=${first_run:-none} exit=${exit_code:-none} ($boot_time)"
+if [[ $sandbox_rc -ne 0 ]]; then echo "boot_test: FAIL: sandbox exit $sandbox_rc" >&2; exit 1; fi
+if [[ -z "$marker_ms" ]]; then echo "boot_test: FAIL: no EMBER-GUEST-INIT-OK" >&2; exit 1; fi
+if [[ "$exit_code" != 0 ]]; then echo "boot_test: FAIL: ember exited ${exit_code:-?}" >&2; exit 1; fi
+echo "boot_test: PASS"

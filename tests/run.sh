@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds Ember (release and ASan+UBSan), builds the
+# cached guest images, runs every unit and integration test through CTest, and runs each fuzz
+# target for a bounded time. Exits non-zero if anything fails.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+jobs="${EMBER_JOBS:-$(nproc)}"
+fuzz_seconds="${EMBER_FUZZ_SECONDS:-30}"
+t0=$SECONDS
+step() { printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - t0)); }
+
+step "dependencies"
+./resources/install-deps.sh
+
+step "build (release, static)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+
+step "guest images"
+eval "$(./resources/guest/images.sh --ensure)"
+export VMLINUX BZIMAGE ROOTFS INITRD
+
+step "unit and integration tests"
+status=0
+(cd build && ctest --output-on-failure -j 1) || status=1
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ctest --output-on-failure -L unit -j "$jobs") || status=1
+
+step "fuzz targets, ${fuzz_seconds}s each"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DEMBER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j "$jobs" --target ember_fuzzers
+for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
+    [[ -x "$fuzzer" ]] || continue
+    corpus="$(mktemp -d)"
+    if "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" >"$corpus.log" 2>&1; then
+        echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"
+    else
+        echo "fuzz: $(basename "$fuzzer") FAILED"; tail -40 "$corpus.log"; status=1
+    fi
+    rm -rf "$corpus" "$corpus.log"
+done
+
+step "done"
+exit $status

@@ -1,0 +1,251 @@
+// virtio-net RX and TX against a socketpair standing in for the tap.
+#include "devices/virtio/net/net_device.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "devices/virtio/net/virtio_net_spec.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_irq_line.h"
+#include "tests/fakes/virtqueue_builder.h"
+
+namespace ember::virtio {
+namespace {
+
+using testing::BufferSpec;
+
+constexpr size_t kHeader = Tap::kVnetHeaderBytes;
+
+std::vector<uint8_t> frame(size_t payload_len, uint8_t seed) {
+    std::vector<uint8_t> f(kHeader + payload_len);
+    for (size_t i = kHeader; i < f.size(); ++i) f[i] = static_cast<uint8_t>(seed + i);
+    return f;
+}
+
+class NetDeviceTest : public ::testing::Test {
+protected:
+    std::unique_ptr<NetDevice> make_device(NetDeviceOptions options = {},
+                                           uint64_t drop_features = 0) {
+        int fds[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+        peer_.reset(fds[1]);
+        options.iface_id = "eth0";
+        options.clock = &clock_;
+        auto dev = NetDevice::create(options, Tap::from_fd(UniqueFd(fds[0]), "fake-tap"));
+        EXPECT_TRUE(dev.has_value());
+        rx_.configure((*dev)->queues()[NetDevice::kRxQueue]);
+        tx_.configure((*dev)->queues()[NetDevice::kTxQueue]);
+        (*dev)->set_acked_features((*dev)->device_features() & ~drop_features);
+        EXPECT_TRUE((*dev)->activate(memory_, interrupt_).has_value());
+        return std::move(*dev);
+    }
+    void send_from_tap(const std::vector<uint8_t>& f) {
+        ASSERT_EQ(::send(peer_.get(), f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
+    }
+    std::vector<uint8_t> receive_at_tap() {
+        std::vector<uint8_t> buf(70000);
+        const ssize_t n = ::recv(peer_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+        buf.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        return buf;
+    }
+    uint64_t post_rx_buffer(uint32_t len) {
+        const uint64_t gpa = rx_.alloc(len);
+        rx_.add_chain({{gpa, len, true}});
+        return gpa;
+    }
+    uint16_t num_buffers_at(uint64_t gpa) { return rx_.read_obj<uint16_t>(gpa + 10); }
+
+    testing::FakeClock clock_;
+    GuestMemory memory_ = testing::make_guest_memory(4 << 20);
+    testing::VirtqueueBuilder rx_{memory_, 16, 0x1000};
+    testing::VirtqueueBuilder tx_{memory_, 16, 0x100000};
+    testing::FakeIrqLine irq_;
+    VirtioInterrupt interrupt_{irq_};
+    UniqueFd peer_;
+};
+
+TEST_F(NetDeviceTest, OffersMacAndMtuOnlyWhenConfigured) {
+    auto plain = make_device();
+    EXPECT_FALSE(plain->device_features() & feature_bit(kNetFMac));
+    EXPECT_FALSE(plain->device_features() & feature_bit(kNetFMtu));
+    EXPECT_TRUE(plain->device_features() & feature_bit(kNetFMrgRxbuf));
+    EXPECT_TRUE(plain->device_features() & feature_bit(kFeatureVersion1));
+
+    auto dev = make_device({.guest_mac = MacAddress{0x06, 0, 0xac, 0x10, 0, 2}, .mtu = 1400});
+    EXPECT_TRUE(dev->device_features() & feature_bit(kNetFMac));
+    EXPECT_TRUE(dev->device_features() & feature_bit(kNetFMtu));
+    uint8_t config[12] = {};
+    dev->read_config(0, config);
+    EXPECT_EQ(config[0], 0x06);
+    EXPECT_EQ(config[3], 0x10);
+    EXPECT_EQ(config[5], 2);
+    uint16_t mtu = 0;
+    std::memcpy(&mtu, config + 10, 2);
+    EXPECT_EQ(mtu, 1400);
+}
+
+TEST_F(NetDeviceTest, TransmitsAGatheredGuestFrameToTheTap) {
+    auto dev = make_device();
+    const auto f = frame(100, 7);
+    const uint64_t hdr = tx_.alloc_bytes(f.data(), kHeader);
+    const uint64_t body = tx_.alloc_bytes(f.data() + kHeader, 100);
+    const uint16_t head = tx_.add_chain({{hdr, kHeader}, {body, 100}});
+    dev->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(receive_at_tap(), f);
+    EXPECT_EQ(tx_.used_idx(), 1);
+    EXPECT_EQ(tx_.used_element(0).id, head);
+    EXPECT_EQ(dev->counters().tx_packets_count, 1u);
+    EXPECT_EQ(dev->counters().tx_bytes_count, f.size());
+    EXPECT_EQ(irq_.count(), 1u);
+}
+
+TEST_F(NetDeviceTest, DropsMalformedTxFramesAndReturnsTheirBuffers) {
+    auto dev = make_device();
+    tx_.add_chain({{tx_.alloc(8), 8}});                            // Shorter than the header.
+    tx_.add_chain({{tx_.alloc(64), 64}, {tx_.alloc(8), 8, true}});  // Device-writable part.
+    tx_.add_chain({{1ull << 40, 64}});                             // Outside guest RAM.
+    dev->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(tx_.used_idx(), 3);
+    EXPECT_EQ(dev->counters().tx_malformed_frames, 3u);
+    EXPECT_TRUE(receive_at_tap().empty());
+    EXPECT_FALSE(dev->needs_reset());
+}
+
+TEST_F(NetDeviceTest, ReceivesAFrameIntoOneBufferWithNumBuffersOne) {
+    auto dev = make_device();
+    const uint64_t buf = post_rx_buffer(2048);
+    const auto f = frame(200, 3);
+    send_from_tap(f);
+    dev->process_tap_rx();
+    EXPECT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(rx_.used_element(0).len, f.size());
+    auto got = rx_.read(buf, f.size());
+    EXPECT_EQ(num_buffers_at(buf), 1);
+    got[10] = got[11] = 0;
+    EXPECT_EQ(got, f);
+    EXPECT_EQ(dev->counters().rx_packets_count, 1u);
+    EXPECT_EQ(irq_.count(), 1u);
+}
+
+TEST_F(NetDeviceTest, MergesAFrameAcrossSeveralBuffers) {
+    auto dev = make_device();
+    const uint64_t a = post_rx_buffer(64), b = post_rx_buffer(64), c = post_rx_buffer(64);
+    const auto f = frame(150, 9);  // 162 bytes: 64 + 64 + 34.
+    send_from_tap(f);
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 3);
+    EXPECT_EQ(rx_.used_element(0).len, 64u);
+    EXPECT_EQ(rx_.used_element(1).len, 64u);
+    EXPECT_EQ(rx_.used_element(2).len, 34u);
+    EXPECT_EQ(num_buffers_at(a), 3);
+    EXPECT_EQ(rx_.read(b, 64), std::vector<uint8_t>(f.begin() + 64, f.begin() + 128));
+    EXPECT_EQ(rx_.read(c, 34), std::vector<uint8_t>(f.begin() + 128, f.end()));
+}
+
+TEST_F(NetDeviceTest, DefersRxUntilTheGuestPostsBuffersThenReadsOn) {
+    auto dev = make_device();
+    send_from_tap(frame(50, 1));
+    send_from_tap(frame(60, 2));
+    dev->process_tap_rx();
+    EXPECT_TRUE(dev->rx_deferred());
+    EXPECT_EQ(dev->counters().no_rx_avail_buffer, 1u);
+    EXPECT_EQ(rx_.used_idx(), 0);
+
+    post_rx_buffer(2048);
+    post_rx_buffer(2048);
+    dev->process_queue(NetDevice::kRxQueue);  // No new tap event: the tap was left readable.
+    EXPECT_EQ(rx_.used_idx(), 2);
+    EXPECT_EQ(rx_.used_element(0).len, kHeader + 50);
+    EXPECT_EQ(rx_.used_element(1).len, kHeader + 60);
+    EXPECT_FALSE(dev->rx_deferred());
+}
+
+TEST_F(NetDeviceTest, PartialBuffersForAMergedFrameAreGivenBack) {
+    auto dev = make_device();
+    post_rx_buffer(64);
+    send_from_tap(frame(150, 4));
+    dev->process_tap_rx();
+    EXPECT_TRUE(dev->rx_deferred());
+    EXPECT_EQ(rx_.used_idx(), 0);
+    post_rx_buffer(64);
+    post_rx_buffer(64);
+    dev->process_queue(NetDevice::kRxQueue);
+    EXPECT_EQ(rx_.used_idx(), 3);
+}
+
+TEST_F(NetDeviceTest, WithoutMergedBuffersDropsAFrameTooBigForTheBuffer) {
+    auto dev = make_device({}, feature_bit(kNetFMrgRxbuf));
+    post_rx_buffer(64);
+    const uint64_t big = post_rx_buffer(1024);
+    send_from_tap(frame(150, 4));
+    send_from_tap(frame(100, 5));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 2);
+    EXPECT_EQ(rx_.used_element(0).len, 0u);
+    EXPECT_EQ(rx_.used_element(1).len, kHeader + 100);
+    EXPECT_EQ(num_buffers_at(big), 1);
+    EXPECT_EQ(dev->counters().rx_fails, 1u);
+}
+
+TEST_F(NetDeviceTest, DeviceReadableRxBufferMarksTheDeviceNeedsReset) {
+    auto dev = make_device();
+    rx_.add_chain({{rx_.alloc(2048), 2048, false}});
+    send_from_tap(frame(10, 1));
+    dev->process_tap_rx();
+    EXPECT_TRUE(dev->needs_reset());
+    EXPECT_TRUE(interrupt_.status() & kInterruptConfigChange);
+}
+
+TEST_F(NetDeviceTest, RxRateLimiterDefersFramesUntilItsTimerFires) {
+    auto dev = make_device({.rx_ops = {1, 0, 1000}});
+    post_rx_buffer(2048);
+    post_rx_buffer(2048);
+    send_from_tap(frame(10, 1));
+    send_from_tap(frame(10, 2));
+    dev->process_tap_rx();
+    EXPECT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(dev->counters().rx_rate_limiter_throttled, 1u);
+    clock_.advance(std::chrono::seconds(1));
+    pollfd pfd{dev->rx_rate_limiter_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    dev->process_rx_rate_limiter_event();
+    EXPECT_EQ(rx_.used_idx(), 2);
+}
+
+TEST_F(NetDeviceTest, TxRateLimiterLeavesFramesInTheQueue) {
+    auto dev = make_device({.tx_bandwidth = {100, 0, 1000}});
+    for (int i = 0; i < 2; ++i) {
+        const auto f = frame(60, static_cast<uint8_t>(i));
+        tx_.add_chain({{tx_.alloc_bytes(f.data(), static_cast<uint32_t>(f.size())),
+                        static_cast<uint32_t>(f.size())}});
+    }
+    dev->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(tx_.used_idx(), 1);
+    EXPECT_EQ(dev->counters().tx_rate_limiter_throttled, 1u);
+    EXPECT_EQ(dev->tx_rate_limiter().ops(), nullptr);
+    clock_.advance(std::chrono::seconds(1));
+    pollfd pfd{dev->tx_rate_limiter_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    dev->process_tx_rate_limiter_event();
+    EXPECT_EQ(tx_.used_idx(), 2);
+    EXPECT_FALSE(receive_at_tap().empty());
+    EXPECT_FALSE(receive_at_tap().empty());
+}
+
+TEST_F(NetDeviceTest, GuestCanWriteTheMacInConfigSpace) {
+    auto dev = make_device({.guest_mac = MacAddress{1, 2, 3, 4, 5, 6}});
+    const uint8_t mac[6] = {0xa, 0xb, 0xc, 0xd, 0xe, 0xf};
+    dev->write_config(0, mac);
+    uint8_t out[6] = {};
+    dev->read_config(0, out);
+    EXPECT_EQ(out[5], 0xf);
+    EXPECT_EQ(dev->counters().mac_address_updates, 1u);
+    dev->write_config(4, std::span<const uint8_t>(mac, 4));
+    EXPECT_EQ(dev->counters().cfg_fails, 1u);
+}
+
+}  // namespace
+}  // namespace ember::virtio

@@ -1,0 +1,126 @@
+#include "vmm/core/builder.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "vmm/arch/x86_64/boot.h"
+#include "vmm/base/log.h"
+
+namespace ember {
+namespace {
+
+Result<UniqueFd> open_readonly(const std::string& path, const char* what) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error::from_errno(what, path);
+    return UniqueFd(fd);
+}
+
+Result<std::unique_ptr<SerialOutput>> open_serial_output(const VmConfig& config) {
+    int fd = -1;
+    if (config.serial && config.serial->serial_out_path) {
+        const std::string& path = *config.serial->serial_out_path;
+        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) return Error::from_errno("open serial_out_path", path);
+    } else {
+        fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) return Error::from_errno("dup stdout");
+    }
+    return std::unique_ptr<SerialOutput>(std::make_unique<FdSerialOutput>(UniqueFd(fd)));
+}
+
+Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& supported,
+                            const x86::LoadedKernel& kernel, uint32_t count) {
+    std::vector<kvm_cpuid_entry2> cpuid = supported;
+    x86::normalize_cpuid(cpuid, vcpu.index(), count);
+    EMBER_TRY(vcpu.set_cpuid(cpuid));
+    std::vector<kvm_msr_entry> msrs = x86::boot_msrs();
+    EMBER_TRY(vcpu.set_msrs(msrs));
+    EMBER_TRY(vcpu.set_regs(x86::boot_regs(kernel)));
+    EMBER_TRY(vcpu.set_fpu(x86::boot_fpu()));
+    kvm_sregs sregs = EMBER_TRY(vcpu.sregs());
+    x86::boot_sregs(kernel, sregs);
+    EMBER_TRY(vcpu.set_sregs(sregs));
+    kvm_lapic_state lapic = EMBER_TRY(vcpu.lapic());
+    x86::configure_lapic(lapic);
+    EMBER_TRY(vcpu.set_lapic(lapic));
+    return ok();
+}
+
+}  // namespace
+
+std::string kernel_cmdline(const VmConfig& config, const std::string& device_entries) {
+    std::string cmdline = config.boot_source && config.boot_source->boot_args
+                              ? *config.boot_source->boot_args
+                              : std::string(kDefaultBootArgs);
+    for (const DriveConfig& drive : config.drives) {
+        if (!drive.is_root_device) continue;
+        cmdline += drive.partuuid ? " root=PARTUUID=" + *drive.partuuid : " root=/dev/vda";
+        cmdline += drive.is_read_only ? " ro" : " rw";
+    }
+    cmdline += device_entries;
+    return cmdline;
+}
+
+Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const BuildOptions& options,
+                                               EventLoop& loop) {
+    if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
+    EMBER_TRY(config.validate());
+    if (!config.drives.empty() || !config.nets.empty()) {
+        return Error(std::make_error_code(std::errc::not_supported), "build VM",
+                     "drives and network interfaces are not supported yet");
+    }
+    const MachineConfig& machine_config = config.machine;
+
+    kvm::Kvm kvm = EMBER_TRY(kvm::Kvm::open(options.kvm_path));
+    kvm::Vm vm = EMBER_TRY(kvm::Vm::create(kvm));
+    EventFd reset_evt = EMBER_TRY(EventFd::create());
+    EventFd vcpu_exit_evt = EMBER_TRY(EventFd::create());
+    auto machine = std::make_unique<Machine>(std::move(kvm), std::move(vm), std::move(reset_evt),
+                                             std::move(vcpu_exit_evt));
+    EMBER_TRY(machine->vm.set_tss_addr(kvm::kTssAddress));
+    EMBER_TRY(machine->vm.set_identity_map_addr(kvm::kIdentityMapAddress));
+    EMBER_TRY(machine->vm.create_irq_chip());
+    EMBER_TRY(machine->vm.create_pit2());
+
+    std::vector<GuestRange> ranges = x86::ram_ranges(machine_config.mem_size_mib << 20);
+    machine->memory = EMBER_TRY(GuestMemory::anonymous(ranges));
+    EMBER_TRY(machine->vm.register_memory(machine->memory));
+
+    // Devices: the boot timer first so that its address never moves, as Firecracker.
+    DeviceManager& devices = machine->devices;
+    if (options.boot_timer) EMBER_TRY(devices.add_boot_timer(options.start));
+    std::unique_ptr<SerialOutput> serial_out = EMBER_TRY(open_serial_output(config));
+    UniqueFd console_in;
+    if (options.console_input_fd >= 0) {
+        int fd = ::fcntl(options.console_input_fd, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0) console_in.reset(fd);
+    }
+    EMBER_TRY(devices.add_serial(std::move(serial_out), std::move(console_in), loop));
+    EMBER_TRY(devices.add_i8042(machine->reset_evt));
+
+    // The guest image.
+    const BootSourceConfig& boot = *config.boot_source;
+    UniqueFd kernel_fd = EMBER_TRY(open_readonly(boot.kernel_image_path, "open kernel image"));
+    x86::LoadedKernel kernel = EMBER_TRY(x86::load_kernel(machine->memory, kernel_fd.get()));
+    x86::BootParams params;
+    if (boot.initrd_path) {
+        UniqueFd initrd_fd = EMBER_TRY(open_readonly(*boot.initrd_path, "open initrd"));
+        params.initrd = EMBER_TRY(x86::load_initrd(machine->memory, initrd_fd.get(), kernel));
+    }
+    machine->cmdline = kernel_cmdline(config, devices.kernel_cmdline_entries());
+    params.cmdline = machine->cmdline;
+    params.vcpu_count = machine_config.vcpu_count;
+    EMBER_TRY(x86::write_boot_structures(machine->memory, kernel, params));
+    EMBER_DEBUG("kernel command line: {}", machine->cmdline);
+
+    std::vector<kvm_cpuid_entry2> supported = EMBER_TRY(machine->kvm.supported_cpuid());
+    for (uint32_t i = 0; i < machine_config.vcpu_count; ++i) {
+        kvm::Vcpu vcpu = EMBER_TRY(kvm::Vcpu::create(machine->vm, i));
+        machine->vcpus.push_back(std::make_unique<kvm::Vcpu>(std::move(vcpu)));
+        EMBER_TRY(configure_vcpu(*machine->vcpus.back(), supported, kernel,
+                                 machine_config.vcpu_count));
+    }
+    return machine;
+}
+
+}  // namespace ember

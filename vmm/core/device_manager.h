@@ -1,0 +1,92 @@
+// DeviceManager: creates the devices of one VM, puts them on the port I/O and MMIO buses and wires
+// their interrupts to KVM. Legacy devices sit at fixed places (COM1 0x3f8/GSI 4, i8042 0x60/GSI 1,
+// the boot timer at MMIO 0xC0000000); virtio-mmio devices get 4 KiB windows from 0xC0001000 and one
+// GSI each from 5, and a `virtio_mmio.device=` entry for the kernel command line.
+// Thread: the vmm thread. The devices are then reached by vCPU threads through the buses.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devices/legacy/boot_timer.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial_8250.h"
+#include "vmm/base/event_fd.h"
+#include "vmm/base/result.h"
+#include "vmm/base/unique_fd.h"
+#include "vmm/core/bus.h"
+#include "vmm/core/event_fd_irq_line.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/memory/guest_address.h"
+
+namespace ember {
+
+class DeviceManager {
+public:
+    static constexpr uint64_t kSerialPort = 0x3f8;
+    static constexpr uint32_t kSerialGsi = 4;
+    static constexpr uint64_t kI8042Port = 0x60;
+    static constexpr uint32_t kI8042Gsi = 1;
+    static constexpr uint64_t kVirtioMmioStart = 0xc0001000;
+    static constexpr uint64_t kVirtioMmioSize = 0x1000;
+    static constexpr uint32_t kFirstVirtioGsi = 5;
+    static constexpr uint32_t kLastVirtioGsi = 23;
+
+    explicit DeviceManager(kvm::Vm& vm) : vm_(vm) {}
+    ~DeviceManager();
+    DeviceManager(const DeviceManager&) = delete;
+    DeviceManager& operator=(const DeviceManager&) = delete;
+
+    // COM1. Output goes to `output`; when `input` is a valid fd, its bytes are fed to the guest
+    // from `loop` (the fd is closed when it reaches end of file).
+    Result<void> add_serial(std::unique_ptr<SerialOutput> output, UniqueFd input, EventLoop& loop);
+    // The i8042 controller; its 0xFE command writes `reset_evt`.
+    Result<void> add_i8042(const EventFd& reset_evt);
+    // Must be added before any virtio device, as Firecracker does, so the address stays stable.
+    Result<void> add_boot_timer(BootTimer::StartTime start);
+
+    struct MmioSlot {
+        GuestAddress base;
+        uint32_t gsi = 0;
+        EventFdIrqLine* irq = nullptr;  // Owned by the manager.
+    };
+    // Puts a virtio-mmio transport in the next 4 KiB window with the next GSI (irqfd registered)
+    // and records its command-line entry. The transport registers its queue-notify ioeventfds
+    // through vm() at `base + 0x50`.
+    Result<MmioSlot> add_virtio_mmio(std::unique_ptr<BusDevice> transport);
+
+    // ` virtio_mmio.device=4K@0xc0001000:5` for each virtio-mmio device.
+    std::string kernel_cmdline_entries() const;
+
+    Bus& pio_bus() { return pio_bus_; }
+    Bus& mmio_bus() { return mmio_bus_; }
+    kvm::Vm& vm() { return vm_; }
+    Serial8250* serial() { return serial_.get(); }
+    I8042* i8042() { return i8042_.get(); }
+    BootTimer* boot_timer() { return boot_timer_.get(); }
+
+private:
+    Result<EventFdIrqLine*> make_irq(uint32_t gsi);
+    void on_serial_input();
+
+    kvm::Vm& vm_;
+    Bus pio_bus_;
+    Bus mmio_bus_;
+    std::vector<std::unique_ptr<EventFdIrqLine>> irqs_;
+    std::unique_ptr<SerialOutput> serial_output_;
+    std::unique_ptr<Serial8250> serial_;
+    UniqueFd serial_input_;
+    EventLoop* serial_loop_ = nullptr;
+    std::unique_ptr<I8042> i8042_;
+    std::unique_ptr<BootTimer> boot_timer_;
+    std::vector<std::unique_ptr<BusDevice>> virtio_devices_;
+    std::vector<MmioSlot> virtio_slots_;
+    log::RateLimiter input_log_;
+};
+
+}  // namespace ember

@@ -1,0 +1,46 @@
+// Machine: everything one running VM is made of, in destruction-safe order: the KVM fds, guest
+// memory, the devices and buses, the vCPUs and their threads (declared last, so they stop first).
+// Built by Builder, owned by Vmm. Thread: the vmm thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vmm/base/event_fd.h"
+#include "vmm/core/device_manager.h"
+#include "vmm/core/vcpu_runner.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vcpu.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/memory/guest_memory.h"
+
+namespace ember {
+
+struct Machine {
+    Machine(kvm::Kvm kvm_in, kvm::Vm vm_in, EventFd reset_in, EventFd vcpu_exit_in)
+        : kvm(std::move(kvm_in)),
+          vm(std::move(vm_in)),
+          reset_evt(std::move(reset_in)),
+          vcpu_exit_evt(std::move(vcpu_exit_in)),
+          devices(vm) {}
+    ~Machine() { stop_vcpus(); }
+
+    // Thread: vmm.
+    Result<void> start_vcpus(std::chrono::steady_clock::time_point launch);
+    Result<void> pause_vcpus();
+    Result<void> resume_vcpus();
+    void stop_vcpus();
+
+    kvm::Kvm kvm;
+    kvm::Vm vm;
+    GuestMemory memory;
+    EventFd reset_evt;      // Written by the i8042 on a guest reset.
+    EventFd vcpu_exit_evt;  // Written by a vCPU thread that ends by itself.
+    DeviceManager devices;
+    std::string cmdline;
+    std::vector<std::unique_ptr<kvm::Vcpu>> vcpus;
+    std::vector<std::unique_ptr<VcpuRunner>> runners;
+};
+
+}  // namespace ember
