@@ -20,6 +20,7 @@ cmake --build build -j "$jobs"
 step "guest images"
 eval "$(./resources/guest/images.sh --ensure)"
 export VMLINUX BZIMAGE ROOTFS INITRD
+export EMBER_TEST_VMLINUX="$VMLINUX" EMBER_TEST_BZIMAGE="$BZIMAGE"
 
 step "unit and integration tests"
 status=0
@@ -36,7 +37,9 @@ cmake --build build-fuzz -j "$jobs" --target ember_fuzzers
 for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
     [[ -x "$fuzzer" ]] || continue
     corpus="$(mktemp -d)"
-    if "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" >"$corpus.log" 2>&1; then
+    name="$(basename "$fuzzer" _fuzzer)"
+    seeds=(); [[ -d "tests/fuzz/corpus/$name" ]] && seeds=("tests/fuzz/corpus/$name")
+    if "$fuzzer" -max_total_time="$fuzz_seconds" "$corpus" "${seeds[@]}" >"$corpus.log" 2>&1; then
         echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"
     else
         echo "fuzz: $(basename "$fuzzer") FAILED"; tail -40 "$corpus.log"; status=1

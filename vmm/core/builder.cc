@@ -102,6 +102,9 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     const BootSourceConfig& boot = *config.boot_source;
     UniqueFd kernel_fd = EMBER_TRY(open_readonly(boot.kernel_image_path, "open kernel image"));
     x86::LoadedKernel kernel = EMBER_TRY(x86::load_kernel(machine->memory, kernel_fd.get()));
+    EMBER_INFO("Kernel loaded: {} entry at {:#x}",
+               kernel.protocol == x86::BootProtocol::kPvh ? "PVH" : "64-bit Linux boot protocol",
+               kernel.entry.value());
     x86::BootParams params;
     if (boot.initrd_path) {
         UniqueFd initrd_fd = EMBER_TRY(open_readonly(*boot.initrd_path, "open initrd"));

@@ -13,8 +13,11 @@ usage() {
     cat <<USAGE
 Usage: $(basename "$0") --ember PATH [options]
   --ember PATH        the ember binary (required)
-  --kernel-format F   bzimage (default) | vmlinux (ELF; PVH when the kernel has the note)
-  --kernel PATH       guest kernel (default: resources/guest/images.sh's BZIMAGE or VMLINUX)
+  --kernel-format F   bzimage (default) | vmlinux (ELF; PVH when the kernel has the note) |
+                      vmlinux-64bit (the same ELF with its PVH note disabled: 64-bit entry)
+  --expect REGEX      an extended regex that must match a line of the output (repeatable)
+  --kernel PATH       guest kernel (default: resources/guest/images.sh's BZIMAGE or VMLINUX;
+                      `debian`: Debian's stock linux-image-amd64 vmlinuz, unmodified)
   --initrd PATH       initrd (default: images.sh's INITRD)
   --vcpus N           vCPU count (default 1)
   --mem MIB           guest memory (default 256)
@@ -24,6 +27,7 @@ Usage: $(basename "$0") --ember PATH [options]
 USAGE
 }
 
+expects=()
 console_lines=20 ember="" format=bzimage kernel="" initrd="" vcpus=1 mem=256 timeout_s=240
 boot_args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 while (($#)); do
@@ -37,12 +41,17 @@ while (($#)); do
         --boot-args) boot_args=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --console-lines) console_lines=$2; shift 2 ;;
+        --expect) expects+=("$2"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "boot_test: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 [[ -n "$ember" && -x "$ember" ]] || { echo "boot_test: --ember must name the built binary" >&2; exit 2; }
 
+if [[ "$kernel" == debian ]]; then
+    eval "$("$root/resources/guest/fetch-debian-kernel.sh")"
+    kernel=$VMLINUZ
+fi
 if [[ -z "$kernel" || -z "$initrd" ]]; then
     paths="$("$root/resources/guest/images.sh" --print-paths)" || {
         echo "boot_test: guest images not built: run resources/guest/images.sh --ensure" >&2
@@ -50,7 +59,7 @@ if [[ -z "$kernel" || -z "$initrd" ]]; then
     }
     eval "$paths"
     if [[ -z "$kernel" ]]; then
-        if [[ "$format" == vmlinux ]]; then kernel=$VMLINUX; else kernel=$BZIMAGE; fi
+        if [[ "$format" == vmlinux* ]]; then kernel=$VMLINUX; else kernel=$BZIMAGE; fi
     fi
     [[ -n "$initrd" ]] || initrd=$INITRD
 fi
@@ -58,6 +67,32 @@ fi
 work="$(mktemp -d /tmp/ember-boot-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 cp "$kernel" "$work/kernel"
+if [[ "$format" == vmlinux-64bit ]]; then
+    # Retype the Xen PVH entry note (type 18) so that the loader takes the 64-bit entry instead.
+    python3 - "$work/kernel" <<'PY'
+import struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+phoff, = struct.unpack_from("<Q", data, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+patched = 0
+for i in range(phnum):
+    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+    if p_type != 4:  # PT_NOTE
+        continue
+    off, end = p_offset, p_offset + p_filesz
+    while off + 12 <= end:
+        namesz, descsz, ntype = struct.unpack_from("<III", data, off)
+        name = bytes(data[off + 12:off + 12 + namesz]).rstrip(b"\0")
+        if name == b"Xen" and ntype == 18:
+            struct.pack_into("<I", data, off + 8, 0x7fff)
+            patched += 1
+        off += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+if not patched:
+    sys.exit("boot_test: no PVH note to disable in " + path)
+open(path, "wb").write(data)
+PY
+fi
 cp "$initrd" "$work/initrd"
 cat >"$work/vm.json" <<JSON
 {
@@ -100,4 +135,8 @@ echo "RESULT format=$format vcpus=$vcpus mem_mib=$mem launch_to_init_marker_ms=$
 if [[ $sandbox_rc -ne 0 ]]; then echo "boot_test: FAIL: sandbox exit $sandbox_rc" >&2; exit 1; fi
 if [[ -z "$marker_ms" ]]; then echo "boot_test: FAIL: no EMBER-GUEST-INIT-OK" >&2; exit 1; fi
 if [[ "$exit_code" != 0 ]]; then echo "boot_test: FAIL: ember exited ${exit_code:-?}" >&2; exit 1; fi
+for re in "${expects[@]}"; do
+    if ! grep -Eq -- "$re" "$out"; then echo "boot_test: FAIL: no line matches /$re/" >&2; exit 1; fi
+    echo "boot_test: found /$re/"
+done
 echo "boot_test: PASS"
