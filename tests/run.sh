@@ -24,12 +24,25 @@ export EMBER_TEST_VMLINUX="$VMLINUX" EMBER_TEST_BZIMAGE="$BZIMAGE"
 
 step "unit and integration tests"
 status=0
-(cd build && ctest --output-on-failure -j 1) || status=1
+passed=0 failed=0
+# Adds CTest's "N tests failed out of M" from log $1 to the totals printed at the end.
+count() {
+    local line f m
+    line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1 || true)"
+    f="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    m="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")"
+    if [[ -z "$line" ]]; then failed=$((failed + 1)); return; fi
+    passed=$((passed + m - f)); failed=$((failed + f))
+}
+log="$(mktemp)"
+(cd build && ctest --output-on-failure -j 1) 2>&1 | tee "$log" || status=1
+count "$log"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
-(cd build-asan && ctest --output-on-failure -L unit -j "$jobs") || status=1
+(cd build-asan && ctest --output-on-failure -L unit -j "$jobs") 2>&1 | tee "$log" || status=1
+count "$log"
 
 step "fuzz targets, ${fuzz_seconds}s each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DEMBER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -40,12 +53,17 @@ for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
     name="$(basename "$fuzzer" _fuzzer)"
     seeds=(); [[ -d "tests/fuzz/corpus/$name" ]] && seeds=("tests/fuzz/corpus/$name")
     if "$fuzzer" -max_total_time="$fuzz_seconds" "$corpus" "${seeds[@]}" >"$corpus.log" 2>&1; then
-        echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"
+        echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"; passed=$((passed + 1))
     else
         echo "fuzz: $(basename "$fuzzer") FAILED"; tail -40 "$corpus.log"; status=1
+        failed=$((failed + 1))
     fi
     rm -rf "$corpus" "$corpus.log"
 done
 
+rm -f "$log"
 step "done"
+((failed == 0)) || status=1
+# CTest cases (release and sanitizer runs) plus fuzz targets.
+echo "ember: $passed passed, $failed failed"
 exit $status

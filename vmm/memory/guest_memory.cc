@@ -55,13 +55,13 @@ Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress gpa, uint64_t len) co
 
 Result<void> GuestMemory::read(GuestAddress gpa, std::span<uint8_t> out) const {
     auto src = EMBER_TRY(slice(gpa, out.size()));
-    std::memcpy(out.data(), src.data(), out.size());
+    if (!out.empty()) std::memcpy(out.data(), src.data(), out.size());  // memcpy of null is UB.
     return ok();
 }
 
 Result<void> GuestMemory::write(GuestAddress gpa, std::span<const uint8_t> in) const {
     auto dst = EMBER_TRY(slice(gpa, in.size()));
-    std::memcpy(dst.data(), in.data(), in.size());
+    if (!in.empty()) std::memcpy(dst.data(), in.data(), in.size());
     return ok();
 }
 
