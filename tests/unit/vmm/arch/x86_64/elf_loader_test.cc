@@ -11,17 +11,8 @@ namespace {
 using test::ElfSpec;
 using test::make_elf;
 using test::make_memory;
-using test::memfd_with;
-
-Result<LoadedKernel> load(const GuestMemory& mem, const std::vector<uint8_t>& image) {
-    UniqueFd fd = memfd_with(image);
-    return load_kernel(mem, fd.get());
-}
-
-void expect_error_mentions(const Result<LoadedKernel>& result, const std::string& text) {
-    ASSERT_FALSE(result.has_value());
-    EXPECT_NE(result.error().message().find(text), std::string::npos) << result.error().message();
-}
+using test::expect_error_mentions;
+using test::load;
 
 TEST(ElfLoader, LoadsSegmentAtItsPhysicalAddressAndZeroesTheTail) {
     GuestMemory mem = make_memory();

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <elf.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -168,6 +170,17 @@ inline std::vector<uint8_t> make_bzimage(const BzImageSpec& spec = {}) {
     put<uint64_t>(image, 0x258, spec.pref_address);
     put<uint32_t>(image, 0x260, spec.init_size);
     return image;
+}
+
+// Loads `image` through the real format detection, as the VMM does.
+inline Result<LoadedKernel> load(const GuestMemory& mem, const std::vector<uint8_t>& image) {
+    UniqueFd fd = memfd_with(image);
+    return load_kernel(mem, fd.get());
+}
+
+inline void expect_error_mentions(const Result<LoadedKernel>& result, const std::string& text) {
+    ASSERT_FALSE(result.has_value());
+    EXPECT_NE(result.error().message().find(text), std::string::npos) << result.error().message();
 }
 
 }  // namespace ember::x86::test
