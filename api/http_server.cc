@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -51,7 +52,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), router,
                                                       std::move(listener), std::move(*epoll),
                                                       std::move(*stop)));
-    server->thread_ = std::jthread([s = server.get()] { s->run(); });
+    // The thread confines itself first; start() returns only once that has worked, so no
+    // request is ever served by an unconfined thread.
+    std::atomic<int> confined{0};  // 1: filter in place, -errno: it failed.
+    server->thread_ = std::jthread([s = server.get(), &confined] {
+        log::set_thread_name("fc_api");
+        Result<void> installed =
+            s->options_.seccomp ? install_bpf_program(*s->options_.seccomp) : ok();
+        confined.store(installed ? 1 : -installed.error().code().value());
+        confined.notify_one();
+        if (installed) s->run();
+    });
+    confined.wait(0);
+    if (int state = confined.load(); state < 0) {
+        server->thread_.join();
+        return fail(Error::from_errno(-state, "install the API thread's seccomp filter"));
+    }
     return server;
 }
 
@@ -72,7 +88,6 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::run() {
-    log::set_thread_name("fc_api");
     std::array<epoll_event, 64> events;
     const auto sweep_period = std::clamp(
         std::min(options_.request_timeout, options_.idle_timeout) / 4,

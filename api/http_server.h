@@ -16,6 +16,7 @@
 #include "vmm/base/epoll.h"
 #include "vmm/base/event_fd.h"
 #include "vmm/base/result.h"
+#include "vmm/base/seccomp_filter.h"
 #include "vmm/base/unique_fd.h"
 
 namespace ember::api {
@@ -28,6 +29,8 @@ struct HttpServerOptions {
     // A keep-alive connection with no request under way is dropped after this long.
     std::chrono::milliseconds idle_timeout{300'000};
     size_t max_connections = 256;
+    // Installed by the API thread on itself before it accepts anything; null or empty: none.
+    const BpfProgram* seccomp = nullptr;
 };
 
 class HttpServer {

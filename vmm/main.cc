@@ -1,7 +1,11 @@
-// ember: one process per microVM. Parses the command line, builds the VM from --config-file and
-// runs the vmm event loop until the guest shuts down. Exit codes as Firecracker's (vmm/src/lib.rs).
+// ember: one process per microVM. Parses the command line, serves Firecracker's API on
+// --api-sock (unless --no-api), builds and boots the VM from --config-file when given, and runs
+// the vmm event loop on the main thread until the guest shuts down. Exit codes as Firecracker's
+// (vmm/src/lib.rs).
 #include <getopt.h>
+#include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +13,15 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "api/http_server.h"
 #include "api/json_config.h"
+#include "api/router.h"
 #include "vmm/base/log.h"
+#include "vmm/base/seccomp_builtin.h"
 #include "vmm/core/vmm.h"
+#include "vmm/snapshot/describe.h"
 
 namespace ember {
 namespace {
@@ -34,10 +43,12 @@ A KVM-based microVM monitor with Firecracker's API.
   --log-path PATH        Write logs to this file or FIFO instead of stderr
   --show-level           Print the level in each log line
   --show-log-origin      Print the source file and line in each log line
+  --module PATH          Log only lines from sources under this path (e.g. api, vmm/core)
   --metrics-path PATH    Write metrics to this file or FIFO
   --seccomp-filter PATH  Install this compiled BPF filter instead of the built-in one
   --no-seccomp           Install no seccomp filter
   --http-api-max-payload-size BYTES  Largest accepted API request body (default 51200)
+  --describe-snapshot FILE  Print the format version and contents of a snapshot state file
   --version              Print the version and exit
   --help                 Print this help and exit
 )";
@@ -53,6 +64,7 @@ struct CliOptions {
     std::optional<std::string> log_path;
     bool show_level = false;
     bool show_log_origin = false;
+    std::optional<std::string> module;
     std::optional<std::string> metrics_path;
     std::optional<std::string> seccomp_filter;
     bool no_seccomp = false;
@@ -139,7 +151,7 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
             case kOptMetricsPath: cli.metrics_path = optarg; break;
             case kOptSeccompFilter: cli.seccomp_filter = optarg; break;
             case kOptNoSeccomp: cli.no_seccomp = true; break;
-            case kOptModule: break;  // Firecracker's log module filter; Ember logs every module.
+            case kOptModule: cli.module = optarg; break;
             case kOptMaxPayload: {
                 std::optional<uint64_t> size;
                 if (!number("http-api-max-payload-size", size)) return kExitArgParsing;
@@ -181,14 +193,100 @@ Result<std::string> read_file(const std::string& path) {
     return contents.str();
 }
 
+uint64_t micros(std::chrono::nanoseconds d) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+uint64_t process_cpu_us() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// The API thread (fc_api): serves the socket until the returned server is destroyed, which
+// also removes the socket file. The one place it starts.
+Result<std::unique_ptr<api::HttpServer>> start_api_server(const CliOptions& cli,
+                                                          api::Router& router,
+                                                          const SeccompFilters* seccomp) {
+    api::HttpServerOptions options;
+    options.socket_path = cli.api_sock;
+    options.limits.max_body_bytes = cli.http_api_max_payload_size;
+    if (seccomp) options.seccomp = &seccomp->program(ThreadKind::kApi);
+    return api::HttpServer::start(std::move(options), router);
+}
+
+// The per-thread filters: built in, from --seccomp-filter, or none with --no-seccomp.
+Result<std::optional<SeccompFilters>> load_seccomp(const CliOptions& cli) {
+    if (cli.no_seccomp) {
+        EMBER_WARN("--no-seccomp: running without seccomp filters; not for production");
+        return std::optional<SeccompFilters>();
+    }
+    SeccompFilters filters = cli.seccomp_filter
+                                 ? EMBER_TRY(SeccompFilters::load_file(*cli.seccomp_filter))
+                                 : EMBER_TRY(builtin_seccomp_filters());
+    EMBER_TRY(install_sigsys_handler());
+    return std::optional<SeccompFilters>(std::move(filters));
+}
+
+// api_server (start-up times, as Firecracker measures them when the jailer passes its clocks)
+// and the per-method request counters.
+Vmm::MetricsSource api_metrics(const api::Router& router, uint64_t startup_us,
+                               uint64_t startup_cpu_us) {
+    return [&router, startup_us, startup_cpu_us](std::vector<MetricGroup>& groups) {
+        const api::ApiRequestCounters& c = router.counters();
+        groups.push_back({"api_server",
+                          {{"process_startup_time_us", startup_us, MetricKind::kGauge},
+                           {"process_startup_time_cpu_us", startup_cpu_us, MetricKind::kGauge}}});
+        groups.push_back({"get_api_requests", {{"count", c.get_count.load()}}});
+        groups.push_back({"put_api_requests",
+                          {{"count", c.put_count.load()}, {"fails", c.put_fails.load()}}});
+        groups.push_back({"patch_api_requests",
+                          {{"count", c.patch_count.load()}, {"fails", c.patch_fails.load()}}});
+    };
+}
+
+// Reads, checks and applies --config-file, then boots. Returns the exit code to stop with.
+std::optional<int> boot_from_file(Vmm& vmm, const std::string& path) {
+    Result<std::string> json = read_file(path);
+    if (!json) {
+        EMBER_ERROR("{}", json.error().message());
+        return kExitBadConfiguration;
+    }
+    Result<VmConfig> config = api::parse_vm_config(*json);
+    if (!config) {
+        EMBER_ERROR("invalid config file {}: {}", path, config.error().message());
+        return kExitBadConfiguration;
+    }
+    if (Result<void> configured = vmm.configure(*config); !configured) {
+        EMBER_ERROR("invalid config file {}: {}", path, configured.error().message());
+        return kExitBadConfiguration;
+    }
+    if (Result<void> started = vmm.start(); !started) {
+        EMBER_ERROR("cannot start the microVM: {}", started.error().message());
+        return kExitGeneric;
+    }
+    return std::nullopt;
+}
+
 int run(int argc, char** argv) {
     auto launch = std::chrono::steady_clock::now();
+    // Firecracker's --describe-snapshot FILE: print what a snapshot state file holds, then exit.
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--describe-snapshot" && i + 1 < argc) {
+            return snapshot::describe_snapshot_main(argv[i + 1]);
+        }
+        if (arg.starts_with("--describe-snapshot=")) {
+            return snapshot::describe_snapshot_main(std::string(arg.substr(20)));
+        }
+    }
     CliOptions cli;
     if (std::optional<int> code = parse_cli(argc, argv, cli)) return *code;
 
     log::Options log_options;
     log_options.show_level = cli.show_level;
     log_options.show_origin = cli.show_log_origin;
+    log_options.module = cli.module.value_or("");
     if (cli.level) {
         Result<log::Level> level = log::parse_level(*cli.level);
         if (!level) {
@@ -204,41 +302,81 @@ int run(int argc, char** argv) {
         return kExitGeneric;
     }
     log::set_thread_name("firecracker");
-
-    if (!cli.no_api) {
-        EMBER_ERROR("API server not available yet: run with --config-file and --no-api");
+    // Before any thread starts, so that every thread inherits the blocked mask: these signals
+    // then end vmm.run() and the destructors restore the console terminal.
+    Result<ExitSignals> exit_signals = ExitSignals::create();
+    if (!exit_signals) {
+        EMBER_ERROR("{}", exit_signals.error().message());
         return kExitGeneric;
     }
+
+    Result<std::optional<SeccompFilters>> seccomp = load_seccomp(cli);
+    if (!seccomp) {
+        EMBER_ERROR("seccomp: {}", seccomp.error().message());
+        return kExitGeneric;
+    }
+    const SeccompFilters* filters = *seccomp ? &**seccomp : nullptr;
 
     Vmm::Options vmm_options;
     vmm_options.instance_id = cli.id;
+    vmm_options.seccomp = filters;
     vmm_options.boot_timer = cli.boot_timer;
     vmm_options.launch = launch;
-    Result<std::unique_ptr<Vmm>> vmm = Vmm::create(vmm_options);
-    if (!vmm) {
-        EMBER_ERROR("cannot create the VMM: {}", vmm.error().message());
+    if (cli.start_time_us) {
+        vmm_options.boot_timer_start = BootTimer::StartTime::from_us(*cli.start_time_us, 0);
+    } else if (cli.config_file) {
+        vmm_options.boot_timer_start = BootTimer::StartTime{launch, 0};
+    }
+    vmm_options.log = log_options;
+    Result<std::unique_ptr<Vmm>> created = Vmm::create(vmm_options);
+    if (!created) {
+        EMBER_ERROR("cannot create the VMM: {}", created.error().message());
         return kExitGeneric;
+    }
+    Vmm& vmm = **created;
+    if (Result<void> watched = vmm.exit_on(std::move(*exit_signals)); !watched) {
+        EMBER_ERROR("{}", watched.error().message());
+        return kExitGeneric;
+    }
+    if (cli.metrics_path) {
+        if (Result<void> set = vmm.set_metrics({*cli.metrics_path}); !set) {
+            EMBER_ERROR("{}", set.error().message());
+            return kExitGeneric;
+        }
     }
 
-    Result<std::string> json = read_file(*cli.config_file);
-    if (!json) {
-        EMBER_ERROR("{}", json.error().message());
-        return kExitBadConfiguration;
+    // Declared after the Vmm and the router, so destroyed first: the API thread stops (and the
+    // socket file goes) before what it calls into.
+    std::optional<api::Router> router;
+    std::unique_ptr<api::HttpServer> server;
+    if (!cli.no_api) {
+        router.emplace(vmm);
+        Result<std::unique_ptr<api::HttpServer>> started = start_api_server(cli, *router, filters);
+        if (!started) {
+            EMBER_ERROR("cannot start the API server: {}", started.error().message());
+            return kExitGeneric;
+        }
+        server = std::move(*started);
+        // Firecracker's start-up figures: from the jailer's clocks when given, else from main.
+        auto ready = std::chrono::steady_clock::now();
+        uint64_t startup_us =
+            cli.start_time_us
+                ? micros(ready.time_since_epoch()) - std::min(*cli.start_time_us,
+                                                               micros(ready.time_since_epoch()))
+                : micros(ready - launch);
+        uint64_t cpu_us = process_cpu_us() + cli.parent_cpu_time_us.value_or(0);
+        cpu_us -= std::min(cpu_us, cli.start_time_cpu_us.value_or(0));
+        vmm.add_metrics_source(api_metrics(*router, startup_us, cpu_us));
+        EMBER_DEBUG("API server listening on {} after {} us ({} CPU us)", cli.api_sock,
+                    startup_us, cpu_us);
     }
-    Result<VmConfig> config = api::parse_vm_config(*json);
-    if (!config) {
-        EMBER_ERROR("invalid config file {}: {}", *cli.config_file, config.error().message());
-        return kExitBadConfiguration;
+
+    if (cli.config_file) {
+        if (std::optional<int> code = boot_from_file(vmm, *cli.config_file)) return *code;
     }
-    if (Result<void> configured = (*vmm)->configure(*config); !configured) {
-        EMBER_ERROR("invalid config file {}: {}", *cli.config_file, configured.error().message());
-        return kExitBadConfiguration;
-    }
-    if (Result<void> started = (*vmm)->start(); !started) {
-        EMBER_ERROR("cannot start the microVM: {}", started.error().message());
-        return kExitGeneric;
-    }
-    return (*vmm)->run();
+    int code = vmm.run();
+    server.reset();
+    return code;
 }
 
 }  // namespace

@@ -18,6 +18,11 @@ BootTimer::StartTime BootTimer::StartTime::now() {
     return {std::chrono::steady_clock::now(), process_cpu_time_us()};
 }
 
+BootTimer::StartTime BootTimer::StartTime::from_us(uint64_t monotonic_us, uint64_t cpu_us) {
+    return {std::chrono::steady_clock::time_point(std::chrono::microseconds(monotonic_us)),
+            cpu_us};
+}
+
 void BootTimer::read(uint64_t, std::span<uint8_t> data) {
     std::fill(data.begin(), data.end(), 0);
 }

@@ -1,6 +1,7 @@
 // BootTimer: Firecracker's boot-time pseudo device at MMIO 0xC0000000. When the guest writes the
 // byte 123 at offset 0 it logs `Guest-boot-time = N us M ms, X CPU us Y CPU ms`, the wall-clock and
-// process CPU time since VM construction started. Reported once.
+// process CPU time since the start the VMM gives it (--start-time-us, else process start).
+// Reported once.
 // Thread: vCPU threads, with mutex() held.
 #pragma once
 
@@ -23,6 +24,9 @@ public:
         std::chrono::steady_clock::time_point wall;
         uint64_t cpu_us = 0;  // Process CPU time (CLOCK_PROCESS_CPUTIME_ID).
         static StartTime now();
+        // From --start-time-us (CLOCK_MONOTONIC, which steady_clock reads on Linux) and
+        // --start-time-cpu-us (the process CPU time then), as the jailer passes them.
+        static StartTime from_us(uint64_t monotonic_us, uint64_t cpu_us);
     };
     struct BootTime {
         uint64_t wall_us = 0;

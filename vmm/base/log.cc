@@ -31,6 +31,17 @@ std::atomic<uint8_t> g_level{static_cast<uint8_t>(Level::kInfo)};
 std::atomic<uint64_t> g_missed{0};
 thread_local std::string t_thread_name = "main";
 
+// True when `file` (as __FILE__ spells it) lies under the folder or file stem `module`.
+bool from_module(std::string_view file, std::string_view module) {
+    for (size_t at = file.find(module); at != std::string_view::npos;
+         at = file.find(module, at + 1)) {
+        bool starts = at == 0 || file[at - 1] == '/';
+        char next = at + module.size() < file.size() ? file[at + module.size()] : '\0';
+        if (starts && (next == '/' || next == '.')) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 Result<Level> parse_level(std::string_view name) {
@@ -102,6 +113,7 @@ void write(Level level, const char* file, int line, std::string_view message) {
 
     Sink& s = sink();
     std::lock_guard lock(s.mu);
+    if (!s.options.module.empty() && !from_module(file, s.options.module)) return;
     std::string prefix = fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id,
                                      t_thread_name);
     if (s.options.show_level) prefix += fmt::format(":{}", level_name(level));

@@ -26,6 +26,9 @@ struct Options {
     Level level = Level::kInfo;
     bool show_level = false;
     bool show_origin = false;
+    // Firecracker's `module` filter: when set, only lines from source files under this path
+    // (e.g. "api" or "vmm/core") are written.
+    std::string module;
 };
 
 // Thread: any. Reconfigures the sink. An empty path means stderr... Firecracker logs to stdout,

@@ -22,6 +22,25 @@ Result<MmapRegion> MmapRegion::anonymous(size_t size_bytes, int prot, int extra_
     return MmapRegion(p, size_bytes);
 }
 
+Result<MmapRegion> MmapRegion::anonymous_aligned(size_t size_bytes, size_t alignment) {
+    if (size_bytes == 0) return Error::invalid("mmap", "zero-sized mapping");
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+        return Error::invalid("mmap", "alignment is not a power of two");
+    }
+    // Over-allocate, then give back the unaligned head and the tail: the one place besides the
+    // destructor that unmaps, and only what this function itself just mapped.
+    const size_t reserved = size_bytes + alignment;
+    void* p = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return Error::from_errno("mmap");
+    const auto start = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t aligned = (start + alignment - 1) & ~(uintptr_t{alignment} - 1);
+    if (aligned > start) ::munmap(p, aligned - start);
+    const size_t tail = start + reserved - (aligned + size_bytes);
+    if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size_bytes), tail);
+    return MmapRegion(reinterpret_cast<void*>(aligned), size_bytes);
+}
+
 Result<MmapRegion> MmapRegion::of_file(int fd, size_t size_bytes, off_t offset, int prot,
                                        int flags) {
     if (size_bytes == 0) return Error::invalid("mmap", "zero-sized mapping");

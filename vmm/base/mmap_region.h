@@ -24,6 +24,10 @@ public:
     // Anonymous private memory, not reserved against overcommit (guest RAM is sparse).
     static Result<MmapRegion> anonymous(size_t size_bytes, int prot = PROT_READ | PROT_WRITE,
                                         int extra_flags = MAP_NORESERVE);
+    // The same, starting at a multiple of `alignment` (a power of two). Guest RAM aligned to 2 MiB
+    // lets transparent huge pages back whole 2 MiB guest pages, so KVM maps them with one nested
+    // page table entry instead of 512 (QEMU aligns guest RAM the same way).
+    static Result<MmapRegion> anonymous_aligned(size_t size_bytes, size_t alignment);
     // A mapping of `fd` from `offset`, e.g. a snapshot's memory file with MAP_PRIVATE.
     static Result<MmapRegion> of_file(int fd, size_t size_bytes, off_t offset, int prot,
                                       int flags);

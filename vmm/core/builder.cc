@@ -5,6 +5,7 @@
 
 #include "vmm/arch/x86_64/boot.h"
 #include "vmm/base/log.h"
+#include "vmm/core/virtio_devices.h"
 
 namespace ember {
 namespace {
@@ -33,6 +34,11 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>
     std::vector<kvm_cpuid_entry2> cpuid = supported;
     x86::normalize_cpuid(cpuid, vcpu.index(), count);
     EMBER_TRY(vcpu.set_cpuid(cpuid));
+    // Every supported XSAVE feature on from the start (reset value: x87 only), as leaf 0xD
+    // says. A guest kernel sets XCR0 to that set itself; a nested CPU that does not intercept
+    // the guest's XSETBV (QEMU TCG's SVM before 8.2) would otherwise see KVM put its XCR0 back
+    // to x87 on every VM entry, and the guest's xstate size check fails.
+    EMBER_TRY(vcpu.set_xcr0(x86::supported_xcr0(cpuid)));
     std::vector<kvm_msr_entry> msrs = x86::boot_msrs();
     EMBER_TRY(vcpu.set_msrs(msrs));
     EMBER_TRY(vcpu.set_regs(x86::boot_regs(kernel)));
@@ -65,10 +71,6 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
                                                EventLoop& loop) {
     if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
     EMBER_TRY(config.validate());
-    if (!config.drives.empty() || !config.nets.empty()) {
-        return Error(std::make_error_code(std::errc::not_supported), "build VM",
-                     "drives and network interfaces are not supported yet");
-    }
     const MachineConfig& machine_config = config.machine;
 
     kvm::Kvm kvm = EMBER_TRY(kvm::Kvm::open(options.kvm_path));
@@ -97,6 +99,9 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     }
     EMBER_TRY(devices.add_serial(std::move(serial_out), std::move(console_in), loop));
     EMBER_TRY(devices.add_i8042(machine->reset_evt));
+    EMBER_TRY(devices.add_cmos());
+    // virtio-mmio windows and GSIs follow, in Firecracker's order: drives (root first), nets.
+    EMBER_TRY(attach_virtio_devices(config, devices, machine->memory, loop));
 
     // The guest image.
     const BootSourceConfig& boot = *config.boot_source;
@@ -123,6 +128,9 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
         EMBER_TRY(configure_vcpu(*machine->vcpus.back(), supported, kernel,
                                  machine_config.vcpu_count));
     }
+    // Keys reach the guest as typed, Ctrl-C included, until the Machine goes (Firecracker's
+    // set_raw_mode on stdin). Nothing to do when the console input is not a terminal.
+    machine->console_mode = EMBER_TRY(TerminalRawMode::enter(options.console_input_fd));
     return machine;
 }
 

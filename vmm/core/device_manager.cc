@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -11,6 +12,7 @@ namespace ember {
 
 DeviceManager::~DeviceManager() {
     if (serial_loop_ && serial_input_) (void)serial_loop_->remove(serial_input_.get());
+    for (int fd : watched_fds_) (void)virtio_loop_->remove(fd);
 }
 
 Result<EventFdIrqLine*> DeviceManager::make_irq(uint32_t gsi) {
@@ -65,6 +67,12 @@ Result<void> DeviceManager::add_i8042(const EventFd& reset_evt) {
     return pio_bus_.insert(kI8042Port, I8042::kPortSize, i8042_.get());
 }
 
+Result<void> DeviceManager::add_cmos() {
+    if (cmos_) return Error::invalid("add CMOS", "the CMOS RTC already exists");
+    cmos_ = std::make_unique<Cmos>();
+    return pio_bus_.insert(Cmos::kPort, Cmos::kPortSize, cmos_.get());
+}
+
 Result<void> DeviceManager::add_boot_timer(BootTimer::StartTime start) {
     if (boot_timer_) return Error::invalid("add boot timer", "the boot timer already exists");
     boot_timer_ = std::make_unique<BootTimer>(start);
@@ -86,6 +94,124 @@ Result<DeviceManager::MmioSlot> DeviceManager::add_virtio_mmio(std::unique_ptr<B
     virtio_devices_.push_back(std::move(transport));
     virtio_slots_.push_back(slot);
     return slot;
+}
+
+Result<virtio::MmioTransport*> DeviceManager::add_virtio_device(
+    std::unique_ptr<virtio::VirtioDevice> device, const GuestMemory& memory, EventLoop& loop) {
+    if (virtio_loop_ && virtio_loop_ != &loop) {
+        return Error::invalid("add virtio device", "all virtio devices must share one event loop");
+    }
+    virtio_loop_ = &loop;
+    const uint32_t queue_count = static_cast<uint32_t>(device->queues().size());
+    std::vector<EventFd*> evts;
+    for (uint32_t i = 0; i < queue_count; ++i) {
+        EventFd evt = EMBER_TRY(EventFd::create());
+        queue_evts_.push_back(std::make_unique<EventFd>(std::move(evt)));
+        evts.push_back(queue_evts_.back().get());
+    }
+    // A QueueNotify write that no ioeventfd caught (another width) goes the same way, so the
+    // queue is always processed on the vmm thread.
+    auto transport = std::make_unique<virtio::MmioTransport>(
+        std::move(device), memory, [evts](uint32_t index) {
+            if (index < evts.size()) (void)evts[index]->write(1);
+        });
+    virtio::MmioTransport* raw = transport.get();
+    MmioSlot slot = EMBER_TRY(add_virtio_mmio(std::move(transport)));
+    raw->attach_irq(*slot.irq);
+    for (uint32_t i = 0; i < queue_count; ++i) {
+        EventFd* evt = evts[i];
+        EMBER_TRY(vm_.register_ioeventfd(*evt, kvm::Vm::AddressSpace::kMmio,
+                                         slot.base.value() + virtio::mmio::kQueueNotifyOffset,
+                                         sizeof(uint32_t), uint64_t{i}));
+        EMBER_TRY(watch_device_fd(*raw, evt->fd(), [raw, evt, i] {
+            (void)evt->read();
+            // The ioeventfd bypasses the transport's check that the driver is done.
+            if (raw->device().is_activated()) raw->device().process_queue(i);
+        }));
+    }
+    return raw;
+}
+
+Result<void> DeviceManager::watch_device_fd(virtio::MmioTransport& transport, int fd,
+                                            std::function<void()> handler, uint32_t events) {
+    if (!virtio_loop_) return Error::invalid("watch device fd", "no virtio device was added");
+    virtio::MmioTransport* guarded = &transport;
+    EMBER_TRY(virtio_loop_->add(
+        fd,
+        [guarded, run = std::move(handler)](uint32_t) {
+            std::lock_guard lock(guarded->mutex());
+            run();
+        },
+        events));
+    watched_fds_.push_back(fd);
+    return ok();
+}
+
+void DeviceManager::unwatch_device_fd(int fd) {
+    auto it = std::find(watched_fds_.begin(), watched_fds_.end(), fd);
+    if (it == watched_fds_.end()) return;
+    watched_fds_.erase(it);
+    (void)virtio_loop_->remove(fd);
+}
+
+Result<void> DeviceManager::watch_block_completions(const AttachedBlock& block) {
+    const int fd = block.device->completion_fd();
+    if (fd < 0) return ok();  // The sync engine completes inside submit().
+    virtio::BlockDevice* device = block.device;
+    return watch_device_fd(*block.transport, fd, [device] { device->process_completions(); });
+}
+
+Result<void> DeviceManager::add_block(std::unique_ptr<virtio::BlockDevice> device,
+                                      const GuestMemory& memory, EventLoop& loop) {
+    virtio::BlockDevice* raw = device.get();
+    AttachedBlock block{raw, EMBER_TRY(add_virtio_device(std::move(device), memory, loop))};
+    EMBER_TRY(watch_device_fd(*block.transport, raw->rate_limiter_fd(),
+                              [raw] { raw->process_rate_limiter_event(); }));
+    EMBER_TRY(watch_block_completions(block));
+    blocks_.push_back(block);
+    return ok();
+}
+
+Result<void> DeviceManager::add_net(std::unique_ptr<virtio::NetDevice> device,
+                                    const GuestMemory& memory, EventLoop& loop) {
+    virtio::NetDevice* raw = device.get();
+    AttachedNet net{raw, EMBER_TRY(add_virtio_device(std::move(device), memory, loop))};
+    // Edge-triggered: the device reads the tap until EAGAIN or remembers that it could not.
+    EMBER_TRY(watch_device_fd(*net.transport, raw->tap_fd(), [raw] { raw->process_tap_rx(); },
+                              EPOLLIN | EPOLLET));
+    EMBER_TRY(watch_device_fd(*net.transport, raw->rx_rate_limiter_fd(),
+                              [raw] { raw->process_rx_rate_limiter_event(); }));
+    EMBER_TRY(watch_device_fd(*net.transport, raw->tx_rate_limiter_fd(),
+                              [raw] { raw->process_tx_rate_limiter_event(); }));
+    nets_.push_back(net);
+    return ok();
+}
+
+std::optional<DeviceManager::AttachedBlock> DeviceManager::block(const std::string& drive_id) const {
+    for (const AttachedBlock& b : blocks_) {
+        if (b.device->drive_id() == drive_id) return b;
+    }
+    return std::nullopt;
+}
+
+std::optional<DeviceManager::AttachedNet> DeviceManager::net(const std::string& iface_id) const {
+    for (const AttachedNet& n : nets_) {
+        if (n.device->iface_id() == iface_id) return n;
+    }
+    return std::nullopt;
+}
+
+Result<void> DeviceManager::replace_block_disk(const std::string& drive_id,
+                                               const std::string& path) {
+    std::optional<AttachedBlock> found = block(drive_id);
+    if (!found) return Error::invalid("drive_id", fmt::format("no drive '{}'", drive_id));
+    std::lock_guard lock(found->transport->mutex());
+    // The old ring's fd closes with it: stop watching it first, then watch whatever the device
+    // has afterwards (its old backend when the update failed).
+    if (int old_fd = found->device->completion_fd(); old_fd >= 0) unwatch_device_fd(old_fd);
+    Result<void> replaced = found->device->update_disk(path);
+    EMBER_TRY(watch_block_completions(*found));
+    return replaced;
 }
 
 std::string DeviceManager::kernel_cmdline_entries() const {

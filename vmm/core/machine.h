@@ -4,10 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "vmm/base/event_fd.h"
+#include "vmm/base/terminal.h"
 #include "vmm/core/device_manager.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/kvm/kvm.h"
@@ -27,11 +29,15 @@ struct Machine {
     ~Machine() { stop_vcpus(); }
 
     // Thread: vmm.
-    Result<void> start_vcpus(std::chrono::steady_clock::time_point launch);
+    // Each vCPU thread installs `seccomp` (may be null) on itself before its first KVM_RUN.
+    Result<void> start_vcpus(std::chrono::steady_clock::time_point launch,
+                             const BpfProgram* seccomp = nullptr);
     Result<void> pause_vcpus();
     Result<void> resume_vcpus();
     void stop_vcpus();
 
+    // The console's TTY in raw mode while the VM exists (declared first: restored last).
+    TerminalRawMode console_mode;
     kvm::Kvm kvm;
     kvm::Vm vm;
     GuestMemory memory;
@@ -41,6 +47,8 @@ struct Machine {
     std::string cmdline;
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus;
     std::vector<std::unique_ptr<VcpuRunner>> runners;
+    // kvmclock as it was when the vCPUs were paused; set again on resume.
+    std::optional<kvm_clock_data> paused_clock;
 };
 
 }  // namespace ember

@@ -104,6 +104,15 @@ bool VcpuRunner::wait_while_paused() {
     kicked_.store(false);
     vcpu_.set_immediate_exit(false);
     if (request_ == Request::kPause) {
+        // KVM finishes a port or MMIO access (and moves RIP past it) only on the next KVM_RUN:
+        // enter once with immediate_exit set so that the paused state, which a snapshot saves,
+        // is between instructions. KVM returns EINTR at once.
+        vcpu_.set_immediate_exit(true);
+        if (Result<kvm::VcpuExit> settled = vcpu_.run(); !settled) {
+            EMBER_ERROR("vCPU {}: completing the last exit before pausing: {}", options_.index,
+                        settled.error().message());
+        }
+        vcpu_.set_immediate_exit(false);
         state_ = State::kPaused;
         cv_.notify_all();
         cv_.wait(lock, [this] { return request_ != Request::kPause; });
@@ -133,6 +142,14 @@ void VcpuRunner::finish(Outcome outcome, std::string message) {
 
 void VcpuRunner::loop() {
     log::set_thread_name(fmt::format("fc_vcpu {}", options_.index));
+    // Before the guest can run a single instruction: from here on the guest drives this thread.
+    if (options_.seccomp != nullptr) {
+        if (Result<void> confined = install_bpf_program(*options_.seccomp); !confined) {
+            EMBER_ERROR("vCPU {}: {}", options_.index, confined.error().message());
+            finish(Outcome::kError, confined.error().message());
+            return;
+        }
+    }
     bool first = true;
     while (true) {
         if (kicked_.load() && !wait_while_paused()) {

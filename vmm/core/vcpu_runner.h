@@ -15,6 +15,7 @@
 #include "vmm/base/event_fd.h"
 #include "vmm/base/log.h"
 #include "vmm/base/result.h"
+#include "vmm/base/seccomp_filter.h"
 #include "vmm/core/bus.h"
 #include "vmm/kvm/vcpu_exit.h"
 
@@ -35,6 +36,8 @@ public:
         uint32_t index = 0;
         // Start of the process or of VM construction, for the first-KVM_RUN log line.
         std::chrono::steady_clock::time_point launch = std::chrono::steady_clock::now();
+        // Installed by the thread on itself before its first KVM_RUN; null or empty: none.
+        const BpfProgram* seccomp = nullptr;
     };
 
     // `vcpu`, the buses and `exit_evt` must outlive the runner. `exit_evt` is written when the

@@ -1,5 +1,6 @@
 #include "vmm/core/vmm.h"
 
+#include <chrono>
 #include <optional>
 
 #include "vmm/base/log.h"
@@ -15,53 +16,54 @@ Error wrong_phase(const char* what, const char* phase) {
     return Error(std::make_error_code(std::errc::operation_not_permitted), what, phase);
 }
 
+uint64_t elapsed_us(std::chrono::steady_clock::time_point begin) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - begin)
+                                     .count());
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Vmm>> Vmm::create(Options options) {
     EventLoop loop = EMBER_TRY(EventLoop::create());
     EventFd task_evt = EMBER_TRY(EventFd::create());
     EventFd exit_evt = EMBER_TRY(EventFd::create());
-    std::unique_ptr<Vmm> vmm(
-        new Vmm(std::move(options), std::move(loop), std::move(task_evt), std::move(exit_evt)));
+    TimerFd metrics_timer = EMBER_TRY(TimerFd::create());
+    std::unique_ptr<Vmm> vmm(new Vmm(std::move(options), std::move(loop), std::move(task_evt),
+                                     std::move(exit_evt), std::move(metrics_timer)));
     Vmm* self = vmm.get();
     EMBER_TRY(vmm->loop_.add(vmm->task_evt_.fd(), [self](uint32_t) { self->run_queued_tasks(); }));
     EMBER_TRY(vmm->loop_.add(vmm->exit_evt_.fd(), [self](uint32_t) {
         (void)self->exit_evt_.read();
         self->loop_.request_stop();
     }));
+    EMBER_TRY(vmm->loop_.add(vmm->metrics_timer_.fd(), [self](uint32_t) {
+        self->on_metrics_timer();
+    }));
     return vmm;
 }
 
-Vmm::Vmm(Options options, EventLoop loop, EventFd task_evt, EventFd exit_evt)
+Result<void> Vmm::exit_on(ExitSignals signals) {
+    exit_signals_ = std::move(signals);
+    return loop_.add(exit_signals_->fd(), [this](uint32_t) {
+        Result<int> signo = exit_signals_->read();
+        if (!signo) return;
+        EMBER_INFO("Vmm is stopping: signal {}", *signo);
+        request_exit(exit_code_for_signal(*signo));
+    });
+}
+
+Vmm::Vmm(Options options, EventLoop loop, EventFd task_evt, EventFd exit_evt,
+         TimerFd metrics_timer)
     : options_(std::move(options)),
       loop_(std::move(loop)),
       task_evt_(std::move(task_evt)),
       exit_evt_(std::move(exit_evt)),
-      vmm_thread_(std::this_thread::get_id()) {}
+      vmm_thread_(std::this_thread::get_id()),
+      metrics_timer_(std::move(metrics_timer)) {}
 
 Vmm::~Vmm() {
     if (machine_) machine_->stop_vcpus();
-}
-
-template <typename T>
-T Vmm::on_vmm_thread(std::function<T()> task) {
-    if (std::this_thread::get_id() == vmm_thread_) return task();
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<T> result;
-    {
-        std::lock_guard lock(tasks_mu_);
-        tasks_.push_back([&] {
-            T value = task();
-            std::lock_guard done(mu);
-            result.emplace(std::move(value));
-            cv.notify_one();
-        });
-    }
-    if (!task_evt_.write(1)) EMBER_ERROR("cannot wake the vmm thread");
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return result.has_value(); });
-    return std::move(*result);
 }
 
 void Vmm::run_queued_tasks() {
@@ -76,7 +78,8 @@ void Vmm::run_queued_tasks() {
 
 int Vmm::run() {
     vmm_thread_ = std::this_thread::get_id();
-    log::set_thread_name("firecracker");
+    // The caller names the thread ("firecracker" in main): with --config-file the VM, and with
+    // it this thread's seccomp filter, is already up here, and the filter forbids prctl.
     Result<void> ran = loop_.run();
     if (!ran) {
         EMBER_ERROR("event loop failed: {}", ran.error().message());
@@ -85,6 +88,15 @@ int Vmm::run() {
     // Tasks still queued get an answer instead of blocking their callers forever.
     run_queued_tasks();
     if (machine_) machine_->stop_vcpus();
+    // As Firecracker's Vmm::stop: the last counters reach the metrics file.
+    if (metrics_) (void)write_metrics();
+    std::deque<std::function<void()>> late;
+    {
+        std::lock_guard lock(tasks_mu_);
+        loop_done_ = true;
+        late.swap(tasks_);
+    }
+    for (auto& task : late) task();
     std::lock_guard lock(exit_mu_);
     return exit_code_;
 }
@@ -154,15 +166,18 @@ Result<void> Vmm::configure(const VmConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
         EMBER_TRY(require_not_started("configure VM"));
         EMBER_TRY(config.validate());
+        // As Firecracker's build_microvm_from_json: the file's logger and metrics apply at once.
+        if (config.logger) EMBER_TRY(apply_logger(*config.logger));
+        if (config.metrics && config.metrics != config_.metrics) {
+            EMBER_TRY(apply_metrics(*config.metrics));
+        }
+        std::optional<MetricsConfig> metrics = config_.metrics;
         config_ = config;
+        if (!config_.metrics) config_.metrics = metrics;  // Set by --metrics-path.
         return ok();
     });
 }
 
-Result<void> Vmm::put_drive(const DriveConfig&) { return not_supported("PUT /drives"); }
-Result<void> Vmm::put_net(const NetConfig&) { return not_supported("PUT /network-interfaces"); }
-Result<void> Vmm::set_logger(const LoggerConfig&) { return not_supported("PUT /logger"); }
-Result<void> Vmm::set_metrics(const MetricsConfig&) { return not_supported("PUT /metrics"); }
 
 Result<void> Vmm::set_serial(const SerialConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
@@ -174,9 +189,10 @@ Result<void> Vmm::set_serial(const SerialConfig& config) {
 
 Result<void> Vmm::do_start() {
     EMBER_TRY(require_not_started("InstanceStart"));
+    if (loop_.stop_requested()) return wrong_phase("InstanceStart", "the VMM is shutting down");
     BuildOptions build;
     build.boot_timer = options_.boot_timer;
-    build.start = BootTimer::StartTime::now();  // Boot time counts from VM construction.
+    build.start = options_.boot_timer_start.value_or(BootTimer::StartTime::now());
     build.kvm_path = options_.kvm_path;
     build.console_input_fd = options_.console_input_fd;
     machine_ = EMBER_TRY(build_machine(config_, build, loop_));
@@ -190,22 +206,31 @@ Result<void> Vmm::do_start() {
         request_exit(kExitOk);
     }));
     EMBER_TRY(loop_.add(machine->vcpu_exit_evt.fd(), [this](uint32_t) { on_vcpu_exit(); }));
-    EMBER_TRY(machine->start_vcpus(options_.launch));
+    const SeccompFilters* seccomp = options_.seccomp;
+    EMBER_TRY(machine->start_vcpus(options_.launch,
+                                   seccomp ? &seccomp->program(ThreadKind::kVcpu) : nullptr));
+    // As Firecracker: the vmm thread confines itself once the VM is built, because building
+    // opens files and devices that its allowlist does not need afterwards; from now on it
+    // handles guest-driven device events.
+    if (seccomp) EMBER_TRY(seccomp->install(ThreadKind::kVmm));
     state_ = VmState::kRunning;
     return ok();
 }
 
 Result<void> Vmm::start() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
+        EMBER_TRY(require_not_started("InstanceStart"));
         Result<void> started = do_start();
-        if (!started && machine_) {
+        if (started) return ok();
+        if (machine_) {
             // A half-built VM cannot be started again: drop it so that the fds are released.
             machine_->stop_vcpus();
             (void)loop_.remove(machine_->reset_evt.fd());
             (void)loop_.remove(machine_->vcpu_exit_evt.fd());
             machine_.reset();
         }
-        return started;
+        // The API answers 400 with this; the process keeps serving (e.g. without /dev/kvm).
+        return Error::invalid("InstanceStart failed", started.error().message());
     });
 }
 
@@ -220,16 +245,15 @@ Result<void> Vmm::send_ctrl_alt_del() {
     });
 }
 
-Result<void> Vmm::flush_metrics() { return not_supported("FlushMetrics"); }
-Result<void> Vmm::patch_drive(const DriveUpdate&) { return not_supported("PATCH /drives"); }
-Result<void> Vmm::patch_net(const NetUpdate&) { return not_supported("PATCH /network-interfaces"); }
 
 Result<void> Vmm::pause() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
         if (state_ == VmState::kNotStarted) return wrong_phase("pause", "the VM is not started");
         if (state_ == VmState::kPaused) return ok();
+        auto begin = std::chrono::steady_clock::now();
         EMBER_TRY(machine_->pause_vcpus());
         state_ = VmState::kPaused;
+        counters_.pause_vm_us = elapsed_us(begin);
         return ok();
     });
 }
@@ -238,8 +262,10 @@ Result<void> Vmm::resume() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
         if (state_ == VmState::kNotStarted) return wrong_phase("resume", "the VM is not started");
         if (state_ == VmState::kRunning) return ok();
+        auto begin = std::chrono::steady_clock::now();
         EMBER_TRY(machine_->resume_vcpus());
         state_ = VmState::kRunning;
+        counters_.resume_vm_us = elapsed_us(begin);
         return ok();
     });
 }

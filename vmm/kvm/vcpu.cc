@@ -79,6 +79,21 @@ Result<kvm_mp_state> Vcpu::mp_state() const {
     return get_state<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
 }
 
+Result<uint64_t> Vcpu::xcr0() const {
+    kvm_xcrs xcrs = EMBER_TRY(get_state<kvm_xcrs>(fd_.get(), KVM_GET_XCRS, "KVM_GET_XCRS"));
+    for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i) {
+        if (xcrs.xcrs[i].xcr == 0) return xcrs.xcrs[i].value;
+    }
+    return Error::invalid("KVM_GET_XCRS", "no XCR0 in the answer");
+}
+Result<void> Vcpu::set_xcr0(uint64_t value) {
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = value;
+    return set_state(fd_.get(), KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
+}
+
 void Vcpu::set_immediate_exit(bool value) {
     __atomic_store_n(&run_page()->immediate_exit, value ? 1 : 0, __ATOMIC_SEQ_CST);
 }

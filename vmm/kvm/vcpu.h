@@ -33,6 +33,9 @@ public:
     Result<kvm_lapic_state> lapic() const;
     Result<void> set_lapic(const kvm_lapic_state& lapic);
     Result<kvm_mp_state> mp_state() const;
+    // XCR0 through KVM_SET_XCRS (KVM_GET_XCRS for reading it back).
+    Result<uint64_t> xcr0() const;
+    Result<void> set_xcr0(uint64_t value);
 
     Result<VcpuExit> run() override;
     void set_immediate_exit(bool value) override;

@@ -7,11 +7,17 @@
 
 namespace ember {
 
+namespace {
+// Guest RAM starts on a 2 MiB boundary so that transparent huge pages can back it (see
+// MmapRegion::anonymous_aligned).
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+}  // namespace
+
 Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges) {
     std::vector<Region> regions;
     regions.reserve(ranges.size());
     for (const GuestRange& r : ranges) {
-        auto mapping = EMBER_TRY(MmapRegion::anonymous(r.size_bytes));
+        auto mapping = EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
         regions.push_back(Region{r.start, std::move(mapping)});
     }
     return from_regions(std::move(regions));

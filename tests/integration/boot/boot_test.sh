@@ -1,6 +1,7 @@
 #!/bin/bash
 # Boots a Linux guest with `ember --config-file ... --no-api` and checks that the guest reaches
-# its init (EMBER-GUEST-INIT-OK on the console) and that ember exits 0 when the guest reboots.
+# its init (EMBER-GUEST-INIT-OK on the console) and that ember exits 0 when the guest reboots; with
+# --repeat N, N boots in one sandbox run must all do so (for faults that show up now and then).
 # Runs through resources/sandbox/ember-sandbox: directly where /dev/kvm is kvm_intel/kvm_amd,
 # else in the sandbox's QEMU (TCG) VM. Prints the launch -> init marker time, the launch -> first
 # KVM_RUN time and the boot timer's line.
@@ -24,10 +25,14 @@ Usage: $(basename "$0") --ember PATH [options]
   --boot-args ARGS    kernel command line (default: console on ttyS0, reboot through the i8042)
   --timeout S         limit for the guest run (default 240)
   --console-lines N   how many console lines to print (default 20)
+  --reject REGEX      an extended regex that no line of the output may match (repeatable)
+  --repeat N          boot N times in the same sandbox run; every boot must pass (default 1)
 USAGE
 }
 
 expects=()
+rejects=()
+repeat=1
 console_lines=20 ember="" format=bzimage kernel="" initrd="" vcpus=1 mem=256 timeout_s=240
 boot_args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 while (($#)); do
@@ -42,6 +47,8 @@ while (($#)); do
         --timeout) timeout_s=$2; shift 2 ;;
         --console-lines) console_lines=$2; shift 2 ;;
         --expect) expects+=("$2"); shift 2 ;;
+        --reject) rejects+=("$2"); shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "boot_test: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -113,30 +120,54 @@ if [[ -z "${EMBER_SANDBOX:-}" ]]; then
         export EMBER_SANDBOX=qemu
     fi
 fi
+if [[ ! "$repeat" =~ ^[1-9][0-9]*$ ]]; then
+    echo "boot_test: --repeat needs a positive number" >&2
+    exit 2
+fi
 sandbox_mem=3072
 ((mem + 1024 > sandbox_mem)) && sandbox_mem=$((mem + 1536))
 
 out="$work/out.txt"
 set +e
-"$root/resources/sandbox/ember-sandbox" run --timeout $((timeout_s + 120)) --mem "$sandbox_mem" \
+sandbox_timeout_s=$((timeout_s * repeat + 120))
+"$root/resources/sandbox/ember-sandbox" run --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" \
     --bin "$ember" --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
     --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
-    -- bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" >"$out"
+    -- bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out"
 sandbox_rc=$?
 set -e
 cat "$out"
 
-marker_ms="$(sed -n 's/^MARKER_MS=//p' "$out")"
-exit_code="$(sed -n 's/^EMBER_EXIT=//p' "$out")"
-first_run="$(sed -n 's/.*First KVM_RUN of vCPU 0 at \([0-9]*\) us after launch.*/\1/p' "$out")"
-boot_time="$(grep -o 'Guest-boot-time = .*' "$out" || true)"
-echo "RESULT format=$format vcpus=$vcpus mem_mib=$mem launch_to_init_marker_ms=${marker_ms:-none}" \
-     "launch_to_first_kvm_run_us=${first_run:-none} exit=${exit_code:-none} ($boot_time)"
+markers="$(grep -c '^MARKER_MS=' "$out" || true)"
+clean_exits="$(grep -c '^EMBER_EXIT=0$' "$out" || true)"
+marker_ms="$(sed -n 's/^MARKER_MS=//p' "$out" | paste -sd, -)"
+exit_code="$(sed -n 's/^EMBER_EXIT=//p' "$out" | paste -sd, -)"
+first_run="$(sed -n 's/.*First KVM_RUN of vCPU 0 at \([0-9]*\) us after launch.*/\1/p' "$out" |
+    paste -sd, -)"
+boot_time="$(grep -o 'Guest-boot-time = .*' "$out" | paste -sd';' - || true)"
+echo "RESULT format=$format vcpus=$vcpus mem_mib=$mem boots=$repeat" \
+     "launch_to_init_marker_ms=${marker_ms:-none} launch_to_first_kvm_run_us=${first_run:-none}" \
+     "exit=${exit_code:-none} ($boot_time)"
 if [[ $sandbox_rc -ne 0 ]]; then echo "boot_test: FAIL: sandbox exit $sandbox_rc" >&2; exit 1; fi
-if [[ -z "$marker_ms" ]]; then echo "boot_test: FAIL: no EMBER-GUEST-INIT-OK" >&2; exit 1; fi
-if [[ "$exit_code" != 0 ]]; then echo "boot_test: FAIL: ember exited ${exit_code:-?}" >&2; exit 1; fi
+if ((markers != repeat)); then
+    echo "boot_test: FAIL: EMBER-GUEST-INIT-OK in $markers of $repeat boots" >&2; exit 1
+fi
+if ((clean_exits != repeat)); then
+    echo "boot_test: FAIL: ember exited ${exit_code:-?} ($clean_exits of $repeat clean)" >&2; exit 1
+fi
 for re in "${expects[@]}"; do
-    if ! grep -Eq -- "$re" "$out"; then echo "boot_test: FAIL: no line matches /$re/" >&2; exit 1; fi
+    matches="$(grep -Ec -- "$re" "$out" || true)"
+    if ((matches < repeat)); then
+        echo "boot_test: FAIL: /$re/ matched $matches lines for $repeat boots" >&2; exit 1
+    fi
     echo "boot_test: found /$re/"
+done
+for re in "${rejects[@]}"; do
+    if grep -Eq -- "$re" "$out"; then
+        echo "boot_test: FAIL: a line matches /$re/:" >&2
+        grep -E -m 3 -- "$re" "$out" >&2
+        exit 1
+    fi
+    echo "boot_test: no line matches /$re/"
 done
 echo "boot_test: PASS"

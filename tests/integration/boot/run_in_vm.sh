@@ -1,29 +1,36 @@
 #!/bin/bash
-# Runs inside ember-sandbox: boots one microVM with ember and reports, one per line:
+# Runs inside ember-sandbox: boots one microVM with ember, REPEAT times (default 1), and reports
+# for each boot, one per line:
 #   MARKER_MS=<launch -> EMBER-GUEST-INIT-OK on the console, in ms>
 #   EMBER_EXIT=<ember's exit code>
-# The guest console goes to console.txt, ember's log to ember.log.
-# Usage: run_in_vm.sh CONFIG TIMEOUT_S [CONSOLE_LINES]
+# then the tail of its console and ember's log. The guest console goes to console.txt, ember's log
+# to ember.log (both overwritten by each boot).
+# Usage: run_in_vm.sh CONFIG TIMEOUT_S [CONSOLE_LINES [REPEAT]]
 set -u
 config=$1
 timeout_s=$2
 EMBER_CONSOLE_LINES=${3:-20}
-start=$EPOCHREALTIME
-marker_ms=""
-# Timestamp each console line as it arrives; the exit status of ember is kept by PIPESTATUS.
-timeout "$timeout_s" ember --config-file "$config" --no-api --boot-timer --level Info \
-    </dev/null 2>ember.log |
-while IFS= read -r line; do
-    line=${line%$'\r'}
-    printf '%s\n' "$line" >>console.txt
-    if [[ -z "$marker_ms" && "$line" == *EMBER-GUEST-INIT-OK* ]]; then
-        now=$EPOCHREALTIME
-        marker_ms=$(( (${now/./} - ${start/./}) / 1000 ))
-        echo "MARKER_MS=$marker_ms"
-    fi
+repeat=${4:-1}
+for ((boot = 1; boot <= repeat; boot++)); do
+    ((repeat > 1)) && echo "==== boot $boot of $repeat"
+    rm -f console.txt ember.log
+    start=$EPOCHREALTIME
+    marker_ms=""
+    # Timestamp each console line as it arrives; the exit status of ember is kept by PIPESTATUS.
+    timeout "$timeout_s" ember --config-file "$config" --no-api --boot-timer --level Info \
+        </dev/null 2>ember.log |
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        printf '%s\n' "$line" >>console.txt
+        if [[ -z "$marker_ms" && "$line" == *EMBER-GUEST-INIT-OK* ]]; then
+            now=$EPOCHREALTIME
+            marker_ms=$(( (${now/./} - ${start/./}) / 1000 ))
+            echo "MARKER_MS=$marker_ms"
+        fi
+    done
+    echo "EMBER_EXIT=${PIPESTATUS[0]}"
+    echo "---- console (last ${EMBER_CONSOLE_LINES:-20} lines)"
+    tail -n "${EMBER_CONSOLE_LINES:-20}" console.txt 2>/dev/null
+    echo "---- ember log"
+    cat ember.log
 done
-echo "EMBER_EXIT=${PIPESTATUS[0]}"
-echo "---- console (last ${EMBER_CONSOLE_LINES:-20} lines)"
-tail -n "${EMBER_CONSOLE_LINES:-20}" console.txt 2>/dev/null
-echo "---- ember log"
-cat ember.log

@@ -68,6 +68,13 @@ std::vector<kvm_msr_entry> boot_msrs();
 // hypervisor bit, APIC ids, topology leaves, no PMU, and the KVM paravirt leaves.
 void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uint32_t count);
 
+inline constexpr uint64_t kXcr0X87 = 1;
+// The XCR0 features the vCPU supports (leaf 0xD.0 EDX:EAX, x87 always). The builder sets XCR0 to
+// this before the first KVM_RUN (KVM_SET_XCRS), and normalize_cpuid() sizes leaf 0xD for it.
+uint64_t supported_xcr0(const std::vector<kvm_cpuid_entry2>& entries);
+// The standard-format XSAVE area size for the features in `xcr0`, from leaf 0xD's sub-leaves.
+uint32_t xsave_size(const std::vector<kvm_cpuid_entry2>& entries, uint64_t xcr0);
+
 // LAPIC LINT0 as ExtINT and LINT1 as NMI, on the register page from KVM_GET_LAPIC.
 void configure_lapic(kvm_lapic_state& lapic);
 

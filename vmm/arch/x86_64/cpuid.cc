@@ -1,7 +1,8 @@
 // CPUID normalization (Firecracker docs/cpu_templates/cpuid-normalization.md and
 // src/vmm/src/cpu_config/x86_64/cpuid/{normalize,intel,amd}): the guest sees one socket of
 // `count` single-threaded cores, vCPU `index` with APIC id `index`, a hypervisor, a TSC deadline
-// timer and no PMU. The KVM paravirt leaves (0x40000000..) pass through as KVM reported them.
+// timer, no PMU and an XSAVE layout (leaf 0xD) that matches the XCR0 Ember gives the vCPU. The
+// KVM paravirt leaves (0x40000000..) pass through as KVM reported them.
 #include <algorithm>
 #include <cstdint>
 
@@ -29,6 +30,10 @@ constexpr uint32_t kLeaf6EaxTurbo = 1U << 1;
 constexpr uint32_t kLeaf6EcxEnergyPerfBias = 1U << 3;
 constexpr uint32_t kTopologyLevelSmt = 1;
 constexpr uint32_t kTopologyLevelCore = 2;
+// Intel SDM vol. 1 §13.4: the legacy region (x87, SSE) and the XSAVE header.
+constexpr uint32_t kXsaveLegacyAndHeaderBytes = 512 + 64;
+constexpr unsigned kFirstExtendedXfeature = 2;
+constexpr unsigned kMaxXfeature = 63;
 
 Vendor vendor_of(const std::vector<kvm_cpuid_entry2>& entries) {
     for (const kvm_cpuid_entry2& e : entries) {
@@ -103,7 +108,33 @@ void normalize_cache_leaf(kvm_cpuid_entry2& e, uint32_t count) {
     e.eax = with_bits(e.eax, 26, 6, std::min<uint32_t>(next_pow2(count), 64) - 1);
 }
 
+const kvm_cpuid_entry2* find_leaf(const std::vector<kvm_cpuid_entry2>& entries, uint32_t function,
+                                  uint32_t index) {
+    for (const kvm_cpuid_entry2& e : entries) {
+        if (e.function == function && e.index == index) return &e;
+    }
+    return nullptr;
+}
+
 }  // namespace
+
+uint64_t supported_xcr0(const std::vector<kvm_cpuid_entry2>& entries) {
+    const kvm_cpuid_entry2* leaf = find_leaf(entries, 0xd, 0);
+    if (leaf == nullptr) return kXcr0X87;
+    return ((uint64_t{leaf->edx} << 32) | leaf->eax) | kXcr0X87;
+}
+
+uint32_t xsave_size(const std::vector<kvm_cpuid_entry2>& entries, uint64_t xcr0) {
+    uint32_t size = kXsaveLegacyAndHeaderBytes;
+    for (unsigned i = kFirstExtendedXfeature; i <= kMaxXfeature; ++i) {
+        if ((xcr0 & (uint64_t{1} << i)) == 0) continue;
+        // Sub-leaf i: EAX the component's size, EBX its offset in the standard format.
+        const kvm_cpuid_entry2* component = find_leaf(entries, 0xd, i);
+        if (component == nullptr || component->eax == 0) continue;
+        size = std::max(size, component->ebx + component->eax);
+    }
+    return size;
+}
 
 void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uint32_t count) {
     count = std::max<uint32_t>(count, 1);
@@ -132,6 +163,16 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
                     // ECX[7:0] cores - 1, ECX[15:12] APIC id bits.
                     e.ecx = with_bits(e.ecx, 0, 8, count - 1);
                     e.ecx = with_bits(e.ecx, 12, 4, id_bits(count));
+                }
+                break;
+            case 0xd:
+                // Sub-leaf 0: EBX is the size for the XCR0 in force, ECX for every supported
+                // feature. KVM recomputes EBX when XCR0 changes, but only for an XSETBV it
+                // intercepts; the builder enables supported_xcr0() from the start, so the
+                // sizes agree before the guest's first XSETBV too.
+                if (e.index == 0) {
+                    e.ecx = xsave_size(entries, supported_xcr0(entries));
+                    e.ebx = e.ecx;
                 }
                 break;
             case 0x8000001e:

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,6 +31,21 @@ TEST(BootTimerTest, MagicByteAtOffsetZeroReportsElapsedTime) {
     ASSERT_TRUE(timer.boot_time().has_value());
     EXPECT_GE(timer.boot_time()->wall_us, 1000000u);
     EXPECT_LT(timer.boot_time()->wall_us, 60000000u);
+}
+
+TEST(BootTimerTest, MeasuresFromTheJailersMonotonicStartTime) {
+    timespec ts{};
+    ASSERT_EQ(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    const uint64_t now_us =
+        static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+    const uint64_t cpu_before = process_cpu_time_us();
+    // Started 2 s ago by the clock --start-time-us uses; CPU counted from 0 (the whole process).
+    BootTimer timer(BootTimer::StartTime::from_us(now_us - 2000000, 0));
+    put(timer, 0, 123);
+    ASSERT_TRUE(timer.boot_time().has_value());
+    EXPECT_GE(timer.boot_time()->wall_us, 2000000u);
+    EXPECT_LT(timer.boot_time()->wall_us, 3000000u);
+    EXPECT_GE(timer.boot_time()->cpu_us, cpu_before);
 }
 
 TEST(BootTimerTest, OtherValuesOffsetsAndWidthsAreIgnored) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,6 +24,7 @@ public:
     Result<kvm::VcpuExit> run() override {
         if (parked.load()) ran_while_parked.store(true);
         runs.fetch_add(1);
+        record(immediate_exit.load() ? 'R' : 'r');
         if (immediate_exit.load()) return kvm::VcpuExit{.kind = Kind::kInterrupted};
         {
             std::lock_guard lock(mu);
@@ -36,7 +38,19 @@ public:
         return kvm::VcpuExit{.kind = Kind::kIoOut, .address = 0x80, .size = 1, .count = 1,
                              .data = {post_code, 1}};
     }
-    void set_immediate_exit(bool value) override { immediate_exit.store(value); }
+    void set_immediate_exit(bool value) override {
+        immediate_exit.store(value);
+        record(value ? 'T' : 'F');
+    }
+    // The calls seen, latest last: r/R run without/with immediate_exit, T/F set it true/false.
+    void record(char event) {
+        std::lock_guard lock(mu);
+        events.push_back(event);
+    }
+    std::string last_events(size_t n) {
+        std::lock_guard lock(mu);
+        return events.substr(events.size() - std::min(n, events.size()));
+    }
 
     void push(Result<kvm::VcpuExit> exit) {
         std::lock_guard lock(mu);
@@ -50,6 +64,7 @@ public:
     uint8_t post_code[1] = {0x42};
     std::mutex mu;
     std::deque<Result<kvm::VcpuExit>> script;
+    std::string events;
 };
 
 // Counts writes on its window and answers reads with 0x5a.
@@ -123,6 +138,17 @@ TEST_F(VcpuRunnerTest, PauseParksTheThreadUntilResume) {
     EXPECT_EQ(runner.state(), VcpuRunner::State::kRunning);
     spin_until([&] { return vcpu.runs.load() > runs + 2; });
     EXPECT_FALSE(runner.resume().has_value());  // Not paused.
+    runner.stop();
+}
+
+// KVM completes a port or MMIO exit only on the next KVM_RUN; a paused vCPU (whose state a
+// snapshot saves) must have entered once more with immediate_exit set after its last exit.
+TEST_F(VcpuRunnerTest, PauseCompletesTheLastExitWithAnImmediateExitRun) {
+    VcpuRunner runner(vcpu, pio, mmio, exit_evt, {});
+    ASSERT_TRUE(runner.start().has_value());
+    spin_until([&] { return vcpu.runs.load() > 0; });
+    ASSERT_TRUE(runner.pause().has_value());
+    EXPECT_EQ(vcpu.last_events(3), "TRF");
     runner.stop();
 }
 

@@ -164,5 +164,47 @@ TEST(Cpuid, SetsAmdCoreCountAndExtendedApicIds) {
     EXPECT_EQ(find(entries, 1).ebx >> 24, 5U);
 }
 
+// Leaf 0xD as KVM reports it inside the nested sandbox (AMD EPYC model under QEMU TCG): x87, SSE
+// and AVX supported (EAX 7), EBX sized for XCR0 = x87 (0x240) although ECX says 0x340 for all.
+std::vector<kvm_cpuid_entry2> xsave_host(uint32_t ebx0) {
+    auto entries = amd_host();
+    entries.push_back(leaf(0xd, 0, 0x7, ebx0, 0x340, 0));
+    entries.push_back(leaf(0xd, 1, 0x1, 0, 0, 0));          // XSAVEOPT only.
+    entries.push_back(leaf(0xd, 2, 0x100, 0x240, 0, 0));    // AVX: 256 bytes at 576.
+    return entries;
+}
+
+TEST(Cpuid, SizesTheXsaveAreaForTheXcr0TheVcpuStartsWith) {
+    auto entries = xsave_host(0x240);
+    normalize_cpuid(entries, 0, 2);
+    EXPECT_EQ(supported_xcr0(entries), 0x7U);
+    const auto& d0 = find(entries, 0xd, 0);
+    EXPECT_EQ(d0.eax, 0x7U);
+    EXPECT_EQ(d0.ecx, 0x340U);  // 512 legacy + 64 header + 256 AVX.
+    EXPECT_EQ(d0.ebx, d0.ecx);  // The XCR0 the builder sets: every supported feature.
+    EXPECT_EQ(find(entries, 0xd, 2).ebx, 0x240U);  // Component offsets untouched.
+}
+
+TEST(Cpuid, XsaveSizeFollowsTheFurthestEnabledComponent) {
+    auto entries = xsave_host(0x240);
+    // AVX-512: opmask (64 bytes at 0x440), ZMM_Hi256 (512 at 0x480), Hi16_ZMM (1024 at 0x680).
+    entries.push_back(leaf(0xd, 5, 0x40, 0x440, 0, 0));
+    entries.push_back(leaf(0xd, 6, 0x200, 0x480, 0, 0));
+    entries.push_back(leaf(0xd, 7, 0x400, 0x680, 0, 0));
+    EXPECT_EQ(xsave_size(entries, 0x1), 0x240U);
+    EXPECT_EQ(xsave_size(entries, 0x3), 0x240U);
+    EXPECT_EQ(xsave_size(entries, 0x7), 0x340U);
+    EXPECT_EQ(xsave_size(entries, 0xe7), 0xa80U);
+    // A feature without a sub-leaf adds nothing rather than reading past the table.
+    EXPECT_EQ(xsave_size(entries, 0x7 | (1ULL << 9)), 0x340U);
+}
+
+TEST(Cpuid, SupportedXcr0AlwaysHasX87AndTheUpperHalf) {
+    auto entries = amd_host();
+    EXPECT_EQ(supported_xcr0(entries), kXcr0X87);  // No leaf 0xD: x87 only.
+    entries.push_back(leaf(0xd, 0, 0x6, 0x240, 0x340, 0x1));
+    EXPECT_EQ(supported_xcr0(entries), 0x100000007ULL);
+}
+
 }  // namespace
 }  // namespace ember::x86

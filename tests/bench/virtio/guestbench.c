@@ -1,0 +1,108 @@
+// guestbench: the in-guest side of virtio_bench.sh, carried into a copy of the rootfs (busybox has
+// no fio). O_DIRECT so that the guest's page cache stays out of the figures.
+//   guestbench seqwrite DEV MIB       1 MiB writes, then fsync; prints MiB/s
+//   guestbench seqread DEV MIB        1 MiB reads; prints MiB/s
+//   guestbench randread DEV SECONDS   4 KiB reads at random aligned offsets, queue depth 1; IOPS
+//   guestbench tcpsend IP PORT MIB [FILE]
+//                                     sends MIB of zeros (or FILE's first MIB), waits for the peer
+//                                     to close; MiB/s
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/fs.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int die(const char* what) {
+    perror(what);
+    return 1;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: see the source\n");
+        return 2;
+    }
+    const size_t mib = 1 << 20;
+    void* buf = NULL;
+    if (posix_memalign(&buf, 4096, mib) != 0) return die("posix_memalign");
+    memset(buf, 0x5a, mib);
+    const char* mode = argv[1];
+    if (strcmp(mode, "tcpsend") == 0) {
+        if (argc < 5) return 2;
+        long total = atol(argv[4]);
+        int src = -1;
+        if (argc > 5 && (src = open(argv[5], O_RDONLY)) < 0) return die("open");
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
+        inet_pton(AF_INET, argv[2], &addr.sin_addr);
+        if (connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) return die("connect");
+        double t0 = now_s();
+        for (long i = 0; i < total; ++i) {
+            if (src >= 0 && pread(src, buf, mib, (off_t)i * (off_t)mib) != (ssize_t)mib) {
+                return die("read");
+            }
+            size_t done = 0;
+            while (done < mib) {
+                ssize_t n = write(fd, (char*)buf + done, mib - done);
+                if (n <= 0) return die("write");
+                done += (size_t)n;
+            }
+        }
+        shutdown(fd, SHUT_WR);
+        char c;
+        while (read(fd, &c, 1) > 0) {
+        }
+        double t = now_s() - t0;
+        printf("BENCH tcp_send_mibps=%.1f\n", (double)total / t);
+        return 0;
+    }
+    int fd = open(argv[2], (strcmp(mode, "seqwrite") == 0 ? O_WRONLY : O_RDONLY) | O_DIRECT);
+    if (fd < 0) return die("open");
+    if (strcmp(mode, "seqwrite") == 0 || strcmp(mode, "seqread") == 0) {
+        long total = atol(argv[3]);
+        int writing = mode[3] == 'w';
+        double t0 = now_s();
+        for (long i = 0; i < total; ++i) {
+            ssize_t n = writing ? pwrite(fd, buf, mib, (off_t)i * (off_t)mib)
+                                : pread(fd, buf, mib, (off_t)i * (off_t)mib);
+            if (n != (ssize_t)mib) return die(writing ? "pwrite" : "pread");
+        }
+        if (writing && fsync(fd) != 0) return die("fsync");
+        double t = now_s() - t0;
+        printf("BENCH seq_%s_mibps=%.1f\n", writing ? "write" : "read", (double)total / t);
+        return 0;
+    }
+    if (strcmp(mode, "randread") == 0) {
+        uint64_t size = 0;
+        if (ioctl(fd, BLKGETSIZE64, &size) != 0) return die("BLKGETSIZE64");
+        const uint64_t blocks = size / 4096;
+        const double seconds = atof(argv[3]);
+        uint64_t x = 88172645463325252ull, ops = 0;
+        double t0 = now_s(), t = 0;
+        do {
+            for (int i = 0; i < 64; ++i, ++ops) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (pread(fd, buf, 4096, (off_t)((x % blocks) * 4096)) != 4096) return die("pread");
+            }
+            t = now_s() - t0;
+        } while (t < seconds);
+        printf("BENCH rand_read_4k_iops=%.0f\n", (double)ops / t);
+        return 0;
+    }
+    fprintf(stderr, "unknown mode %s\n", mode);
+    return 2;
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Drives `ember --api-sock` with `curl --unix-socket` as Firecracker's getting-started guide does
+# (logger, metrics, machine-config, boot-source, a root drive, a network interface,
+# InstanceStart), then pauses and resumes the guest and ends it with SendCtrlAltDel.
+# Runs in resources/sandbox/ember-sandbox; the host's curl is carried in with its libraries.
+# Needs the guest images (resources/guest/images.sh --ensure).
+# Usage: api_test.sh EMBER_BINARY
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+ember=${1:?usage: api_test.sh EMBER_BINARY}
+curl_bin="$(command -v curl)" || { echo "api_test: curl is not installed" >&2; exit 2; }
+
+paths="$("$root/resources/guest/images.sh" --print-paths)" || {
+    echo "api_test: guest images not built: run resources/guest/images.sh --ensure" >&2
+    exit 2
+}
+eval "$paths"
+
+if [[ -z "${EMBER_SANDBOX:-}" ]]; then
+    if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
+        export EMBER_SANDBOX=auto
+    else
+        export EMBER_SANDBOX=qemu
+    fi
+fi
+
+out="$(mktemp /tmp/ember-api-test.XXXXXX)"
+trap 'rm -f "$out"' EXIT
+set +e
+"$root/resources/sandbox/ember-sandbox" run --timeout 600 \
+    --bin "$ember" --bin "$curl_bin" \
+    --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4.orig" \
+    --file "$here/api_in_vm.sh:api_in_vm.sh" \
+    -- bash api_in_vm.sh bzImage rootfs.ext4.orig >"$out"
+rc=$?
+set -e
+cat "$out"
+if [[ $rc -ne 0 ]] || ! grep -q '^API-TEST-PASS$' "$out"; then
+    echo "api_test: FAIL (sandbox exit $rc)" >&2
+    exit 1
+fi
+echo "api_test: PASS"

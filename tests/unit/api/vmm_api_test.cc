@@ -1,0 +1,348 @@
+// The API over the real Vmm (no KVM needed: nothing here boots): phases, the logger, metrics,
+// GET /vm/config feeding a config file, and an answer for every path of Firecracker's spec.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/json_config.h"
+#include "api/router.h"
+#include "vmm/base/log.h"
+#include "vmm/core/vmm.h"
+
+namespace ember::api {
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// A Vmm running its loop on its own thread, as main runs it, with a router in front.
+class RunningVmm {
+public:
+    explicit RunningVmm(const std::string& dir,
+                        std::chrono::milliseconds metrics_period = std::chrono::seconds(60)) {
+        std::promise<void> ready;
+        thread_ = std::jthread([&] {
+            Vmm::Options options;
+            options.kvm_path = dir + "/no-kvm-here";  // InstanceStart must fail cleanly.
+            options.console_input_fd = -1;
+            options.metrics_period = metrics_period;
+            Result<std::unique_ptr<Vmm>> vmm = Vmm::create(options);
+            if (!vmm) {
+                ADD_FAILURE() << vmm.error().message();
+                ready.set_value();
+                return;
+            }
+            vmm_ = std::move(*vmm);
+            router_ = std::make_unique<Router>(*vmm_);
+            ready.set_value();
+            exit_code_ = vmm_->run();
+        });
+        ready.get_future().wait();
+    }
+    ~RunningVmm() { stop(); }
+
+    int stop() {
+        if (thread_.joinable()) {
+            if (vmm_) vmm_->request_exit(Vmm::kExitOk);
+            thread_.join();
+        }
+        return exit_code_;
+    }
+
+    HttpResponse call(HttpMethod method, std::string path, std::string body = {}) {
+        static constexpr const char* kNames[] = {"GET", "PUT", "PATCH", "DELETE"};
+        HttpRequest r{.method = method,
+                      .method_name = kNames[static_cast<int>(method)],
+                      .path = std::move(path),
+                      .body = std::move(body)};
+        return router_->handle(r);
+    }
+    HttpResponse get(std::string path) { return call(HttpMethod::kGet, std::move(path)); }
+    HttpResponse put(std::string path, std::string body) {
+        return call(HttpMethod::kPut, std::move(path), std::move(body));
+    }
+    HttpResponse patch(std::string path, std::string body) {
+        return call(HttpMethod::kPatch, std::move(path), std::move(body));
+    }
+
+    Vmm& vmm() { return *vmm_; }
+    Router& router() { return *router_; }
+
+private:
+    std::unique_ptr<Vmm> vmm_;
+    std::unique_ptr<Router> router_;
+    int exit_code_ = -1;
+    std::jthread thread_;
+};
+
+class VmmApiTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/ember-vmm-api-XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override { (void)!std::system(("rm -rf " + dir_).c_str()); }
+
+    std::string touch(const std::string& name) {
+        std::string path = dir_ + "/" + name;
+        std::ofstream(path) << std::string(4096, '\0');
+        return path;
+    }
+
+    static void expect_fault(const HttpResponse& r, const std::string& text) {
+        EXPECT_EQ(r.status, 400) << r.body;
+        EXPECT_EQ(r.body.rfind("{\"fault_message\":", 0), 0u) << r.body;
+        EXPECT_NE(r.body.find(text), std::string::npos) << r.body;
+    }
+
+    std::string dir_;
+};
+
+TEST_F(VmmApiTest, FailsInstanceStartWithoutKvmClearlyAndKeepsServing) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 64})").status, 204);
+    std::string kernel = touch("vmlinux");
+    EXPECT_EQ(vm.put("/boot-source", R"({"kernel_image_path": ")" + kernel + R"("})").status, 204);
+    HttpResponse start = vm.put("/actions", R"({"action_type": "InstanceStart"})");
+    expect_fault(start, "InstanceStart failed");
+    expect_fault(start, "no-kvm-here");
+    // Still pre-boot and still answering.
+    EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+    EXPECT_EQ(vm.put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 128})").status, 204);
+    EXPECT_EQ(vm.vmm().vm_config().machine.vcpu_count, 2u);
+}
+
+TEST_F(VmmApiTest, RefusesPostBootActionsBeforeTheVmStarts) {
+    RunningVmm vm(dir_);
+    expect_fault(vm.patch("/vm", R"({"state": "Paused"})"), "not started");
+    expect_fault(vm.patch("/vm", R"({"state": "Resumed"})"), "not started");
+    expect_fault(vm.put("/actions", R"({"action_type": "SendCtrlAltDel"})"), "not started");
+    EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+}
+
+TEST_F(VmmApiTest, GetVmConfigOutputConfiguresTheSameVmAsAConfigFile) {
+    std::string kernel = touch("vmlinux");
+    std::string initrd = touch("initrd");
+    std::string disk = touch("disk.ext4");
+    VmConfig original;
+    {
+        RunningVmm vm(dir_);
+        ASSERT_EQ(vm.put("/boot-source", R"({"kernel_image_path": ")" + kernel +
+                                             R"(", "initrd_path": ")" + initrd +
+                                             R"(", "boot_args": "console=ttyS0 reboot=k"})")
+                      .status,
+                  204);
+        ASSERT_EQ(vm.put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 256,
+                                               "smt": false, "track_dirty_pages": true,
+                                               "huge_pages": "None"})")
+                      .status,
+                  204);
+        ASSERT_EQ(vm.put("/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": ")" + disk +
+                                               R"(", "is_root_device": true, "is_read_only": true,
+                                               "cache_type": "Writeback",
+                                               "rate_limiter": {"bandwidth": {"size": 1000,
+                                               "refill_time": 100}}})")
+                      .status,
+                  204);
+        ASSERT_EQ(vm.put("/serial", R"({"serial_out_path": ")" + dir_ + R"(/serial.out"})").status,
+                  204);
+        ASSERT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + dir_ + R"(/metrics.json"})").status,
+                  204);
+        HttpResponse config = vm.get("/vm/config");
+        ASSERT_EQ(config.status, 200);
+        original = vm.vmm().vm_config();
+        std::ofstream(dir_ + "/vm.json") << config.body;
+    }
+    // The output, read back as --config-file reads it, gives a Vmm the same configuration.
+    Result<VmConfig> parsed = parse_vm_config(slurp(dir_ + "/vm.json"));
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_EQ(*parsed, original);
+    ::unlink((dir_ + "/metrics.json").c_str());
+    RunningVmm second(dir_);
+    Result<void> configured = second.vmm().configure(*parsed);
+    ASSERT_TRUE(configured) << configured.error().message();
+    EXPECT_EQ(second.vmm().vm_config(), original);
+    EXPECT_EQ(second.get("/vm/config").body, render_vm_config(original));
+    ASSERT_TRUE(original.boot_source);
+    EXPECT_EQ(original.drives.size(), 1u);
+    EXPECT_EQ(original.machine.vcpu_count, 2u);
+}
+
+TEST_F(VmmApiTest, FlushMetricsWritesOneJsonLinePerFlush) {
+    RunningVmm vm(dir_);
+    std::string path = dir_ + "/metrics.json";
+    ASSERT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + path + R"("})").status, 204);
+    expect_fault(vm.put("/metrics", R"({"metrics_path": ")" + path + R"("})"),
+                 "already configured");
+    vm.vmm().add_metrics_source([](std::vector<MetricGroup>& groups) {
+        groups.push_back({"block_rootfs", {{"read_count", 7}}});
+    });
+    EXPECT_EQ(vm.put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+    EXPECT_EQ(vm.put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+    std::vector<std::string> lines = lines_of(slurp(path));
+    ASSERT_EQ(lines.size(), 2u);
+    for (const std::string& line : lines) {
+        rapidjson::Document doc;
+        doc.Parse(line.c_str());
+        ASSERT_FALSE(doc.HasParseError()) << line;
+        EXPECT_TRUE(doc["utc_timestamp_ms"].IsUint64());
+        for (const char* group : {"logger", "latencies_us", "vcpu", "uart", "i8042", "vmm",
+                                  "api_server", "seccomp", "signals", "block_rootfs"}) {
+            EXPECT_TRUE(doc.HasMember(group)) << group << " missing in " << line;
+        }
+        EXPECT_TRUE(doc["logger"].HasMember("missed_log_count"));
+        EXPECT_TRUE(doc["latencies_us"].HasMember("pause_vm"));
+    }
+    // Counters are written as changes: 7 once, then 0.
+    EXPECT_NE(lines[0].find(R"("block_rootfs":{"read_count":7})"), std::string::npos);
+    EXPECT_NE(lines[1].find(R"("block_rootfs":{"read_count":0})"), std::string::npos);
+}
+
+TEST_F(VmmApiTest, WritesMetricsEveryPeriodAndOnceMoreAtExit) {
+    RunningVmm vm(dir_, std::chrono::milliseconds(20));
+    std::string path = dir_ + "/metrics.json";
+    ASSERT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + path + R"("})").status, 204);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (lines_of(slurp(path)).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_GE(lines_of(slurp(path)).size(), 3u);
+    size_t before_exit = lines_of(slurp(path)).size();
+    EXPECT_EQ(vm.stop(), Vmm::kExitOk);
+    EXPECT_GT(lines_of(slurp(path)).size(), before_exit);
+}
+
+TEST_F(VmmApiTest, FlushMetricsWithoutAPathIsAccepted) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+}
+
+TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
+    RunningVmm vm(dir_);
+    std::string path = dir_ + "/ember.log";
+    expect_fault(vm.put("/logger", R"({"log_path": ")" + path + R"(", "level": "Loud"})"),
+                 "Loud");
+    ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + path +
+                                    R"(", "level": "Debug", "show_level": true,
+                                    "show_log_origin": true})")
+                  .status,
+              204);
+    EMBER_DEBUG("a debug line for the logger test");
+    std::string log = slurp(path);
+    EXPECT_NE(log.find(":DEBUG:vmm_api_test.cc:"), std::string::npos) << log;
+    EXPECT_NE(log.find("a debug line for the logger test"), std::string::npos) << log;
+
+    // A module filter keeps only lines from that part of the tree.
+    ASSERT_EQ(vm.put("/logger", R"({"level": "Info", "module": "vmm/core"})").status, 204);
+    EMBER_INFO("a line from the tests, filtered out");
+    EXPECT_EQ(slurp(path).find("filtered out"), std::string::npos);
+    ASSERT_EQ(vm.put("/logger", R"({"level": "Info", "module": "api"})").status, 204);
+    EMBER_INFO("a line from tests/unit/api, kept");
+    EXPECT_NE(slurp(path).find("kept"), std::string::npos);
+    EXPECT_EQ(vm.put("/logger", R"({"level": "Info"})").status, 204);
+    EXPECT_TRUE(vm.vmm().vm_config().logger.has_value());
+}
+
+TEST_F(VmmApiTest, AnswersEveryPathAndMethodOfFirecrackersSpec) {
+    RunningVmm vm(dir_);
+    // Every path and method of firecracker-api.yaml (swagger 1.17.0-dev), with a plausible body.
+    struct Case {
+        HttpMethod method;
+        const char* path;
+        const char* body;
+    };
+    const Case kSpec[] = {
+        {HttpMethod::kGet, "/", ""},
+        {HttpMethod::kPut, "/actions", R"({"action_type": "FlushMetrics"})"},
+        {HttpMethod::kGet, "/balloon", ""},
+        {HttpMethod::kPut, "/balloon", R"({"amount_mib": 1, "deflate_on_oom": true})"},
+        {HttpMethod::kPatch, "/balloon", R"({"amount_mib": 1})"},
+        {HttpMethod::kGet, "/balloon/statistics", ""},
+        {HttpMethod::kPatch, "/balloon/statistics", R"({"stats_polling_interval_s": 1})"},
+        {HttpMethod::kPatch, "/balloon/hinting/start", R"({"acknowledge_on_stop": true})"},
+        {HttpMethod::kGet, "/balloon/hinting/status", ""},
+        {HttpMethod::kPatch, "/balloon/hinting/stop", "{}"},
+        {HttpMethod::kPut, "/boot-source", R"({"kernel_image_path": "/k"})"},
+        {HttpMethod::kPut, "/cpu-config", "{}"},
+        {HttpMethod::kPut, "/drives/rootfs",
+         R"({"drive_id": "rootfs", "path_on_host": "/missing", "is_root_device": true})"},
+        {HttpMethod::kPatch, "/drives/rootfs", R"({"drive_id": "rootfs"})"},
+        {HttpMethod::kPut, "/pmem/p0", R"({"id": "p0", "path_on_host": "/p"})"},
+        {HttpMethod::kPatch, "/pmem/p0", R"({"id": "p0"})"},
+        {HttpMethod::kPut, "/logger", R"({"level": "Info"})"},
+        {HttpMethod::kGet, "/machine-config", ""},
+        {HttpMethod::kPut, "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 128})"},
+        {HttpMethod::kPatch, "/machine-config", R"({"vcpu_count": 1})"},
+        {HttpMethod::kPut, "/metrics", R"({"metrics_path": "/nonexistent/dir/m"})"},
+        {HttpMethod::kPut, "/mmds", "{}"},
+        {HttpMethod::kPatch, "/mmds", "{}"},
+        {HttpMethod::kGet, "/mmds", ""},
+        {HttpMethod::kPut, "/mmds/config", R"({"network_interfaces": ["eth0"]})"},
+        {HttpMethod::kPut, "/entropy", "{}"},
+        {HttpMethod::kPut, "/serial", R"({"serial_out_path": "/dev/null"})"},
+        {HttpMethod::kPut, "/hotplug/memory", R"({"total_size_mib": 1024})"},
+        {HttpMethod::kPatch, "/hotplug/memory", R"({"requested_size_mib": 512})"},
+        {HttpMethod::kGet, "/hotplug/memory", ""},
+        {HttpMethod::kPut, "/network-interfaces/eth0",
+         R"({"iface_id": "eth0", "host_dev_name": "no-such-tap"})"},
+        {HttpMethod::kPatch, "/network-interfaces/eth0", R"({"iface_id": "eth0"})"},
+        {HttpMethod::kPut, "/snapshot/create",
+         R"({"snapshot_path": "/s", "mem_file_path": "/m"})"},
+        {HttpMethod::kPut, "/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})"},
+        {HttpMethod::kGet, "/version", ""},
+        {HttpMethod::kPatch, "/vm", R"({"state": "Paused"})"},
+        {HttpMethod::kGet, "/vm/config", ""},
+        {HttpMethod::kPut, "/vsock", R"({"guest_cid": 3, "uds_path": "/v"})"},
+    };
+    const std::string kUnsupported[] = {"/balloon", "/cpu-config", "/pmem", "/mmds",
+                                        "/entropy", "/hotplug", "/vsock"};
+    for (const Case& c : kSpec) {
+        HttpResponse r = vm.call(c.method, c.path, c.body);
+        SCOPED_TRACE(std::string(c.path) + " -> " + std::to_string(r.status) + " " + r.body);
+        EXPECT_TRUE(r.status == 200 || r.status == 204 || r.status == 400);
+        EXPECT_EQ(r.body.find("Invalid request method and/or path"), std::string::npos);
+        bool unsupported = false;
+        for (const std::string& prefix : kUnsupported) {
+            if (std::string(c.path).rfind(prefix, 0) == 0) unsupported = true;
+        }
+        if (unsupported) {
+            expect_fault(r, "Ember does not support");
+        }
+        if (r.status == 400) {
+            EXPECT_GT(r.body.size(), std::string(R"({"fault_message":""})").size());
+        }
+    }
+}
+
+TEST_F(VmmApiTest, AnswersCallsMadeAfterTheLoopEndedInsteadOfHanging) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.stop(), Vmm::kExitOk);
+    EXPECT_NE(vm.get("/").body.find("Not started"), std::string::npos);
+    expect_fault(vm.put("/actions", R"({"action_type": "InstanceStart"})"), "InstanceStart");
+}
+
+}  // namespace
+}  // namespace ember::api

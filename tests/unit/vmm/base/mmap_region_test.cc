@@ -1,0 +1,34 @@
+#include "vmm/base/mmap_region.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace ember {
+namespace {
+
+constexpr size_t kTwoMiB = size_t{2} << 20;
+
+TEST(MmapRegion, AlignedAnonymousMappingStartsOnTheBoundaryAndIsUsable) {
+    for (size_t size : {size_t{4096}, size_t{3} << 20, size_t{128} << 20}) {
+        Result<MmapRegion> region = MmapRegion::anonymous_aligned(size, kTwoMiB);
+        ASSERT_TRUE(region.has_value()) << size;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(region->data()) % kTwoMiB, 0U) << size;
+        EXPECT_EQ(region->size(), size);
+        // Both ends are mapped read-write.
+        region->data()[0] = 0x5a;
+        region->data()[size - 1] = 0xa5;
+        EXPECT_EQ(region->data()[0], 0x5a);
+        EXPECT_EQ(region->data()[size - 1], 0xa5);
+    }
+}
+
+TEST(MmapRegion, AlignedAnonymousMappingRefusesBadArguments) {
+    EXPECT_FALSE(MmapRegion::anonymous_aligned(0, kTwoMiB).has_value());
+    EXPECT_FALSE(MmapRegion::anonymous_aligned(4096, 0).has_value());
+    EXPECT_FALSE(MmapRegion::anonymous_aligned(4096, 3 << 20).has_value());
+}
+
+}  // namespace
+}  // namespace ember

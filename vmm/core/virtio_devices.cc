@@ -1,0 +1,139 @@
+#include "vmm/core/virtio_devices.h"
+
+#include <cstdio>
+
+#include <fmt/core.h>
+
+#include "vmm/base/log.h"
+
+namespace ember {
+
+TokenBucketParams token_bucket_params(const std::optional<TokenBucketConfig>& bucket) {
+    if (!bucket) return {};
+    return TokenBucketParams{.size = bucket->size,
+                             .one_time_burst = bucket->one_time_burst,
+                             .refill_time_ms = bucket->refill_time_ms};
+}
+
+BucketUpdate bucket_update(const std::optional<TokenBucketConfig>& bucket) {
+    if (!bucket) return BucketUpdate::none();
+    return BucketUpdate::from(token_bucket_params(bucket));
+}
+
+virtio::BlockDeviceOptions block_device_options(const DriveConfig& drive) {
+    virtio::BlockDeviceOptions options;
+    options.drive_id = drive.drive_id;
+    options.path = drive.path_on_host;
+    options.access = drive.is_read_only ? virtio::Access::kReadOnly : virtio::Access::kReadWrite;
+    options.cache = drive.cache_type == CacheType::kWriteback ? virtio::BlockCacheMode::kWriteback
+                                                              : virtio::BlockCacheMode::kUnsafe;
+    options.engine =
+        drive.io_engine == IoEngine::kAsync ? virtio::BlockEngine::kIoUring : virtio::BlockEngine::kSync;
+    if (drive.rate_limiter) {
+        options.bandwidth = token_bucket_params(drive.rate_limiter->bandwidth);
+        options.ops = token_bucket_params(drive.rate_limiter->ops);
+    }
+    return options;
+}
+
+Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net) {
+    virtio::NetDeviceOptions options;
+    options.iface_id = net.iface_id;
+    if (net.guest_mac) {
+        unsigned b[6];
+        char tail = 0;
+        if (std::sscanf(net.guest_mac->c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+                        &b[3], &b[4], &b[5], &tail) != 6) {
+            return Error::invalid("guest_mac", fmt::format("'{}' is not a MAC address", *net.guest_mac));
+        }
+        virtio::MacAddress mac{};
+        for (size_t i = 0; i < mac.size(); ++i) mac[i] = static_cast<uint8_t>(b[i]);
+        options.guest_mac = mac;
+    }
+    options.mtu = net.mtu;
+    if (net.rx_rate_limiter) {
+        options.rx_bandwidth = token_bucket_params(net.rx_rate_limiter->bandwidth);
+        options.rx_ops = token_bucket_params(net.rx_rate_limiter->ops);
+    }
+    if (net.tx_rate_limiter) {
+        options.tx_bandwidth = token_bucket_params(net.tx_rate_limiter->bandwidth);
+        options.tx_ops = token_bucket_params(net.tx_rate_limiter->ops);
+    }
+    return options;
+}
+
+namespace {
+
+// `error` with the device's id in front, keeping its code (and so its strerror) once.
+Error for_device(const char* what, const std::string& id, const Error& error) {
+    std::string detail = id + ": " + (error.context() ? error.context() : "error");
+    if (!error.detail().empty()) detail += ": " + error.detail();
+    return Error(error.code(), what, std::move(detail));
+}
+
+Result<void> attach_drive(const DriveConfig& drive, DeviceManager& devices,
+                          const GuestMemory& memory, EventLoop& loop) {
+    auto device = virtio::BlockDevice::create(block_device_options(drive));
+    if (!device) {
+        return for_device("attach drive", drive.drive_id, device.error());
+    }
+    EMBER_INFO("Drive {}: {} ({}, {} sectors)", drive.drive_id, drive.path_on_host,
+               drive.is_read_only ? "read-only" : "read-write", (*device)->capacity_sectors());
+    return devices.add_block(std::move(*device), memory, loop);
+}
+
+Result<void> attach_net(const NetConfig& net, DeviceManager& devices, const GuestMemory& memory,
+                        EventLoop& loop) {
+    virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
+    auto tap = virtio::Tap::open(net.host_dev_name);
+    if (!tap) {
+        return for_device("attach network interface", net.iface_id, tap.error());
+    }
+    auto device = EMBER_TRY(virtio::NetDevice::create(options, std::move(*tap)));
+    EMBER_INFO("Network interface {}: tap {}", net.iface_id, net.host_dev_name);
+    return devices.add_net(std::move(device), memory, loop);
+}
+
+}  // namespace
+
+Result<void> attach_virtio_devices(const VmConfig& config, DeviceManager& devices,
+                                   const GuestMemory& memory, EventLoop& loop) {
+    // The kernel names virtio disks in probe order, which is the command-line order.
+    for (const DriveConfig& drive : config.drives) {
+        if (drive.is_root_device) EMBER_TRY(attach_drive(drive, devices, memory, loop));
+    }
+    for (const DriveConfig& drive : config.drives) {
+        if (!drive.is_root_device) EMBER_TRY(attach_drive(drive, devices, memory, loop));
+    }
+    for (const NetConfig& net : config.nets) EMBER_TRY(attach_net(net, devices, memory, loop));
+    return ok();
+}
+
+Result<void> update_drive(DeviceManager& devices, const DriveUpdate& update) {
+    std::optional<DeviceManager::AttachedBlock> block = devices.block(update.drive_id);
+    if (!block) return Error::invalid("drive_id", fmt::format("no drive '{}'", update.drive_id));
+    if (update.path_on_host) EMBER_TRY(devices.replace_block_disk(update.drive_id, *update.path_on_host));
+    if (update.rate_limiter) {
+        std::lock_guard lock(block->transport->mutex());
+        block->device->update_rate_limiter(bucket_update(update.rate_limiter->bandwidth),
+                                           bucket_update(update.rate_limiter->ops));
+    }
+    return ok();
+}
+
+Result<void> update_net(DeviceManager& devices, const NetUpdate& update) {
+    std::optional<DeviceManager::AttachedNet> net = devices.net(update.iface_id);
+    if (!net) {
+        return Error::invalid("iface_id", fmt::format("no network interface '{}'", update.iface_id));
+    }
+    const std::optional<RateLimiterConfig>& rx = update.rx_rate_limiter;
+    const std::optional<RateLimiterConfig>& tx = update.tx_rate_limiter;
+    std::lock_guard lock(net->transport->mutex());
+    net->device->update_rate_limiters(rx ? bucket_update(rx->bandwidth) : BucketUpdate::none(),
+                                      rx ? bucket_update(rx->ops) : BucketUpdate::none(),
+                                      tx ? bucket_update(tx->bandwidth) : BucketUpdate::none(),
+                                      tx ? bucket_update(tx->ops) : BucketUpdate::none());
+    return ok();
+}
+
+}  // namespace ember

@@ -1,0 +1,212 @@
+// Vmm's logger and metrics: PUT /logger and PUT /metrics (or the config file, or the command
+// line) before boot, FlushMetrics and the 60 s timer at any time. The metrics line carries
+// Firecracker's groups for what Ember has: logger, latencies_us, vcpu, uart, i8042,
+// block_<id> and net_<id> from the VMM, and whatever the registered sources add (api_server and
+// the *_api_requests groups from main). Thread: the vmm thread, reached through on_vmm_thread.
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "vmm/base/log.h"
+#include "vmm/core/vmm.h"
+
+namespace ember {
+namespace {
+
+Error already_started(const char* what) {
+    return Error(std::make_error_code(std::errc::operation_not_permitted), what,
+                 "the operation is not supported after the VM started");
+}
+
+uint64_t utc_now_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+// Firecracker's block_<drive_id> and net_<iface_id> groups, field for field.
+MetricGroup block_group(const std::string& id, const virtio::BlockCounters& c) {
+    return {"block_" + id,
+            {
+                {"activate_fails", c.activate_fails},
+                {"cfg_fails", c.cfg_fails},
+                {"event_fails", c.event_fails},
+                {"execute_fails", c.execute_fails},
+                {"flush_count", c.flush_count},
+                {"invalid_reqs_count", c.invalid_reqs_count},
+                {"no_avail_buffer", c.no_avail_buffer},
+                {"queue_event_count", c.queue_event_count},
+                {"rate_limiter_event_count", c.rate_limiter_event_count},
+                {"rate_limiter_throttled_events", c.rate_limiter_throttled_events},
+                {"io_engine_throttled_events", c.io_engine_throttled_events},
+                {"read_bytes", c.read_bytes},
+                {"read_count", c.read_count},
+                {"write_bytes", c.write_bytes},
+                {"write_count", c.write_count},
+                {"update_count", c.update_count},
+                {"update_fails", c.update_fails},
+            }};
+}
+
+MetricGroup net_group(const std::string& id, const virtio::NetCounters& c) {
+    return {"net_" + id,
+            {
+                {"activate_fails", c.activate_fails},
+                {"cfg_fails", c.cfg_fails},
+                {"mac_address_updates", c.mac_address_updates},
+                {"no_rx_avail_buffer", c.no_rx_avail_buffer},
+                {"no_tx_avail_buffer", c.no_tx_avail_buffer},
+                {"event_fails", c.event_fails},
+                {"rx_queue_event_count", c.rx_queue_event_count},
+                {"rx_event_rate_limiter_count", c.rx_event_rate_limiter_count},
+                {"rx_tap_event_count", c.rx_tap_event_count},
+                {"rx_bytes_count", c.rx_bytes_count},
+                {"rx_packets_count", c.rx_packets_count},
+                {"rx_fails", c.rx_fails},
+                {"rx_count", c.rx_count},
+                {"rx_rate_limiter_throttled", c.rx_rate_limiter_throttled},
+                {"tx_bytes_count", c.tx_bytes_count},
+                {"tx_malformed_frames", c.tx_malformed_frames},
+                {"tx_fails", c.tx_fails},
+                {"tx_count", c.tx_count},
+                {"tx_packets_count", c.tx_packets_count},
+                {"tx_queue_event_count", c.tx_queue_event_count},
+                {"tx_rate_limiter_event_count", c.tx_rate_limiter_event_count},
+                {"tx_rate_limiter_throttled", c.tx_rate_limiter_throttled},
+            }};
+}
+
+}  // namespace
+
+Result<void> Vmm::set_logger(const LoggerConfig& config) {
+    return on_vmm_thread<Result<void>>([&]() -> Result<void> {
+        if (state_ != VmState::kNotStarted) return already_started("PUT /logger");
+        EMBER_TRY(apply_logger(config));
+        config_.logger = config;
+        return ok();
+    });
+}
+
+Result<void> Vmm::set_metrics(const MetricsConfig& config) {
+    return on_vmm_thread<Result<void>>([&]() -> Result<void> {
+        if (state_ != VmState::kNotStarted) return already_started("PUT /metrics");
+        EMBER_TRY(apply_metrics(config));
+        config_.metrics = config;
+        return ok();
+    });
+}
+
+Result<void> Vmm::flush_metrics() {
+    return on_vmm_thread<Result<void>>([this]() -> Result<void> {
+        // As Firecracker: flushing metrics that have no destination is not an error.
+        if (!metrics_) return ok();
+        return write_metrics();
+    });
+}
+
+Result<void> Vmm::apply_logger(const LoggerConfig& config) {
+    log::Options options = options_.log;
+    if (config.level) options.level = EMBER_TRY(log::parse_level(*config.level));
+    options.show_level = config.show_level;
+    options.show_origin = config.show_log_origin;
+    options.module = config.module.value_or("");
+    // Without log_path the lines keep going where they went (stderr or --log-path).
+    if (Result<void> configured = log::configure(options, config.log_path.value_or(""));
+        !configured) {
+        ++counters_.log_fails;
+        return configured;
+    }
+    options_.log = options;
+    return ok();
+}
+
+Result<void> Vmm::apply_metrics(const MetricsConfig& config) {
+    if (metrics_) {
+        // Firecracker refuses it too: counters already written elsewhere would be lost.
+        return Error::invalid("metrics_path", "the metrics are already configured");
+    }
+    MetricsWriter writer = EMBER_TRY(MetricsWriter::open(config.metrics_path));
+    EMBER_TRY(metrics_timer_.arm_oneshot(options_.metrics_period));
+    metrics_.emplace(std::move(writer));
+    return ok();
+}
+
+std::vector<MetricGroup> Vmm::collect_metrics() {
+    std::vector<MetricGroup> groups;
+    groups.push_back({"logger",
+                      {{"missed_metrics_count", counters_.metrics_fails},
+                       {"metrics_fails", counters_.metrics_fails},
+                       {"missed_log_count", log::missed_lines()},
+                       {"log_fails", counters_.log_fails}}});
+    groups.push_back({"latencies_us",
+                      {{"pause_vm", counters_.pause_vm_us, MetricKind::kGauge},
+                       {"resume_vm", counters_.resume_vm_us, MetricKind::kGauge}}});
+    if (machine_) {
+        uint64_t runs = 0;
+        uint64_t failures = 0;
+        for (const auto& runner : machine_->runners) {
+            runs += runner->run_count();
+            VcpuRunner::Outcome outcome = runner->outcome();
+            if (outcome == VcpuRunner::Outcome::kError ||
+                outcome == VcpuRunner::Outcome::kGuestCrash) {
+                ++failures;
+            }
+        }
+        groups.push_back({"vcpu", {{"failures", failures}, {"kvm_run_count", runs}}});
+        if (Serial8250* serial = machine_->devices.serial()) {
+            std::lock_guard lock(serial->mutex());
+            const Serial8250::Counters& c = serial->counters();
+            groups.push_back({"uart",
+                              {{"write_count", c.bytes_out},
+                               {"read_count", c.bytes_in},
+                               {"missed_write_count", c.missed_write},
+                               {"missed_read_count", c.dropped_in}}});
+        }
+        if (I8042* i8042 = machine_->devices.i8042()) {
+            std::lock_guard lock(i8042->mutex());
+            const I8042::Counters& c = i8042->counters();
+            groups.push_back({"i8042",
+                              {{"reset_count", c.reset_count},
+                               {"missed_read_count", c.missed_read_count},
+                               {"missed_write_count", c.missed_write_count}}});
+        }
+    }
+    if (machine_) {
+        // Device state is touched with the transport's mutex held (see DeviceManager).
+        for (const DriveConfig& drive : config_.drives) {
+            if (auto block = machine_->devices.block(drive.drive_id)) {
+                std::lock_guard lock(block->transport->mutex());
+                groups.push_back(block_group(drive.drive_id, block->device->counters()));
+            }
+        }
+        for (const NetConfig& net : config_.nets) {
+            if (auto attached = machine_->devices.net(net.iface_id)) {
+                std::lock_guard lock(attached->transport->mutex());
+                groups.push_back(net_group(net.iface_id, attached->device->counters()));
+            }
+        }
+    }
+    for (const MetricsSource& source : metrics_sources_) source(groups);
+    return groups;
+}
+
+Result<void> Vmm::write_metrics() {
+    std::vector<MetricGroup> groups = collect_metrics();
+    Result<void> written = metrics_->flush(groups, utc_now_ms());
+    if (!written) {
+        ++counters_.metrics_fails;
+        EMBER_WARN("metrics not written: {}", written.error().message());
+    }
+    return written;
+}
+
+void Vmm::on_metrics_timer() {
+    (void)metrics_timer_.read();
+    if (!metrics_) return;
+    (void)write_metrics();
+    if (Result<void> armed = metrics_timer_.arm_oneshot(options_.metrics_period); !armed) {
+        EMBER_ERROR("metrics timer: {}", armed.error().message());
+    }
+}
+
+}  // namespace ember

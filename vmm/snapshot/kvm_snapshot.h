@@ -1,0 +1,21 @@
+// The KVM part of a snapshot for a whole machine: every vCPU's state and the VM's, read into and
+// written back from a MachineState, through vmm/kvm/{vcpu,vm}_state.cc.
+// Thread: the vmm thread, with every vCPU paused and no I/O exit pending completion (see
+// kvm::capture_vcpu_state).
+#pragma once
+
+#include <span>
+
+#include "vmm/base/result.h"
+#include "vmm/snapshot/machine_state.h"
+
+namespace ember::snapshot {
+
+// Fills state.vm and state.vcpus (vCPU i from vcpu_fds[i]) and sets machine.vcpu_count.
+Result<void> capture_kvm_state(MachineState& state, int kvm_fd, int vm_fd,
+                               std::span<const int> vcpu_fds);
+// The VM's state first (PIT, clock, irqchips), then each vCPU's. The VM must already have its
+// irqchip and PIT, and vCPU i must exist for every saved vCPU.
+Result<void> restore_kvm_state(const MachineState& state, int vm_fd, std::span<const int> vcpu_fds);
+
+}  // namespace ember::snapshot

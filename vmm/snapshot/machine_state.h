@@ -1,0 +1,75 @@
+// MachineState: everything a snapshot restores apart from guest memory contents, as plain structs,
+// and its state file: snapshot::save(path, state) and snapshot::load(path). load() checks the whole
+// file (container, every section, cross-section consistency) before returning anything, so a
+// caller that gets a MachineState can apply it without finding a problem half way.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vmm/base/result.h"
+#include "vmm/kvm/vcpu_state.h"
+#include "vmm/kvm/vm_state.h"
+
+namespace ember::snapshot {
+
+// The machine configuration the VM was built with (Firecracker's vm_info).
+struct MachineInfo {
+    uint32_t vcpu_count = 1;
+    uint64_t mem_size_mib = 128;
+    bool smt = false;
+    std::string huge_pages = "None";  // Firecracker's names: None, 2M.
+};
+
+// One guest RAM region and where its bytes sit in the memory file.
+struct MemoryRegionState {
+    uint64_t gpa = 0;
+    uint64_t size_bytes = 0;
+    uint64_t file_offset = 0;
+    bool operator==(const MemoryRegionState&) const = default;
+};
+
+// A device's state as an opaque blob its owner encodes (with FieldWriter, ideally) and decodes;
+// `version` is the owner's own, so a device can evolve its blob without a format bump.
+struct DeviceState {
+    std::string id;    // "rootfs", "eth0", "serial"
+    std::string type;  // "virtio-block", "virtio-net", "serial-8250"
+    uint32_t version = 0;
+    std::vector<uint8_t> data;
+    bool operator==(const DeviceState&) const = default;
+};
+
+// Who wrote the file; informational only.
+struct CreatorInfo {
+    std::string ember_version;
+    uint64_t created_unix_seconds = 0;
+};
+
+struct MachineState {
+    MachineInfo machine;
+    kvm::VmState vm;
+    std::vector<kvm::VcpuState> vcpus;  // In vCPU index order.
+    std::vector<MemoryRegionState> memory;
+    std::vector<DeviceState> devices;
+    CreatorInfo creator;
+};
+
+// Section tags of format 1.x. Never reuse a number.
+enum class SectionTag : uint32_t {
+    kMachine = 1,
+    kVm = 2,
+    kVcpu = 3,
+    kMemoryRegion = 4,
+    kDevice = 5,
+    kCreator = 6,
+};
+
+std::vector<uint8_t> encode_machine_state(const MachineState& state);
+Result<MachineState> decode_machine_state(std::span<const uint8_t> bytes);
+
+Result<void> save(const std::string& path, const MachineState& state);
+Result<MachineState> load(const std::string& path);
+
+}  // namespace ember::snapshot

@@ -1,0 +1,93 @@
+// Fields inside a section payload: a list of (tag u32, length u32, bytes) records, so a section can
+// grow. A reader skips field tags it does not know (written by a later Ember) and defaults those
+// that are missing but optional (written by an earlier one). Device owners encode their state
+// blobs with the same two classes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "vmm/base/result.h"
+#include "vmm/snapshot/byte_io.h"
+
+namespace ember::snapshot {
+
+class FieldWriter {
+  public:
+    void bytes(uint32_t tag, std::span<const uint8_t> data);
+    void u32(uint32_t tag, uint32_t v);
+    void u64(uint32_t tag, uint64_t v);
+    void str(uint32_t tag, std::string_view s) {
+        bytes(tag, {reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    }
+    template <typename T>
+    void pod(uint32_t tag, const T& value) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        bytes(tag, {reinterpret_cast<const uint8_t*>(&value), sizeof(T)});
+    }
+    template <typename T>
+    void pod_array(uint32_t tag, std::span<const T> values) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        bytes(tag, {reinterpret_cast<const uint8_t*>(values.data()), values.size_bytes()});
+    }
+    std::vector<uint8_t> take() { return w_.take(); }
+
+  private:
+    ByteWriter w_;
+};
+
+enum class Presence { kRequired, kOptional };
+
+class FieldReader {
+  public:
+    // Splits `payload` into fields (views into it: keep it alive while reading); refuses a field
+    // past the end or a tag given twice. `what` names the section in errors ("vCPU", "device").
+    static Result<FieldReader> parse(std::span<const uint8_t> payload, const char* what);
+
+    // Each getter leaves `out` unchanged when the field is absent and optional.
+    Result<void> bytes(uint32_t tag, std::vector<uint8_t>& out, Presence presence) const;
+    Result<void> u32(uint32_t tag, uint32_t& out, Presence presence) const;
+    Result<void> u64(uint32_t tag, uint64_t& out, Presence presence) const;
+    Result<void> str(uint32_t tag, std::string& out, Presence presence) const;
+    template <typename T>
+    Result<void> pod(uint32_t tag, T& out, Presence presence) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        const std::span<const uint8_t>* f = EMBER_TRY(find(tag, presence));
+        if (f == nullptr) return ok();
+        if (f->size() != sizeof(T)) return wrong_size(tag, f->size(), sizeof(T), "");
+        std::memcpy(&out, f->data(), sizeof(T));
+        return ok();
+    }
+    template <typename T>
+    Result<void> pod_array(uint32_t tag, std::vector<T>& out, Presence presence) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        const std::span<const uint8_t>* f = EMBER_TRY(find(tag, presence));
+        if (f == nullptr) return ok();
+        if (f->size() % sizeof(T) != 0)
+            return wrong_size(tag, f->size(), sizeof(T), "a multiple of ");
+        out.resize(f->size() / sizeof(T));
+        if (!out.empty()) std::memcpy(out.data(), f->data(), f->size());
+        return ok();
+    }
+
+    bool has(uint32_t tag) const;
+    // Fields this reader was not asked about, for describe().
+    const std::vector<std::pair<uint32_t, std::span<const uint8_t>>>& fields() const {
+        return fields_;
+    }
+
+  private:
+    explicit FieldReader(const char* what) : what_(what) {}
+    Result<const std::span<const uint8_t>*> find(uint32_t tag, Presence presence) const;
+    Error wrong_size(uint32_t tag, size_t got, size_t want, const char* relation) const;
+
+    const char* what_;
+    std::vector<std::pair<uint32_t, std::span<const uint8_t>>> fields_;
+};
+
+}  // namespace ember::snapshot

@@ -1,0 +1,327 @@
+#include "vmm/snapshot/uffd_page_server.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ember::snapshot {
+namespace {
+
+constexpr size_t kMaxHandshakeBytes = 64 * 1024;
+constexpr size_t kPrefetchBatchPages = 64;
+
+bool all_zero(const uint8_t* data, size_t len) {
+    for (size_t i = 0; i < len; i += sizeof(uint64_t)) {
+        uint64_t word;
+        std::memcpy(&word, data + i, sizeof(word));
+        if (word != 0) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Result<UniqueFd> listen_unix_socket(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(addr.sun_path)) return Error::invalid("socket path too long", path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) return Error::from_errno("socket");
+    if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0) {
+        return Error::from_errno("bind", path);
+    }
+    if (::listen(sock.get(), 1) < 0) return Error::from_errno("listen", path);
+    return sock;
+}
+
+Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms) {
+    UffdHandshake hs;
+    hs.connection.reset(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!hs.connection) return Error::from_errno("accept");
+    ucred cred{};
+    socklen_t cred_len = sizeof(cred);
+    if (::getsockopt(hs.connection.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+        hs.peer_pid = cred.pid;
+    }
+
+    std::string json;
+    std::vector<char> buffer(kMaxHandshakeBytes);
+    Error last_error = Error::invalid("uffd handshake", "connection closed before any region");
+    while (json.size() < kMaxHandshakeBytes) {
+        pollfd pfd{.fd = hs.connection.get(), .events = POLLIN, .revents = 0};
+        int ready = ::poll(&pfd, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) return Error::from_errno("poll uffd handshake");
+        if (ready == 0) return Error::invalid("uffd handshake timed out", last_error.message());
+
+        iovec iov{.iov_base = buffer.data(), .iov_len = kMaxHandshakeBytes - json.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        ssize_t n = ::recvmsg(hs.connection.get(), &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("recvmsg uffd handshake");
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                // The first fd is the userfaultfd; anything more is owned and closed here.
+                if (!hs.uffd) {
+                    hs.uffd.reset(fd);
+                } else {
+                    UniqueFd extra(fd);
+                }
+            }
+        }
+        if (n == 0) return last_error;
+        json.append(buffer.data(), static_cast<size_t>(n));
+        // The message has no length prefix: it is complete when it parses.
+        Result<std::vector<UffdRegion>> regions = parse_uffd_regions_json(json);
+        if (regions) {
+            if (!hs.uffd) return Error::invalid("uffd handshake", "no userfaultfd in the message");
+            hs.regions = std::move(*regions);
+            return hs;
+        }
+        last_error = regions.error();
+    }
+    return Error::invalid("uffd handshake too large",
+                          fmt::format("over {} bytes", kMaxHandshakeBytes));
+}
+
+Result<std::vector<uint64_t>> read_page_offsets(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return Error::from_errno("open page offsets file", path);
+    std::vector<uint64_t> offsets;
+    std::string line;
+    for (size_t number = 1; std::getline(in, line); ++number) {
+        if (line.empty() || line[0] == '#') continue;
+        char* end = nullptr;
+        errno = 0;
+        unsigned long long value = std::strtoull(line.c_str(), &end, 0);
+        if (errno != 0 || end == line.c_str() || *end != '\0' || line[0] == '-') {
+            return Error::invalid("bad page offset",
+                                  fmt::format("{}:{}: '{}'", path, number, line));
+        }
+        offsets.push_back(value);
+    }
+    return offsets;
+}
+
+PageServer::PageServer(UffdHandshake handshake, MmapRegion file, UniqueFd record)
+    : hs_(std::move(handshake)), file_(std::move(file)), record_(std::move(record)) {
+    for (const UffdRegion& r : hs_.regions) {
+        size_t pages = r.size / r.page_size;
+        regions_.push_back(
+            {.uffd = r, .removed = std::vector<bool>(pages), .recorded = std::vector<bool>(pages)});
+    }
+}
+
+Result<PageServer> PageServer::create(UffdHandshake handshake, const std::string& memory_file,
+                                      UniqueFd record) {
+    UniqueFd fd(::open(memory_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error::from_errno("open memory file", memory_file);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", memory_file);
+    uint64_t file_size = static_cast<uint64_t>(st.st_size);
+    for (const UffdRegion& r : handshake.regions) {
+        if (r.offset > file_size || r.size > file_size - r.offset) {
+            return Error::invalid(
+                "memory file too short for the regions",
+                fmt::format("{}: region at offset {:#x} size {:#x}, file {} bytes", memory_file,
+                            r.offset, r.size, file_size));
+        }
+    }
+    if (file_size == 0) return Error::invalid("memory file is empty", memory_file);
+    MmapRegion file = EMBER_TRY(
+        MmapRegion::of_file(fd.get(), file_size, 0, PROT_READ, MAP_PRIVATE | MAP_NORESERVE));
+    return PageServer(std::move(handshake), std::move(file), std::move(record));
+}
+
+void PageServer::queue_prefetch(std::vector<uint64_t> file_offsets) {
+    prefetch_.insert(prefetch_.end(), file_offsets.begin(), file_offsets.end());
+}
+
+PageServer::Region* PageServer::region_of(uint64_t address) {
+    for (Region& r : regions_) {
+        if (address >= r.uffd.base_host_virt_addr &&
+            address - r.uffd.base_host_virt_addr < r.uffd.size) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+Result<PageServer::Fill> PageServer::fill(Region& region, uint64_t page_addr) {
+    const UffdRegion& u = region.uffd;
+    uint64_t page = (page_addr - u.base_host_virt_addr) / u.page_size;
+    const uint8_t* src = file_.data() + u.offset + (page_addr - u.base_host_virt_addr);
+    bool zero = region.removed[page] || all_zero(src, u.page_size);
+    int rc;
+    if (zero && u.page_size == 4096) {
+        uffdio_zeropage z{};
+        z.range.start = page_addr;
+        z.range.len = u.page_size;
+        rc = ::ioctl(hs_.uffd.get(), UFFDIO_ZEROPAGE, &z);
+    } else {
+        // UFFDIO_ZEROPAGE only handles base pages: larger ones copy from a zero buffer.
+        if (zero && zeros_.size() < u.page_size) zeros_.assign(u.page_size, 0);
+        uffdio_copy c{};
+        c.dst = page_addr;
+        c.src = reinterpret_cast<uint64_t>(zero ? zeros_.data() : src);
+        c.len = u.page_size;
+        rc = ::ioctl(hs_.uffd.get(), UFFDIO_COPY, &c);
+    }
+    if (rc < 0) {
+        switch (errno) {
+            case EEXIST: {
+                // Already filled (a prefetch raced the fault): make sure the faulting thread runs.
+                ++stats_.already_present;
+                uffdio_range range{.start = page_addr, .len = u.page_size};
+                ::ioctl(hs_.uffd.get(), UFFDIO_WAKE, &range);
+                return Fill::kDone;
+            }
+            case EAGAIN:
+                return Fill::kRetry;
+            case ESRCH:
+            case ENOENT:
+                peer_gone_ = true;  // The address space is gone: the VM has exited.
+                return Fill::kDone;
+            default:
+                return Error::from_errno(zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
+        }
+    }
+    region.removed[page] = false;
+    ++(zero ? stats_.zero_pages : stats_.copied_pages);
+    return Fill::kDone;
+}
+
+Result<void> PageServer::on_fault(uint64_t address) {
+    ++stats_.faults;
+    Region* region = region_of(address);
+    if (region == nullptr) {
+        return Error::invalid("page fault outside every region", fmt::format("{:#x}", address));
+    }
+    const UffdRegion& u = region->uffd;
+    uint64_t page_addr = address & ~(u.page_size - 1);
+    uint64_t page = (page_addr - u.base_host_virt_addr) / u.page_size;
+    if (record_ && !region->removed[page] && !region->recorded[page]) {
+        region->recorded[page] = true;
+        std::string line = fmt::format("{:#x}\n", u.offset + page * u.page_size);
+        if (::write(record_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+            return Error::from_errno("write the record file");
+        }
+    }
+    if (EMBER_TRY(fill(*region, page_addr)) == Fill::kRetry) deferred_.push_back(page_addr);
+    return ok();
+}
+
+void PageServer::on_remove(uint64_t start, uint64_t end) {
+    ++stats_.remove_events;
+    for (Region& r : regions_) {
+        uint64_t base = r.uffd.base_host_virt_addr;
+        uint64_t lo = std::max(start, base);
+        uint64_t hi = std::min(end, base + r.uffd.size);
+        for (uint64_t a = lo; a < hi; a += r.uffd.page_size) {
+            r.removed[(a - base) / r.uffd.page_size] = true;
+        }
+    }
+}
+
+Result<void> PageServer::drain_events() {
+    uffd_msg msgs[16];
+    while (!peer_gone_) {
+        ssize_t n = ::read(hs_.uffd.get(), msgs, sizeof(msgs));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return ok();
+        if (n < 0) return Error::from_errno("read userfaultfd");
+        if (n == 0) return ok();
+        for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); ++i) {
+            const uffd_msg& m = msgs[i];
+            if (m.event == UFFD_EVENT_PAGEFAULT) {
+                EMBER_TRY(on_fault(m.arg.pagefault.address));
+            } else if (m.event == UFFD_EVENT_REMOVE) {
+                on_remove(m.arg.remove.start, m.arg.remove.end);
+            }
+        }
+    }
+    return ok();
+}
+
+Result<void> PageServer::retry_deferred() {
+    std::vector<uint64_t> pending = std::move(deferred_);
+    deferred_.clear();
+    for (uint64_t page_addr : pending) {
+        Region* region = region_of(page_addr);
+        if (region != nullptr && EMBER_TRY(fill(*region, page_addr)) == Fill::kRetry) {
+            deferred_.push_back(page_addr);
+        }
+    }
+    return ok();
+}
+
+Result<void> PageServer::prefetch_batch() {
+    size_t end = std::min(prefetch_.size(), prefetch_next_ + kPrefetchBatchPages);
+    for (; prefetch_next_ < end && !peer_gone_; ++prefetch_next_) {
+        uint64_t offset = prefetch_[prefetch_next_];
+        for (Region& r : regions_) {
+            if (offset < r.uffd.offset || offset - r.uffd.offset >= r.uffd.size) continue;
+            uint64_t page_addr =
+                r.uffd.base_host_virt_addr + ((offset - r.uffd.offset) & ~(r.uffd.page_size - 1));
+            uint64_t present_before = stats_.already_present;
+            if (EMBER_TRY(fill(r, page_addr)) == Fill::kDone &&
+                stats_.already_present == present_before) {
+                ++stats_.prefetched_pages;
+            }
+            break;
+        }
+    }
+    return ok();
+}
+
+Result<void> PageServer::serve() {
+    while (!peer_gone_) {
+        bool prefetching = prefetch_next_ < prefetch_.size();
+        pollfd fds[2] = {
+            {.fd = hs_.uffd.get(), .events = POLLIN, .revents = 0},
+            {.fd = hs_.connection.get(), .events = POLLIN | POLLRDHUP, .revents = 0},
+        };
+        // Faults first; prefetch only while none is waiting.
+        int ready = ::poll(fds, 2, prefetching || !deferred_.empty() ? 0 : -1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) return Error::from_errno("poll");
+        if (fds[0].revents & POLLIN) EMBER_TRY(drain_events());
+        if (fds[0].revents & (POLLERR | POLLNVAL))
+            return Error::invalid("userfaultfd", "poll error");
+        if (fds[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) return ok();
+        if (fds[1].revents & POLLIN) {
+            char byte;
+            if (::recv(hs_.connection.get(), &byte, 1, MSG_DONTWAIT) == 0) return ok();
+        }
+        if (!deferred_.empty()) EMBER_TRY(retry_deferred());
+        if (ready == 0 && prefetching) EMBER_TRY(prefetch_batch());
+    }
+    return ok();
+}
+
+}  // namespace ember::snapshot
