@@ -17,41 +17,13 @@ fail() {
     [[ -n "$ember_pid" ]] && kill "$ember_pid" 2>/dev/null
     exit 1
 }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/api_client.sh"
 
-# api METHOD PATH [BODY]: prints the body and sets $status.
-api() {
-    local out
-    out=$(curl -sS --max-time 60 --unix-socket "$sock" -X "$1" "http://localhost$2" \
-        -H 'Accept: application/json' -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} -w $'\n%{http_code}') || fail "curl $1 $2"
-    status=${out##*$'\n'}
-    body=${out%$'\n'*}
-}
-# expect STATUS METHOD PATH [BODY] [TEXT]: the answer has STATUS (and contains TEXT).
-expect() {
-    local want=$1 text=${5:-}
-    api "$2" "$3" "${4:-}"
-    [[ "$status" == "$want" ]] || fail "$2 $3 answered $status, expected $want: $body"
-    [[ -z "$text" || "$body" == *"$text"* ]] || fail "$2 $3: no '$text' in: $body"
-    ok "$2 $3 -> $status ${body:0:120}"
-}
 # A child that has exited stays a zombie (state Z) until `wait`.
 ember_exited() {
     local state
     state=$(awk '{print $3}' "/proc/$ember_pid/stat" 2>/dev/null)
     [[ -z "$state" || "$state" == Z ]]
-}
-console_lines() { grep -c '^[0-9][0-9]*\.[0-9]* ' console.txt 2>/dev/null || true; }
-# At least N uptime lines on the console (evaluated on each poll of wait_for).
-has_lines() { (($(console_lines) >= $1)); }
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s.
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
 }
 
 ip tuntap add dev tap0 mode tap || fail "cannot create tap0"

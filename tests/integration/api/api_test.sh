@@ -32,7 +32,7 @@ set +e
 "$root/resources/sandbox/ember-sandbox" run --timeout 600 \
     --bin "$ember" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4.orig" \
-    --file "$here/api_in_vm.sh:api_in_vm.sh" \
+    --file "$here/api_in_vm.sh:api_in_vm.sh" --file "$here/../lib/api_client.sh:api_client.sh" \
     -- bash api_in_vm.sh bzImage rootfs.ext4.orig >"$out"
 rc=$?
 set -e

@@ -1,0 +1,37 @@
+# Sourced by in-sandbox test scripts (bash) that drive ember's API with
+# `curl --unix-socket "$sock"`. The caller defines fail() and sets $sock.
+
+ok() { echo "ok: $*"; }
+
+# api METHOD PATH [BODY]: prints the body and sets $status.
+api() {
+    local out
+    out=$(curl -sS --max-time 60 --unix-socket "$sock" -X "$1" "http://localhost$2" \
+        -H 'Accept: application/json' -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} -w $'\n%{http_code}') || fail "curl $1 $2"
+    status=${out##*$'\n'}
+    body=${out%$'\n'*}
+}
+
+# expect STATUS METHOD PATH [BODY] [TEXT]: the answer has STATUS (and contains TEXT).
+expect() {
+    local want=$1 text=${5:-}
+    api "$2" "$3" "${4:-}"
+    [[ "$status" == "$want" ]] || fail "$2 $3 answered $status, expected $want: $body"
+    [[ -z "$text" || "$body" == *"$text"* ]] || fail "$2 $3: no '$text' in: $body"
+    ok "$2 $3 -> $status ${body:0:120}"
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_for() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+# Uptime lines (`cat /proc/uptime` in a guest loop) on the console so far.
+console_lines() { grep -c '^[0-9][0-9]*\.[0-9]* ' console.txt 2>/dev/null || true; }
+# At least N uptime lines on the console (for wait_for).
+has_lines() { (($(console_lines) >= $1)); }
