@@ -12,32 +12,8 @@
 #include <string>
 
 #include "api/http_server.h"
+#include "tests/bench/http_response.h"
 #include "tests/fakes/fake_vmm_controller.h"
-
-namespace {
-
-// Reads one response with a Content-Length body; false on EOF.
-bool read_response(int fd, std::string& buffer) {
-    for (;;) {
-        size_t head_end = buffer.find("\r\n\r\n");
-        if (head_end != std::string::npos) {
-            size_t cl = buffer.find("Content-Length: ");
-            size_t length = (cl != std::string::npos && cl < head_end)
-                                ? std::strtoul(buffer.c_str() + cl + 16, nullptr, 10)
-                                : 0;
-            if (buffer.size() >= head_end + 4 + length) {
-                buffer.erase(0, head_end + 4 + length);
-                return true;
-            }
-        }
-        char chunk[4096];
-        ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-        if (n <= 0) return false;
-        buffer.append(chunk, static_cast<size_t>(n));
-    }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     const long requests = argc > 1 ? std::atol(argv[1]) : 50000;
@@ -64,7 +40,7 @@ int main(int argc, char** argv) {
     for (long i = 0; i < requests; ++i) {
         if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
                 static_cast<ssize_t>(request.size()) ||
-            !read_response(fd.get(), buffer)) {
+            !ember::bench::read_response(fd.get(), buffer)) {
             std::fprintf(stderr, "api_bench: connection lost after %ld requests\n", i);
             return 1;
         }

@@ -1,5 +1,6 @@
 #include "vmm/kvm/vcpu.h"
 
+#include "vmm/kvm/ioctl_state.h"
 #include "vmm/kvm/kvm_abi.h"
 
 #include <sys/ioctl.h>
@@ -13,19 +14,6 @@
 
 namespace ember::kvm {
 namespace {
-
-template <typename T>
-Result<T> get_state(int fd, unsigned long request, const char* name) {
-    T value{};
-    if (::ioctl(fd, request, &value) < 0) return Error::from_errno(name);
-    return value;
-}
-
-template <typename T>
-Result<void> set_state(int fd, unsigned long request, const T& value, const char* name) {
-    if (::ioctl(fd, request, &value) < 0) return Error::from_errno(name);
-    return ok();
-}
 
 }  // namespace
 
@@ -56,31 +44,33 @@ Result<void> Vcpu::set_msrs(std::span<const kvm_msr_entry> entries) {
     return ok();
 }
 
-Result<kvm_regs> Vcpu::regs() const { return get_state<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS"); }
+Result<kvm_regs> Vcpu::regs() const {
+    return ioctl_get<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS");
+}
 Result<void> Vcpu::set_regs(const kvm_regs& regs) {
-    return set_state(fd_.get(), KVM_SET_REGS, regs, "KVM_SET_REGS");
+    return ioctl_set(fd_.get(), KVM_SET_REGS, regs, "KVM_SET_REGS");
 }
 Result<kvm_sregs> Vcpu::sregs() const {
-    return get_state<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS");
+    return ioctl_get<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS");
 }
 Result<void> Vcpu::set_sregs(const kvm_sregs& sregs) {
-    return set_state(fd_.get(), KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
+    return ioctl_set(fd_.get(), KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
 }
 Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) {
-    return set_state(fd_.get(), KVM_SET_FPU, fpu, "KVM_SET_FPU");
+    return ioctl_set(fd_.get(), KVM_SET_FPU, fpu, "KVM_SET_FPU");
 }
 Result<kvm_lapic_state> Vcpu::lapic() const {
-    return get_state<kvm_lapic_state>(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC");
+    return ioctl_get<kvm_lapic_state>(fd_.get(), KVM_GET_LAPIC, "KVM_GET_LAPIC");
 }
 Result<void> Vcpu::set_lapic(const kvm_lapic_state& lapic) {
-    return set_state(fd_.get(), KVM_SET_LAPIC, lapic, "KVM_SET_LAPIC");
+    return ioctl_set(fd_.get(), KVM_SET_LAPIC, lapic, "KVM_SET_LAPIC");
 }
 Result<kvm_mp_state> Vcpu::mp_state() const {
-    return get_state<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
+    return ioctl_get<kvm_mp_state>(fd_.get(), KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
 }
 
 Result<uint64_t> Vcpu::xcr0() const {
-    kvm_xcrs xcrs = EMBER_TRY(get_state<kvm_xcrs>(fd_.get(), KVM_GET_XCRS, "KVM_GET_XCRS"));
+    kvm_xcrs xcrs = EMBER_TRY(ioctl_get<kvm_xcrs>(fd_.get(), KVM_GET_XCRS, "KVM_GET_XCRS"));
     for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; ++i) {
         if (xcrs.xcrs[i].xcr == 0) return xcrs.xcrs[i].value;
     }
@@ -91,7 +81,7 @@ Result<void> Vcpu::set_xcr0(uint64_t value) {
     xcrs.nr_xcrs = 1;
     xcrs.xcrs[0].xcr = 0;
     xcrs.xcrs[0].value = value;
-    return set_state(fd_.get(), KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
+    return ioctl_set(fd_.get(), KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
 }
 
 void Vcpu::set_immediate_exit(bool value) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "vmm/kvm/ioctl_state.h"
 #include "vmm/kvm/kvm_abi.h"
 
 namespace ember::kvm {
@@ -26,19 +27,6 @@ constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, abi::ArrayHeader);
 constexpr uint32_t kMsrIa32Tsc = 0x10;
 constexpr uint32_t kMsrIa32TscDeadline = 0x6e0;
 constexpr size_t kMaxCpuidEntries = 256;  // KVM_MAX_CPUID_ENTRIES
-
-template <typename T>
-Result<T> get(int fd, unsigned long request, const char* name) {
-    T value{};
-    if (::ioctl(fd, request, &value) < 0) return Error::from_errno(name);
-    return value;
-}
-
-template <typename T>
-Result<void> set(int fd, unsigned long request, const T& value, const char* name) {
-    if (::ioctl(fd, request, &value) < 0) return Error::from_errno(name);
-    return ok();
-}
 
 Result<std::vector<kvm_cpuid_entry2>> get_cpuid(int fd) {
     for (size_t capacity = 64; capacity <= kMaxCpuidEntries; capacity *= 2) {
@@ -115,10 +103,10 @@ Result<VcpuState> capture_vcpu_state(int vcpu_fd, uint32_t index,
     VcpuState s;
     s.index = index;
     // MP state first: reading it makes KVM process pending APIC events into the state below.
-    s.mp_state = EMBER_TRY(get<kvm_mp_state>(vcpu_fd, KVM_GET_MP_STATE, "KVM_GET_MP_STATE"));
-    s.regs = EMBER_TRY(get<kvm_regs>(vcpu_fd, KVM_GET_REGS, "KVM_GET_REGS"));
-    s.sregs = EMBER_TRY(get<kvm_sregs>(vcpu_fd, KVM_GET_SREGS, "KVM_GET_SREGS"));
-    s.fpu = EMBER_TRY(get<kvm_fpu>(vcpu_fd, KVM_GET_FPU, "KVM_GET_FPU"));
+    s.mp_state = EMBER_TRY(ioctl_get<kvm_mp_state>(vcpu_fd, KVM_GET_MP_STATE, "KVM_GET_MP_STATE"));
+    s.regs = EMBER_TRY(ioctl_get<kvm_regs>(vcpu_fd, KVM_GET_REGS, "KVM_GET_REGS"));
+    s.sregs = EMBER_TRY(ioctl_get<kvm_sregs>(vcpu_fd, KVM_GET_SREGS, "KVM_GET_SREGS"));
+    s.fpu = EMBER_TRY(ioctl_get<kvm_fpu>(vcpu_fd, KVM_GET_FPU, "KVM_GET_FPU"));
 
     xsave_bytes = std::max(xsave_bytes, sizeof(XsaveRegion));
     std::vector<uint32_t> xsave((xsave_bytes + 3) / 4, 0);
@@ -127,14 +115,14 @@ Result<VcpuState> capture_vcpu_state(int vcpu_fd, uint32_t index,
     s.xsave.resize(xsave_bytes);
     std::memcpy(s.xsave.data(), xsave.data(), xsave_bytes);
 
-    s.xcrs = EMBER_TRY(get<kvm_xcrs>(vcpu_fd, KVM_GET_XCRS, "KVM_GET_XCRS"));
-    s.debugregs = EMBER_TRY(get<kvm_debugregs>(vcpu_fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
-    s.lapic = EMBER_TRY(get<kvm_lapic_state>(vcpu_fd, KVM_GET_LAPIC, "KVM_GET_LAPIC"));
+    s.xcrs = EMBER_TRY(ioctl_get<kvm_xcrs>(vcpu_fd, KVM_GET_XCRS, "KVM_GET_XCRS"));
+    s.debugregs = EMBER_TRY(ioctl_get<kvm_debugregs>(vcpu_fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
+    s.lapic = EMBER_TRY(ioctl_get<kvm_lapic_state>(vcpu_fd, KVM_GET_LAPIC, "KVM_GET_LAPIC"));
     int khz = ::ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
     s.tsc_khz = khz > 0 ? static_cast<uint32_t>(khz) : 0;
     s.cpuid = EMBER_TRY(get_cpuid(vcpu_fd));
     s.msrs = EMBER_TRY(get_msrs(vcpu_fd, msr_indices));
-    s.events = EMBER_TRY(get<kvm_vcpu_events>(vcpu_fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
+    s.events = EMBER_TRY(ioctl_get<kvm_vcpu_events>(vcpu_fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
     return s;
 }
 
@@ -155,19 +143,19 @@ Result<void> restore_vcpu_state(int vcpu_fd, const VcpuState& s) {
         return Error::from_errno("KVM_SET_CPUID2");
     }
     EMBER_TRY(set_msrs(vcpu_fd, s.msrs));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_REGS, s.regs, "KVM_SET_REGS"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_SREGS, s.sregs, "KVM_SET_SREGS"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_FPU, s.fpu, "KVM_SET_FPU"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_REGS, s.regs, "KVM_SET_REGS"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_SREGS, s.sregs, "KVM_SET_SREGS"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_FPU, s.fpu, "KVM_SET_FPU"));
     // KVM_SET_XSAVE reads as many bytes as KVM_CAP_XSAVE2 says; the buffer is at least that big
     // when the snapshot came from the same host configuration.
     std::vector<uint32_t> xsave((s.xsave.size() + 3) / 4, 0);
     std::memcpy(xsave.data(), s.xsave.data(), s.xsave.size());
     if (::ioctl(vcpu_fd, kSetXsave, xsave.data()) < 0) return Error::from_errno("KVM_SET_XSAVE");
-    EMBER_TRY(set(vcpu_fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_DEBUGREGS, s.debugregs, "KVM_SET_DEBUGREGS"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_LAPIC, s.lapic, "KVM_SET_LAPIC"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_MP_STATE, s.mp_state, "KVM_SET_MP_STATE"));
-    EMBER_TRY(set(vcpu_fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_DEBUGREGS, s.debugregs, "KVM_SET_DEBUGREGS"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_LAPIC, s.lapic, "KVM_SET_LAPIC"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_MP_STATE, s.mp_state, "KVM_SET_MP_STATE"));
+    EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS"));
     return ok();
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/http_response.h"
 #include "vmm/base/unique_fd.h"
 
 namespace {
@@ -33,27 +34,6 @@ ember::UniqueFd try_connect(const std::string& path) {
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return {};
     return fd;
-}
-
-// Reads one response with a Content-Length body; false on EOF.
-bool read_response(int fd, std::string& buffer) {
-    for (;;) {
-        size_t head_end = buffer.find("\r\n\r\n");
-        if (head_end != std::string::npos) {
-            size_t cl = buffer.find("Content-Length: ");
-            size_t length = (cl != std::string::npos && cl < head_end)
-                                ? std::strtoul(buffer.c_str() + cl + 16, nullptr, 10)
-                                : 0;
-            if (buffer.size() >= head_end + 4 + length) {
-                buffer.erase(0, head_end + 4 + length);
-                return true;
-            }
-        }
-        char chunk[4096];
-        ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-        if (n <= 0) return false;
-        buffer.append(chunk, static_cast<size_t>(n));
-    }
 }
 
 struct Started {
@@ -71,7 +51,7 @@ double startup_cpu_ms(int fd, const std::string& metrics_path) {
         "Content-Length: 31\r\n\r\n{\"action_type\": \"FlushMetrics\"}";
     std::string buffer;
     if (::send(fd, flush.data(), flush.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(flush.size()) ||
-        !read_response(fd, buffer)) {
+        !ember::bench::read_response(fd, buffer)) {
         return -1;
     }
     std::ifstream in(metrics_path);
@@ -159,7 +139,7 @@ int main(int argc, char** argv) {
     for (long i = 0; i < requests; ++i) {
         if (::send(s.client.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
                 static_cast<ssize_t>(request.size()) ||
-            !read_response(s.client.get(), buffer)) {
+            !ember::bench::read_response(s.client.get(), buffer)) {
             std::fprintf(stderr, "api_startup_bench: connection lost after %ld requests\n", i);
             stop_ember(s);
             return 1;

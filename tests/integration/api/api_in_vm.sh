@@ -42,12 +42,18 @@ expect 204 PUT /logger '{"log_path": "api.log", "level": "Info", "show_level": t
 expect 204 PUT /metrics '{"metrics_path": "metrics.json"}'
 expect 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
 boot_args='console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd quiet'
-boot_args+=' ember.test=\"ls /sys/class/net; while true; do cat /proc/uptime; sleep 1; done\"'
+boot_args+=' ember.test=\"ls /sys/class/net; while true; do cat /proc/uptime; echo VDB-SECTORS=$(cat /sys/block/vdb/size); sleep 1; done\"'
 expect 204 PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"boot_args\": \"$boot_args\"}"
 expect 204 PUT /drives/rootfs \
     '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4", "is_root_device": true, "is_read_only": false}'
 expect 204 PUT /network-interfaces/eth0 \
     '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
+truncate -s 8M scratch-small.img
+truncate -s 16M scratch-large.img
+expect 204 PUT /drives/scratch \
+    '{"drive_id": "scratch", "path_on_host": "scratch-small.img", "is_root_device": false, "is_read_only": false}'
+expect 400 PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "scratch-large.img"}' \
+    "not supported before"
 expect 400 PUT /vsock '{"guest_cid": 3, "uds_path": "v.sock"}' "Ember does not support"
 expect 200 GET /vm/config "" '"drive_id":"rootfs"'
 expect 204 PUT /actions '{"action_type": "InstanceStart"}'
@@ -60,6 +66,19 @@ ok "guest init reached $(( (${now/./} - ${start/./}) / 1000 )) ms after launch"
 wait_for 60 has_lines 3 || fail "the guest prints no uptime lines"
 grep -qw eth0 console.txt || fail "the guest has no eth0"
 ok "the guest sees eth0 and booted from the rootfs drive"
+wait_for 30 grep -q "VDB-SECTORS=16384" console.txt || fail "the guest does not see the 8 MiB scratch drive"
+
+# PATCH after boot: a new backing file (the guest learns the new capacity through the
+# config-change interrupt) and rate limiters on the drive and the interface.
+expect 204 PATCH /drives/scratch '{"drive_id": "scratch", "path_on_host": "scratch-large.img"}'
+wait_for 60 grep -q "VDB-SECTORS=32768" console.txt ||
+    fail "the guest did not see the 16 MiB file after PATCH /drives"
+ok "the guest sees the new 16 MiB backing file after PATCH /drives/scratch"
+expect 204 PATCH /drives/scratch \
+    '{"drive_id": "scratch", "rate_limiter": {"ops": {"size": 1000, "refill_time": 100}}}'
+expect 204 PATCH /network-interfaces/eth0 \
+    '{"iface_id": "eth0", "tx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 100}}}'
+expect 400 PATCH /drives/nosuch '{"drive_id": "nosuch", "path_on_host": "scratch-large.img"}'
 
 expect 204 PATCH /vm '{"state": "Paused"}'
 expect 200 GET / "" '"state":"Paused"'

@@ -1,0 +1,33 @@
+// read_response: reads one HTTP response with a Content-Length body from a blocking socket, for
+// the API benchmarks' minimal clients.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace ember::bench {
+
+// Consumes one response from `buffer` (reading more from `fd` as needed); false on EOF.
+inline bool read_response(int fd, std::string& buffer) {
+    for (;;) {
+        size_t head_end = buffer.find("\r\n\r\n");
+        if (head_end != std::string::npos) {
+            size_t cl = buffer.find("Content-Length: ");
+            size_t length = (cl != std::string::npos && cl < head_end)
+                                ? std::strtoul(buffer.c_str() + cl + 16, nullptr, 10)
+                                : 0;
+            if (buffer.size() >= head_end + 4 + length) {
+                buffer.erase(0, head_end + 4 + length);
+                return true;
+            }
+        }
+        char chunk[4096];
+        ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0) return false;
+        buffer.append(chunk, static_cast<size_t>(n));
+    }
+}
+
+}  // namespace ember::bench
