@@ -157,16 +157,24 @@ TEST(SeccompFilters, VmmFilterStopsSocketCreation) {
     EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket));
 }
 
-TEST(SeccompFilters, ApiFilterAllowsUnixSocketsOnlyAndStopsNetworkSockets) {
+// The API thread serves the socket made before its filter: it needs no new socket of any kind
+// and opens no file (PUT /logger and /metrics open theirs on the vmm thread).
+TEST(SeccompFilters, ApiFilterAcceptsButMakesNoSocketsAndOpensNoFiles) {
     ChildResult r = run_filtered(builtin(), ThreadKind::kApi, [] {
-        int unix_socket = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (unix_socket < 0) return 10;
+        if (::accept4(-1, nullptr, nullptr, SOCK_CLOEXEC) != -1 || errno != EBADF) return 10;
         say("allowed\n");
-        ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
     EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket));
+
+    r = run_filtered(builtin(), ThreadKind::kApi, [] {
+        ::openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+        return 12;
+    });
+    EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
+    EXPECT_EQ(r.stderr_text, violation(SYS_openat));
 }
 
 TEST(SeccompFilters, VcpuFilterAllowsKvmRunButNotOtherKvmIoctls) {
