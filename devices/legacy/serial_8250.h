@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <type_traits>
 
 #include "devices/bus_device.h"
 #include "devices/irq_line.h"
 #include "vmm/base/log.h"
+#include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
 
 namespace ember {
@@ -46,6 +48,22 @@ public:
         uint64_t dropped_in = 0;     // Input that did not fit in the FIFO.
     };
 
+    // Everything the guest can observe, for snapshots. IIR, LSR and MSR are not stored: they are
+    // computed from these fields (pending THRE, the FIFO, MCR) exactly as in the running device.
+    // Counters, the output sink and the IRQ line are host-side and not part of it.
+    struct State {
+        uint8_t ier = 0;
+        uint8_t lcr = 0;
+        uint8_t mcr = 0;
+        uint8_t scr = 0;
+        uint8_t dll = 0;
+        uint8_t dlm = 0;
+        uint8_t thr_empty_pending = 0;  // 0 or 1: a THRE interrupt not yet acknowledged.
+        uint8_t rx_len = 0;             // Bytes used in rx, at most kFifoSize.
+        uint8_t rx[kFifoSize] = {};     // The receive FIFO, oldest byte first.
+    };
+    static_assert(std::is_trivially_copyable_v<State>);
+
     // `irq` and `out` must outlive the device.
     Serial8250(IrqLine& irq, SerialOutput& out) : irq_(irq), out_(out) {}
 
@@ -58,6 +76,11 @@ public:
     size_t input_space() const { return kFifoSize - rx_.size(); }
 
     const Counters& counters() const { return counters_; }
+
+    // Caller holds mutex(). restore_state validates `state` first and leaves the device unchanged
+    // when it is refused; when accepted it re-raises the interrupt if one is pending.
+    State save_state() const;
+    Result<void> restore_state(const State& state);
 
 private:
     uint8_t read_register(uint64_t offset);
