@@ -38,4 +38,29 @@ void BootTimer::write(uint64_t offset, std::span<const uint8_t> data) {
                t.wall_us / 1000, t.cpu_us, t.cpu_us / 1000);
 }
 
+BootTimer::State BootTimer::save_state() const {
+    State s;
+    if (boot_time_) {
+        s.wall_us = boot_time_->wall_us;
+        s.cpu_us = boot_time_->cpu_us;
+        s.reported = 1;
+    }
+    return s;
+}
+
+Result<void> BootTimer::restore_state(const State& state) {
+    if (state.reported > 1) {
+        return Error::invalid("boot timer restore", "reported is not 0 or 1");
+    }
+    if (!state.reported && (state.wall_us || state.cpu_us)) {
+        return Error::invalid("boot timer restore", "boot times set but not reported");
+    }
+    if (state.reported) {
+        boot_time_ = BootTime{state.wall_us, state.cpu_us};
+    } else {
+        boot_time_.reset();
+    }
+    return ok();
+}
+
 }  // namespace ember

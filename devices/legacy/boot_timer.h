@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 #include "devices/bus_device.h"
+#include "vmm/base/result.h"
 
 namespace ember {
 
@@ -33,6 +35,17 @@ public:
         uint64_t cpu_us = 0;
     };
 
+    // Nothing here is guest-visible (reads are 0); it is saved so that a restored VM does not
+    // report the boot time a second time and still knows the first one.
+    struct State {
+        uint64_t wall_us = 0;
+        uint64_t cpu_us = 0;
+        uint8_t reported = 0;  // 0 or 1; the times are 0 unless it is 1.
+
+        bool operator==(const State&) const = default;
+    };
+    static_assert(std::is_trivially_copyable_v<State>);
+
     explicit BootTimer(StartTime start) : start_(start) {}
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
@@ -40,6 +53,10 @@ public:
 
     // Set once the guest has signalled boot completion.
     std::optional<BootTime> boot_time() const { return boot_time_; }
+
+    // Caller holds mutex(). restore_state leaves the device unchanged when it refuses `state`.
+    State save_state() const;
+    Result<void> restore_state(const State& state);
 
 private:
     StartTime start_;

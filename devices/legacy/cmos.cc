@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <string>
 
 namespace ember {
 namespace {
@@ -147,6 +148,68 @@ void Cmos::write(uint64_t offset, std::span<const uint8_t> data) {
             write_register(index_, data[i]);
         }
     }
+}
+
+Cmos::State Cmos::save_state() const {
+    State s;
+    s.clock_offset_s = offset_s_;
+    s.set_sec = set_tm_.tm_sec;
+    s.set_min = set_tm_.tm_min;
+    s.set_hour = set_tm_.tm_hour;
+    s.set_mday = set_tm_.tm_mday;
+    s.set_mon = set_tm_.tm_mon;
+    s.set_year = set_tm_.tm_year;
+    s.set_wday = set_tm_.tm_wday;
+    s.index = index_;
+    s.nmi_disabled = nmi_disabled_ ? 1 : 0;
+    s.setting = setting_ ? 1 : 0;
+    std::copy(std::begin(ram_), std::end(ram_), s.ram);
+    return s;
+}
+
+Result<void> Cmos::restore_state(const State& state) {
+    // Only values the port interface can produce: anything else is a corrupt snapshot. The
+    // bounds also keep the time arithmetic free of overflow.
+    auto in_range = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+    if (state.index > kIndexMask) {
+        return Error::invalid("cmos restore", "index " + std::to_string(state.index) +
+                                                  " is past the 128-byte RAM");
+    }
+    if (state.nmi_disabled > 1 || state.setting > 1) {
+        return Error::invalid("cmos restore", "nmi_disabled or setting is not 0 or 1");
+    }
+    if ((state.setting != 0) != ((state.ram[kRegB] & kRegBSet) != 0)) {
+        return Error::invalid("cmos restore", "setting disagrees with SET in register B");
+    }
+    if ((state.ram[kRegA] & kRegAUpdateInProgress) || state.ram[kRegC] || state.ram[kRegD]) {
+        return Error::invalid("cmos restore", "register A, C or D holds read-only bits");
+    }
+    if (!in_range(state.clock_offset_s, -kMaxClockOffsetS, kMaxClockOffsetS)) {
+        return Error::invalid("cmos restore", "clock offset " +
+                                                  std::to_string(state.clock_offset_s) +
+                                                  " s is out of range");
+    }
+    // A decoded register byte is at most 255 (0xff in BCD decodes to 165).
+    if (!in_range(state.set_sec, 0, 255) || !in_range(state.set_min, 0, 255) ||
+        !in_range(state.set_hour, 0, 255) || !in_range(state.set_mday, 0, 255) ||
+        !in_range(state.set_mon, -1, 254) || !in_range(state.set_wday, 0, 6) ||
+        !in_range(state.set_year, -1900, 100000)) {
+        return Error::invalid("cmos restore", "time being set is out of range");
+    }
+    offset_s_ = state.clock_offset_s;
+    set_tm_ = std::tm{};
+    set_tm_.tm_sec = state.set_sec;
+    set_tm_.tm_min = state.set_min;
+    set_tm_.tm_hour = state.set_hour;
+    set_tm_.tm_mday = state.set_mday;
+    set_tm_.tm_mon = state.set_mon;
+    set_tm_.tm_year = state.set_year;
+    set_tm_.tm_wday = state.set_wday;
+    index_ = state.index;
+    nmi_disabled_ = state.nmi_disabled != 0;
+    setting_ = state.setting != 0;
+    std::copy(std::begin(state.ram), std::end(state.ram), ram_);
+    return ok();
 }
 
 }  // namespace ember

@@ -12,8 +12,10 @@
 #include <ctime>
 #include <functional>
 #include <span>
+#include <type_traits>
 
 #include "devices/bus_device.h"
+#include "vmm/base/result.h"
 
 namespace ember {
 
@@ -47,6 +49,30 @@ public:
     // Seconds since the epoch (UTC); time(nullptr) unless a test injects another clock.
     using WallClock = std::function<int64_t()>;
 
+    // Everything the guest can observe, for snapshots. The clock is kept as its offset from the
+    // host's wall clock, so after a restore the guest's RTC has run on through the pause, as a
+    // battery-backed one would. set_* is the time being set while SET is on in register B.
+    struct State {
+        int64_t clock_offset_s = 0;  // Guest clock minus host clock; |offset| <= kMaxClockOffsetS.
+        int32_t set_sec = 0;
+        int32_t set_min = 0;
+        int32_t set_hour = 0;
+        int32_t set_mday = 0;
+        int32_t set_mon = 0;   // 0-based, as in std::tm.
+        int32_t set_year = 0;  // Years since 1900, as in std::tm.
+        int32_t set_wday = 0;  // 0 is Sunday, as in std::tm.
+        uint8_t index = 0;     // At most 0x7f.
+        uint8_t nmi_disabled = 0;
+        uint8_t setting = 0;   // Must agree with SET in ram[kRegB].
+        uint8_t ram[kRamSize] = {};
+
+        bool operator==(const State&) const = default;
+    };
+    static_assert(std::is_trivially_copyable_v<State>);
+    // Far beyond any offset a guest can set (a year of at most 25599), small enough that adding
+    // the host clock cannot overflow.
+    static constexpr int64_t kMaxClockOffsetS = int64_t{1} << 40;
+
     explicit Cmos(WallClock clock = default_clock());
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
@@ -58,6 +84,11 @@ public:
     int64_t guest_time() const { return clock_() + offset_s_; }
 
     static WallClock default_clock();
+
+    // Caller holds mutex(). restore_state validates `state` first and leaves the device unchanged
+    // when it is refused. Ember raises no RTC interrupts, so there is none to re-raise.
+    State save_state() const;
+    Result<void> restore_state(const State& state);
 
 private:
     uint8_t read_register(uint8_t reg) const;

@@ -1,11 +1,16 @@
 #include "devices/legacy/i8042.h"
 
+#include <algorithm>
+#include <string>
+
 namespace ember {
 namespace {
 
 constexpr uint64_t kDataOffset = 0;
 constexpr uint64_t kCommandOffset = 4;
 constexpr uint8_t kKeyboardAck = 0xfa;
+constexpr uint8_t kStatusValidBits =
+    I8042::kStatusOutputFull | I8042::kStatusCommand | I8042::kStatusKeyboardEnabled;
 
 // Scan code set 2 make codes (Firecracker's devices/legacy/i8042.rs).
 constexpr uint8_t kCtrlAltDel[] = {0x14, 0x11, 0xe0, 0x71};
@@ -106,6 +111,49 @@ Result<void> I8042::send_ctrl_alt_del() {
     }
     for (uint8_t b : kCtrlAltDel) push(b);
     trigger_kbd_interrupt();
+    return ok();
+}
+
+I8042::State I8042::save_state() const {
+    State s;
+    s.status = status_;
+    s.control = control_;
+    s.output_port = output_port_;
+    s.pending_command = pending_command_;
+    s.buffer_len = static_cast<uint8_t>(buffer_.size());
+    std::copy(buffer_.begin(), buffer_.end(), s.buffer);
+    return s;
+}
+
+Result<void> I8042::restore_state(const State& state) {
+    // Only values the port interface can produce: anything else is a corrupt snapshot.
+    if (state.buffer_len > kBufferSize) {
+        return Error::invalid("i8042 restore", "output buffer length " +
+                                                   std::to_string(state.buffer_len) +
+                                                   " exceeds " + std::to_string(kBufferSize));
+    }
+    if (state.status & ~kStatusValidBits) {
+        return Error::invalid("i8042 restore",
+                              "status has unknown bits set: " + std::to_string(state.status));
+    }
+    // The device keeps OBF equal to "the buffer holds a byte"; a mismatch would make the guest
+    // read a byte that is not there or never see one that is.
+    if (((state.status & kStatusOutputFull) != 0) != (state.buffer_len > 0)) {
+        return Error::invalid("i8042 restore", "status OBF disagrees with the buffer length");
+    }
+    if (state.pending_command != 0 && state.pending_command != kCmdWriteCommandByte &&
+        state.pending_command != kCmdWriteOutputPort) {
+        return Error::invalid("i8042 restore", "unknown pending command " +
+                                                   std::to_string(state.pending_command));
+    }
+    status_ = state.status;
+    control_ = state.control;
+    output_port_ = state.output_port;
+    pending_command_ = state.pending_command;
+    buffer_.assign(state.buffer, state.buffer + state.buffer_len);
+    // IRQ1 is an edge on an irqfd: one raised for a byte the guest has not read yet is lost with
+    // the old VM, so raise it again (a PC's 8042 holds IRQ1 while OBF is set anyway).
+    if (!buffer_.empty()) trigger_kbd_interrupt();
     return ok();
 }
 

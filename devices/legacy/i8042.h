@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <type_traits>
 
 #include "devices/bus_device.h"
 #include "devices/irq_line.h"
@@ -40,6 +41,20 @@ public:
         uint64_t missed_write_count = 0;  // Bytes dropped because the buffer was full.
     };
 
+    // Everything the guest can observe, for snapshots. Counters, the IRQ line and the reset event
+    // are host-side and not part of it.
+    struct State {
+        uint8_t status = 0;           // Only the OBF, command and keyboard-enabled bits.
+        uint8_t control = 0;          // The controller command byte.
+        uint8_t output_port = 0;
+        uint8_t pending_command = 0;  // 0, or a command still waiting for its data byte.
+        uint8_t buffer_len = 0;       // Bytes used in buffer, at most kBufferSize.
+        uint8_t buffer[kBufferSize] = {};  // Output to the guest, oldest byte first.
+
+        bool operator==(const State&) const = default;
+    };
+    static_assert(std::is_trivially_copyable_v<State>);
+
     // `kbd_irq` (GSI 1) and `reset_evt` must outlive the device.
     I8042(IrqLine& kbd_irq, const EventFd& reset_evt) : irq_(kbd_irq), reset_evt_(reset_evt) {}
 
@@ -52,6 +67,11 @@ public:
 
     uint8_t command_byte() const { return control_; }
     const Counters& counters() const { return counters_; }
+
+    // Caller holds mutex(). restore_state validates `state` first and leaves the device unchanged
+    // when it is refused; when accepted it re-raises the keyboard interrupt if output is waiting.
+    State save_state() const;
+    Result<void> restore_state(const State& state);
 
 private:
     bool push(uint8_t byte);

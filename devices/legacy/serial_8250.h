@@ -61,6 +61,8 @@ public:
         uint8_t thr_empty_pending = 0;  // 0 or 1: a THRE interrupt not yet acknowledged.
         uint8_t rx_len = 0;             // Bytes used in rx, at most kFifoSize.
         uint8_t rx[kFifoSize] = {};     // The receive FIFO, oldest byte first.
+
+        bool operator==(const State&) const = default;
     };
     static_assert(std::is_trivially_copyable_v<State>);
 
