@@ -126,6 +126,51 @@ Result<bool> Queue::needs_notification(const GuestMemory& memory) {
     return static_cast<uint16_t>(new_idx - used_event - 1) < static_cast<uint16_t>(new_idx - old_idx);
 }
 
+QueueState Queue::save_state() const {
+    QueueState state;
+    state.size = size_;
+    state.next_avail = next_avail_;
+    state.next_used = next_used_;
+    state.num_added = num_added_;
+    state.ready = ready_ ? 1 : 0;
+    state.event_idx = event_idx_ ? 1 : 0;
+    state.indirect = indirect_ ? 1 : 0;
+    state.desc_table = desc_table_.value();
+    state.avail_ring = avail_ring_.value();
+    state.used_ring = used_ring_.value();
+    return state;
+}
+
+Result<void> Queue::restore_state(const QueueState& state, const GuestMemory& memory) {
+    if (state.ready > 1 || state.event_idx > 1 || state.indirect > 1) {
+        return Error::invalid("virtqueue state", "flag that is neither 0 nor 1");
+    }
+    if (state.num_added > state.size) {
+        return Error::invalid("virtqueue state", "more used entries pending than the queue holds");
+    }
+    // Work on a copy so a refused state leaves this queue as it was.
+    Queue restored(max_size_);
+    restored.size_ = state.size;
+    restored.ready_ = state.ready != 0;
+    restored.desc_table_ = GuestAddress(state.desc_table);
+    restored.avail_ring_ = GuestAddress(state.avail_ring);
+    restored.used_ring_ = GuestAddress(state.used_ring);
+    restored.event_idx_ = state.event_idx != 0;
+    restored.indirect_ = state.indirect != 0;
+    restored.next_avail_ = state.next_avail;
+    restored.next_used_ = state.next_used;
+    restored.num_added_ = state.num_added;
+    if (restored.ready_) {
+        EMBER_TRY(restored.validate(memory));
+        // The driver's index in the restored memory must agree with ours.
+        EMBER_TRY(restored.pending(memory));
+    } else if (state.size == 0 || state.size > max_size_ || (state.size & (state.size - 1)) != 0) {
+        return Error::invalid("virtqueue state", fmt::format("bad queue size {}", state.size));
+    }
+    *this = restored;
+    return ok();
+}
+
 void Queue::reset() {
     size_ = max_size_;
     ready_ = false;

@@ -18,6 +18,22 @@ namespace ember::virtio {
 
 // One entry taken from the available ring: the head the used ring must return, and the parsed
 // chain or why it was refused. A refused chain is returned used with length 0.
+// A queue's snapshot state: plain data, no pointers (the rings themselves live in guest memory,
+// which the snapshot saves separately).
+struct QueueState {
+    uint16_t size = 0;
+    uint16_t next_avail = 0;
+    uint16_t next_used = 0;
+    uint16_t num_added = 0;  // Used entries not yet considered for an interrupt.
+    uint8_t ready = 0;
+    uint8_t event_idx = 0;
+    uint8_t indirect = 0;
+    uint8_t reserved = 0;
+    uint64_t desc_table = 0;
+    uint64_t avail_ring = 0;
+    uint64_t used_ring = 0;
+};
+
 struct AvailableChain {
     uint16_t head;
     Result<DescriptorChain> chain;
@@ -73,6 +89,12 @@ public:
         next_avail_ = next_avail;
         next_used_ = next_used;
     }
+
+    QueueState save_state() const;
+    // Takes `state` only if it is one a driver could have produced: a power-of-two size within
+    // max_size() and, for a ready queue, aligned rings inside `memory` whose available index is
+    // at most a queue's worth ahead. On error the queue is unchanged.
+    Result<void> restore_state(const QueueState& state, const GuestMemory& memory);
 
 private:
     Result<uint16_t> avail_idx(const GuestMemory& memory) const;

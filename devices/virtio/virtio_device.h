@@ -5,6 +5,8 @@
 // process_queue() and the device's own fd handlers on the vmm thread with the same mutex held.
 #pragma once
 
+#include <fmt/core.h>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -16,6 +18,15 @@
 #include "vmm/memory/guest_memory.h"
 
 namespace ember::virtio {
+
+// What every virtio device holds for a snapshot besides its device-specific state.
+struct VirtioDeviceState {
+    uint64_t acked_features = 0;
+    uint32_t config_generation = 0;
+    uint8_t activated = 0;
+    uint8_t needs_reset = 0;
+    std::vector<QueueState> queues;
+};
 
 class VirtioDevice {
 public:
@@ -52,6 +63,47 @@ public:
     bool needs_reset() const { return needs_reset_; }
     // Bumped whenever the device changes its configuration space (virtio-mmio ConfigGeneration).
     uint32_t config_generation() const { return config_generation_; }
+
+    VirtioDeviceState save_common_state() const {
+        VirtioDeviceState state;
+        state.acked_features = acked_features_;
+        state.config_generation = config_generation_;
+        state.activated = activated_ ? 1 : 0;
+        state.needs_reset = needs_reset_ ? 1 : 0;
+        for (const Queue& q : queues_) state.queues.push_back(q.save_state());
+        return state;
+    }
+    // Restores the negotiated features and the queues into a device that was never activated;
+    // activation (with the restored memory and interrupt) is the transport's job. Nothing
+    // changes on error.
+    Result<void> restore_common_state(const VirtioDeviceState& state, const GuestMemory& memory) {
+        if (activated_) return Error::invalid("virtio state", "restore into an active device");
+        if (state.acked_features & ~device_features()) {
+            return Error::invalid("virtio state",
+                                  fmt::format("acked features {:#x} not offered by the device",
+                                              state.acked_features & ~device_features()));
+        }
+        if (state.activated > 1 || state.needs_reset > 1) {
+            return Error::invalid("virtio state", "flag that is neither 0 nor 1");
+        }
+        if (state.queues.size() != queues_.size()) {
+            return Error::invalid("virtio state", fmt::format("{} queues for a device with {}",
+                                                              state.queues.size(), queues_.size()));
+        }
+        std::vector<Queue> restored = queues_;
+        for (size_t i = 0; i < restored.size(); ++i) {
+            auto done = restored[i].restore_state(state.queues[i], memory);
+            if (!done) {
+                return Error::invalid("virtio state",
+                                      fmt::format("queue {}: {}", i, done.error().message()));
+            }
+        }
+        queues_ = std::move(restored);
+        acked_features_ = state.acked_features;
+        config_generation_ = state.config_generation;
+        needs_reset_ = state.needs_reset != 0;
+        return ok();
+    }
 
 protected:
     explicit VirtioDevice(std::span<const uint16_t> queue_max_sizes) {

@@ -26,6 +26,9 @@ public:
     uint32_t status() const { return status_.load(std::memory_order_acquire); }
     void acknowledge(uint32_t bits) { status_.fetch_and(~bits, std::memory_order_acq_rel); }
     void clear() { status_.store(0, std::memory_order_release); }
+    // Snapshot restore: the bits the driver had not acknowledged. The line is not triggered: the
+    // interrupt controller's own restored state says whether the IRQ is still pending.
+    void restore_status(uint32_t bits) { status_.store(bits, std::memory_order_release); }
 
 private:
     void signal(uint32_t bit) {

@@ -2,6 +2,8 @@
 
 #include <linux/virtio_blk.h>
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -389,6 +391,45 @@ Result<void> BlockDevice::update_disk(const std::string& path) {
     disk_id_ = std::move(id);
     bump_config_generation();
     if (is_activated() && interrupt_) interrupt_->signal_config_change();
+    return ok();
+}
+
+Result<void> BlockDevice::quiesce() {
+    EMBER_TRY(backend_->drain());
+    if (is_activated()) {
+        reap_and_complete();
+    } else {
+        completions_.clear();
+        backend_->reap(completions_);
+        completions_.clear();
+    }
+    if (!drained()) return Error::invalid("virtio-blk", "requests still in flight after drain");
+    return ok();
+}
+
+Result<BlockDeviceState> BlockDevice::save_state() const {
+    if (!drained()) {
+        return Error::invalid("virtio-blk", fmt::format("drive {}: {} requests in flight",
+                                                        options_.drive_id, in_flight_));
+    }
+    return BlockDeviceState{device_features(), disk_size_bytes_};
+}
+
+Result<void> BlockDevice::restore_state(const BlockDeviceState& state) {
+    if (is_activated()) return Error::invalid("virtio-blk state", "restore into an active device");
+    if (state.device_features != device_features()) {
+        return Error::invalid("virtio-blk state",
+                              fmt::format("drive {} offers features {:#x}, the snapshot {:#x}",
+                                          options_.drive_id, device_features(),
+                                          state.device_features));
+    }
+    // The guest caches the capacity: another size would be noticed.
+    if (state.disk_size_bytes != disk_size_bytes_) {
+        return Error::invalid("virtio-blk state",
+                              fmt::format("drive {} is {} bytes, the snapshot's was {}",
+                                          options_.drive_id, disk_size_bytes_,
+                                          state.disk_size_bytes));
+    }
     return ok();
 }
 

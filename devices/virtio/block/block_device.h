@@ -54,6 +54,13 @@ struct BlockCounters {
     uint64_t update_fails = 0;
 };
 
+// The block device's snapshot state beside MmioTransportState. The backing file is not in it: the
+// restoring caller creates the device again from its options (the path may differ).
+struct BlockDeviceState {
+    uint64_t device_features = 0;  // Offered: the restored device's options must offer the same.
+    uint64_t disk_size_bytes = 0;  // The configuration space's capacity derives from it.
+};
+
 class BlockDevice final : public VirtioDevice {
 public:
     static constexpr uint16_t kQueueSize = 256;
@@ -88,6 +95,16 @@ public:
     const BlockCounters& counters() const { return counters_; }
     const RateLimiter& rate_limiter() const { return rate_limiter_; }
     size_t in_flight() const { return in_flight_; }
+
+    // Snapshot, with the VM paused: waits for the engine's in-flight requests and returns them
+    // used, so that nothing points into guest memory and save_state() can succeed.
+    Result<void> quiesce();
+    bool drained() const { return in_flight_ == 0; }
+    // An error while requests are in flight (call quiesce() first).
+    Result<BlockDeviceState> save_state() const;
+    // Into a device just created from the snapshot's options, before the transport's
+    // restore_state(): refuses a disk of another size or different offered features.
+    Result<void> restore_state(const BlockDeviceState& state);
 
 private:
     BlockDevice(BlockDeviceOptions options, DiskFile file, std::unique_ptr<BlockBackend> backend,

@@ -2,6 +2,8 @@
 
 #include <linux/if_tun.h>
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -76,14 +78,44 @@ void NetDevice::write_config(uint64_t offset, std::span<const uint8_t> data) {
     ++counters_.mac_address_updates;
 }
 
-Result<void> NetDevice::activate(const GuestMemory& memory, VirtioInterrupt& interrupt) {
-    // The tap may hand us what the guest accepts (Firecracker's tap offload from GUEST_*).
+unsigned NetDevice::tap_offload() const {
     unsigned offload = 0;
     if (has_feature(kNetFGuestCsum)) offload |= TUN_F_CSUM;
     if (has_feature(kNetFGuestTso4)) offload |= TUN_F_TSO4;
     if (has_feature(kNetFGuestTso6)) offload |= TUN_F_TSO6;
     if (has_feature(kNetFGuestUfo)) offload |= TUN_F_UFO;
-    if (auto set = tap_.set_offload(offload); !set) {
+    return offload;
+}
+
+NetDeviceState NetDevice::save_state() const {
+    NetDeviceState state;
+    state.device_features = device_features();
+    state.mac = mac_;
+    state.mtu = options_.mtu.value_or(0);
+    state.tap_offload = tap_offload();
+    return state;
+}
+
+Result<void> NetDevice::restore_state(const NetDeviceState& state) {
+    if (is_activated()) return Error::invalid("virtio-net state", "restore into an active device");
+    if (state.device_features != device_features()) {
+        return Error::invalid("virtio-net state",
+                              fmt::format("iface {} offers features {:#x}, the snapshot {:#x}",
+                                          options_.iface_id, device_features(),
+                                          state.device_features));
+    }
+    if (state.mtu != options_.mtu.value_or(0)) {
+        return Error::invalid("virtio-net state",
+                              fmt::format("iface {} has MTU {}, the snapshot {}", options_.iface_id,
+                                          options_.mtu.value_or(0), state.mtu));
+    }
+    mac_ = state.mac;
+    return ok();
+}
+
+Result<void> NetDevice::activate(const GuestMemory& memory, VirtioInterrupt& interrupt) {
+    // The tap may hand us what the guest accepts (Firecracker's tap offload from GUEST_*).
+    if (auto set = tap_.set_offload(tap_offload()); !set) {
         ++counters_.activate_fails;
         return set.error();
     }

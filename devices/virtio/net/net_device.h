@@ -63,6 +63,16 @@ struct NetCounters {
     uint64_t tx_rate_limiter_throttled = 0;
 };
 
+// The net device's snapshot state beside MmioTransportState. The tap is not in it: the restoring
+// caller opens one again (network_overrides may name another), and the transport's re-activation
+// applies the negotiated offloads to it.
+struct NetDeviceState {
+    uint64_t device_features = 0;  // Offered: the restored device's options must offer the same.
+    MacAddress mac{};              // The configuration space's MAC (the driver may have written it).
+    uint16_t mtu = 0;
+    uint32_t tap_offload = 0;      // TUN_F_* from the acked GUEST_* features, for inspection.
+};
+
 class NetDevice final : public VirtioDevice {
 public:
     static constexpr uint16_t kQueueSize = 256;
@@ -99,6 +109,12 @@ public:
     // A received frame waits for guest buffers or tokens.
     bool rx_deferred() const { return rx_pending_; }
 
+    // A frame read from the tap but not yet delivered is not saved: the network may drop it.
+    NetDeviceState save_state() const;
+    // Into a device just created from the snapshot's options and a tap, before the transport's
+    // restore_state(): refuses different offered features or MTU.
+    Result<void> restore_state(const NetDeviceState& state);
+
 private:
     NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimiter tx);
 
@@ -108,6 +124,8 @@ private:
     void process_tx();
     void signal_used_if_needed(uint32_t queue);
     void fail_queue(const char* what, const Error& error);
+    // TUN_F_* flags for the GUEST_* offloads the driver accepted.
+    unsigned tap_offload() const;
 
     NetDeviceOptions options_;
     MacAddress mac_{};

@@ -1,5 +1,7 @@
 #include "devices/virtio/transport/mmio_transport.h"
 
+#include <fmt/core.h>
+
 #include <cstring>
 
 #include "devices/virtio/virtio_spec.h"
@@ -308,6 +310,84 @@ void MmioTransport::reset() {
     driver_features_sel_ = 0;
     driver_features_ = 0;
     queue_sel_ = 0;
+}
+
+}  // namespace ember::virtio
+
+namespace ember::virtio {
+
+MmioTransportState MmioTransport::save_state() const {
+    MmioTransportState state;
+    state.status = status_;
+    state.device_features_sel = device_features_sel_;
+    state.driver_features_sel = driver_features_sel_;
+    state.queue_sel = queue_sel_;
+    state.driver_features = driver_features_;
+    state.interrupt_status = interrupt_.status();
+    state.activate_failed = activate_failed_ ? 1 : 0;
+    state.device = device_->save_common_state();
+    return state;
+}
+
+Result<void> MmioTransport::restore_state(const MmioTransportState& state) {
+    constexpr uint32_t kKnownStatus = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk |
+                                      kStatusDriverOk | kStatusFailed;
+    const uint32_t status = state.status;
+    if (status & ~kKnownStatus) {
+        return Error::invalid("virtio-mmio state", fmt::format("bad status {:#x}", status));
+    }
+    // The bits a driver can set only in order (set_status() enforces the same).
+    const bool ordered = (!(status & kStatusDriver) || (status & kStatusAcknowledge)) &&
+                         (!(status & kStatusFeaturesOk) || (status & kStatusDriver)) &&
+                         (!(status & kStatusDriverOk) || (status & kStatusFeaturesOk));
+    if (!ordered) {
+        return Error::invalid("virtio-mmio state", fmt::format("status {:#x} out of order", status));
+    }
+    if (state.activate_failed > 1) return Error::invalid("virtio-mmio state", "bad activate flag");
+    if (state.interrupt_status & ~(kInterruptUsedBuffer | kInterruptConfigChange)) {
+        return Error::invalid("virtio-mmio state", "bad interrupt status");
+    }
+    if ((status & kStatusFeaturesOk) &&
+        !(state.device.acked_features & feature_bit(kFeatureVersion1))) {
+        return Error::invalid("virtio-mmio state", "FEATURES_OK without VIRTIO_F_VERSION_1");
+    }
+    if (!(status & kStatusFeaturesOk) && state.device.acked_features != 0) {
+        return Error::invalid("virtio-mmio state", "acked features before FEATURES_OK");
+    }
+    // activate() runs exactly when DRIVER_OK is set, and fails or succeeds.
+    const bool driver_ok = (status & kStatusDriverOk) != 0;
+    if (state.device.activated != (driver_ok && !state.activate_failed ? 1 : 0)) {
+        return Error::invalid("virtio-mmio state", "activation does not match DRIVER_OK");
+    }
+    if (state.activate_failed && !driver_ok) {
+        return Error::invalid("virtio-mmio state", "failed activation without DRIVER_OK");
+    }
+    if (state.device.activated) {
+        for (const QueueState& q : state.device.queues) {
+            if (!q.ready) return Error::invalid("virtio-mmio state", "active device, queue not ready");
+        }
+    }
+    if (device_->is_activated() || status_ != 0) {
+        return Error::invalid("virtio-mmio state", "restore into a transport already in use");
+    }
+    EMBER_TRY(device_->restore_common_state(state.device, *memory_));
+
+    status_ = status;
+    activate_failed_ = state.activate_failed != 0;
+    device_features_sel_ = state.device_features_sel;
+    driver_features_sel_ = state.driver_features_sel;
+    queue_sel_ = state.queue_sel;
+    driver_features_ = state.driver_features;
+    interrupt_.restore_status(state.interrupt_status);
+    if (state.device.activated) {
+        auto activated = device_->activate(*memory_, interrupt_);
+        if (!activated) {
+            return Error::invalid("virtio-mmio state",
+                                  fmt::format("device type {} failed to re-activate: {}",
+                                              device_->device_type(), activated.error().message()));
+        }
+    }
+    return ok();
 }
 
 }  // namespace ember::virtio

@@ -59,6 +59,18 @@ struct MmioTransportCounters {
     uint64_t invalid_accesses = 0;  // Bad width, unknown register, write in the wrong state.
 };
 
+// The transport's snapshot state, with its device's common state and queues.
+struct MmioTransportState {
+    uint32_t status = 0;
+    uint32_t device_features_sel = 0;
+    uint32_t driver_features_sel = 0;
+    uint32_t queue_sel = 0;
+    uint64_t driver_features = 0;
+    uint32_t interrupt_status = 0;
+    uint8_t activate_failed = 0;
+    VirtioDeviceState device;
+};
+
 class MmioTransport final : public BusDevice {
 public:
     // Called with the queue index on a direct QueueNotify write (when no ioeventfd caught it).
@@ -84,6 +96,14 @@ public:
     VirtioInterrupt& interrupt() { return interrupt_; }
     uint32_t device_status() const;
     const MmioTransportCounters& counters() const { return counters_; }
+
+    // Snapshot. The VM is paused and the device quiesced (no I/O in flight) before saving.
+    MmioTransportState save_state() const;
+    // Restores into a fresh transport whose device was created with the snapshot's options and
+    // whose guest memory is already restored; re-activates the device if the driver had. Every
+    // field is checked first: a corrupt state is an Error and the transport stays unchanged
+    // unless the device itself fails to activate (then discard it).
+    Result<void> restore_state(const MmioTransportState& state);
 
 private:
     uint32_t read_register(uint64_t offset);

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "devices/virtio/transport/mmio_transport.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_irq_line.h"
 #include "tests/fakes/virtqueue_builder.h"
@@ -367,6 +368,81 @@ TEST_P(BlockDeviceTest, ResetWaitsForInFlightIoAndForgetsTheQueue) {
     EXPECT_FALSE(dev->is_activated());
     EXPECT_EQ(dev->in_flight(), 0u);
     EXPECT_FALSE(dev->queues()[0].ready());
+}
+
+// What the transport of an active device saves, for the device tests that bypass the registers.
+MmioTransportState active_transport_state(const VirtioDevice& device) {
+    MmioTransportState state;
+    state.status = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk;
+    state.driver_features = device.acked_features();
+    state.device = device.save_common_state();
+    return state;
+}
+
+TEST_P(BlockDeviceTest, SnapshotRestoreContinuesRequestsAtTheSavedRingIndices) {
+    auto dev = make_device();
+    auto first = submit(VIRTIO_BLK_T_IN, 0, 512);
+    auto second = submit(VIRTIO_BLK_T_IN, 1, 512);
+    dev->process_queue(0);
+    if (!dev->drained()) {
+        EXPECT_FALSE(dev->save_state().has_value());
+    }
+    ASSERT_TRUE(dev->quiesce().has_value());
+    EXPECT_TRUE(dev->drained());
+    EXPECT_EQ(status_of(first), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(status_of(second), VIRTIO_BLK_S_OK);
+    auto block_state = dev->save_state();
+    ASSERT_TRUE(block_state.has_value()) << block_state.error().message();
+    EXPECT_EQ(block_state->disk_size_bytes, kDiskBytes);
+    const MmioTransportState transport_state = active_transport_state(*dev);
+    dev.reset();
+
+    BlockDeviceOptions options;
+    options.drive_id = "rootfs";
+    options.path = disk_.path();  // The caller gives the backing file again.
+    options.engine = GetParam();
+    options.clock = &clock_;
+    auto restored = BlockDevice::create(options);
+    ASSERT_TRUE(restored.has_value());
+    ASSERT_TRUE((*restored)->restore_state(*block_state).has_value());
+    testing::FakeIrqLine irq;
+    MmioTransport transport(**restored, memory_, irq);
+    auto done = transport.restore_state(transport_state);
+    ASSERT_TRUE(done.has_value()) << done.error().message();
+    ASSERT_TRUE((*restored)->is_activated());
+    uint8_t config[8] = {};
+    transport.read(mmio::kConfig, config);
+    EXPECT_EQ(config[0], kDiskBytes / kSectorSize % 256);
+    EXPECT_EQ(config[1], kDiskBytes / kSectorSize / 256);
+
+    auto third = submit(VIRTIO_BLK_T_IN, 5, 512);
+    run(**restored);
+    EXPECT_EQ(status_of(third), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(vq_.read(third.data, 512)[0], 6);
+    EXPECT_EQ(vq_.used_idx(), 3);
+    EXPECT_EQ(vq_.used_element(2).id, third.head);
+    EXPECT_EQ(vq_.used_element(2).len, 513u);
+}
+
+TEST_P(BlockDeviceTest, RestoreRefusesADiskOfAnotherSizeOrOtherFeatures) {
+    auto dev = make_device();
+    auto state = dev->save_state();
+    ASSERT_TRUE(state.has_value());
+    TempDisk smaller(kDiskBytes / 2);
+    BlockDeviceOptions options;
+    options.path = smaller.path();
+    options.engine = GetParam();
+    auto other = BlockDevice::create(options);
+    ASSERT_TRUE(other.has_value());
+    EXPECT_FALSE((*other)->restore_state(*state).has_value());
+
+    options.path = disk_.path();
+    options.access = Access::kReadOnly;
+    auto read_only = BlockDevice::create(options);
+    ASSERT_TRUE(read_only.has_value());
+    EXPECT_FALSE((*read_only)->restore_state(*state).has_value());
+    // An active device is never a restore target.
+    EXPECT_FALSE(dev->restore_state(*state).has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, BlockDeviceTest,

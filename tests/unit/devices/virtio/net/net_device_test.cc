@@ -2,12 +2,14 @@
 #include "devices/virtio/net/net_device.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cstring>
 
 #include "devices/virtio/net/virtio_net_spec.h"
+#include "devices/virtio/transport/mmio_transport.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_irq_line.h"
 #include "tests/fakes/virtqueue_builder.h"
@@ -245,6 +247,69 @@ TEST_F(NetDeviceTest, GuestCanWriteTheMacInConfigSpace) {
     EXPECT_EQ(dev->counters().mac_address_updates, 1u);
     dev->write_config(4, std::span<const uint8_t>(mac, 4));
     EXPECT_EQ(dev->counters().cfg_fails, 1u);
+}
+
+TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheMacAndContinuesTxOnANewTap) {
+    auto dev = make_device({.guest_mac = MacAddress{1, 2, 3, 4, 5, 6}, .mtu = 1400},
+                           feature_bit(kNetFGuestUfo));
+    const uint8_t mac[6] = {0xa, 0xb, 0xc, 0xd, 0xe, 0xf};
+    dev->write_config(0, mac);
+    const auto f = frame(60, 1);
+    tx_.add_chain({{tx_.alloc_bytes(f.data(), static_cast<uint32_t>(f.size())),
+                    static_cast<uint32_t>(f.size())}});
+    dev->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(receive_at_tap(), f);
+
+    const NetDeviceState net_state = dev->save_state();
+    EXPECT_EQ(net_state.mac[0], 0xa);
+    EXPECT_EQ(net_state.mtu, 1400);
+    EXPECT_EQ(net_state.tap_offload, unsigned{TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6});
+    MmioTransportState transport_state;
+    transport_state.status = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk;
+    transport_state.device = dev->save_common_state();
+    dev.reset();
+
+    // network_overrides may give another tap: here a new socketpair.
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    peer_.reset(fds[1]);
+    NetDeviceOptions options{.iface_id = "eth0", .guest_mac = MacAddress{1, 2, 3, 4, 5, 6},
+                             .mtu = 1400, .clock = &clock_};
+    auto restored = NetDevice::create(options, Tap::from_fd(UniqueFd(fds[0]), "new-tap"));
+    ASSERT_TRUE(restored.has_value());
+    ASSERT_TRUE((*restored)->restore_state(net_state).has_value());
+    testing::FakeIrqLine irq;
+    MmioTransport transport(**restored, memory_, irq);
+    auto done = transport.restore_state(transport_state);
+    ASSERT_TRUE(done.has_value()) << done.error().message();
+    EXPECT_FALSE((*restored)->has_feature(kNetFGuestUfo));
+    uint8_t config[6] = {};
+    transport.read(mmio::kConfig, config);
+    EXPECT_EQ(config[0], 0xa);
+    EXPECT_EQ(config[5], 0xf);
+
+    const auto g = frame(80, 9);
+    const uint16_t head = tx_.add_chain(
+        {{tx_.alloc_bytes(g.data(), static_cast<uint32_t>(g.size())), static_cast<uint32_t>(g.size())}});
+    (*restored)->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(receive_at_tap(), g);
+    EXPECT_EQ(tx_.used_idx(), 2);
+    EXPECT_EQ(tx_.used_element(1).id, head);
+}
+
+TEST_F(NetDeviceTest, RestoreRefusesAnotherMtuOrOtherFeatures) {
+    auto dev = make_device({.mtu = 1400});
+    const NetDeviceState state = dev->save_state();
+    auto other_mtu = make_device({.mtu = 9000});
+    other_mtu->reset();
+    EXPECT_FALSE(other_mtu->restore_state(state).has_value());
+    auto with_mac = make_device({.guest_mac = MacAddress{1, 2, 3, 4, 5, 6}, .mtu = 1400});
+    with_mac->reset();
+    EXPECT_FALSE(with_mac->restore_state(state).has_value());
+    auto same = make_device({.mtu = 1400});
+    EXPECT_FALSE(same->restore_state(state).has_value());  // Active: not a restore target.
+    same->reset();
+    EXPECT_TRUE(same->restore_state(state).has_value());
 }
 
 }  // namespace
