@@ -5,6 +5,7 @@
 
 #include "counting_irq_line.h"
 #include "devices/legacy/i8042.h"
+#include "tests/fakes/byte_port.h"
 
 namespace ember {
 namespace {
@@ -13,12 +14,8 @@ constexpr uint64_t kData = 0;
 constexpr uint64_t kCommand = 4;
 
 struct Controller {
-    uint8_t in(uint64_t offset) {
-        uint8_t b = 0xaa;
-        dev.read(offset, {&b, 1});
-        return b;
-    }
-    void out(uint64_t offset, uint8_t value) { dev.write(offset, {&value, 1}); }
+    uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(dev, offset); }
+    void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(dev, offset, value); }
 
     test::CountingIrqLine irq;
     EventFd reset = EventFd::create().value();

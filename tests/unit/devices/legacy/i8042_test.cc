@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "counting_irq_line.h"
+#include "tests/fakes/byte_port.h"
 
 namespace ember {
 namespace {
@@ -12,12 +13,8 @@ constexpr uint64_t kCommand = 4;
 
 class I8042Test : public ::testing::Test {
 protected:
-    uint8_t in(uint64_t offset) {
-        uint8_t b = 0xaa;
-        dev.read(offset, {&b, 1});
-        return b;
-    }
-    void out(uint64_t offset, uint8_t value) { dev.write(offset, {&value, 1}); }
+    uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(dev, offset); }
+    void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(dev, offset, value); }
 
     test::CountingIrqLine irq;
     EventFd reset = EventFd::create().value();

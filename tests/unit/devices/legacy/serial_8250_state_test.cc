@@ -6,6 +6,7 @@
 
 #include "counting_irq_line.h"
 #include "devices/legacy/serial_8250.h"
+#include "tests/fakes/byte_port.h"
 
 namespace ember {
 namespace {
@@ -23,12 +24,8 @@ class NullOutput : public SerialOutput {
 
 // A UART with its own IRQ line and output, driven through its ports.
 struct Uart {
-    uint8_t in(uint64_t offset) {
-        uint8_t b = 0xaa;
-        dev.read(offset, {&b, 1});
-        return b;
-    }
-    void out(uint64_t offset, uint8_t value) { dev.write(offset, {&value, 1}); }
+    uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(dev, offset); }
+    void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(dev, offset, value); }
     void feed(const std::string& s) {
         dev.enqueue_input({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
     }

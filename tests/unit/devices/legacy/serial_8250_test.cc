@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "counting_irq_line.h"
+#include "tests/fakes/byte_port.h"
 
 namespace ember {
 namespace {
@@ -25,12 +26,8 @@ public:
 
 class Serial8250Test : public ::testing::Test {
 protected:
-    uint8_t in(uint64_t offset) {
-        uint8_t b = 0xaa;
-        serial.read(offset, {&b, 1});
-        return b;
-    }
-    void out(uint64_t offset, uint8_t value) { serial.write(offset, {&value, 1}); }
+    uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(serial, offset); }
+    void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(serial, offset, value); }
     void feed(const std::string& s) {
         serial.enqueue_input({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
     }
