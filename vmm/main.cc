@@ -94,6 +94,7 @@ enum OptionId {
     kOptStartTimeCpuUs,
     kOptParentCpuTimeUs,
     kOptModule,
+    kOptDescribeSnapshot,
 };
 
 std::optional<uint64_t> parse_u64(const char* text) {
@@ -127,6 +128,7 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
         {"start-time-cpu-us", required_argument, nullptr, kOptStartTimeCpuUs},
         {"parent-cpu-time-us", required_argument, nullptr, kOptParentCpuTimeUs},
         {"module", required_argument, nullptr, kOptModule},
+        {"describe-snapshot", required_argument, nullptr, kOptDescribeSnapshot},
         {nullptr, 0, nullptr, 0},
     };
     auto number = [](const char* name, std::optional<uint64_t>& out) -> bool {
@@ -152,6 +154,8 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
             case kOptSeccompFilter: cli.seccomp_filter = optarg; break;
             case kOptNoSeccomp: cli.no_seccomp = true; break;
             case kOptModule: cli.module = optarg; break;
+            // Firecracker's: print what a snapshot state file holds, then exit.
+            case kOptDescribeSnapshot: return snapshot::describe_snapshot_main(optarg);
             case kOptMaxPayload: {
                 std::optional<uint64_t> size;
                 if (!number("http-api-max-payload-size", size)) return kExitArgParsing;
@@ -270,16 +274,6 @@ std::optional<int> boot_from_file(Vmm& vmm, const std::string& path) {
 
 int run(int argc, char** argv) {
     auto launch = std::chrono::steady_clock::now();
-    // Firecracker's --describe-snapshot FILE: print what a snapshot state file holds, then exit.
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "--describe-snapshot" && i + 1 < argc) {
-            return snapshot::describe_snapshot_main(argv[i + 1]);
-        }
-        if (arg.starts_with("--describe-snapshot=")) {
-            return snapshot::describe_snapshot_main(std::string(arg.substr(20)));
-        }
-    }
     CliOptions cli;
     if (std::optional<int> code = parse_cli(argc, argv, cli)) return *code;
 
