@@ -58,7 +58,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     server->thread_ = std::jthread([s = server.get(), &confined] {
         log::set_thread_name("fc_api");
         Result<void> installed =
-            s->options_.seccomp ? install_bpf_program(*s->options_.seccomp) : ok();
+            s->options_.seccomp ? install_bpf_program(*s->options_.seccomp, "api") : ok();
         confined.store(installed ? 1 : -installed.error().code().value());
         confined.notify_one();
         if (installed) s->run();

@@ -77,6 +77,8 @@ Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestA
 
         Descriptor desc{GuestAddress(raw->addr), raw->len, raw->flags, *host};
         if (desc.is_write_only()) {
+            // The device may write any of it: a diff snapshot must include these pages.
+            memory.mark_dirty(desc.addr, raw->len);
             seen_writable = true;
             chain.writable_bytes_ += raw->len;
         } else {

@@ -27,6 +27,7 @@ Result<uint16_t> load_acquire(const GuestMemory& memory, GuestAddress gpa) {
 Result<void> store_release(const GuestMemory& memory, GuestAddress gpa, uint16_t value) {
     uint16_t* p = EMBER_TRY(u16_at(memory, gpa));
     std::atomic_ref<uint16_t>(*p).store(value, std::memory_order_release);
+    memory.mark_dirty(gpa, sizeof(uint16_t));
     return ok();
 }
 

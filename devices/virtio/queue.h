@@ -32,6 +32,7 @@ struct QueueState {
     uint64_t desc_table = 0;
     uint64_t avail_ring = 0;
     uint64_t used_ring = 0;
+    bool operator==(const QueueState&) const = default;
 };
 
 struct AvailableChain {

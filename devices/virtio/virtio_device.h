@@ -26,6 +26,7 @@ struct VirtioDeviceState {
     uint8_t activated = 0;
     uint8_t needs_reset = 0;
     std::vector<QueueState> queues;
+    bool operator==(const VirtioDeviceState&) const = default;
 };
 
 class VirtioDevice {

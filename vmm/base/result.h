@@ -33,6 +33,13 @@ public:
     const char* context() const { return context_; }
     const std::string& detail() const { return detail_; }
 
+    // The same error under an outer `context`: its message reads "context: " + message().
+    Error within(const char* context) const {
+        std::string detail = context_ ? context_ : "error";
+        if (!detail_.empty()) detail += ": " + detail_;
+        return {code_, context, std::move(detail)};
+    }
+
     // "context: detail: strerror" with empty parts left out.
     std::string message() const {
         std::string out = context_ ? context_ : "error";

@@ -64,16 +64,25 @@ size_t format_decimal(long value, char* buf, size_t size) {
     return len;
 }
 
+// Which filter the thread installed, for the SIGSYS message: a thread_local read in the handler
+// is async-signal-safe in this statically linked binary (initial-exec TLS).
+thread_local const char* t_filter_label = "none";
+
 // Runs in the faulting thread. Only async-signal-safe calls: write and exit_group (both allowed
 // by every filter in resources/seccomp).
 void handle_sigsys(int, siginfo_t* info, void*) {
-    char line[96];
-    constexpr std::string_view kPrefix = "Shutting down VM after intercepting a bad syscall (";
-    std::memcpy(line, kPrefix.data(), kPrefix.size());
-    size_t len = kPrefix.size();
-    len += format_decimal(info->si_syscall, line + len, sizeof(line) - len - 3);
-    line[len++] = ')';
-    line[len++] = '.';
+    char line[160];
+    size_t len = 0;
+    auto append = [&](std::string_view text) {
+        size_t n = std::min(text.size(), sizeof(line) - 1 - len);
+        std::memcpy(line + len, text.data(), n);
+        len += n;
+    };
+    append("Shutting down VM after intercepting a bad syscall (");
+    len += format_decimal(info->si_syscall, line + len, sizeof(line) - len - 1);
+    append(") in a thread under the ");
+    append(t_filter_label);
+    append(" filter.");
     line[len++] = '\n';
     // Raw syscalls: sanitizer runtimes hook write and _exit (a leak check at _exit would make
     // syscalls no filter allows).
@@ -181,11 +190,12 @@ std::vector<uint8_t> SeccompFilters::serialize(
 }
 
 Result<void> SeccompFilters::install(ThreadKind kind) const {
-    return install_bpf_program(program(kind));
+    return install_bpf_program(program(kind), thread_kind_name(kind).data());
 }
 
-Result<void> install_bpf_program(const BpfProgram& program) {
+Result<void> install_bpf_program(const BpfProgram& program, const char* label) {
     if (program.empty()) return ok();
+    t_filter_label = label;
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         return Error::from_errno("prctl(PR_SET_NO_NEW_PRIVS)");
     }

@@ -71,6 +71,7 @@ private:
 Result<void> install_sigsys_handler();
 
 // Installs `program` on the calling thread (the primitive behind SeccompFilters::install).
-Result<void> install_bpf_program(const BpfProgram& program);
+// `label` names the thread in the SIGSYS handler's message (a string literal: it is kept).
+Result<void> install_bpf_program(const BpfProgram& program, const char* label = "custom");
 
 }  // namespace ember

@@ -6,6 +6,7 @@
 #include "vmm/arch/x86_64/boot.h"
 #include "vmm/base/log.h"
 #include "vmm/core/virtio_devices.h"
+#include "vmm/kvm/vcpu_state.h"
 
 namespace ember {
 namespace {
@@ -67,13 +68,8 @@ std::string kernel_cmdline(const VmConfig& config, const std::string& device_ent
     return cmdline;
 }
 
-Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const BuildOptions& options,
-                                               EventLoop& loop) {
-    if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
-    EMBER_TRY(config.validate());
-    const MachineConfig& machine_config = config.machine;
-
-    kvm::Kvm kvm = EMBER_TRY(kvm::Kvm::open(options.kvm_path));
+Result<std::unique_ptr<Machine>> new_machine(const std::string& kvm_path) {
+    kvm::Kvm kvm = EMBER_TRY(kvm::Kvm::open(kvm_path));
     kvm::Vm vm = EMBER_TRY(kvm::Vm::create(kvm));
     EventFd reset_evt = EMBER_TRY(EventFd::create());
     EventFd vcpu_exit_evt = EMBER_TRY(EventFd::create());
@@ -83,13 +79,15 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     EMBER_TRY(machine->vm.set_identity_map_addr(kvm::kIdentityMapAddress));
     EMBER_TRY(machine->vm.create_irq_chip());
     EMBER_TRY(machine->vm.create_pit2());
+    machine->msr_indices = EMBER_TRY(kvm::msr_index_list(machine->kvm.fd()));
+    machine->xsave_bytes = kvm::xsave_size(machine->vm.fd());
+    return machine;
+}
 
-    std::vector<GuestRange> ranges = x86::ram_ranges(machine_config.mem_size_mib << 20);
-    machine->memory = EMBER_TRY(GuestMemory::anonymous(ranges));
-    EMBER_TRY(machine->vm.register_memory(machine->memory));
-
-    // Devices: the boot timer first so that its address never moves, as Firecracker.
-    DeviceManager& devices = machine->devices;
+Result<void> add_legacy_devices(Machine& machine, const VmConfig& config,
+                                const BuildOptions& options, EventLoop& loop) {
+    // The boot timer first so that its address never moves, as Firecracker.
+    DeviceManager& devices = machine.devices;
     if (options.boot_timer) EMBER_TRY(devices.add_boot_timer(options.start));
     std::unique_ptr<SerialOutput> serial_out = EMBER_TRY(open_serial_output(config));
     UniqueFd console_in;
@@ -98,8 +96,26 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
         if (fd >= 0) console_in.reset(fd);
     }
     EMBER_TRY(devices.add_serial(std::move(serial_out), std::move(console_in), loop));
-    EMBER_TRY(devices.add_i8042(machine->reset_evt));
+    EMBER_TRY(devices.add_i8042(machine.reset_evt));
     EMBER_TRY(devices.add_cmos());
+    return ok();
+}
+
+Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const BuildOptions& options,
+                                               EventLoop& loop) {
+    if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
+    EMBER_TRY(config.validate());
+    const MachineConfig& machine_config = config.machine;
+
+    std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
+
+    std::vector<GuestRange> ranges = x86::ram_ranges(machine_config.mem_size_mib << 20);
+    machine->memory = EMBER_TRY(GuestMemory::anonymous(ranges));
+    machine->dirty_log = machine_config.track_dirty_pages;
+    EMBER_TRY(machine->vm.register_memory(machine->memory, machine->dirty_log));
+
+    DeviceManager& devices = machine->devices;
+    EMBER_TRY(add_legacy_devices(*machine, config, options, loop));
     // virtio-mmio windows and GSIs follow, in Firecracker's order: drives (root first), nets.
     EMBER_TRY(attach_virtio_devices(config, devices, machine->memory, loop));
 

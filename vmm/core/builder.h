@@ -27,6 +27,12 @@ struct BuildOptions {
 // drives, then each virtio-mmio device.
 std::string kernel_cmdline(const VmConfig& config, const std::string& device_entries);
 
+// The parts a snapshot restore shares: an empty Machine (KVM VM with TSS, irqchip and PIT), and
+// the legacy devices (boot timer when asked, COM1 from config.serial, i8042, CMOS).
+Result<std::unique_ptr<Machine>> new_machine(const std::string& kvm_path);
+Result<void> add_legacy_devices(Machine& machine, const VmConfig& config,
+                                const BuildOptions& options, EventLoop& loop);
+
 Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const BuildOptions& options,
                                                EventLoop& loop);
 

@@ -96,7 +96,7 @@ Result<DeviceManager::MmioSlot> DeviceManager::add_virtio_mmio(std::unique_ptr<B
     return slot;
 }
 
-Result<virtio::MmioTransport*> DeviceManager::add_virtio_device(
+Result<DeviceManager::AddedVirtio> DeviceManager::add_virtio_device(
     std::unique_ptr<virtio::VirtioDevice> device, const GuestMemory& memory, EventLoop& loop) {
     if (virtio_loop_ && virtio_loop_ != &loop) {
         return Error::invalid("add virtio device", "all virtio devices must share one event loop");
@@ -129,7 +129,7 @@ Result<virtio::MmioTransport*> DeviceManager::add_virtio_device(
             if (raw->device().is_activated()) raw->device().process_queue(i);
         }));
     }
-    return raw;
+    return AddedVirtio{raw, slot};
 }
 
 Result<void> DeviceManager::watch_device_fd(virtio::MmioTransport& transport, int fd,
@@ -164,7 +164,8 @@ Result<void> DeviceManager::watch_block_completions(const AttachedBlock& block) 
 Result<void> DeviceManager::add_block(std::unique_ptr<virtio::BlockDevice> device,
                                       const GuestMemory& memory, EventLoop& loop) {
     virtio::BlockDevice* raw = device.get();
-    AttachedBlock block{raw, EMBER_TRY(add_virtio_device(std::move(device), memory, loop))};
+    AddedVirtio added = EMBER_TRY(add_virtio_device(std::move(device), memory, loop));
+    AttachedBlock block{raw, added.transport, added.slot};
     EMBER_TRY(watch_device_fd(*block.transport, raw->rate_limiter_fd(),
                               [raw] { raw->process_rate_limiter_event(); }));
     EMBER_TRY(watch_block_completions(block));
@@ -175,7 +176,8 @@ Result<void> DeviceManager::add_block(std::unique_ptr<virtio::BlockDevice> devic
 Result<void> DeviceManager::add_net(std::unique_ptr<virtio::NetDevice> device,
                                     const GuestMemory& memory, EventLoop& loop) {
     virtio::NetDevice* raw = device.get();
-    AttachedNet net{raw, EMBER_TRY(add_virtio_device(std::move(device), memory, loop))};
+    AddedVirtio added = EMBER_TRY(add_virtio_device(std::move(device), memory, loop));
+    AttachedNet net{raw, added.transport, added.slot};
     // Edge-triggered: the device reads the tap until EAGAIN or remembers that it could not.
     EMBER_TRY(watch_device_fd(*net.transport, raw->tap_fd(), [raw] { raw->process_tap_rx(); },
                               EPOLLIN | EPOLLET));

@@ -75,8 +75,12 @@ public:
     // A virtio device behind a new MMIO transport in the next window (add_virtio_mmio), with one
     // ioeventfd per queue on the window's QueueNotify register (datamatch: the queue index) that
     // `loop` turns into process_queue() calls.
-    Result<virtio::MmioTransport*> add_virtio_device(std::unique_ptr<virtio::VirtioDevice> device,
-                                                     const GuestMemory& memory, EventLoop& loop);
+    struct AddedVirtio {
+        virtio::MmioTransport* transport = nullptr;
+        MmioSlot slot;
+    };
+    Result<AddedVirtio> add_virtio_device(std::unique_ptr<virtio::VirtioDevice> device,
+                                          const GuestMemory& memory, EventLoop& loop);
     // Watches a virtio device's own fd (io_uring completions, tap, rate-limiter timer) on the
     // loop of add_virtio_device(); `handler` runs with the transport's mutex held. The manager
     // stops watching when it is destroyed or on unwatch_device_fd().
@@ -90,6 +94,7 @@ public:
     struct Attached {
         Device* device = nullptr;
         virtio::MmioTransport* transport = nullptr;
+        MmioSlot slot;
     };
     using AttachedBlock = Attached<virtio::BlockDevice>;
     using AttachedNet = Attached<virtio::NetDevice>;
@@ -99,6 +104,9 @@ public:
                          EventLoop& loop);
     std::optional<AttachedBlock> block(const std::string& drive_id) const;
     std::optional<AttachedNet> net(const std::string& iface_id) const;
+    // In the order they were added (their MMIO windows ascend in that order).
+    const std::vector<AttachedBlock>& blocks() const { return blocks_; }
+    const std::vector<AttachedNet>& nets() const { return nets_; }
     // PATCH /drives with a new file: swaps the backing file and, for io_uring, the watched
     // completion fd (the new ring has a new one).
     Result<void> replace_block_disk(const std::string& drive_id, const std::string& path);
@@ -112,6 +120,7 @@ public:
     Serial8250* serial() { return serial_.get(); }
     I8042* i8042() { return i8042_.get(); }
     BootTimer* boot_timer() { return boot_timer_.get(); }
+    Cmos* cmos() { return cmos_.get(); }
 
 private:
     Result<EventFdIrqLine*> make_irq(uint32_t gsi);

@@ -3,9 +3,10 @@
 namespace ember {
 
 Result<void> Machine::start_vcpus(std::chrono::steady_clock::time_point launch,
-                                  const BpfProgram* seccomp) {
+                                  const BpfProgram* seccomp, bool paused) {
     for (auto& vcpu : vcpus) {
-        VcpuRunner::Options options{.index = vcpu->index(), .launch = launch, .seccomp = seccomp};
+        VcpuRunner::Options options{
+            .index = vcpu->index(), .launch = launch, .seccomp = seccomp, .start_paused = paused};
         runners.push_back(std::make_unique<VcpuRunner>(*vcpu, devices.pio_bus(),
                                                        devices.mmio_bus(), vcpu_exit_evt, options));
         EMBER_TRY(runners.back()->start());

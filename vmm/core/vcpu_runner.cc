@@ -34,7 +34,12 @@ Result<void> VcpuRunner::start() {
     {
         std::lock_guard lock(mu_);
         if (state_ != State::kNotStarted) return Error::invalid("vcpu start", "already started");
-        state_ = State::kRunning;
+        state_ = options_.start_paused ? State::kPaused : State::kRunning;
+        if (options_.start_paused) {
+            // The loop parks before its first KVM_RUN; resume() may come before it gets there.
+            request_ = Request::kPause;
+            kicked_.store(true);
+        }
     }
     thread_ = std::jthread([this] { loop(); });
     return ok();
@@ -144,7 +149,7 @@ void VcpuRunner::loop() {
     log::set_thread_name(fmt::format("fc_vcpu {}", options_.index));
     // Before the guest can run a single instruction: from here on the guest drives this thread.
     if (options_.seccomp != nullptr) {
-        if (Result<void> confined = install_bpf_program(*options_.seccomp); !confined) {
+        if (Result<void> confined = install_bpf_program(*options_.seccomp, "vcpu"); !confined) {
             EMBER_ERROR("vCPU {}: {}", options_.index, confined.error().message());
             finish(Outcome::kError, confined.error().message());
             return;

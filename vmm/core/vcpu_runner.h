@@ -38,6 +38,8 @@ public:
         std::chrono::steady_clock::time_point launch = std::chrono::steady_clock::now();
         // Installed by the thread on itself before its first KVM_RUN; null or empty: none.
         const BpfProgram* seccomp = nullptr;
+        // Start parked, as pause() leaves it (a snapshot loaded without resume_vm).
+        bool start_paused = false;
     };
 
     // `vcpu`, the buses and `exit_evt` must outlive the runner. `exit_evt` is written when the
@@ -48,7 +50,8 @@ public:
     VcpuRunner(const VcpuRunner&) = delete;
     VcpuRunner& operator=(const VcpuRunner&) = delete;
 
-    // Installs the kick signal handler (idempotent) and starts the thread in the running state.
+    // Installs the kick signal handler (idempotent) and starts the thread in the running state,
+    // or paused with Options::start_paused.
     Result<void> start();
     // Returns once the thread is parked outside KVM_RUN; an error if it already exited.
     Result<void> pause();

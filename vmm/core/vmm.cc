@@ -6,23 +6,6 @@
 #include "vmm/base/log.h"
 
 namespace ember {
-namespace {
-
-Error not_supported(const char* what) {
-    return Error(std::make_error_code(std::errc::not_supported), what, "not supported yet");
-}
-
-Error wrong_phase(const char* what, const char* phase) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what, phase);
-}
-
-uint64_t elapsed_us(std::chrono::steady_clock::time_point begin) {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - begin)
-                                     .count());
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Vmm>> Vmm::create(Options options) {
     EventLoop loop = EMBER_TRY(EventLoop::create());
@@ -149,6 +132,7 @@ Result<void> Vmm::set_boot_source(const BootSourceConfig& config) {
         EMBER_TRY(require_not_started("PUT /boot-source"));
         EMBER_TRY(config.validate());
         config_.boot_source = config;
+        configured_ = true;
         return ok();
     });
 }
@@ -158,6 +142,7 @@ Result<void> Vmm::set_machine_config(const MachineConfig& config) {
         EMBER_TRY(require_not_started("PUT /machine-config"));
         EMBER_TRY(config.validate());
         config_.machine = config;
+        configured_ = true;
         return ok();
     });
 }
@@ -174,6 +159,7 @@ Result<void> Vmm::configure(const VmConfig& config) {
         std::optional<MetricsConfig> metrics = config_.metrics;
         config_ = config;
         if (!config_.metrics) config_.metrics = metrics;  // Set by --metrics-path.
+        configured_ = true;
         return ok();
     });
 }
@@ -183,6 +169,7 @@ Result<void> Vmm::set_serial(const SerialConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
         EMBER_TRY(require_not_started("PUT /serial"));
         config_.serial = config;
+        configured_ = true;
         return ok();
     });
 }
@@ -196,6 +183,12 @@ Result<void> Vmm::do_start() {
     build.kvm_path = options_.kvm_path;
     build.console_input_fd = options_.console_input_fd;
     machine_ = EMBER_TRY(build_machine(config_, build, loop_));
+    EMBER_TRY(launch_machine(/*paused=*/false));
+    state_ = VmState::kRunning;
+    return ok();
+}
+
+Result<void> Vmm::launch_machine(bool paused) {
     Machine* machine = machine_.get();
     EMBER_TRY(loop_.add(machine->reset_evt.fd(), [this, machine](uint32_t) {
         (void)machine->reset_evt.read();
@@ -208,13 +201,21 @@ Result<void> Vmm::do_start() {
     EMBER_TRY(loop_.add(machine->vcpu_exit_evt.fd(), [this](uint32_t) { on_vcpu_exit(); }));
     const SeccompFilters* seccomp = options_.seccomp;
     EMBER_TRY(machine->start_vcpus(options_.launch,
-                                   seccomp ? &seccomp->program(ThreadKind::kVcpu) : nullptr));
+                                   seccomp ? &seccomp->program(ThreadKind::kVcpu) : nullptr,
+                                   paused));
     // As Firecracker: the vmm thread confines itself once the VM is built, because building
     // opens files and devices that its allowlist does not need afterwards; from now on it
     // handles guest-driven device events.
     if (seccomp) EMBER_TRY(seccomp->install(ThreadKind::kVmm));
-    state_ = VmState::kRunning;
     return ok();
+}
+
+void Vmm::discard_machine() {
+    if (!machine_) return;
+    machine_->stop_vcpus();
+    (void)loop_.remove(machine_->reset_evt.fd());
+    (void)loop_.remove(machine_->vcpu_exit_evt.fd());
+    machine_.reset();
 }
 
 Result<void> Vmm::start() {
@@ -222,13 +223,8 @@ Result<void> Vmm::start() {
         EMBER_TRY(require_not_started("InstanceStart"));
         Result<void> started = do_start();
         if (started) return ok();
-        if (machine_) {
-            // A half-built VM cannot be started again: drop it so that the fds are released.
-            machine_->stop_vcpus();
-            (void)loop_.remove(machine_->reset_evt.fd());
-            (void)loop_.remove(machine_->vcpu_exit_evt.fd());
-            machine_.reset();
-        }
+        // A half-built VM cannot be started again: drop it so that the fds are released.
+        discard_machine();
         // The API answers 400 with this; the process keeps serving (e.g. without /dev/kvm).
         return Error::invalid("InstanceStart failed", started.error().message());
     });
@@ -268,13 +264,6 @@ Result<void> Vmm::resume() {
         counters_.resume_vm_us = elapsed_us(begin);
         return ok();
     });
-}
-
-Result<void> Vmm::create_snapshot(const SnapshotCreateParams&) {
-    return not_supported("PUT /snapshot/create");
-}
-Result<void> Vmm::load_snapshot(const SnapshotLoadParams&) {
-    return not_supported("PUT /snapshot/load");
 }
 
 }  // namespace ember

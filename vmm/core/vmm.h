@@ -109,7 +109,13 @@ private:
     void run_queued_tasks();
     Result<void> require_not_started(const char* what) const;
     Result<void> do_start();
+    // Watches machine_'s reset and vCPU-exit events, starts its vCPUs (parked with `paused`)
+    // and confines the vmm thread.
+    Result<void> launch_machine(bool paused);
+    // Drops a machine that failed to start or load, releasing its fds.
+    void discard_machine();
     void on_vcpu_exit();
+    Result<void> do_load_snapshot(const SnapshotLoadParams& params);
 
     // Logger and metrics (vmm_metrics.cc). Thread: vmm.
     Result<void> apply_logger(const LoggerConfig& config);
@@ -132,6 +138,8 @@ private:
     // vmm thread only.
     VmConfig config_;
     VmState state_ = VmState::kNotStarted;
+    // A pre-boot setting other than logger and metrics was made: a snapshot load is refused.
+    bool configured_ = false;
     std::unique_ptr<Machine> machine_;
     bool resetting_ = false;
     TimerFd metrics_timer_;
@@ -141,12 +149,25 @@ private:
     struct {
         uint64_t pause_vm_us = 0;   // Last pause, latencies_us.pause_vm.
         uint64_t resume_vm_us = 0;  // Last resume, latencies_us.resume_vm.
+        uint64_t full_create_snapshot_us = 0;  // latencies_us, as Firecracker's names.
+        uint64_t diff_create_snapshot_us = 0;
+        uint64_t load_snapshot_us = 0;
         uint64_t metrics_fails = 0;
         uint64_t log_fails = 0;
     } counters_;
     std::mutex exit_mu_;
     int exit_code_ = kExitOk;  // Guarded by exit_mu_.
 };
+
+// Shared by the controller methods split over vmm*.cc.
+inline Error wrong_phase(const char* what, const char* phase) {
+    return Error(std::make_error_code(std::errc::operation_not_permitted), what, phase);
+}
+inline uint64_t elapsed_us(std::chrono::steady_clock::time_point begin) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - begin)
+                                     .count());
+}
 
 // Defined here so that the controller methods split over vmm*.cc can all use it.
 template <typename T>

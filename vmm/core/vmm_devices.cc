@@ -52,6 +52,7 @@ Result<void> Vmm::put_drive(const DriveConfig& config) {
         put_by_id(candidate.drives, config, &DriveConfig::drive_id);
         EMBER_TRY(candidate.validate());  // One root device.
         config_.drives = std::move(candidate.drives);
+        configured_ = true;
         return ok();
     });
 }
@@ -74,6 +75,7 @@ Result<void> Vmm::put_net(const NetConfig& config) {
         // As Firecracker, the tap is opened now: a missing or busy tap fails this request.
         (void)EMBER_TRY(virtio::Tap::open(config.host_dev_name));
         config_.nets = std::move(candidate.nets);
+        configured_ = true;
         return ok();
     });
 }

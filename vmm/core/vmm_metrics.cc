@@ -140,7 +140,12 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                        {"log_fails", counters_.log_fails}}});
     groups.push_back({"latencies_us",
                       {{"pause_vm", counters_.pause_vm_us, MetricKind::kGauge},
-                       {"resume_vm", counters_.resume_vm_us, MetricKind::kGauge}}});
+                       {"resume_vm", counters_.resume_vm_us, MetricKind::kGauge},
+                       {"full_create_snapshot", counters_.full_create_snapshot_us,
+                        MetricKind::kGauge},
+                       {"diff_create_snapshot", counters_.diff_create_snapshot_us,
+                        MetricKind::kGauge},
+                       {"load_snapshot", counters_.load_snapshot_us, MetricKind::kGauge}}});
     if (machine_) {
         uint64_t runs = 0;
         uint64_t failures = 0;

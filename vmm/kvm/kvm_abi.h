@@ -27,6 +27,18 @@ inline constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, ArrayHead
 inline constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, ArrayHeader);
 inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, ArrayHeader);
 inline constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, ArrayHeader);
+inline constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, ArrayHeader);
+// struct kvm_xsave's fixed part is 4096 bytes; kvm_msr_list's header is one u32.
+struct XsaveRegion {
+    uint32_t region[1024];
+};
+inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveRegion);
+inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveRegion);
+inline constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, XsaveRegion);
+inline constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, uint32_t);
+// The values a C compiler computes from linux/kvm.h (the seccomp policy allows these numbers).
+static_assert(kGetMsrs == 0xc008ae88 && kGetCpuid2 == 0xc008ae91 && kGetXsave == 0x9000aea4 &&
+              kGetXsave2 == 0x9000aecf && kGetMsrIndexList == 0xc004ae02);
 
 // A header followed by `count` entries of T, 8-byte aligned, as one ioctl argument.
 template <typename T>

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "vmm/kvm/ioctl_state.h"
 #include "vmm/kvm/kvm_abi.h"
@@ -13,16 +14,12 @@
 namespace ember::kvm {
 namespace {
 
-// Numbers whose uapi structs end in a flexible array (see kvm_abi.h for why not the macros).
-// struct kvm_xsave's fixed part is 4096 bytes; kvm_msr_list's header is one u32.
-struct XsaveRegion {
-    uint32_t region[1024];
-};
-constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveRegion);
-constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveRegion);
-constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, XsaveRegion);
-constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, uint32_t);
-constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, abi::ArrayHeader);
+using abi::kGetCpuid2;
+using abi::kGetMsrIndexList;
+using abi::kGetXsave;
+using abi::kGetXsave2;
+using abi::kSetXsave;
+using abi::XsaveRegion;
 
 constexpr uint32_t kMsrIa32Tsc = 0x10;
 constexpr uint32_t kMsrIa32TscDeadline = 0x6e0;
@@ -54,14 +51,23 @@ Result<std::vector<kvm_msr_entry>> get_msrs(int fd, std::span<const uint32_t> in
     return out;
 }
 
+// The TSC deadline to write back. A zero deadline with a running timer would leave the guest
+// waiting for an interrupt that never comes: arm it at the saved TSC instead, as Firecracker does.
+std::optional<kvm_msr_entry> tsc_deadline(std::span<const kvm_msr_entry> msrs) {
+    std::optional<kvm_msr_entry> deadline;
+    std::optional<uint64_t> tsc;
+    for (const kvm_msr_entry& e : msrs) {
+        if (e.index == kMsrIa32TscDeadline) deadline = e;
+        if (e.index == kMsrIa32Tsc) tsc = e.data;
+    }
+    if (deadline && deadline->data == 0 && tsc) deadline->data = *tsc;
+    return deadline;
+}
+
 Result<void> set_msrs(int fd, std::vector<kvm_msr_entry> msrs) {
-    // A zero TSC deadline with a running timer would leave the guest waiting for an interrupt that
-    // never comes: arm it at the current TSC instead, as Firecracker does.
-    auto tsc = std::find_if(msrs.begin(), msrs.end(),
-                            [](const kvm_msr_entry& e) { return e.index == kMsrIa32Tsc; });
-    for (kvm_msr_entry& entry : msrs) {
-        if (entry.index == kMsrIa32TscDeadline && entry.data == 0 && tsc != msrs.end()) {
-            entry.data = tsc->data;
+    if (std::optional<kvm_msr_entry> deadline = tsc_deadline(msrs)) {
+        for (kvm_msr_entry& entry : msrs) {
+            if (entry.index == kMsrIa32TscDeadline) entry = *deadline;
         }
     }
     abi::ArrayBuffer<kvm_msr_entry> buffer{std::span<const kvm_msr_entry>(msrs)};
@@ -154,6 +160,12 @@ Result<void> restore_vcpu_state(int vcpu_fd, const VcpuState& s) {
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_XCRS, s.xcrs, "KVM_SET_XCRS"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_DEBUGREGS, s.debugregs, "KVM_SET_DEBUGREGS"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_LAPIC, s.lapic, "KVM_SET_LAPIC"));
+    // KVM ignores a TSC deadline written while the LAPIC timer is not in TSC-deadline mode, as on
+    // this fresh vCPU before KVM_SET_LAPIC: write it again now, or a guest waiting on its timer
+    // (an idle vCPU) never wakes. The TSC itself was set above.
+    if (std::optional<kvm_msr_entry> deadline = tsc_deadline(s.msrs)) {
+        EMBER_TRY(set_msrs(vcpu_fd, {*deadline}));
+    }
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_MP_STATE, s.mp_state, "KVM_SET_MP_STATE"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS"));
     return ok();

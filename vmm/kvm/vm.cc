@@ -39,10 +39,11 @@ Result<void> Vm::create_pit2() {
     return ok();
 }
 
-Result<void> Vm::register_memory(const GuestMemory& mem) {
+Result<void> Vm::register_memory(const GuestMemory& mem, bool log_dirty_pages) {
+    const uint32_t flags = log_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
     for (const GuestMemory::Region& region : mem.regions()) {
         EMBER_TRY(set_user_memory_region(next_slot_, region.start, region.size(),
-                                         region.mapping.data()));
+                                         region.mapping.data(), flags));
         ++next_slot_;
     }
     return ok();

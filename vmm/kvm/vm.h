@@ -31,8 +31,9 @@ public:
     Result<void> create_irq_chip();
     // In-kernel PIT with the speaker port as a dummy (KVM_PIT_SPEAKER_DUMMY).
     Result<void> create_pit2();
-    // Maps every region of `mem` as consecutive slots from 0.
-    Result<void> register_memory(const GuestMemory& mem);
+    // Maps every region of `mem` as consecutive slots from 0 (region i is slot i), with
+    // KVM_MEM_LOG_DIRTY_PAGES when `log_dirty_pages` (diff snapshots).
+    Result<void> register_memory(const GuestMemory& mem, bool log_dirty_pages = false);
     Result<void> set_user_memory_region(uint32_t slot, GuestAddress gpa, uint64_t size_bytes,
                                         uint8_t* hva, uint32_t flags = 0);
     // Writes to `evt` inject an edge on `gsi`.

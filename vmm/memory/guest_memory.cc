@@ -8,6 +8,12 @@
 namespace ember {
 
 namespace {
+constexpr uint64_t kDirtyPageBytes = 4096;
+
+size_t bitmap_words(uint64_t region_bytes) {
+    return static_cast<size_t>((region_bytes / kDirtyPageBytes + 63) / 64);
+}
+
 // Guest RAM starts on a 2 MiB boundary so that transparent huge pages can back it (see
 // MmapRegion::anonymous_aligned).
 constexpr size_t kHugePageBytes = size_t{2} << 20;
@@ -44,6 +50,37 @@ Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
     return GuestMemory(std::move(regions));
 }
 
+GuestMemory::GuestMemory(std::vector<Region> regions) : regions_(std::move(regions)) {
+    for (const Region& r : regions_) {
+        dirty_.push_back(std::make_unique<std::atomic<uint64_t>[]>(bitmap_words(r.size())));
+    }
+}
+
+void GuestMemory::mark_dirty(GuestAddress gpa, uint64_t len) const {
+    if (len == 0) return;
+    auto it = std::upper_bound(regions_.begin(), regions_.end(), gpa,
+                               [](GuestAddress a, const Region& r) { return a < r.start; });
+    if (it == regions_.begin()) return;
+    const size_t index = static_cast<size_t>(std::prev(it) - regions_.begin());
+    const Region& r = regions_[index];
+    const uint64_t offset = gpa - r.start;
+    if (offset >= r.size() || len > r.size() - offset) return;
+    std::atomic<uint64_t>* words = dirty_[index].get();
+    const uint64_t last = (offset + len - 1) / kDirtyPageBytes;
+    for (uint64_t page = offset / kDirtyPageBytes; page <= last; ++page) {
+        words[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_relaxed);
+    }
+}
+
+std::vector<uint64_t> GuestMemory::take_dirty(size_t index) const {
+    std::vector<uint64_t> bitmap(bitmap_words(regions_.at(index).size()));
+    std::atomic<uint64_t>* words = dirty_[index].get();
+    for (size_t i = 0; i < bitmap.size(); ++i) {
+        bitmap[i] = words[i].exchange(0, std::memory_order_relaxed);
+    }
+    return bitmap;
+}
+
 Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress gpa, uint64_t len) const {
     // Last region starting at or below gpa.
     auto it = std::upper_bound(regions_.begin(), regions_.end(), gpa,
@@ -68,6 +105,7 @@ Result<void> GuestMemory::read(GuestAddress gpa, std::span<uint8_t> out) const {
 Result<void> GuestMemory::write(GuestAddress gpa, std::span<const uint8_t> in) const {
     auto dst = EMBER_TRY(slice(gpa, in.size()));
     if (!in.empty()) std::memcpy(dst.data(), in.data(), in.size());
+    mark_dirty(gpa, in.size());
     return ok();
 }
 

@@ -4,8 +4,10 @@
 // Thread: shared by the vmm and vCPU threads; the region table is immutable after construction.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -65,9 +67,19 @@ public:
     // Total RAM in bytes.
     uint64_t size_bytes() const;
 
+    // Pages the VMM itself wrote (device DMA: used rings, block reads, received frames), which
+    // KVM's dirty log does not see, for diff snapshots. write() marks its range; code that writes
+    // through a slice() marks it with mark_dirty(). A range outside RAM is ignored.
+    void mark_dirty(GuestAddress gpa, uint64_t len) const;
+    // Region `index`'s bitmap (page i is bit i % 64 of word i / 64, as KVM_GET_DIRTY_LOG), and
+    // clears it.
+    std::vector<uint64_t> take_dirty(size_t index) const;
+
 private:
-    explicit GuestMemory(std::vector<Region> regions) : regions_(std::move(regions)) {}
+    using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
+    explicit GuestMemory(std::vector<Region> regions);
     std::vector<Region> regions_;  // Sorted by start address.
+    std::vector<DirtyBitmap> dirty_;  // One per region; the atomics change through const methods.
 };
 
 }  // namespace ember

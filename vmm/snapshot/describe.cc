@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "vmm/snapshot/device_codec.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
@@ -93,8 +94,9 @@ std::string summarize(const Section& s) {
             });
         case SectionTag::kDevice:
             return or_error(decode_device_state(s.payload), [](const DeviceState& d) {
-                return fmt::format("\"{}\" {} v{}, {} B of state", d.id, d.type, d.version,
-                                   d.data.size());
+                std::string summary = summarize_device(d);
+                return fmt::format("\"{}\" {} v{}, {} B of state{}{}", d.id, d.type, d.version,
+                                   d.data.size(), summary.empty() ? "" : ": ", summary);
             });
     }
     return (s.flags & kSectionMustUnderstand) ? "from a newer Ember, required: load refuses"

@@ -10,7 +10,11 @@ namespace ember::snapshot {
 Result<void> capture_kvm_state(MachineState& state, int kvm_fd, int vm_fd,
                                std::span<const int> vcpu_fds) {
     std::vector<uint32_t> msrs = EMBER_TRY(kvm::msr_index_list(kvm_fd));
-    size_t xsave_bytes = kvm::xsave_size(vm_fd);
+    return capture_kvm_state(state, msrs, kvm::xsave_size(vm_fd), vm_fd, vcpu_fds);
+}
+
+Result<void> capture_kvm_state(MachineState& state, std::span<const uint32_t> msrs,
+                               size_t xsave_bytes, int vm_fd, std::span<const int> vcpu_fds) {
     state.vcpus.clear();
     for (size_t i = 0; i < vcpu_fds.size(); ++i) {
         state.vcpus.push_back(EMBER_TRY(

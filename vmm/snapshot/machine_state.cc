@@ -79,11 +79,13 @@ Result<void> check_memory(const MachineInfo& machine, std::vector<MemoryRegionSt
     return ok();
 }
 
+// Ids are unique per device type only: a drive may be called "serial".
 Result<void> check_devices(const std::vector<DeviceState>& devices) {
     for (size_t i = 0; i < devices.size(); ++i) {
         for (size_t j = 0; j < i; ++j) {
-            if (devices[i].id == devices[j].id) {
-                return Error::invalid("duplicate snapshot device", devices[i].id);
+            if (devices[i].type == devices[j].type && devices[i].id == devices[j].id) {
+                return Error::invalid("duplicate snapshot device",
+                                      devices[i].type + " \"" + devices[i].id + "\"");
             }
         }
     }

@@ -59,6 +59,7 @@ struct BlockCounters {
 struct BlockDeviceState {
     uint64_t device_features = 0;  // Offered: the restored device's options must offer the same.
     uint64_t disk_size_bytes = 0;  // The configuration space's capacity derives from it.
+    bool operator==(const BlockDeviceState&) const = default;
 };
 
 class BlockDevice final : public VirtioDevice {

@@ -71,6 +71,7 @@ struct NetDeviceState {
     MacAddress mac{};              // The configuration space's MAC (the driver may have written it).
     uint16_t mtu = 0;
     uint32_t tap_offload = 0;      // TUN_F_* from the acked GUEST_* features, for inspection.
+    bool operator==(const NetDeviceState&) const = default;
 };
 
 class NetDevice final : public VirtioDevice {

@@ -69,6 +69,7 @@ struct MmioTransportState {
     uint32_t interrupt_status = 0;
     uint8_t activate_failed = 0;
     VirtioDeviceState device;
+    bool operator==(const MmioTransportState&) const = default;
 };
 
 class MmioTransport final : public BusDevice {

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "resources/seccomp/seccompiler/policy.h"
+#include "vmm/kvm/kvm_abi.h"
 
 namespace ember::seccompiler {
 namespace {
@@ -27,6 +28,8 @@ struct Constant {
 };
 
 #define EMBER_CONSTANT(name) Constant{#name, static_cast<uint64_t>(name)}
+// KVM ioctls whose struct ends in a flexible array: the macros give other numbers in C++
+// (see vmm/kvm/kvm_abi.h), so these come from Ember's own definitions.
 
 constexpr Constant kConstants[] = {
     // KVM ioctls (linux/kvm.h).
@@ -44,13 +47,13 @@ constexpr Constant kConstants[] = {
     EMBER_CONSTANT(KVM_GET_REGS),
     EMBER_CONSTANT(KVM_GET_SREGS),
     EMBER_CONSTANT(KVM_GET_FPU),
-    EMBER_CONSTANT(KVM_GET_XSAVE),
-    EMBER_CONSTANT(KVM_GET_XSAVE2),
+    Constant{"KVM_GET_XSAVE", kvm::abi::kGetXsave},
+    Constant{"KVM_GET_XSAVE2", kvm::abi::kGetXsave2},
     EMBER_CONSTANT(KVM_GET_XCRS),
     EMBER_CONSTANT(KVM_GET_DEBUGREGS),
     EMBER_CONSTANT(KVM_GET_LAPIC),
-    EMBER_CONSTANT(KVM_GET_MSRS),
-    EMBER_CONSTANT(KVM_GET_CPUID2),
+    Constant{"KVM_GET_MSRS", kvm::abi::kGetMsrs},
+    Constant{"KVM_GET_CPUID2", kvm::abi::kGetCpuid2},
     EMBER_CONSTANT(KVM_GET_VCPU_EVENTS),
     EMBER_CONSTANT(KVM_GET_MP_STATE),
     EMBER_CONSTANT(KVM_GET_TSC_KHZ),

@@ -63,8 +63,9 @@ void say(const char* text) {
     (void)ignored;
 }
 
-std::string violation(long nr) {
-    return "Shutting down VM after intercepting a bad syscall (" + std::to_string(nr) + ").\n";
+std::string violation(long nr, ThreadKind kind) {
+    return "Shutting down VM after intercepting a bad syscall (" + std::to_string(nr) +
+           ") in a thread under the " + std::string(thread_kind_name(kind)) + " filter.\n";
 }
 
 SeccompFilters builtin() {
@@ -144,7 +145,7 @@ TEST(SeccompFilters, VmmFilterAllowsItsWorkAndStopsExecutableMappings) {
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_mmap));
+    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_mmap, ThreadKind::kVmm));
 }
 
 TEST(SeccompFilters, VmmFilterStopsSocketCreation) {
@@ -154,7 +155,7 @@ TEST(SeccompFilters, VmmFilterStopsSocketCreation) {
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket));
+    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket, ThreadKind::kVmm));
 }
 
 // The API thread serves the socket made before its filter: it needs no new socket of any kind
@@ -167,14 +168,14 @@ TEST(SeccompFilters, ApiFilterAcceptsButMakesNoSocketsAndOpensNoFiles) {
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket));
+    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket, ThreadKind::kApi));
 
     r = run_filtered(builtin(), ThreadKind::kApi, [] {
         ::openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, violation(SYS_openat));
+    EXPECT_EQ(r.stderr_text, violation(SYS_openat, ThreadKind::kApi));
 }
 
 TEST(SeccompFilters, VcpuFilterAllowsKvmRunButNotOtherKvmIoctls) {
@@ -186,7 +187,7 @@ TEST(SeccompFilters, VcpuFilterAllowsKvmRunButNotOtherKvmIoctls) {
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_ioctl));
+    EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_ioctl, ThreadKind::kVcpu));
 }
 
 TEST(SeccompFilters, VcpuFilterStopsOpeningFiles) {
@@ -195,7 +196,7 @@ TEST(SeccompFilters, VcpuFilterStopsOpeningFiles) {
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(r.stderr_text, violation(SYS_openat));
+    EXPECT_EQ(r.stderr_text, violation(SYS_openat, ThreadKind::kVcpu));
 }
 
 TEST(SeccompFilters, EveryThreadKindStopsExecve) {
@@ -207,7 +208,7 @@ TEST(SeccompFilters, EveryThreadKindStopsExecve) {
             return 12;
         });
         EXPECT_EQ(r.exit_code, kSeccompViolationExitCode) << thread_kind_name(kind);
-        EXPECT_EQ(r.stderr_text, violation(SYS_execve)) << thread_kind_name(kind);
+        EXPECT_EQ(r.stderr_text, violation(SYS_execve, kind)) << thread_kind_name(kind);
     }
 }
 
@@ -237,7 +238,7 @@ TEST(SeccompFilters, ACustomFilterFileIsLoadedAndEnforced) {
         return 12;
     });
     EXPECT_EQ(vmm.exit_code, kSeccompViolationExitCode);
-    EXPECT_EQ(vmm.stderr_text, "allowed\n" + violation(SYS_getppid));
+    EXPECT_EQ(vmm.stderr_text, "allowed\n" + violation(SYS_getppid, ThreadKind::kVmm));
 
     ChildResult api = run_filtered(*filters, ThreadKind::kApi, [] { return ::syscall(SYS_getppid) > 0 ? 0 : 10; });
     EXPECT_EQ(api.exit_code, 0) << api.stderr_text;

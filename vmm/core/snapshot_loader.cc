@@ -1,0 +1,243 @@
+#include "vmm/core/snapshot_loader.h"
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+
+#include <fmt/core.h>
+
+#include "vmm/base/log.h"
+#include "vmm/core/virtio_devices.h"
+#include "vmm/snapshot/device_codec.h"
+#include "vmm/snapshot/kvm_snapshot.h"
+#include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/uffd_handshake.h"
+
+namespace ember {
+namespace {
+
+// The snapshot's devices, decoded: every blob is read before anything is built.
+struct SavedDevices {
+    std::optional<BootTimer::State> boot_timer;
+    std::optional<Serial8250::State> serial;
+    std::optional<I8042::State> i8042;
+    std::optional<Cmos::State> cmos;
+    // virtio-mmio devices in window order: each is a block or a net device.
+    struct Virtio {
+        std::optional<snapshot::BlockSnapshot> block;
+        std::optional<snapshot::NetSnapshot> net;
+        const snapshot::VirtioSlotState& slot() const { return block ? block->slot : net->slot; }
+    };
+    std::vector<Virtio> virtio;
+};
+
+Error for_device(const std::string& id, const Error& error) {
+    std::string detail = id + ": " + (error.context() ? error.context() : "error");
+    if (!error.detail().empty()) detail += ": " + error.detail();
+    return Error(error.code(), "snapshot load", std::move(detail));
+}
+
+template <typename T>
+Result<void> take_legacy(std::optional<T>& slot, Result<T> decoded, const std::string& type) {
+    if (slot) return Error::invalid("snapshot load", fmt::format("two {} devices", type));
+    slot = EMBER_TRY(std::move(decoded));
+    return ok();
+}
+
+Result<SavedDevices> decode_devices(const std::vector<snapshot::DeviceState>& states) {
+    SavedDevices saved;
+    for (const snapshot::DeviceState& d : states) {
+        if (d.type == snapshot::kBootTimerType) {
+            EMBER_TRY(take_legacy(saved.boot_timer, snapshot::decode_boot_timer(d), d.type));
+        } else if (d.type == snapshot::kSerialType) {
+            EMBER_TRY(take_legacy(saved.serial, snapshot::decode_serial(d), d.type));
+        } else if (d.type == snapshot::kI8042Type) {
+            EMBER_TRY(take_legacy(saved.i8042, snapshot::decode_i8042(d), d.type));
+        } else if (d.type == snapshot::kCmosType) {
+            EMBER_TRY(take_legacy(saved.cmos, snapshot::decode_cmos(d), d.type));
+        } else if (d.type == snapshot::kBlockType) {
+            saved.virtio.push_back({.block = EMBER_TRY(snapshot::decode_block(d)), .net = {}});
+        } else if (d.type == snapshot::kNetType) {
+            saved.virtio.push_back({.block = {}, .net = EMBER_TRY(snapshot::decode_net(d))});
+        } else {
+            return Error::invalid("snapshot load",
+                                  fmt::format("device '{}' of unknown type '{}'", d.id, d.type));
+        }
+    }
+    if (!saved.serial || !saved.i8042 || !saved.cmos) {
+        return Error::invalid("snapshot load", "the serial port, i8042 or CMOS state is missing");
+    }
+    std::sort(saved.virtio.begin(), saved.virtio.end(),
+              [](const SavedDevices::Virtio& a, const SavedDevices::Virtio& b) {
+                  return a.slot().mmio_base < b.slot().mmio_base;
+              });
+    return saved;
+}
+
+Result<void> apply_network_overrides(SavedDevices& saved,
+                                     const std::vector<NetworkOverride>& overrides) {
+    for (const NetworkOverride& o : overrides) {
+        auto it = std::find_if(saved.virtio.begin(), saved.virtio.end(),
+                               [&](const SavedDevices::Virtio& v) {
+                                   return v.net && v.net->net.iface_id == o.iface_id;
+                               });
+        if (it == saved.virtio.end()) {
+            return Error::invalid("network_overrides",
+                                  fmt::format("the snapshot has no network interface '{}'",
+                                              o.iface_id));
+        }
+        it->net->net.host_dev_name = o.host_dev_name;
+    }
+    return ok();
+}
+
+HugePages huge_pages_from(const std::string& name) {
+    if (name == "2M") return HugePages::k2M;
+    if (name == "Transparent") return HugePages::kTransparent;
+    return HugePages::kNone;
+}
+
+Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevices& saved,
+                           bool track_dirty_pages) {
+    VmConfig config;
+    config.machine.vcpu_count = state.machine.vcpu_count;
+    config.machine.mem_size_mib = state.machine.mem_size_mib;
+    config.machine.smt = state.machine.smt;
+    config.machine.track_dirty_pages = track_dirty_pages;
+    config.machine.huge_pages = huge_pages_from(state.machine.huge_pages);
+    for (const SavedDevices::Virtio& v : saved.virtio) {
+        if (v.block) config.drives.push_back(v.block->drive);
+        if (v.net) config.nets.push_back(v.net->net);
+    }
+    Result<void> valid = config.validate();
+    if (!valid) return Error::invalid("snapshot load", valid.error().message());
+    return config;
+}
+
+Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& state,
+                              const SnapshotLoadParams& params) {
+    if (params.backend_type == MemBackendType::kFile) {
+        machine.memory = EMBER_TRY(snapshot::map_memory_file(params.backend_path, state.memory));
+        return ok();
+    }
+    std::vector<GuestRange> ranges;
+    for (const snapshot::MemoryRegionState& r : state.memory) {
+        ranges.push_back(GuestRange{GuestAddress(r.gpa), r.size_bytes});
+    }
+    machine.memory = EMBER_TRY(GuestMemory::anonymous(ranges));
+    std::vector<snapshot::UffdRegion> regions =
+        EMBER_TRY(snapshot::uffd_regions_of(machine.memory, state.memory));
+    machine.uffd = EMBER_TRY(snapshot::create_userfaultfd());
+    EMBER_TRY(snapshot::register_userfaultfd(machine.uffd.get(), regions));
+    machine.uffd_handler =
+        EMBER_TRY(snapshot::send_uffd_handshake(params.backend_path, machine.uffd.get(), regions));
+    return ok();
+}
+
+Result<void> check_slot(const DeviceManager::MmioSlot& got, const snapshot::VirtioSlotState& saved,
+                        const std::string& id) {
+    if (got.base.value() != saved.mmio_base || got.gsi != saved.gsi) {
+        return Error::invalid(
+            "snapshot load",
+            fmt::format("{}: saved at MMIO {:#x} GSI {}, the layout puts it at {:#x} GSI {}", id,
+                        saved.mmio_base, saved.gsi, got.base.value(), got.gsi));
+    }
+    return ok();
+}
+
+// Creates the virtio devices in their saved windows; their state comes later.
+Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved, EventLoop& loop) {
+    DeviceManager& devices = machine.devices;
+    for (const SavedDevices::Virtio& v : saved.virtio) {
+        if (v.block) {
+            const DriveConfig& drive = v.block->drive;
+            auto device = virtio::BlockDevice::create(block_device_options(drive));
+            if (!device) return for_device(drive.drive_id, device.error());
+            EMBER_TRY(devices.add_block(std::move(*device), machine.memory, loop));
+            EMBER_TRY(check_slot(devices.blocks().back().slot, v.block->slot, drive.drive_id));
+        } else {
+            const NetConfig& net = v.net->net;
+            virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
+            auto tap = virtio::Tap::open(net.host_dev_name);
+            if (!tap) return for_device(net.iface_id, tap.error());
+            auto device = virtio::NetDevice::create(options, std::move(*tap));
+            if (!device) return for_device(net.iface_id, device.error());
+            EMBER_TRY(devices.add_net(std::move(*device), machine.memory, loop));
+            EMBER_TRY(check_slot(devices.nets().back().slot, v.net->slot, net.iface_id));
+        }
+    }
+    return ok();
+}
+
+template <typename Device, typename State>
+Result<void> restore_legacy(Device* device, const std::optional<State>& state, const char* id) {
+    if (!device || !state) return ok();
+    std::lock_guard lock(device->mutex());
+    Result<void> restored = device->restore_state(*state);
+    if (!restored) return for_device(id, restored.error());
+    return ok();
+}
+
+// Device first, then its transport, which re-activates it with the restored queues.
+template <typename Attached, typename Saved>
+Result<void> restore_virtio(const Attached& attached, const Saved& saved, const std::string& id) {
+    std::lock_guard lock(attached.transport->mutex());
+    Result<void> restored = attached.device->restore_state(saved.device);
+    if (restored) restored = attached.transport->restore_state(saved.slot.transport);
+    if (!restored) return for_device(id, restored.error());
+    return ok();
+}
+
+Result<void> restore_device_states(Machine& machine, const SavedDevices& saved) {
+    DeviceManager& devices = machine.devices;
+    EMBER_TRY(restore_legacy(devices.boot_timer(), saved.boot_timer, "boot-timer"));
+    EMBER_TRY(restore_legacy(devices.serial(), saved.serial, "serial"));
+    EMBER_TRY(restore_legacy(devices.i8042(), saved.i8042, "i8042"));
+    EMBER_TRY(restore_legacy(devices.cmos(), saved.cmos, "cmos"));
+    size_t block = 0;
+    size_t net = 0;
+    for (const SavedDevices::Virtio& v : saved.virtio) {
+        if (v.block) {
+            EMBER_TRY(restore_virtio(devices.blocks().at(block++), *v.block, v.block->drive.drive_id));
+        } else {
+            EMBER_TRY(restore_virtio(devices.nets().at(net++), *v.net, v.net->net.iface_id));
+        }
+    }
+    return ok();
+}
+
+}  // namespace
+
+Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
+                                   const SnapshotLoadParams& params, const BuildOptions& options,
+                                   EventLoop& loop) {
+    SavedDevices saved = EMBER_TRY(decode_devices(state.devices));
+    EMBER_TRY(apply_network_overrides(saved, params.network_overrides));
+    VmConfig config = EMBER_TRY(config_of(state, saved, params.track_dirty_pages));
+
+    std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
+    EMBER_TRY(map_guest_memory(*machine, state, params));
+    machine->dirty_log = params.track_dirty_pages;
+    EMBER_TRY(machine->vm.register_memory(machine->memory, machine->dirty_log));
+
+    // The same devices in the same order as the builder, so every address and GSI matches.
+    BuildOptions legacy = options;
+    legacy.boot_timer = saved.boot_timer.has_value();
+    EMBER_TRY(add_legacy_devices(*machine, config, legacy, loop));
+    EMBER_TRY(add_virtio_devices(*machine, saved, loop));
+
+    std::vector<int> vcpu_fds;
+    for (uint32_t i = 0; i < state.machine.vcpu_count; ++i) {
+        kvm::Vcpu vcpu = EMBER_TRY(kvm::Vcpu::create(machine->vm, i));
+        machine->vcpus.push_back(std::make_unique<kvm::Vcpu>(std::move(vcpu)));
+        vcpu_fds.push_back(machine->vcpus.back()->fd());
+    }
+    // KVM first: a device that re-raises its pending interrupt does so into the restored
+    // irqchip, not into one the restore then overwrites.
+    EMBER_TRY(snapshot::restore_kvm_state(state, machine->vm.fd(), vcpu_fds));
+    EMBER_TRY(restore_device_states(*machine, saved));
+    machine->console_mode = EMBER_TRY(TerminalRawMode::enter(options.console_input_fd));
+    return LoadedMachine{std::move(machine), std::move(config)};
+}
+
+}  // namespace ember
