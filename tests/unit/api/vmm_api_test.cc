@@ -70,6 +70,11 @@ public:
         }
         return exit_code_;
     }
+    // Waits for the Vmm to end by itself.
+    int wait() {
+        if (thread_.joinable()) thread_.join();
+        return exit_code_;
+    }
 
     HttpResponse call(HttpMethod method, std::string path, std::string body = {}) {
         static constexpr const char* kNames[] = {"GET", "PUT", "PATCH", "DELETE"};
@@ -141,6 +146,43 @@ TEST_F(VmmApiTest, RefusesPostBootActionsBeforeTheVmStarts) {
     expect_fault(vm.patch("/vm", R"({"state": "Resumed"})"), "not started");
     expect_fault(vm.put("/actions", R"({"action_type": "SendCtrlAltDel"})"), "not started");
     EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+}
+
+TEST_F(VmmApiTest, SnapshotCreateNeedsAPausedVm) {
+    RunningVmm vm(dir_);
+    expect_fault(vm.put("/snapshot/create", R"({"snapshot_path": "s", "mem_file_path": "m"})"),
+                 "the VM must be paused");
+    EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+}
+
+// Firecracker's rule: only the logger and metrics may precede a load. A refused load is a phase
+// error: the process goes on.
+TEST_F(VmmApiTest, SnapshotLoadIsRefusedAfterOtherConfiguration) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 64})").status, 204);
+    expect_fault(vm.put("/snapshot/load", R"({"snapshot_path": "s",
+                 "mem_backend": {"backend_type": "File", "backend_path": "m"}})"),
+                 "only the logger and metrics may be configured");
+    EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+    EXPECT_EQ(vm.stop(), Vmm::kExitOk);
+}
+
+// A load that fails ends the process (exit 1) after answering, whatever it failed on: here a
+// state file that is not one, after a logger was set (which a load allows).
+TEST_F(VmmApiTest, FailedSnapshotLoadAnswersAndEndsTheProcess) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log", "level": "Info"})").status,
+              204);
+    std::string state = touch("corrupt.state");
+    std::string mem = touch("snap.mem");
+    HttpResponse r = vm.put("/snapshot/load", R"({"snapshot_path": ")" + state +
+                                                  R"(", "mem_backend": {"backend_type": "File",
+                                                  "backend_path": ")" + mem + R"("}})");
+    expect_fault(r, "snapshot load");
+    expect_fault(r, "corrupt.state");
+    EXPECT_EQ(vm.wait(), Vmm::kExitGeneric);
+    EXPECT_NE(slurp(dir_ + "/log").find("Loading the snapshot failed, the process ends"),
+              std::string::npos);
 }
 
 TEST_F(VmmApiTest, GetVmConfigOutputConfiguresTheSameVmAsAConfigFile) {

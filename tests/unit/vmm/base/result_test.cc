@@ -32,5 +32,12 @@ TEST(Result, ErrnoErrorsNameTheSyscallAndTheReason) {
     EXPECT_EQ(e.message(), "open: /nope: No such file or directory");
 }
 
+TEST(Result, WithinPutsAnOuterContextInFrontAndKeepsTheCode) {
+    Error e = Error::from_errno(ENOENT, "open", "/nope").within("snapshot load");
+    EXPECT_EQ(e.message(), "snapshot load: open: /nope: No such file or directory");
+    EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+    EXPECT_EQ(Error::invalid("field").within("outer").message(), "outer: field");
+}
+
 }  // namespace
 }  // namespace ember

@@ -152,6 +152,19 @@ TEST_F(VcpuRunnerTest, PauseCompletesTheLastExitWithAnImmediateExitRun) {
     runner.stop();
 }
 
+// A snapshot loaded without resume_vm: the thread exists but the guest runs nothing until resume.
+TEST_F(VcpuRunnerTest, StartPausedRunsNothingUntilResume) {
+    VcpuRunner runner(vcpu, pio, mmio, exit_evt, {.start_paused = true});
+    ASSERT_TRUE(runner.start().has_value());
+    EXPECT_EQ(runner.state(), VcpuRunner::State::kPaused);
+    for (int i = 0; i < 10000; ++i) std::this_thread::yield();
+    EXPECT_EQ(port80.writes.load(), 0u);
+    ASSERT_TRUE(runner.resume().has_value());
+    spin_until([&] { return port80.writes.load() > 3; });
+    EXPECT_EQ(runner.state(), VcpuRunner::State::kRunning);
+    runner.stop();
+}
+
 TEST_F(VcpuRunnerTest, StopWorksWhilePaused) {
     VcpuRunner runner(vcpu, pio, mmio, exit_evt, {});
     ASSERT_TRUE(runner.start().has_value());

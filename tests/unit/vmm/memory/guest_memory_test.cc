@@ -22,6 +22,20 @@ TEST(GuestMemory, RoundTripsObjectsInsideARegion) {
     EXPECT_EQ(*v, 0xdeadbeefu);
 }
 
+// Diff snapshots need the pages the VMM itself wrote, per region, in KVM's dirty-log layout.
+TEST(GuestMemory, TracksPagesWrittenByTheVmmPerRegionUntilTaken) {
+    GuestMemory mem = two_regions();
+    ASSERT_TRUE(mem.write_obj<uint32_t>(GuestAddress(0x1ffe), 1));  // Straddles pages 1 and 2.
+    mem.mark_dirty(GuestAddress(0x11000), 0x1000);                  // Region 1, page 1.
+    mem.mark_dirty(GuestAddress(0x5000), 0x10);                     // In the hole: ignored.
+    mem.mark_dirty(GuestAddress(0x3000), 0x2000);                   // Past region 0: ignored.
+    EXPECT_EQ(mem.take_dirty(0), std::vector<uint64_t>{0b110});
+    EXPECT_EQ(mem.take_dirty(1), std::vector<uint64_t>{0b10});
+    EXPECT_EQ(mem.take_dirty(0), std::vector<uint64_t>{0});  // Taking clears.
+    ASSERT_TRUE(mem.read_obj<uint32_t>(GuestAddress(0x0)));  // Reads do not count.
+    EXPECT_EQ(mem.take_dirty(0), std::vector<uint64_t>{0});
+}
+
 TEST(GuestMemory, RefusesRangesInTheHole) {
     GuestMemory mem = two_regions();
     EXPECT_FALSE(mem.slice(GuestAddress(0x5000), 1));
