@@ -70,6 +70,9 @@ std::string_view level_name(Level level) {
 }
 
 Result<void> configure(const Options& options, const std::string& path) {
+    // glibc opens /etc/localtime on the process's first gmtime_r or timegm (log timestamps, the
+    // CMOS clock). Threads under seccomp may not open files: have it read now, while none is.
+    ::tzset();
     UniqueFd file;
     if (!path.empty()) {
         // O_NONBLOCK so that a FIFO nobody reads never stalls a thread: lines are dropped instead.
