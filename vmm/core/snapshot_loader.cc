@@ -6,7 +6,7 @@
 
 #include <fmt/core.h>
 
-#include "vmm/base/log.h"
+#include "vmm/arch/x86_64/boot.h"
 #include "vmm/core/virtio_devices.h"
 #include "vmm/snapshot/device_codec.h"
 #include "vmm/snapshot/kvm_snapshot.h"
@@ -114,6 +114,23 @@ Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevic
     return config;
 }
 
+// The regions must be the ones Ember lays out for that much RAM: never guest RAM over the device
+// windows, whatever the file says.
+Result<void> check_memory_layout(const snapshot::MachineState& state) {
+    std::vector<GuestRange> expected = x86::ram_ranges(state.machine.mem_size_mib << 20);
+    bool same = expected.size() == state.memory.size();
+    for (size_t i = 0; same && i < expected.size(); ++i) {
+        same = expected[i].start.value() == state.memory[i].gpa &&
+               expected[i].size_bytes == state.memory[i].size_bytes;
+    }
+    if (!same) {
+        return Error::invalid("snapshot load",
+                              fmt::format("the memory regions are not Ember's layout for {} MiB",
+                                          state.machine.mem_size_mib));
+    }
+    return ok();
+}
+
 Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& state,
                               const SnapshotLoadParams& params) {
     if (params.backend_type == MemBackendType::kFile) {
@@ -211,6 +228,7 @@ Result<void> restore_device_states(Machine& machine, const SavedDevices& saved) 
 Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
                                    const SnapshotLoadParams& params, const BuildOptions& options,
                                    EventLoop& loop) {
+    EMBER_TRY(check_memory_layout(state));
     SavedDevices saved = EMBER_TRY(decode_devices(state.devices));
     EMBER_TRY(apply_network_overrides(saved, params.network_overrides));
     VmConfig config = EMBER_TRY(config_of(state, saved, params.track_dirty_pages));

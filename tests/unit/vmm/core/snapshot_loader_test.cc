@@ -1,0 +1,81 @@
+// load_machine's checks that come before any KVM call: a state file that decodes but describes a
+// machine Ember cannot or must not build is refused without touching /dev/kvm.
+#include "vmm/core/snapshot_loader.h"
+
+#include <gtest/gtest.h>
+
+#include "vmm/snapshot/device_codec.h"
+
+namespace ember {
+namespace {
+
+class SnapshotLoaderTest : public ::testing::Test {
+protected:
+    SnapshotLoaderTest() {
+        state.machine = {.vcpu_count = 1, .mem_size_mib = 128, .smt = false, .huge_pages = "None"};
+        state.memory = {{.gpa = 0, .size_bytes = 128ull << 20, .file_offset = 0}};
+        state.devices = {snapshot::encode_serial({}), snapshot::encode_i8042({}),
+                         snapshot::encode_cmos({})};
+        snapshot::NetSnapshot net;
+        net.net = {.iface_id = "eth0", .host_dev_name = "tap0"};
+        net.slot.mmio_base = 0xc0001000;
+        net.slot.gsi = 5;
+        state.devices.push_back(snapshot::encode_net(net));
+        params.snapshot_path = "vm.state";
+        params.backend_path = "vm.mem";
+        options.kvm_path = "/nonexistent/kvm";
+        options.console_input_fd = -1;
+    }
+
+    std::string load_error() {
+        Result<LoadedMachine> loaded = load_machine(state, params, options, loop);
+        EXPECT_FALSE(loaded);
+        return loaded ? std::string() : loaded.error().message();
+    }
+
+    snapshot::MachineState state;
+    SnapshotLoadParams params;
+    BuildOptions options;
+    EventLoop loop = EventLoop::create().value();
+};
+
+TEST_F(SnapshotLoaderTest, ReachesKvmOnlyWhenEverythingElseChecksOut) {
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesMemoryThatIsNotEmbersLayout) {
+    state.memory[0].gpa = 0x100000;  // RAM moved up: it would cover other addresses.
+    EXPECT_NE(load_error().find("not Ember's layout for 128 MiB"), std::string::npos);
+    state.memory = {{.gpa = 0, .size_bytes = 64ull << 20, .file_offset = 0},
+                    {.gpa = 0xc0000000, .size_bytes = 64ull << 20, .file_offset = 64ull << 20}};
+    EXPECT_NE(load_error().find("not Ember's layout"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesUnknownAndMissingDevices) {
+    state.devices.push_back({.id = "gpu", .type = "virtio-gpu", .version = 1, .data = {}});
+    EXPECT_NE(load_error().find("unknown type 'virtio-gpu'"), std::string::npos);
+    state.devices.pop_back();
+    state.devices.erase(state.devices.begin());  // No serial port.
+    EXPECT_NE(load_error().find("serial port, i8042 or CMOS state is missing"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesTwoOfALegacyDevice) {
+    state.devices.push_back(snapshot::encode_cmos({}));
+    EXPECT_NE(load_error().find("two cmos-rtc devices"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesANetworkOverrideForAnInterfaceTheSnapshotLacks) {
+    params.network_overrides = {{.iface_id = "eth1", .host_dev_name = "tap9"}};
+    EXPECT_NE(load_error().find("no network interface 'eth1'"), std::string::npos);
+    params.network_overrides = {{.iface_id = "eth0", .host_dev_name = "tap9"}};
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesADeviceBlobThatDoesNotDecode) {
+    state.devices[0].data = {1, 2, 3};
+    EXPECT_NE(load_error().find("serial"), std::string::npos);
+    EXPECT_EQ(load_error().find("/nonexistent/kvm"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ember
