@@ -191,7 +191,7 @@ class Reader {
         return ok();
     }
     template <typename T>
-    Result<void> optional_uint(uint32_t tag, const char* name, std::optional<T>& out) const {
+    Result<void> optional_number(uint32_t tag, const char* name, std::optional<T>& out) const {
         out.reset();
         if (!fields_.has(tag)) return ok();
         T v{};
@@ -656,7 +656,7 @@ Result<NetSnapshot> decode_net(const DeviceState& d) {
     EMBER_TRY(cr.str(net_config_tag::kIfaceId, "iface_id", c.iface_id));
     EMBER_TRY(cr.str(net_config_tag::kHostDevName, "host_dev_name", c.host_dev_name));
     EMBER_TRY(cr.optional_str(net_config_tag::kGuestMac, "guest_mac", c.guest_mac));
-    EMBER_TRY(cr.optional_uint(net_config_tag::kMtu, "mtu", c.mtu));
+    EMBER_TRY(cr.optional_number(net_config_tag::kMtu, "mtu", c.mtu));
     EMBER_TRY(read_optional_rate_limiter(cr, net_config_tag::kRxRateLimiter, "rx_rate_limiter",
                                          c.rx_rate_limiter));
     EMBER_TRY(read_optional_rate_limiter(cr, net_config_tag::kTxRateLimiter, "tx_rate_limiter",
