@@ -218,7 +218,8 @@ bool VcpuRunner::handle(const kvm::VcpuExit& exit) {
             finish(Outcome::kGuestShutdown, {});
             return false;
         case Kind::kShutdown:
-            EMBER_INFO("vCPU {}: KVM_EXIT_SHUTDOWN (triple fault or reset)", options_.index);
+            EMBER_INFO("vCPU {}: KVM_EXIT_SHUTDOWN (triple fault or reset) at {}", options_.index,
+                       vcpu_.describe_state());
             finish(Outcome::kGuestShutdown, {});
             return false;
         case Kind::kSystemEvent:

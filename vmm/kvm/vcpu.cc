@@ -145,4 +145,19 @@ Result<VcpuExit> Vcpu::run() {
     }
 }
 
+std::string Vcpu::describe_state() const {
+    Result<kvm_regs> r = regs();
+    Result<kvm_sregs> sr = sregs();
+    kvm_vcpu_events events{};
+    bool have_events = ::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) == 0;
+    if (!r || !sr) return "registers unreadable";
+    return fmt::format(
+        "rip {:#x} rsp {:#x} cr0 {:#x} cr2 {:#x} cr3 {:#x} cr4 {:#x} efer {:#x}, exception {}", r->rip,
+        r->rsp, sr->cr0, sr->cr2, sr->cr3, sr->cr4, sr->efer,
+        !have_events ? std::string("unknown")
+        : events.exception.injected || events.exception.pending
+            ? fmt::format("{} (error code {:#x})", events.exception.nr, events.exception.error_code)
+            : std::string("none"));
+}
+
 }  // namespace ember::kvm

@@ -39,6 +39,7 @@ public:
 
     Result<VcpuExit> run() override;
     void set_immediate_exit(bool value) override;
+    std::string describe_state() const override;
 
     uint32_t index() const { return index_; }
     int fd() const { return fd_.get(); }

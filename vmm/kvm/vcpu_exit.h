@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <span>
 
 #include "vmm/base/result.h"
@@ -41,6 +42,9 @@ public:
     // Sets kvm_run->immediate_exit so that the next (or current, after a signal) KVM_RUN returns
     // at once. Thread: any.
     virtual void set_immediate_exit(bool value) = 0;
+    // Where the vCPU stands (RIP, control registers, a pending exception), for the log line after
+    // a triple fault. Thread: the vCPU's own thread, outside KVM_RUN.
+    virtual std::string describe_state() const { return {}; }
 };
 
 }  // namespace ember::kvm

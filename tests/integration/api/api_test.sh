@@ -9,22 +9,13 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+source "$here/../lib/host.sh"
 ember=${1:?usage: api_test.sh EMBER_BINARY}
 curl_bin="$(command -v curl)" || { echo "api_test: curl is not installed" >&2; exit 2; }
 
-paths="$("$root/resources/guest/images.sh" --print-paths)" || {
-    echo "api_test: guest images not built: run resources/guest/images.sh --ensure" >&2
-    exit 2
-}
-eval "$paths"
+load_guest_images api_test
 
-if [[ -z "${EMBER_SANDBOX:-}" ]]; then
-    if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
-        export EMBER_SANDBOX=auto
-    else
-        export EMBER_SANDBOX=qemu
-    fi
-fi
+choose_sandbox_mode
 
 out="$(mktemp /tmp/ember-api-test.XXXXXX)"
 trap 'rm -f "$out"' EXIT

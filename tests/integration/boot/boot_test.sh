@@ -9,6 +9,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+source "$here/../lib/host.sh"
 
 usage() {
     cat <<USAGE
@@ -60,11 +61,7 @@ if [[ "$kernel" == debian ]]; then
     kernel=$VMLINUZ
 fi
 if [[ -z "$kernel" || -z "$initrd" ]]; then
-    paths="$("$root/resources/guest/images.sh" --print-paths)" || {
-        echo "boot_test: guest images not built: run resources/guest/images.sh --ensure" >&2
-        exit 2
-    }
-    eval "$paths"
+    load_guest_images boot_test
     if [[ -z "$kernel" ]]; then
         if [[ "$format" == vmlinux* ]]; then kernel=$VMLINUX; else kernel=$BZIMAGE; fi
     fi
@@ -112,14 +109,7 @@ cat >"$work/vm.json" <<JSON
 }
 JSON
 
-# kvm_pvm (and other non-hardware KVMs) cannot run a stock guest kernel: use the QEMU sandbox.
-if [[ -z "${EMBER_SANDBOX:-}" ]]; then
-    if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
-        export EMBER_SANDBOX=auto
-    else
-        export EMBER_SANDBOX=qemu
-    fi
-fi
+choose_sandbox_mode
 if [[ ! "$repeat" =~ ^[1-9][0-9]*$ ]]; then
     echo "boot_test: --repeat needs a positive number" >&2
     exit 2

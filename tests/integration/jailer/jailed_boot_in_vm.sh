@@ -8,7 +8,9 @@ set -u
 ember_pid=""
 fail() {
     echo "FAIL: $*"
-    for f in jail.log console.txt "$jail/ember.log"; do echo "---- $f"; tail -n 40 "$f" 2>/dev/null; done
+    for f in jail.log console.txt jail2.log console2.txt; do
+        [[ -e $f ]] && { echo "---- $f"; tail -n 40 "$f"; }
+    done
     [[ -n "$ember_pid" ]] && kill "$ember_pid" 2>/dev/null
     exit 1
 }
@@ -55,16 +57,21 @@ expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 wait_for 240 has_lines 2 || fail "the guest never reached its loop"
 ok "the guest booted from its root drive in the jail"
 
-threads=0
-for status in /proc/$ember_pid/task/*/status; do
-    name=$(sed -n 's/^Name:\t//p' "$status")
-    mode=$(sed -n 's/^Seccomp:\t//p' "$status")
-    [[ "$mode" == 2 ]] || fail "thread '$name' has Seccomp: $mode"
-    echo "thread '$name': Seccomp: $mode"
-    threads=$((threads + 1))
-done
-((threads >= 4)) || fail "expected the vmm, API and 2 vCPU threads, saw $threads"
-ok "all $threads ember threads run under their seccomp filter"
+# check_seccomp: every thread of $ember_pid (the vmm, API and 2 vCPU threads at least) runs under
+# its seccomp filter.
+check_seccomp() {
+    local threads=0 status name mode
+    for status in /proc/$ember_pid/task/*/status; do
+        name=$(sed -n 's/^Name:\t//p' "$status")
+        mode=$(sed -n 's/^Seccomp:\t//p' "$status")
+        [[ "$mode" == 2 ]] || fail "thread '$name' has Seccomp: $mode"
+        echo "thread '$name': Seccomp: $mode"
+        threads=$((threads + 1))
+    done
+    ((threads >= 4)) || fail "expected the vmm, API and 2 vCPU threads, saw $threads"
+    ok "all $threads ember threads run under their seccomp filter"
+}
+check_seccomp
 uid=$(sed -n 's/^Uid:\t\([0-9]*\).*/\1/p' /proc/$ember_pid/status)
 [[ "$uid" == 1234 ]] || fail "ember runs as uid $uid"
 cgroup=$(cat /proc/$ember_pid/cgroup)
@@ -84,14 +91,56 @@ expect 204 PATCH /vm '{"state": "Resumed"}'
 wait_for 60 has_lines $((paused_lines + 2)) || fail "the guest did not continue after Resumed"
 ok "pause and resume work under seccomp"
 
+# Snapshot in the jail (paths are the jail's), then end this ember: the disk stays as the
+# snapshot saw it.
+expect 204 PATCH /vm '{"state": "Paused"}'
+last_up=$(grep '^[0-9][0-9]*\.[0-9]* ' console.txt | tail -n 1 | cut -d' ' -f1)
+expect 204 PUT /snapshot/create \
+    '{"snapshot_type": "Full", "snapshot_path": "/vm.state", "mem_file_path": "/vm.mem"}'
+[[ -s $jail/vm.state && -s $jail/vm.mem ]] || fail "no snapshot files in the jail"
+ok "Full snapshot inside the jail: $(stat -c %s "$jail/vm.state") B of state," \
+    "$(stat -c %s "$jail/vm.mem") B of memory"
+kill -9 "$ember_pid"
+wait "$ember_pid" 2>/dev/null
+ember_pid=""
+marker=$(debugfs -R "cat /jail-marker" "$jail/rootfs.ext4" 2>/dev/null)
+[[ "$marker" == written-in-jail ]] || fail "the guest's write is not on the disk: '$marker'"
+ok "the guest's write reached the jailed drive file"
+
+# Restore in a second jail from copies of the snapshot and the disk.
+id2=jailed-vm-2
+jail2=/srv/jailer/ember/$id2/root
+mkdir -p "$jail2"
+cp "$jail/vm.state" "$jail/vm.mem" "$jail/rootfs.ext4" "$jail2/"
+chown -R 1234:1234 "$jail2"
+sock=$jail2/api.sock
+ember-jailer --id "$id2" --exec-file "$PWD/bin/ember" --uid 1234 --gid 1234 \
+    --cgroup-version 2 --cgroup pids.max=64 --resource-limit no-file=1024 \
+    -- --api-sock /api.sock --level Info >console2.txt 2>jail2.log </dev/null &
+ember_pid=$!
+wait_for 10 test -S "$sock" || fail "the second jail's API socket never appeared"
+expect 204 PUT /snapshot/load '{"snapshot_path": "/vm.state",
+    "mem_backend": {"backend_type": "File", "backend_path": "/vm.mem"}, "resume_vm": true}'
+restored_lines() { grep -c '^[0-9][0-9]*\.[0-9]* ' console2.txt 2>/dev/null || true; }
+restored_has() { (($(restored_lines) >= $1)); }
+wait_for 120 restored_has 2 || fail "the restored guest prints nothing"
+first_up=$(grep '^[0-9][0-9]*\.[0-9]* ' console2.txt | head -n 1 | cut -d' ' -f1)
+awk -v a="$first_up" -v b="$last_up" 'BEGIN {exit !(a >= b)}' ||
+    fail "uptime $first_up after the restore is below $last_up before it: the guest rebooted"
+grep -q EMBER-GUEST-INIT-OK console2.txt && fail "the restored guest booted again"
+ok "the guest continues in the second jail: uptime $last_up before the snapshot, $first_up after"
+check_seccomp
+[[ "$(cat /proc/$ember_pid/cgroup)" == *"/ember/$id2"* ]] ||
+    fail "the restored ember is not in its cgroup"
+ping -c 3 -W 5 172.16.0.2 >ping.txt 2>&1 ||
+    { cat ping.txt; fail "the restored guest does not answer pings"; }
+ok "the restored guest answers pings over tap0: $(grep -o '[0-9]* packets received' ping.txt)"
+
 expect 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 wait "$ember_pid"
 rc=$?
 ember_pid=""
-[[ $rc == 0 ]] || fail "ember exited $rc after SendCtrlAltDel"
-ok "ember exited 0 after SendCtrlAltDel"
-marker=$(debugfs -R "cat /jail-marker" "$jail/rootfs.ext4" 2>/dev/null)
-[[ "$marker" == written-in-jail ]] || fail "the guest's write is not on the disk: '$marker'"
-ok "the guest's write reached the jailed drive file"
-echo "not tested here: snapshot and restore (not wired into ember yet)"
+((rc != 148)) || fail "the restored ember was killed by its seccomp filter (exit 148)"
+[[ $rc == 0 ]] || fail "the restored ember exited $rc after SendCtrlAltDel"
+ok "the restored ember exited 0 after SendCtrlAltDel"
 echo JAILED-TEST-PASS

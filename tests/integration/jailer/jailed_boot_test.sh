@@ -1,24 +1,22 @@
 #!/bin/bash
 # A microVM started through ember-jailer with ember's seccomp filters on, driven over its API:
 # the jail is built (uid, gid, cgroup v2, pivot_root), the guest boots from its root drive,
-# writes to it and answers pings over a tap, pauses and resumes, and shuts down on
-# SendCtrlAltDel. While the guest runs, every ember thread shows `Seccomp: 2` in
-# /proc/<pid>/task/*/status. Runs in ember-sandbox (see resources/sandbox/README.md).
+# writes to it and answers pings over a tap, pauses and resumes, and is snapshotted inside the
+# jail; a second ember-jailer (another --id) restores the snapshot from copies in its own jail, the
+# guest continues, answers pings and shuts down on SendCtrlAltDel. Every thread of both embers
+# shows `Seccomp: 2` in /proc/<pid>/task/*/status. Runs in ember-sandbox (see
+# resources/sandbox/README.md).
 # Usage: jailed_boot_test.sh EMBER EMBER_JAILER
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+source "$here/../lib/host.sh"
 ember=$1
 jailer=$2
 
-eval "$("$root/resources/guest/images.sh" --print-paths)" || {
-    echo "jailed_boot_test: guest images not built: run resources/guest/images.sh --ensure" >&2
-    exit 2
-}
+load_guest_images jailed_boot_test
 curl_bin="$(command -v curl)" || { echo "jailed_boot_test: curl is not installed" >&2; exit 2; }
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu  # kvm_pvm cannot run a stock guest kernel.
-fi
+choose_sandbox_mode
 
 out="$(mktemp /tmp/ember-jailed-test.XXXXXX)"
 trap 'rm -f "$out"' EXIT

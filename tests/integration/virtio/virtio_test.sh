@@ -15,6 +15,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+source "$here/../lib/host.sh"
 ember="" suite="" timeout_s=2400
 while (($#)); do
     case "$1" in
@@ -33,11 +34,7 @@ case "$suite" in
     *) echo "virtio_test: --suite must be block or net" >&2; exit 2 ;;
 esac
 
-paths="$("$root/resources/guest/images.sh" --print-paths)" || {
-    echo "virtio_test: guest images not built: run resources/guest/images.sh --ensure" >&2
-    exit 2
-}
-eval "$paths"
+load_guest_images virtio_test
 
 work="$(mktemp -d /tmp/ember-virtio-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -53,13 +50,7 @@ debugfs -R "cat /etc/ember-test" "$work/rootfs.ext4" 2>/dev/null | cmp -s - "$he
     exit 2
 }
 
-if [[ -z "${EMBER_SANDBOX:-}" ]]; then
-    if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
-        export EMBER_SANDBOX=auto
-    else
-        export EMBER_SANDBOX=qemu
-    fi
-fi
+choose_sandbox_mode
 
 out="$work/out.txt"
 set +e
