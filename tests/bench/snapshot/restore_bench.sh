@@ -1,0 +1,115 @@
+#!/bin/bash
+# Snapshot restore benchmark (prints, does not assert). In one sandbox run, for 1 vCPU / 128 MiB
+# and 2 vCPU / 1024 MiB: Ember boots a guest that prints "TICK <uptime>" in a loop, pauses it and
+# takes a Full snapshot, then restores it ROUNDS times (default 5) with the File and the Uffd
+# (ember-uffd-handler) memory backends in fresh processes; QEMU's microvm boots the same kernel,
+# rootfs and command line, saves by migration to a file and restores with -incoming.
+# Prints medians of: boot (InstanceStart, resp. QEMU launch -> first TICK), save (create,
+# resp. migrate), restore (PUT /snapshot/load -> 204 and -> first TICK after the saved one;
+# QEMU launch -> first TICK), restore/boot and Ember/QEMU ratios. Goal: restore under a tenth of
+# a boot and far below QEMU. "first new TICK" includes what is left of the guest's sleep at the
+# save (< RESTORE_BENCH_TICK) and, for the lazy backends, the guest's page faults.
+# Usage: tests/bench/snapshot/restore_bench.sh EMBER_BINARY [ROUNDS] [UFFD_HANDLER]
+#   UFFD_HANDLER defaults to ember-uffd-handler next to EMBER_BINARY or in its vmm/snapshot/.
+#   RESTORE_BENCH_CFGS (default "1x128 2x1024", VCPUSxMIB) and RESTORE_BENCH_TICK (seconds
+#   between the guest's TICK lines, default 0.05) change the workload; RESTORE_BENCH_SKIP_EMBER=1
+#   or RESTORE_BENCH_SKIP_QEMU=1 leaves one side out.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+ember=${1:?usage: restore_bench.sh EMBER_BINARY [ROUNDS] [UFFD_HANDLER]}
+rounds=${2:-5}
+handler=${3:-}
+if [[ -z "$handler" ]]; then
+    for candidate in "$(dirname "$ember")/ember-uffd-handler" \
+        "$(dirname "$ember")/vmm/snapshot/ember-uffd-handler"; do
+        [[ -x "$candidate" ]] && handler=$candidate && break
+    done
+fi
+[[ -x "$handler" ]] || { echo "restore_bench: ember-uffd-handler not found; pass it as 3rd argument" >&2; exit 2; }
+curl_bin="$(command -v curl)" || { echo "restore_bench: curl is not installed" >&2; exit 2; }
+read -r -a cfgs <<<"${RESTORE_BENCH_CFGS:-1x128 2x1024}"
+tick=${RESTORE_BENCH_TICK:-0.05}
+eval "$("$root/resources/guest/images.sh" --ensure)"
+# Hardware KVM runs it directly; anything else (no /dev/kvm, kvm_pvm) uses the nested sandbox.
+if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
+    export EMBER_SANDBOX=qemu
+fi
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+# 4 GiB: a 1 GiB guest, its restored copy and the snapshot files (tmpfs) side by side.
+"$root/resources/sandbox/ember-sandbox" run --timeout 1500 --mem 4096 \
+    --bin "$ember" --bin "$handler" --bin "$curl_bin" \
+    --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4" \
+    --file "$here/restore_bench_in_vm.sh:bench.sh" \
+    -- env SKIP_EMBER="${RESTORE_BENCH_SKIP_EMBER:-0}" SKIP_QEMU="${RESTORE_BENCH_SKIP_QEMU:-0}" \
+    bash bench.sh "$rounds" "$tick" "${cfgs[@]}" | tee "$out"
+
+python3 - "$out" <<'PY'
+import statistics, sys
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+def num(value):
+    return int(value) if value is not None and value.lstrip("-").isdigit() else None
+
+boot, save, restore = {}, {}, {}
+for line in open(sys.argv[1]):
+    words = line.split()
+    if not words or words[0] not in ("BOOT", "SAVE", "RESTORE"):
+        continue
+    f = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    if "error" in f:
+        continue
+    key = (f["cfg"], f["vmm"])
+    if words[0] == "BOOT":
+        boot[key] = num(f.get("tick_ms"))
+    elif words[0] == "SAVE":
+        save[key] = num(f.get("save_ms"))
+    else:
+        restore.setdefault((f["cfg"], f["vmm"], f["backend"]), []).append(f)
+
+def fmt(value, unit=" ms"):
+    return "n/a" if value is None else f"{value:.0f}{unit}"
+
+def ratio(a, b):
+    return "n/a" if a is None or not b else f"{a / b:.3f}"
+
+print()
+print("restore_bench: medians. boot: InstanceStart (QEMU: launch) -> first TICK. save: snapshot/create"
+      " (QEMU: migrate to a file).\nload done: load request -> 204 (QEMU: launch -> migration completed)."
+      " restore: load request (QEMU: launch) -> first new TICK;\nlaunch: process start -> first new"
+      " TICK (Ember: start, API socket, load).")
+head = f"{'shape':8s} {'VMM / memory':16s} {'boot':>9s} {'save':>9s} {'load done':>9s} {'restore':>9s} {'launch':>9s} {'restore/boot':>12s}  rounds ok"
+print(head)
+print("-" * len(head))
+summary = {}
+for cfg in sorted({k[0] for k in list(boot) + list(restore)}, key=lambda c: (len(c), c)):
+    for vmm, backend in (("ember", "File"), ("ember", "Uffd"), ("qemu", "incoming")):
+        runs = restore.get((cfg, vmm, backend), [])
+        ticks = [num(r.get("tick_ms")) for r in runs]
+        # Load done: Ember's 204 to PUT /snapshot/load, QEMU's MIGRATION completed event.
+        resp = [num(r.get("resp_ms" if vmm == "ember" else "loaded_ms")) for r in runs
+                if r.get("status", "204") == "204"]
+        ok = [t for t in ticks if t is not None]
+        launch = med([num(r.get("launch_tick_ms")) for r in runs])
+        b, s = boot.get((cfg, vmm)), save.get((cfg, vmm))
+        r = med(ok)
+        summary[(cfg, vmm, backend)] = r
+        summary[(cfg, vmm, backend, "launch")] = launch
+        label = f"{vmm} {backend}" if vmm == "ember" else "qemu -incoming"
+        print(f"{cfg:8s} {label:16s} {fmt(b):>9s} {fmt(s):>9s} {fmt(med(resp)):>9s} "
+              f"{fmt(r):>9s} {fmt(launch):>9s} {ratio(r, b):>12s}  {len(ok)}/{len(runs)} {ok}")
+    print()
+for cfg in sorted({k[0] for k in summary}, key=lambda c: (len(c), c)):
+    q = summary.get((cfg, "qemu", "incoming"))
+    for backend in ("File", "Uffd"):
+        e = summary.get((cfg, "ember", backend))
+        el = summary.get((cfg, "ember", backend, "launch"))
+        print(f"restore_bench: {cfg} Ember {backend}/QEMU restore = {ratio(e, q)} "
+              f"(both from process start: {ratio(el, q)}); "
+              f"restore/boot = {ratio(e, boot.get((cfg, 'ember')))} (goal: < 0.1)")
+    print(f"restore_bench: {cfg} Ember/QEMU save = {ratio(save.get((cfg, 'ember')), save.get((cfg, 'qemu')))}")
+PY

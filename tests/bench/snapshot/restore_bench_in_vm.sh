@@ -1,0 +1,457 @@
+#!/bin/bash
+# Runs inside ember-sandbox (see restore_bench.sh): for each machine shape, boots a ticking guest
+# with Ember over the API, pauses it and takes a Full snapshot, then restores it ROUNDS times with
+# each memory backend (File, Uffd through ember-uffd-handler); then the same guest in QEMU's
+# microvm, saved by migration to a file and restored with -incoming. Prints one line per event:
+#   BOOT    vmm=<ember|qemu> cfg=<vcpus>x<MiB> init_ms=<..> tick_ms=<..>
+#   SAVE    vmm=<..> cfg=<..> pause_ms=<..> save_ms=<..> ...
+#   RESTORE vmm=<..> cfg=<..> backend=<File|Uffd|incoming> round=<n> resp_ms=<..> tick_ms=<..> ...
+# Times come from bash's $EPOCHREALTIME; console lines are stamped as they arrive on the VMM's
+# stdout. "tick" is the first TICK line whose guest uptime is past the last one seen before the
+# save: the guest runs again. "none" means it did not happen within the time limit.
+# Usage: restore_bench_in_vm.sh ROUNDS TICK_SECONDS CFG...   (CFG = VCPUSxMIB, e.g. 1x128)
+# QEMU_ACCEL (default kvm), QEMU_CPU (default host) and SKIP_EMBER=1 / SKIP_QEMU=1 help develop it
+# outside the sandbox.
+set -u
+rounds=$1 tick=$2
+shift 2
+cfgs=("$@")
+accel=${QEMU_ACCEL:-kvm} qemu_cpu=${QEMU_CPU:-host}
+tick_cmd="while true; do read u i </proc/uptime; echo TICK \$u; sleep $tick; done"
+args="console=ttyS0 panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
+# One read-only rootfs for every VM: nothing writes it, so every restore sees the saved disk.
+qemu_append="$args reboot=t root=/dev/vda ro ember.test=\"$tick_cmd\""
+ember_boot_args="$args reboot=k ember.test=\\\"$tick_cmd\\\""
+
+# `read -t` on a FIFO nobody writes is a sleep without forking (forks are slow under TCG).
+rm -f idle.fifo && mkfifo idle.fifo && exec 9<>idle.fifo
+nap() { read -r -t "$1" -u 9 _; }
+now_us() { local t=$EPOCHREALTIME; echo $((${t/./})); }
+bench_start=$(now_us)
+ms_since() { echo $(( ($2 - $1) / 1000 )); }   # START_US END_US
+# /proc/uptime has two decimals: centiseconds as an integer.
+cs() { local s=${1%.*} f=${1#*.}; echo $((10#$s * 100 + 10#${f:0:2})); }
+
+# stamp: every stdin line as "<epoch us> <line>" (CR removed) as soon as it arrives.
+stamp() {
+    local line t
+    while IFS= read -r line; do
+        t=$EPOCHREALTIME
+        printf '%s %s\n' "${t/./}" "${line%$'\r'}"
+    done
+}
+
+# stamp_into FILE: a stamper from console.fifo into FILE, in the background (the sandbox has no
+# /dev/fd for process substitution); the VMM then writes its stdout to console.fifo.
+stamp_into() {
+    rm -f console.fifo
+    mkfifo console.fifo
+    stamp <console.fifo >"$1" &
+    stamp_pid=$!
+}
+
+# Console reading: open_console FILE sets fd 7 to the start of FILE; next_line returns the next
+# complete line in $line (or fails at the current end of the file).
+partial=""
+open_console() {
+    exec 7<"$1"
+    partial=""
+}
+next_line() {
+    local chunk
+    if IFS= read -r chunk <&7; then
+        line=$partial$chunk
+        partial=""
+        return 0
+    fi
+    partial+=$chunk
+    return 1
+}
+# wait_console KIND LIMIT_S [MIN_CS]: reads the console until a line of KIND (init: the guest
+# init marker; tick: a TICK line with uptime above MIN_CS) and sets hit_us and hit_cs.
+# Fails after LIMIT_S seconds or when the VMM process $vmm_pid has ended.
+wait_console() {
+    local kind=$1 deadline=$(($(now_us) + $2 * 1000000)) min=${3:--1} text gone=0
+    hit_us="" hit_cs=""
+    while :; do
+        while next_line; do
+            text=${line#* }
+            case "$kind:$text" in
+                init:*EMBER-GUEST-INIT-OK*)
+                    hit_us=${line%% *}
+                    return 0
+                    ;;
+                tick:TICK\ [0-9]*)
+                    hit_cs=$(cs "${text#TICK }")
+                    if ((hit_cs > min)); then
+                        hit_us=${line%% *}
+                        return 0
+                    fi
+                    ;;
+            esac
+        done
+        (($(now_us) < deadline)) || return 1
+        # A VMM that has ended writes nothing more (the stamper may still hold a last line).
+        if ! alive "$vmm_pid"; then
+            ((++gone > 20)) && return 1
+        fi
+        nap 0.005
+    done
+}
+# The uptime of the last TICK line so far (console of fd 7 read to its end), in $hit_cs/$hit_us.
+last_tick() {
+    while next_line; do
+        case "${line#* }" in
+            TICK\ [0-9]*) hit_cs=$(cs "${line#* TICK }"); hit_us=${line%% *} ;;
+        esac
+    done
+}
+# A child that has ended stays a zombie (state Z) until `wait`: kill -0 would still succeed.
+alive() {
+    local state
+    read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" || return 1
+    [[ $state != Z ]]
+}
+wait_path() {   # wait_path TEST PATH LIMIT_S
+    local deadline=$(($(now_us) + $3 * 1000000))
+    until test "$1" "$2"; do
+        (($(now_us) < deadline)) || return 1
+        nap 0.002
+    done
+    return 0   # not the loop's status: that is the last nap's timeout
+}
+# stop_vmm: SIGTERM, then SIGKILL after 10 s; a process that outlives both is left behind
+# (vmm_rc=stuck) rather than hanging the whole run.
+stop_vmm() {
+    local _
+    trace "stop $vmm_pid"
+    kill "$vmm_pid" 2>/dev/null
+    for _ in $(seq 1 400); do alive "$vmm_pid" || break; nap 0.05; done
+    if alive "$vmm_pid"; then
+        echo "    $vmm_pid did not end on SIGTERM within 20 s: SIGKILL"
+        kill -KILL "$vmm_pid" 2>/dev/null
+        for _ in $(seq 1 200); do alive "$vmm_pid" || break; nap 0.05; done
+    fi
+    if alive "$vmm_pid"; then
+        vmm_rc=stuck
+        echo "    $vmm_pid survives SIGKILL (state $(cut -d' ' -f3 "/proc/$vmm_pid/stat")): left behind"
+    else
+        wait "$vmm_pid" 2>/dev/null
+        vmm_rc=$?
+    fi
+    # The stamper ends at the console's EOF, unless some child of the VMM still holds it open.
+    for _ in $(seq 1 40); do alive "$stamp_pid" || break; nap 0.05; done
+    kill "$stamp_pid" 2>/dev/null
+    wait "$stamp_pid" 2>/dev/null
+    exec 7<&-
+}
+trace() { echo "restore_bench: +$(ms_since "$bench_start" "$(now_us)") ms: $*" >&2; }
+log_tail() {   # log_tail FILE: the last lines of a log, indented, for failures
+    echo "---- $1"
+    tail -n "${2:-15}" "$1" 2>/dev/null | sed 's/^/    /'
+}
+
+# api METHOD PATH BODY: curl on $sock; sets status and took_ms (curl's own time for the request,
+# without its process start) and body.
+api() {
+    local out
+    out=$(curl -sS --max-time 300 --unix-socket "$sock" -X "$1" "http://localhost$2" \
+        -H 'Content-Type: application/json' ${3:+--data "$3"} \
+        -w $'\n%{http_code} %{time_total}') || { status=curl-failed; took_ms=0; body=""; return 1; }
+    parse_answer "$out"
+}
+
+# A timed request, split so that curl's own start (most of a second under TCG) is not timed:
+# api_begin METHOD PATH starts curl with its body coming from api.fifo and waits until curl
+# blocks opening it; api_send BODY writes the body (curl then connects and sends at once) and
+# sets api_t0; api_end waits for the answer and sets status, took_ms and body as api does.
+api_begin() {
+    rm -f api.fifo api.out
+    mkfifo api.fifo
+    curl -sS --max-time 300 --unix-socket "$sock" -X "$1" "http://localhost$2" \
+        -H 'Content-Type: application/json' --data-binary @api.fifo \
+        -w $'\n%{http_code} %{time_total}' >api.out 2>&1 &
+    api_pid=$!
+    local wchan="" deadline=$(($(now_us) + 10000000))
+    while [[ $wchan != wait_for_partner ]] && (($(now_us) < deadline)) && alive "$api_pid"; do
+        nap 0.005
+        read -r wchan 2>/dev/null <"/proc/$api_pid/wchan"
+    done
+}
+api_send() {
+    exec 4>api.fifo
+    api_t0=$(now_us)
+    printf '%s' "$1" >&4
+    exec 4>&-
+}
+api_end() {
+    wait "$api_pid"
+    local rc=$? out
+    out=$(<api.out)
+    ((rc == 0)) || { status=curl-failed; took_ms=0; body=$out; return 1; }
+    parse_answer "$out"
+}
+# parse_answer CURL_OUTPUT: the body, then "<http code> <time_total in s>" on the last line.
+parse_answer() {
+    local tail=${1##*$'\n'}
+    body=${1%$'\n'*}
+    status=${tail%% *}
+    local t=${tail#* }
+    local frac=${t#*.}000
+    took_ms=$(( ${t%.*} * 1000 + 10#${frac:0:3} ))
+    [[ $status == 2* ]]
+}
+
+start_ember() {   # start_ember TAG: ember --api-sock with console console-TAG.txt
+    trace "start ember $1"
+    sock=$PWD/$1.sock
+    rm -f "$sock"
+    : >"console-$1.txt"
+    launch_us=$(now_us)
+    stamp_into "console-$1.txt"
+    ember --api-sock "$sock" --level Info --log-path "ember-$1.log" </dev/null \
+        >console.fifo 2>"ember-$1.stderr" &
+    vmm_pid=$!
+    open_console "console-$1.txt"
+    wait_path -S "$sock" 20
+}
+
+bench_ember() {
+    local cfg=$1 vcpus=${1%x*} mib=${1#*x} tag="ember-$1-boot" t0 init_us
+    if ! start_ember "$tag"; then
+        echo "BOOT vmm=ember cfg=$cfg error=no-api-socket"; log_tail "ember-$tag.stderr"; stop_vmm; return
+    fi
+    api PUT /machine-config "{\"vcpu_count\": $vcpus, \"mem_size_mib\": $mib}" &&
+        api PUT /boot-source "{\"kernel_image_path\": \"bzImage\", \"boot_args\": \"$ember_boot_args\"}" &&
+        api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4", "is_root_device": true, "is_read_only": true}' ||
+        { echo "BOOT vmm=ember cfg=$cfg error=config-$status:$body"; stop_vmm; return; }
+    api_begin PUT /actions
+    api_send '{"action_type": "InstanceStart"}'
+    t0=$api_t0
+    api_end ||
+        { echo "BOOT vmm=ember cfg=$cfg error=start-$status:$body"; log_tail "ember-$tag.log"; stop_vmm; return; }
+    if ! wait_console init 240; then
+        echo "BOOT vmm=ember cfg=$cfg error=no-init-marker"; log_tail "console-$tag.txt"; log_tail "ember-$tag.log"
+        stop_vmm; return
+    fi
+    init_us=$hit_us
+    if ! wait_console tick 120; then
+        echo "BOOT vmm=ember cfg=$cfg error=no-tick"; log_tail "console-$tag.txt"; stop_vmm; return
+    fi
+    echo "BOOT vmm=ember cfg=$cfg init_ms=$(ms_since "$t0" "$init_us") tick_ms=$(ms_since "$t0" "$hit_us") launch_tick_ms=$(ms_since "$launch_us" "$hit_us")"
+    # Let it tick for a while (the shell loop and its pages warm), then pause and save.
+    wait_console tick 60 $((hit_cs + 100)) || true
+    api PATCH /vm '{"state": "Paused"}' ||
+        { echo "SAVE vmm=ember cfg=$cfg error=pause-$status:$body"; stop_vmm; return; }
+    local pause_ms=$took_ms
+    nap 0.3   # a TICK written just before the pause reaches the console file
+    last_tick
+    saved_cs=$hit_cs
+    rm -f "state-$cfg.snap" "mem-$cfg.snap"
+    if api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"state-$cfg.snap\", \"mem_file_path\": \"mem-$cfg.snap\"}"; then
+        echo "SAVE vmm=ember cfg=$cfg pause_ms=$pause_ms save_ms=$took_ms last_tick_uptime_cs=$saved_cs" \
+            "state_bytes=$(stat -c %s "state-$cfg.snap") mem_alloc_kib=$(du -k "mem-$cfg.snap" | cut -f1)"
+    else
+        echo "SAVE vmm=ember cfg=$cfg error=create-$status:$(echo "$body" | tr -d '\n' | cut -c1-200)"
+        stop_vmm
+        echo "    ember exit status $vmm_rc"
+        log_tail "ember-$tag.log"; log_tail "ember-$tag.stderr" 5
+        return
+    fi
+    stop_vmm
+    local backend round
+    for backend in File Uffd; do
+        for round in $(seq 1 "$rounds"); do
+            restore_ember "$cfg" "$backend" "$round"
+        done
+    done
+}
+
+restore_ember() {
+    local cfg=$1 backend=$2 round=$3 tag="ember-$1-$2-$3" path="mem-$1.snap" handler_pid="" t0
+    if [[ $backend == Uffd ]]; then
+        path=$PWD/uffd-$tag.sock
+        ember-uffd-handler --socket "$path" --mem-file "mem-$cfg.snap" 2>"uffd-$tag.log" &
+        handler_pid=$!
+        wait_path -S "$path" 20 || { echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round error=no-uffd-socket"; kill "$handler_pid"; return; }
+    fi
+    # curl is started first and waits for its body: an orchestrator's HTTP client is already up.
+    sock=$PWD/$tag.sock
+    api_begin PUT /snapshot/load
+    if ! start_ember "$tag"; then
+        echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round error=no-api-socket"
+        kill "$api_pid"; wait "$api_pid"
+        stop_vmm; [[ -n $handler_pid ]] && { kill "$handler_pid"; wait "$handler_pid"; }; return
+    fi
+    local sock_ms
+    sock_ms=$(ms_since "$launch_us" "$(now_us)")
+    api_send "{\"snapshot_path\": \"state-$cfg.snap\", \"mem_backend\": {\"backend_type\": \"$backend\", \"backend_path\": \"$path\"}, \"resume_vm\": true}"
+    t0=$api_t0
+    api_end
+    local resp_status=$status resp_ms=$took_ms resp_wall_ms
+    resp_wall_ms=$(ms_since "$t0" "$(now_us)")
+    local tick_ms=none launch_tick_ms=none uptime=none
+    if [[ $resp_status == 204 ]] && wait_console tick 30 "$saved_cs"; then
+        tick_ms=$(ms_since "$t0" "$hit_us")
+        launch_tick_ms=$(ms_since "$launch_us" "$hit_us")
+        uptime=$hit_cs
+    fi
+    echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round status=$resp_status resp_ms=$resp_ms" \
+        "resp_wall_ms=$resp_wall_ms tick_ms=$tick_ms launch_tick_ms=$launch_tick_ms socket_ms=$sock_ms" \
+        "saved_uptime_cs=$saved_cs first_uptime_cs=$uptime"
+    if [[ $tick_ms == none ]]; then
+        echo "    load answer: $(echo "$body" | tr -d '\n' | cut -c1-300)"
+        log_tail "ember-$tag.log"; log_tail "ember-$tag.stderr" 5; log_tail "console-$tag.txt" 5
+        [[ -n $handler_pid ]] && log_tail "uffd-$tag.log" 5
+        local t
+        for t in /proc/$vmm_pid/task/*; do
+            echo "    thread $(cat "$t/comm" 2>/dev/null): state $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+        done
+    fi
+    stop_vmm
+    [[ $tick_ms == none ]] && echo "    ember exit status $vmm_rc"
+    if [[ -n $handler_pid ]]; then
+        # The handler ends with the VM's process; do not let a stuck one block the run.
+        local _
+        for _ in $(seq 1 100); do alive "$handler_pid" || break; nap 0.05; done
+        kill -KILL "$handler_pid" 2>/dev/null
+        wait "$handler_pid" 2>/dev/null
+        [[ $round == 1 ]] && echo "    $(tail -n 1 "uffd-$tag.log")"
+    fi
+}
+
+# ---- QEMU: microvm, same kernel, rootfs and command line; QMP on a pipe pair (busybox has no
+# socat); save by migration to a file through exec:, restore with -incoming.
+start_qemu() {   # start_qemu TAG VCPUS MIB [EXTRA ARGS...]
+    local tag=$1 vcpus=$2 mib=$3
+    shift 3
+    trace "start qemu $tag"
+    rm -f "qmp-$tag.in" "qmp-$tag.out"
+    mkfifo "qmp-$tag.in" "qmp-$tag.out"
+    : >"console-$tag.txt"
+    launch_us=$(now_us)
+    stamp_into "console-$tag.txt"
+    qemu-system-x86_64 -L /usr/share/qemu -M microvm,acpi=off -accel "$accel" -cpu "$qemu_cpu" -smp "$vcpus" -m "$mib" \
+        -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+        -kernel bzImage -append "$qemu_append" \
+        -drive id=rootfs,file=rootfs.ext4,format=raw,if=none,readonly=on \
+        -device virtio-blk-device,drive=rootfs -qmp "pipe:qmp-$tag" "$@" </dev/null \
+        >console.fifo 2>"qemu-$tag.stderr" &
+    vmm_pid=$!
+    # Read-write opens of the FIFOs never block, whoever comes first.
+    exec 5<>"qmp-$tag.in" 6<>"qmp-$tag.out"
+    open_console "console-$tag.txt"
+    qmp_line="" qmp_events=""
+    qmp '{"execute": "qmp_capabilities"}'
+    # MIGRATION events tell when a save or a load has ended, without polling.
+    qmp '{"execute": "migrate-set-capabilities", "arguments": {"capabilities": [{"capability": "events", "state": true}]}}'
+}
+# qmp JSON: sends a command, waits (60 s at most) for its "return" or "error" line in $qmp_line.
+# Events read meanwhile are kept in $qmp_events.
+qmp() {
+    local deadline=$(($(now_us) + 60000000))
+    echo "$1" >&5
+    while (($(now_us) < deadline)) && IFS= read -r -t 60 qmp_line <&6; do
+        [[ $qmp_line == *'"return"'* ]] && return 0
+        [[ $qmp_line == *'"error"'* ]] && return 1
+        [[ $qmp_line == *'"event"'* ]] && qmp_events+=$qmp_line$'\n'
+    done
+    qmp_line="(no answer)"
+    return 1
+}
+# qmp_migration_end LIMIT_S: waits for the MIGRATION event that ends a migration (events
+# capability on); sets migration_status (completed, failed, ...) and end_us (when it was read).
+qmp_migration_end() {
+    local ev deadline=$(($(now_us) + $1 * 1000000))
+    migration_status=timeout
+    while (($(now_us) < deadline)); do
+        if [[ $qmp_events =~ \"status\":\ \"(completed|failed|cancelled)\" ]]; then
+            migration_status=${BASH_REMATCH[1]}
+            end_us=$(now_us)
+            return 0
+        fi
+        IFS= read -r -t "$1" ev <&6 || return 1
+        [[ $ev == *'"event": "MIGRATION"'* ]] && qmp_events+=$ev$'\n'
+    done
+    return 1
+}
+stop_qemu() {
+    trace "stop qemu"
+    echo '{"execute": "quit"}' >&5
+    local _
+    for _ in $(seq 1 100); do alive "$vmm_pid" || break; nap 0.02; done
+    stop_vmm
+    exec 5>&- 6<&-
+}
+
+bench_qemu() {
+    local cfg=$1 vcpus=${1%x*} mib=${1#*x} tag="qemu-$1-boot" t0 init_us
+    start_qemu "$tag" "$vcpus" "$mib"
+    t0=$launch_us
+    if ! wait_console init 240; then
+        echo "BOOT vmm=qemu cfg=$cfg error=no-init-marker"; log_tail "console-$tag.txt"; log_tail "qemu-$tag.stderr"
+        stop_qemu; return
+    fi
+    init_us=$hit_us
+    if ! wait_console tick 120; then
+        echo "BOOT vmm=qemu cfg=$cfg error=no-tick"; log_tail "console-$tag.txt"; stop_qemu; return
+    fi
+    echo "BOOT vmm=qemu cfg=$cfg init_ms=$(ms_since "$t0" "$init_us") tick_ms=$(ms_since "$t0" "$hit_us") launch_tick_ms=$(ms_since "$t0" "$hit_us")"
+    wait_console tick 60 $((hit_cs + 100)) || true
+    # Saving to a local file: lift QEMU's default migration bandwidth cap, as libvirt's save does.
+    qmp '{"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 107374182400}}'
+    t0=$(now_us)
+    qmp '{"execute": "stop"}'
+    local pause_ms
+    pause_ms=$(ms_since "$t0" "$(now_us)")
+    nap 0.3
+    last_tick
+    saved_q_cs=$hit_cs
+    rm -f "qemu-$cfg.state"
+    t0=$(now_us)
+    qmp_events="" end_us=$t0 migration_status=none
+    qmp "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat > qemu-$cfg.state\"}}" &&
+        qmp_migration_end 600
+    local save_ms total=n/a
+    save_ms=$(ms_since "$t0" "$end_us")
+    qmp '{"execute": "query-migrate"}'
+    [[ $qmp_line =~ \"total-time\":\ ([0-9]+) ]] && total=${BASH_REMATCH[1]}
+    if [[ $migration_status == completed ]]; then
+        echo "SAVE vmm=qemu cfg=$cfg pause_ms=$pause_ms save_ms=$save_ms qemu_total_time_ms=$total" \
+            "last_tick_uptime_cs=$saved_q_cs state_bytes=$(stat -c %s "qemu-$cfg.state")"
+    else
+        echo "SAVE vmm=qemu cfg=$cfg error=migration-$migration_status: $qmp_line"
+        stop_qemu; return
+    fi
+    stop_qemu
+    local round
+    for round in $(seq 1 "$rounds"); do
+        tag="qemu-$cfg-incoming-$round"
+        # As libvirt restores: -incoming defer, the events capability, migrate-incoming, and
+        # `cont` at the end (a guest saved while stopped stays paused after the load).
+        start_qemu "$tag" "$vcpus" "$mib" -incoming defer
+        local tick_ms=none uptime=none loaded_ms=none
+        migration_status=none
+        if qmp "{\"execute\": \"migrate-incoming\", \"arguments\": {\"uri\": \"exec:cat qemu-$cfg.state\"}}" &&
+            qmp_migration_end 300 && [[ $migration_status == completed ]] && qmp '{"execute": "cont"}'; then
+            loaded_ms=$(ms_since "$launch_us" "$end_us")
+            if wait_console tick 120 "$saved_q_cs"; then
+                tick_ms=$(ms_since "$launch_us" "$hit_us")
+                uptime=$hit_cs
+            fi
+        fi
+        echo "RESTORE vmm=qemu cfg=$cfg backend=incoming round=$round loaded_ms=$loaded_ms" \
+            "launch_tick_ms=$tick_ms tick_ms=$tick_ms saved_uptime_cs=$saved_q_cs first_uptime_cs=$uptime"
+        [[ $loaded_ms == none ]] && echo "    qmp: $qmp_line ${qmp_events//$'\n'/ }"
+        [[ $tick_ms == none ]] && { log_tail "console-$tag.txt" 5; log_tail "qemu-$tag.stderr" 5; }
+        stop_qemu
+    done
+}
+
+echo "BENCH rounds=$rounds tick=$tick cfgs=${cfgs[*]} mode=${EMBER_SANDBOX_MODE:-?} nproc=$(nproc)"
+for cfg in "${cfgs[@]}"; do
+    [[ ${SKIP_EMBER:-0} == 1 ]] || bench_ember "$cfg"
+    [[ ${SKIP_QEMU:-0} == 1 ]] || bench_qemu "$cfg"
+    [[ -n ${KEEP:-} ]] || rm -f "mem-$cfg.snap" "qemu-$cfg.state"   # tmpfs space for the next shape
+done
+echo "BENCH done"
