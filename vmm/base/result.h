@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -33,9 +34,12 @@ public:
     const char* context() const { return context_; }
     const std::string& detail() const { return detail_; }
 
-    // The same error under an outer `context`: its message reads "context: " + message().
-    Error within(const char* context) const {
-        std::string detail = context_ ? context_ : "error";
+    // The same error under an outer `context`, about `subject` when given: its message reads
+    // "context: subject: " + message().
+    Error within(const char* context, std::string_view subject = {}) const {
+        std::string detail(subject);
+        if (!detail.empty()) detail += ": ";
+        detail += context_ ? context_ : "error";
         if (!detail_.empty()) detail += ": " + detail_;
         return {code_, context, std::move(detail)};
     }

@@ -31,15 +31,9 @@ struct SavedDevices {
     std::vector<Virtio> virtio;
 };
 
-Error for_device(const std::string& id, const Error& error) {
-    std::string detail = id + ": " + (error.context() ? error.context() : "error");
-    if (!error.detail().empty()) detail += ": " + error.detail();
-    return Error(error.code(), "snapshot load", std::move(detail));
-}
-
 template <typename T>
 Result<void> take_legacy(std::optional<T>& slot, Result<T> decoded, const std::string& type) {
-    if (slot) return Error::invalid("snapshot load", fmt::format("two {} devices", type));
+    if (slot) return Error::invalid("snapshot devices", fmt::format("two {} devices", type));
     slot = EMBER_TRY(std::move(decoded));
     return ok();
 }
@@ -60,12 +54,12 @@ Result<SavedDevices> decode_devices(const std::vector<snapshot::DeviceState>& st
         } else if (d.type == snapshot::kNetType) {
             saved.virtio.push_back({.block = {}, .net = EMBER_TRY(snapshot::decode_net(d))});
         } else {
-            return Error::invalid("snapshot load",
+            return Error::invalid("snapshot devices",
                                   fmt::format("device '{}' of unknown type '{}'", d.id, d.type));
         }
     }
     if (!saved.serial || !saved.i8042 || !saved.cmos) {
-        return Error::invalid("snapshot load", "the serial port, i8042 or CMOS state is missing");
+        return Error::invalid("snapshot devices", "the serial port, i8042 or CMOS state is missing");
     }
     std::sort(saved.virtio.begin(), saved.virtio.end(),
               [](const SavedDevices::Virtio& a, const SavedDevices::Virtio& b) {
@@ -110,7 +104,7 @@ Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevic
         if (v.net) config.nets.push_back(v.net->net);
     }
     Result<void> valid = config.validate();
-    if (!valid) return Error::invalid("snapshot load", valid.error().message());
+    if (!valid) return valid.error().within("snapshot configuration");
     return config;
 }
 
@@ -124,7 +118,7 @@ Result<void> check_memory_layout(const snapshot::MachineState& state) {
                expected[i].size_bytes == state.memory[i].size_bytes;
     }
     if (!same) {
-        return Error::invalid("snapshot load",
+        return Error::invalid("snapshot memory",
                               fmt::format("the memory regions are not Ember's layout for {} MiB",
                                           state.machine.mem_size_mib));
     }
@@ -155,7 +149,7 @@ Result<void> check_slot(const DeviceManager::MmioSlot& got, const snapshot::Virt
                         const std::string& id) {
     if (got.base.value() != saved.mmio_base || got.gsi != saved.gsi) {
         return Error::invalid(
-            "snapshot load",
+            "snapshot device layout",
             fmt::format("{}: saved at MMIO {:#x} GSI {}, the layout puts it at {:#x} GSI {}", id,
                         saved.mmio_base, saved.gsi, got.base.value(), got.gsi));
     }
@@ -169,16 +163,16 @@ Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved, Eve
         if (v.block) {
             const DriveConfig& drive = v.block->drive;
             auto device = virtio::BlockDevice::create(block_device_options(drive));
-            if (!device) return for_device(drive.drive_id, device.error());
+            if (!device) return device.error().within("snapshot device", drive.drive_id);
             EMBER_TRY(devices.add_block(std::move(*device), machine.memory, loop));
             EMBER_TRY(check_slot(devices.blocks().back().slot, v.block->slot, drive.drive_id));
         } else {
             const NetConfig& net = v.net->net;
             virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
             auto tap = virtio::Tap::open(net.host_dev_name);
-            if (!tap) return for_device(net.iface_id, tap.error());
+            if (!tap) return tap.error().within("snapshot device", net.iface_id);
             auto device = virtio::NetDevice::create(options, std::move(*tap));
-            if (!device) return for_device(net.iface_id, device.error());
+            if (!device) return device.error().within("snapshot device", net.iface_id);
             EMBER_TRY(devices.add_net(std::move(*device), machine.memory, loop));
             EMBER_TRY(check_slot(devices.nets().back().slot, v.net->slot, net.iface_id));
         }
@@ -191,7 +185,7 @@ Result<void> restore_legacy(Device* device, const std::optional<State>& state, c
     if (!device || !state) return ok();
     std::lock_guard lock(device->mutex());
     Result<void> restored = device->restore_state(*state);
-    if (!restored) return for_device(id, restored.error());
+    if (!restored) return restored.error().within("snapshot device", id);
     return ok();
 }
 
@@ -201,7 +195,7 @@ Result<void> restore_virtio(const Attached& attached, const Saved& saved, const 
     std::lock_guard lock(attached.transport->mutex());
     Result<void> restored = attached.device->restore_state(saved.device);
     if (restored) restored = attached.transport->restore_state(saved.slot.transport);
-    if (!restored) return for_device(id, restored.error());
+    if (!restored) return restored.error().within("snapshot device", id);
     return ok();
 }
 

@@ -64,18 +64,11 @@ Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net) {
 
 namespace {
 
-// `error` with the device's id in front, keeping its code (and so its strerror) once.
-Error for_device(const char* what, const std::string& id, const Error& error) {
-    std::string detail = id + ": " + (error.context() ? error.context() : "error");
-    if (!error.detail().empty()) detail += ": " + error.detail();
-    return Error(error.code(), what, std::move(detail));
-}
-
 Result<void> attach_drive(const DriveConfig& drive, DeviceManager& devices,
                           const GuestMemory& memory, EventLoop& loop) {
     auto device = virtio::BlockDevice::create(block_device_options(drive));
     if (!device) {
-        return for_device("attach drive", drive.drive_id, device.error());
+        return device.error().within("attach drive", drive.drive_id);
     }
     EMBER_INFO("Drive {}: {} ({}, {} sectors)", drive.drive_id, drive.path_on_host,
                drive.is_read_only ? "read-only" : "read-write", (*device)->capacity_sectors());
@@ -87,7 +80,7 @@ Result<void> attach_net(const NetConfig& net, DeviceManager& devices, const Gues
     virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
     auto tap = virtio::Tap::open(net.host_dev_name);
     if (!tap) {
-        return for_device("attach network interface", net.iface_id, tap.error());
+        return tap.error().within("attach network interface", net.iface_id);
     }
     auto device = EMBER_TRY(virtio::NetDevice::create(options, std::move(*tap)));
     EMBER_INFO("Network interface {}: tap {}", net.iface_id, net.host_dev_name);

@@ -43,7 +43,7 @@ Result<void> Vmm::create_snapshot(const SnapshotCreateParams& params) {
 
 Result<void> Vmm::load_snapshot(const SnapshotLoadParams& params) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted || machine_) {
+        if (state_ != VmState::kNotStarted) {
             return wrong_phase("PUT /snapshot/load",
                                "a snapshot can only be loaded into a process with no VM");
         }

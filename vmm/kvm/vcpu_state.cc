@@ -64,13 +64,8 @@ std::optional<kvm_msr_entry> tsc_deadline(std::span<const kvm_msr_entry> msrs) {
     return deadline;
 }
 
-Result<void> set_msrs(int fd, std::vector<kvm_msr_entry> msrs) {
-    if (std::optional<kvm_msr_entry> deadline = tsc_deadline(msrs)) {
-        for (kvm_msr_entry& entry : msrs) {
-            if (entry.index == kMsrIa32TscDeadline) entry = *deadline;
-        }
-    }
-    abi::ArrayBuffer<kvm_msr_entry> buffer{std::span<const kvm_msr_entry>(msrs)};
+Result<void> set_msrs(int fd, std::span<const kvm_msr_entry> msrs) {
+    abi::ArrayBuffer<kvm_msr_entry> buffer{msrs};
     int written = ::ioctl(fd, abi::kSetMsrs, buffer.data());
     if (written < 0) return Error::from_errno("KVM_SET_MSRS");
     if (static_cast<size_t>(written) != msrs.size()) {
@@ -148,7 +143,10 @@ Result<void> restore_vcpu_state(int vcpu_fd, const VcpuState& s) {
     if (::ioctl(vcpu_fd, abi::kSetCpuid2, cpuid.data()) < 0) {
         return Error::from_errno("KVM_SET_CPUID2");
     }
-    EMBER_TRY(set_msrs(vcpu_fd, s.msrs));
+    // All but the TSC deadline, which must wait for the LAPIC (below).
+    std::vector<kvm_msr_entry> msrs = s.msrs;
+    std::erase_if(msrs, [](const kvm_msr_entry& e) { return e.index == kMsrIa32TscDeadline; });
+    EMBER_TRY(set_msrs(vcpu_fd, msrs));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_REGS, s.regs, "KVM_SET_REGS"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_SREGS, s.sregs, "KVM_SET_SREGS"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_FPU, s.fpu, "KVM_SET_FPU"));
@@ -161,10 +159,10 @@ Result<void> restore_vcpu_state(int vcpu_fd, const VcpuState& s) {
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_DEBUGREGS, s.debugregs, "KVM_SET_DEBUGREGS"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_LAPIC, s.lapic, "KVM_SET_LAPIC"));
     // KVM ignores a TSC deadline written while the LAPIC timer is not in TSC-deadline mode, as on
-    // this fresh vCPU before KVM_SET_LAPIC: write it again now, or a guest waiting on its timer
-    // (an idle vCPU) never wakes. The TSC itself was set above.
+    // this fresh vCPU before KVM_SET_LAPIC: written earlier, an idle vCPU waiting on its timer
+    // would never wake.
     if (std::optional<kvm_msr_entry> deadline = tsc_deadline(s.msrs)) {
-        EMBER_TRY(set_msrs(vcpu_fd, {*deadline}));
+        EMBER_TRY(set_msrs(vcpu_fd, {&*deadline, 1}));
     }
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_MP_STATE, s.mp_state, "KVM_SET_MP_STATE"));
     EMBER_TRY(ioctl_set(vcpu_fd, KVM_SET_VCPU_EVENTS, s.events, "KVM_SET_VCPU_EVENTS"));

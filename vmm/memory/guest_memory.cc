@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace ember {
 
@@ -56,18 +57,24 @@ GuestMemory::GuestMemory(std::vector<Region> regions) : regions_(std::move(regio
     }
 }
 
-void GuestMemory::mark_dirty(GuestAddress gpa, uint64_t len) const {
-    if (len == 0) return;
+std::optional<GuestMemory::Location> GuestMemory::locate(GuestAddress gpa, uint64_t len) const {
+    // Last region starting at or below gpa.
     auto it = std::upper_bound(regions_.begin(), regions_.end(), gpa,
                                [](GuestAddress a, const Region& r) { return a < r.start; });
-    if (it == regions_.begin()) return;
+    if (it == regions_.begin()) return std::nullopt;
     const size_t index = static_cast<size_t>(std::prev(it) - regions_.begin());
     const Region& r = regions_[index];
     const uint64_t offset = gpa - r.start;
-    if (offset >= r.size() || len > r.size() - offset) return;
-    std::atomic<uint64_t>* words = dirty_[index].get();
-    const uint64_t last = (offset + len - 1) / kDirtyPageBytes;
-    for (uint64_t page = offset / kDirtyPageBytes; page <= last; ++page) {
+    if (offset >= r.size() || len > r.size() - offset) return std::nullopt;
+    return Location{index, offset};
+}
+
+void GuestMemory::mark_dirty(GuestAddress gpa, uint64_t len) const {
+    std::optional<Location> at = locate(gpa, len);
+    if (len == 0 || !at) return;
+    std::atomic<uint64_t>* words = dirty_[at->region].get();
+    const uint64_t last = (at->offset + len - 1) / kDirtyPageBytes;
+    for (uint64_t page = at->offset / kDirtyPageBytes; page <= last; ++page) {
         words[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_relaxed);
     }
 }
@@ -82,15 +89,8 @@ std::vector<uint64_t> GuestMemory::take_dirty(size_t index) const {
 }
 
 Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress gpa, uint64_t len) const {
-    // Last region starting at or below gpa.
-    auto it = std::upper_bound(regions_.begin(), regions_.end(), gpa,
-                               [](GuestAddress a, const Region& r) { return a < r.start; });
-    if (it != regions_.begin()) {
-        const Region& r = *std::prev(it);
-        const uint64_t offset = gpa - r.start;
-        if (offset < r.size() && len <= r.size() - offset) {
-            return std::span<uint8_t>(r.mapping.data() + offset, len);
-        }
+    if (std::optional<Location> at = locate(gpa, len)) {
+        return std::span<uint8_t>(regions_[at->region].mapping.data() + at->offset, len);
     }
     return Error::from_errno(EFAULT, "guest memory",
                              fmt::format("range [{:#x}, +{:#x}) is outside guest RAM", gpa.value(), len));

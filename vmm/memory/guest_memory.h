@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -76,6 +77,14 @@ public:
     std::vector<uint64_t> take_dirty(size_t index) const;
 
 private:
+    struct Location {
+        size_t region = 0;
+        uint64_t offset = 0;
+    };
+    // The region holding all of [gpa, gpa + len), and gpa's offset in it; none if no single
+    // region does. The one bounds check behind slice() and mark_dirty().
+    std::optional<Location> locate(GuestAddress gpa, uint64_t len) const;
+
     using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
     explicit GuestMemory(std::vector<Region> regions);
     std::vector<Region> regions_;  // Sorted by start address.

@@ -17,19 +17,8 @@ load_guest_images api_test
 
 choose_sandbox_mode
 
-out="$(mktemp /tmp/ember-api-test.XXXXXX)"
-trap 'rm -f "$out"' EXIT
-set +e
-"$root/resources/sandbox/ember-sandbox" run --timeout 600 \
+run_sandbox_test api_test API-TEST-PASS --timeout 600 \
     --bin "$ember" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4.orig" \
     --file "$here/api_in_vm.sh:api_in_vm.sh" --file "$here/../lib/api_client.sh:api_client.sh" \
-    -- bash api_in_vm.sh bzImage rootfs.ext4.orig >"$out"
-rc=$?
-set -e
-cat "$out"
-if [[ $rc -ne 0 ]] || ! grep -q '^API-TEST-PASS$' "$out"; then
-    echo "api_test: FAIL (sandbox exit $rc)" >&2
-    exit 1
-fi
-echo "api_test: PASS"
+    -- bash api_in_vm.sh bzImage rootfs.ext4.orig

@@ -18,20 +18,9 @@ load_guest_images jailed_boot_test
 curl_bin="$(command -v curl)" || { echo "jailed_boot_test: curl is not installed" >&2; exit 2; }
 choose_sandbox_mode
 
-out="$(mktemp /tmp/ember-jailed-test.XXXXXX)"
-trap 'rm -f "$out"' EXIT
-set +e
-"$root/resources/sandbox/ember-sandbox" run --timeout 600 \
+run_sandbox_test jailed_boot_test JAILED-TEST-PASS --timeout 600 \
     --bin "$ember" --bin "$jailer" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4" \
     --file "$here/jailed_boot_in_vm.sh:jailed_boot_in_vm.sh" \
     --file "$here/../lib/api_client.sh:api_client.sh" \
-    -- bash jailed_boot_in_vm.sh >"$out"
-rc=$?
-set -e
-cat "$out"
-if [[ $rc -ne 0 ]] || ! grep -q '^JAILED-TEST-PASS$' "$out"; then
-    echo "jailed_boot_test: FAIL (sandbox exit $rc)" >&2
-    exit 1
-fi
-echo "jailed_boot_test: PASS"
+    -- bash jailed_boot_in_vm.sh

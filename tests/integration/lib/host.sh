@@ -23,3 +23,21 @@ choose_sandbox_mode() {
         fi
     fi
 }
+
+# run_sandbox_test TEST MARKER ARGS...: `ember-sandbox run ARGS...`, prints its output, and passes
+# only when the sandbox exits 0 and its output has a line that is exactly MARKER.
+run_sandbox_test() {
+    local name=$1 marker=$2 out rc
+    shift 2
+    out="$(mktemp "/tmp/ember-$name.XXXXXX")"
+    # Under set -e a failing sandbox must not end the script before its output is shown.
+    "$root/resources/sandbox/ember-sandbox" run "$@" >"$out" && rc=0 || rc=$?
+    cat "$out"
+    if [[ $rc -ne 0 ]] || ! grep -qx "$marker" "$out"; then
+        rm -f "$out"
+        echo "$name: FAIL (sandbox exit $rc)" >&2
+        exit 1
+    fi
+    rm -f "$out"
+    echo "$name: PASS"
+}

@@ -19,21 +19,10 @@ load_guest_images snapshot_test
 
 choose_sandbox_mode
 
-out="$(mktemp /tmp/ember-snapshot-test.XXXXXX)"
-trap 'rm -f "$out"' EXIT
-set +e
-"$root/resources/sandbox/ember-sandbox" run --timeout 1380 \
+run_sandbox_test snapshot_test SNAPSHOT-TEST-PASS --timeout 1380 \
     --bin "$ember" --bin "$uffd_handler" --bin "$snapshot_tool" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4.orig" \
     --file "$here/snapshot_in_vm.sh:snapshot_in_vm.sh" \
     --file "$here/count_guest.sh:count_guest.sh" \
     --file "$here/../lib/api_client.sh:api_client.sh" \
-    -- bash snapshot_in_vm.sh bzImage rootfs.ext4.orig count_guest.sh >"$out"
-rc=$?
-set -e
-cat "$out"
-if [[ $rc -ne 0 ]] || ! grep -q '^SNAPSHOT-TEST-PASS$' "$out"; then
-    echo "snapshot_test: FAIL (sandbox exit $rc)" >&2
-    exit 1
-fi
-echo "snapshot_test: PASS"
+    -- bash snapshot_in_vm.sh bzImage rootfs.ext4.orig count_guest.sh

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/fakes/fake_vmm_controller.h"
+#include "tests/unit/api/test_request.h"
 
 namespace ember::api {
 namespace {
@@ -10,12 +11,7 @@ namespace {
 class RouterTest : public ::testing::Test {
 protected:
     HttpResponse call(HttpMethod method, std::string path, std::string body = {}) {
-        static constexpr const char* kNames[] = {"GET", "PUT", "PATCH", "DELETE"};
-        HttpRequest r{.method = method,
-                      .method_name = kNames[static_cast<int>(method)],
-                      .path = std::move(path),
-                      .body = std::move(body)};
-        return router.handle(r);
+        return router.handle(make_request(method, std::move(path), std::move(body)));
     }
     HttpResponse put(std::string path, std::string body) {
         return call(HttpMethod::kPut, std::move(path), std::move(body));

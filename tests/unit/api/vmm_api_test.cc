@@ -18,6 +18,7 @@
 #include "api/json_config.h"
 #include "api/router.h"
 #include "vmm/base/log.h"
+#include "tests/unit/api/test_request.h"
 #include "vmm/core/vmm.h"
 
 namespace ember::api {
@@ -77,12 +78,7 @@ public:
     }
 
     HttpResponse call(HttpMethod method, std::string path, std::string body = {}) {
-        static constexpr const char* kNames[] = {"GET", "PUT", "PATCH", "DELETE"};
-        HttpRequest r{.method = method,
-                      .method_name = kNames[static_cast<int>(method)],
-                      .path = std::move(path),
-                      .body = std::move(body)};
-        return router_->handle(r);
+        return router_->handle(make_request(method, std::move(path), std::move(body)));
     }
     HttpResponse get(std::string path) { return call(HttpMethod::kGet, std::move(path)); }
     HttpResponse put(std::string path, std::string body) {
