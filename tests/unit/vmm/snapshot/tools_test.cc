@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,20 +24,23 @@ struct ToolRun {
 };
 
 ToolRun run_tool(std::vector<std::string> args) {
-    std::string out_path = ::testing::TempDir() + "/tools_test.out";
+    // A file of its own: ctest runs the tests of this binary in parallel.
+    std::string out_path = ::testing::TempDir() + "/tools_test.out.XXXXXX";
+    int out_fd = ::mkstemp(out_path.data());
+    EXPECT_GE(out_fd, 0);
     args.insert(args.begin(), EMBER_SNAPSHOT_TOOL);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
     pid_t pid = -1;
     ToolRun run;
     EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
+    ::close(out_fd);
     EXPECT_EQ(::waitpid(pid, &run.status, 0), pid);
     run.status = WIFEXITED(run.status) ? WEXITSTATUS(run.status) : -1;
     std::ifstream in(out_path);
