@@ -74,6 +74,15 @@ for m in irqbypass ccp kvm kvm-amd tun; do
     insmod /lib/modules/ember/$m.ko || say WARN "insmod $m failed"
 done
 echo 1 >/proc/sys/kernel/printk
+# A nested guest's triple fault reaches KVM as an SVM SHUTDOWN exit (0x7f), after which KVM resets
+# the vCPU, so the monitor can only report reset registers. The exit's tracepoint still holds the
+# faulting RIP: record only those exits and print them after the command that caused them.
+T=/sys/kernel/tracing
+mount -t tracefs tracefs $T 2>/dev/null
+if [ -w $T/events/kvm/kvm_exit/filter ]; then
+    echo 'exit_reason == 127' >$T/events/kvm/kvm_exit/filter &&
+        echo 1 >$T/events/kvm/kvm_exit/enable || say WARN "kvm_exit trace unavailable"
+fi
 ifconfig lo 127.0.0.1 up
 # The initramfs is a tmpfs: let it grow, and bind its copy of the workdir to /work (no copy).
 mount -o remount,size=90% /
@@ -87,6 +96,11 @@ while [ $i -le $NCMDS ]; do
     say BEGIN $i
     (cd /work && exec /bin/sh /sandbox/cmd/$i) </dev/null >$OUT 2>$ERR
     rc=$?
+    if grep -q kvm_exit $T/trace 2>/dev/null; then
+        echo "ember-sandbox: nested triple faults (SVM shutdown exits), with RIP:" >$ERR
+        grep kvm_exit $T/trace >$ERR
+        echo >$T/trace
+    fi
     echo "@@$NONCE END $i" >$ERR
     say STATUS $i $rc $(cut -d' ' -f1 /proc/uptime)
     i=$((i + 1))
