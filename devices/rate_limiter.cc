@@ -116,6 +116,23 @@ void TokenBucket::reset() {
     last_update_ns_ = clock_->now_ns();
 }
 
+TokenBucketState TokenBucket::state() const {
+    const uint64_t now = clock_->now_ns();
+    // A clock behind last_update (which a fake clock can be) counts as no time passed.
+    return {.budget = budget_,
+            .one_time_burst = one_time_burst_,
+            .elapsed_ns = now > last_update_ns_ ? now - last_update_ns_ : 0};
+}
+
+void TokenBucket::restore(const TokenBucketState& state) {
+    budget_ = std::min(state.budget, size_);
+    one_time_burst_ = std::min(state.one_time_burst, initial_one_time_burst_);
+    // create() checked that the refill time fits in nanoseconds. Not reaching back before the
+    // clock's zero keeps last_update <= now, which auto_replenish() relies on.
+    const uint64_t now = clock_->now_ns();
+    last_update_ns_ = now - std::min({state.elapsed_ns, refill_time_ms_ * kNsPerMs, now});
+}
+
 Result<RateLimiter> RateLimiter::create(const TokenBucketParams& bandwidth,
                                         const TokenBucketParams& ops, const Clock& clock) {
     // The timer exists even when both buckets are off: a later PATCH may enable them, and the
@@ -183,6 +200,18 @@ void RateLimiter::update_buckets(const BucketUpdate& bandwidth, const BucketUpda
     };
     apply(bandwidth_, bandwidth);
     apply(ops_, ops);
+}
+
+RateLimiterState RateLimiter::save_state() const {
+    RateLimiterState state;
+    if (bandwidth_) state.bandwidth = bandwidth_->state();
+    if (ops_) state.ops = ops_->state();
+    return state;
+}
+
+void RateLimiter::restore_state(const RateLimiterState& state) {
+    if (bandwidth_ && state.bandwidth) bandwidth_->restore(*state.bandwidth);
+    if (ops_ && state.ops) ops_->restore(*state.ops);
 }
 
 }  // namespace ember

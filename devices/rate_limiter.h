@@ -35,6 +35,16 @@ struct TokenBucketParams {
     uint64_t refill_time_ms = 0;
 };
 
+// A bucket's runtime state for snapshots, as Firecracker's TokenBucketState: the tokens left and
+// how long before the save the bucket last refilled (an absolute time means nothing to another
+// process). The size, burst and refill time come from the configuration saved beside it.
+struct TokenBucketState {
+    uint64_t budget = 0;
+    uint64_t one_time_burst = 0;  // What is left of the initial burst.
+    uint64_t elapsed_ns = 0;
+    bool operator==(const TokenBucketState&) const = default;
+};
+
 class TokenBucket {
 public:
     // std::nullopt when size or refill time is zero (limiting disabled) or the refill time
@@ -50,6 +60,11 @@ public:
     void force_replenish(uint64_t tokens);
     // Back to a full budget and the initial burst.
     void reset();
+    TokenBucketState state() const;
+    // Applies a saved state to a bucket made from the saved configuration. The state is untrusted
+    // (it comes from a snapshot file): the budget is clamped to the size, the burst to the initial
+    // burst and the elapsed time to one refill time (longer refills the bucket fully anyway).
+    void restore(const TokenBucketState& state);
 
     uint64_t capacity() const { return size_; }
     uint64_t budget() const { return budget_; }
@@ -79,6 +94,14 @@ private:
 };
 
 enum class TokenType { kBytes, kOps };
+
+// A limiter's runtime state for snapshots: one entry per enabled bucket. An older snapshot has
+// none, and the restored buckets start full as they did then.
+struct RateLimiterState {
+    std::optional<TokenBucketState> bandwidth;
+    std::optional<TokenBucketState> ops;
+    bool operator==(const RateLimiterState&) const = default;
+};
 
 // How PATCH changes one bucket: leave it, replace it, or (size 0) disable it.
 struct BucketUpdate {
@@ -111,6 +134,14 @@ public:
     // Call when timer_fd() is readable; an error if it had not fired (a spurious event).
     Result<void> on_timer_event();
     void update_buckets(const BucketUpdate& bandwidth, const BucketUpdate& ops);
+
+    // The timer is not saved: a restored limiter is unblocked, and a drained bucket blocks it
+    // again at the next consume().
+    RateLimiterState save_state() const;
+    // Into a limiter made from the snapshot's configuration. A bucket with no saved state stays
+    // full; saved state for a bucket the configuration disables is ignored. Never fails: see
+    // TokenBucket::restore for the clamping.
+    void restore_state(const RateLimiterState& state);
 
     const TokenBucket* bandwidth() const { return bandwidth_ ? &*bandwidth_ : nullptr; }
     const TokenBucket* ops() const { return ops_ ? &*ops_ : nullptr; }

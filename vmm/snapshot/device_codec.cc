@@ -61,6 +61,10 @@ enum : uint32_t { kWallUs = 1, kCpuUs = 2, kReported = 3 };
 namespace token_bucket_tag {
 enum : uint32_t { kSize = 1, kOneTimeBurst = 2, kRefillTimeMs = 3 };
 }
+namespace token_bucket_state_tag {
+enum : uint32_t { kBudget = 1, kOneTimeBurst = 2, kElapsedNs = 3 };
+}
+// Both RateLimiterConfig and RateLimiterState.
 namespace rate_limiter_tag {
 enum : uint32_t { kBandwidth = 1, kOps = 2 };
 }
@@ -126,11 +130,19 @@ enum : uint32_t {
     kTxRateLimiter = 6
 };
 }
+// The rate limiter states are optional: snapshots from before Ember saved them lack them.
 namespace block_state_tag {
-enum : uint32_t { kDeviceFeatures = 1, kDiskSizeBytes = 2 };
+enum : uint32_t { kDeviceFeatures = 1, kDiskSizeBytes = 2, kRateLimiter = 3 };
 }
 namespace net_state_tag {
-enum : uint32_t { kDeviceFeatures = 1, kMac = 2, kMtu = 3, kTapOffload = 4 };
+enum : uint32_t {
+    kDeviceFeatures = 1,
+    kMac = 2,
+    kMtu = 3,
+    kTapOffload = 4,
+    kRxRateLimiter = 5,
+    kTxRateLimiter = 6
+};
 }
 // The top level of the virtio blobs.
 namespace virtio_blob_tag {
@@ -308,29 +320,53 @@ std::vector<uint8_t> encode_token_bucket(const TokenBucketConfig& b) {
     return w.take();
 }
 
-Result<TokenBucketConfig> decode_token_bucket(const Reader& r) {
-    TokenBucketConfig b;
+Result<void> decode_token_bucket(const Reader& r, TokenBucketConfig& b) {
     EMBER_TRY(r.u64(token_bucket_tag::kSize, "size", b.size));
     EMBER_TRY(r.u64(token_bucket_tag::kOneTimeBurst, "one_time_burst", b.one_time_burst));
     EMBER_TRY(r.u64(token_bucket_tag::kRefillTimeMs, "refill_time_ms", b.refill_time_ms));
-    return b;
+    return ok();
 }
 
-std::vector<uint8_t> encode_rate_limiter(const RateLimiterConfig& l) {
+// Any values: TokenBucket::restore clamps them to the configuration.
+std::vector<uint8_t> encode_token_bucket(const TokenBucketState& b) {
+    FieldWriter w;
+    w.u64(token_bucket_state_tag::kBudget, b.budget);
+    w.u64(token_bucket_state_tag::kOneTimeBurst, b.one_time_burst);
+    w.u64(token_bucket_state_tag::kElapsedNs, b.elapsed_ns);
+    return w.take();
+}
+
+Result<void> decode_token_bucket(const Reader& r, TokenBucketState& b) {
+    EMBER_TRY(r.u64(token_bucket_state_tag::kBudget, "budget", b.budget));
+    EMBER_TRY(r.u64(token_bucket_state_tag::kOneTimeBurst, "one_time_burst", b.one_time_burst));
+    EMBER_TRY(r.u64(token_bucket_state_tag::kElapsedNs, "elapsed_ns", b.elapsed_ns));
+    return ok();
+}
+
+// Limiter is RateLimiterConfig or RateLimiterState: an optional bucket for bytes and one for ops.
+template <typename Limiter>
+std::vector<uint8_t> encode_rate_limiter(const Limiter& l) {
     FieldWriter w;
     if (l.bandwidth) w.bytes(rate_limiter_tag::kBandwidth, encode_token_bucket(*l.bandwidth));
     if (l.ops) w.bytes(rate_limiter_tag::kOps, encode_token_bucket(*l.ops));
     return w.take();
 }
 
-Result<RateLimiterConfig> decode_rate_limiter(const Reader& r) {
-    RateLimiterConfig l;
-    if (auto b = EMBER_TRY(r.optional_nested(rate_limiter_tag::kBandwidth, "bandwidth"))) {
-        l.bandwidth = EMBER_TRY(decode_token_bucket(*b));
+template <typename Bucket>
+Result<void> read_optional_bucket(const Reader& r, uint32_t tag, const char* name,
+                                  std::optional<Bucket>& out) {
+    out.reset();
+    if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
+        EMBER_TRY(decode_token_bucket(*nested, out.emplace()));
     }
-    if (auto o = EMBER_TRY(r.optional_nested(rate_limiter_tag::kOps, "ops"))) {
-        l.ops = EMBER_TRY(decode_token_bucket(*o));
-    }
+    return ok();
+}
+
+template <typename Limiter>
+Result<Limiter> decode_rate_limiter(const Reader& r) {
+    Limiter l;
+    EMBER_TRY(read_optional_bucket(r, rate_limiter_tag::kBandwidth, "bandwidth", l.bandwidth));
+    EMBER_TRY(read_optional_bucket(r, rate_limiter_tag::kOps, "ops", l.ops));
     return l;
 }
 
@@ -343,7 +379,22 @@ Result<void> read_optional_rate_limiter(const Reader& r, uint32_t tag, const cha
                                         std::optional<RateLimiterConfig>& out) {
     out.reset();
     if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
-        out = EMBER_TRY(decode_rate_limiter(*nested));
+        out = EMBER_TRY(decode_rate_limiter<RateLimiterConfig>(*nested));
+    }
+    return ok();
+}
+
+// A limiter without enabled buckets writes nothing, as the snapshots from before the state was
+// saved; a missing field reads as no state, and the restored buckets start full.
+void write_limiter_state(FieldWriter& w, uint32_t tag, const RateLimiterState& l) {
+    if (l.bandwidth || l.ops) w.bytes(tag, encode_rate_limiter(l));
+}
+
+Result<void> read_limiter_state(const Reader& r, uint32_t tag, const char* name,
+                                RateLimiterState& out) {
+    out = {};
+    if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
+        out = EMBER_TRY(decode_rate_limiter<RateLimiterState>(*nested));
     }
     return ok();
 }
@@ -460,6 +511,19 @@ std::string queue_summary(const virtio::VirtioDeviceState& d) {
                            q.next_avail, q.next_used, q.ready ? "" : " (not ready)");
     }
     return out.empty() ? "no queues" : out;
+}
+
+// ", <name> tokens left: bytes B, ops O (+N burst)" for the buckets with saved state, or nothing.
+std::string limiter_summary(std::string_view name, const RateLimiterState& l) {
+    std::string out;
+    auto bucket = [&out](const char* kind, const std::optional<TokenBucketState>& b) {
+        if (!b) return;
+        out += fmt::format("{}{} {}", out.empty() ? "" : ", ", kind, b->budget);
+        if (b->one_time_burst != 0) out += fmt::format(" (+{} burst)", b->one_time_burst);
+    };
+    bucket("bytes", l.bandwidth);
+    bucket("ops", l.ops);
+    return out.empty() ? out : fmt::format(", {} tokens left: {}", name, out);
 }
 
 std::string slot_summary(const VirtioSlotState& s) {
@@ -589,6 +653,7 @@ DeviceState encode_block(const BlockSnapshot& s) {
     FieldWriter dw;
     dw.u64(block_state_tag::kDeviceFeatures, s.device.device_features);
     dw.u64(block_state_tag::kDiskSizeBytes, s.device.disk_size_bytes);
+    write_limiter_state(dw, block_state_tag::kRateLimiter, s.device.rate_limiter);
 
     FieldWriter w;
     w.bytes(virtio_blob_tag::kConfig, cw.take());
@@ -622,6 +687,8 @@ Result<BlockSnapshot> decode_block(const DeviceState& d) {
     EMBER_TRY(
         dr.u64(block_state_tag::kDeviceFeatures, "device_features", s.device.device_features));
     EMBER_TRY(dr.u64(block_state_tag::kDiskSizeBytes, "disk_size_bytes", s.device.disk_size_bytes));
+    EMBER_TRY(read_limiter_state(dr, block_state_tag::kRateLimiter, "rate_limiter",
+                                 s.device.rate_limiter));
     return s;
 }
 
@@ -640,6 +707,8 @@ DeviceState encode_net(const NetSnapshot& s) {
     dw.bytes(net_state_tag::kMac, s.device.mac);
     dw.u32(net_state_tag::kMtu, s.device.mtu);
     dw.u32(net_state_tag::kTapOffload, s.device.tap_offload);
+    write_limiter_state(dw, net_state_tag::kRxRateLimiter, s.device.rx_rate_limiter);
+    write_limiter_state(dw, net_state_tag::kTxRateLimiter, s.device.tx_rate_limiter);
 
     FieldWriter w;
     w.bytes(virtio_blob_tag::kConfig, cw.take());
@@ -672,6 +741,10 @@ Result<NetSnapshot> decode_net(const DeviceState& d) {
     EMBER_TRY(dr.fixed_bytes(net_state_tag::kMac, "mac", s.device.mac));
     EMBER_TRY(dr.number(net_state_tag::kMtu, "mtu", s.device.mtu));
     EMBER_TRY(dr.number(net_state_tag::kTapOffload, "tap_offload", s.device.tap_offload));
+    EMBER_TRY(read_limiter_state(dr, net_state_tag::kRxRateLimiter, "rx_rate_limiter",
+                                 s.device.rx_rate_limiter));
+    EMBER_TRY(read_limiter_state(dr, net_state_tag::kTxRateLimiter, "tx_rate_limiter",
+                                 s.device.tx_rate_limiter));
     return s;
 }
 
@@ -709,20 +782,21 @@ std::string summarize_device(const DeviceState& d) {
     if (d.type == kBlockType) {
         return or_error(decode_block(d), [](const BlockSnapshot& s) {
             const DriveConfig& c = s.drive;
-            return fmt::format("drive \"{}\" {} {}{}, {} engine, {} MiB, {}", c.drive_id,
-                               c.path_on_host, c.is_read_only ? "read-only" : "read-write",
-                               c.is_root_device ? " root" : "",
-                               c.io_engine == IoEngine::kAsync ? "async" : "sync",
-                               s.device.disk_size_bytes >> 20, slot_summary(s.slot));
+            return fmt::format(
+                "drive \"{}\" {} {}{}, {} engine, {} MiB{}, {}", c.drive_id, c.path_on_host,
+                c.is_read_only ? "read-only" : "read-write", c.is_root_device ? " root" : "",
+                c.io_engine == IoEngine::kAsync ? "async" : "sync", s.device.disk_size_bytes >> 20,
+                limiter_summary("limiter", s.device.rate_limiter), slot_summary(s.slot));
         });
     }
     if (d.type == kNetType) {
         return or_error(decode_net(d), [](const NetSnapshot& s) {
             const auto& m = s.device.mac;
             return fmt::format(
-                "iface \"{}\" tap {} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {}",
+                "iface \"{}\" tap {} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}{}{}, {}",
                 s.net.iface_id, s.net.host_dev_name, m[0], m[1], m[2], m[3], m[4], m[5],
-                slot_summary(s.slot));
+                limiter_summary("rx limiter", s.device.rx_rate_limiter),
+                limiter_summary("tx limiter", s.device.tx_rate_limiter), slot_summary(s.slot));
         });
     }
     return "";

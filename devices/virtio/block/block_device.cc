@@ -412,7 +412,9 @@ Result<BlockDeviceState> BlockDevice::save_state() const {
         return Error::invalid("virtio-blk", fmt::format("drive {}: {} requests in flight",
                                                         options_.drive_id, in_flight_));
     }
-    return BlockDeviceState{device_features(), disk_size_bytes_};
+    return BlockDeviceState{.device_features = device_features(),
+                            .disk_size_bytes = disk_size_bytes_,
+                            .rate_limiter = rate_limiter_.save_state()};
 }
 
 Result<void> BlockDevice::restore_state(const BlockDeviceState& state) {
@@ -430,6 +432,7 @@ Result<void> BlockDevice::restore_state(const BlockDeviceState& state) {
                                           options_.drive_id, disk_size_bytes_,
                                           state.disk_size_bytes));
     }
+    rate_limiter_.restore_state(state.rate_limiter);
     return ok();
 }
 

@@ -59,6 +59,8 @@ struct BlockCounters {
 struct BlockDeviceState {
     uint64_t device_features = 0;  // Offered: the restored device's options must offer the same.
     uint64_t disk_size_bytes = 0;  // The configuration space's capacity derives from it.
+    // Tokens left, so that a restore does not refill the buckets.
+    RateLimiterState rate_limiter;
     bool operator==(const BlockDeviceState&) const = default;
 };
 
@@ -104,7 +106,8 @@ public:
     // An error while requests are in flight (call quiesce() first).
     Result<BlockDeviceState> save_state() const;
     // Into a device just created from the snapshot's options, before the transport's
-    // restore_state(): refuses a disk of another size or different offered features.
+    // restore_state(): refuses a disk of another size or different offered features, and
+    // clamps the rate limiter's state to its configuration.
     Result<void> restore_state(const BlockDeviceState& state);
 
 private:

@@ -93,6 +93,8 @@ NetDeviceState NetDevice::save_state() const {
     state.mac = mac_;
     state.mtu = options_.mtu.value_or(0);
     state.tap_offload = tap_offload();
+    state.rx_rate_limiter = rx_limiter_.save_state();
+    state.tx_rate_limiter = tx_limiter_.save_state();
     return state;
 }
 
@@ -110,6 +112,8 @@ Result<void> NetDevice::restore_state(const NetDeviceState& state) {
                                           options_.mtu.value_or(0), state.mtu));
     }
     mac_ = state.mac;
+    rx_limiter_.restore_state(state.rx_rate_limiter);
+    tx_limiter_.restore_state(state.tx_rate_limiter);
     return ok();
 }
 

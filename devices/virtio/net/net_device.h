@@ -71,6 +71,9 @@ struct NetDeviceState {
     MacAddress mac{};              // The configuration space's MAC (the driver may have written it).
     uint16_t mtu = 0;
     uint32_t tap_offload = 0;      // TUN_F_* from the acked GUEST_* features, for inspection.
+    // Tokens left, so that a restore does not refill the buckets.
+    RateLimiterState rx_rate_limiter;
+    RateLimiterState tx_rate_limiter;
     bool operator==(const NetDeviceState&) const = default;
 };
 
@@ -113,7 +116,8 @@ public:
     // A frame read from the tap but not yet delivered is not saved: the network may drop it.
     NetDeviceState save_state() const;
     // Into a device just created from the snapshot's options and a tap, before the transport's
-    // restore_state(): refuses different offered features or MTU.
+    // restore_state(): refuses different offered features or MTU, and clamps the rate limiters'
+    // state to their configuration.
     Result<void> restore_state(const NetDeviceState& state);
 
 private:

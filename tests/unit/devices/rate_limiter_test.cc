@@ -124,6 +124,62 @@ TEST(TokenBucket, ForceReplenishRefillsBurstWhileItLastsThenBudgetUpToSize) {
     EXPECT_EQ(tb.budget(), 1000u);
 }
 
+TEST(TokenBucket, RestoredDrainedBucketRefillsOnlyByTheTimeElapsedBeforeAndAfterTheSave) {
+    // 1 token per 100 ms. Drained, then saved 250 ms later.
+    FakeClock clock;
+    TokenBucket tb = bucket(clock, 10, 0, 1000);
+    ASSERT_EQ(tb.reduce(10), BucketReduction::kSuccess);
+    clock.advance(250ms);
+    const TokenBucketState saved = tb.state();
+    EXPECT_EQ(saved,
+              (TokenBucketState{.budget = 0, .one_time_burst = 0, .elapsed_ns = 250'000'000}));
+
+    // Restored an hour later in another process: the hour does not count, the 250 ms do.
+    FakeClock later;
+    later.advance(3600s);
+    TokenBucket restored = bucket(later, 10, 0, 1000);
+    EXPECT_EQ(restored.budget(), 10u);
+    restored.restore(saved);
+    EXPECT_EQ(restored.budget(), 0u);
+    EXPECT_EQ(restored.last_update_ns(), later.now_ns() - 250'000'000);
+    later.advance(50ms);
+    EXPECT_EQ(restored.reduce(4), BucketReduction::kFailure);
+    EXPECT_EQ(restored.budget(), 3u);
+    later.advance(1000ms);
+    EXPECT_EQ(restored.reduce(10), BucketReduction::kSuccess);
+}
+
+TEST(TokenBucket, RestoreKeepsWhatIsLeftOfTheBurst) {
+    FakeClock clock;
+    TokenBucket tb = bucket(clock, 100, 500, 1000);
+    ASSERT_EQ(tb.reduce(450), BucketReduction::kSuccess);
+    TokenBucket restored = bucket(clock, 100, 500, 1000);
+    restored.restore(tb.state());
+    EXPECT_EQ(restored.one_time_burst(), 50u);
+    EXPECT_EQ(restored.initial_one_time_burst(), 500u);
+    EXPECT_EQ(restored.budget(), 100u);
+}
+
+TEST(TokenBucket, RestoreClampsHostileValues) {
+    // A refill time of 10 s, longer than the fake clock has run (1 s).
+    FakeClock clock;
+    TokenBucket tb = bucket(clock, 100, 20, 10'000);
+    tb.restore({.budget = UINT64_MAX, .one_time_burst = UINT64_MAX, .elapsed_ns = UINT64_MAX});
+    EXPECT_EQ(tb.budget(), 100u);
+    EXPECT_EQ(tb.one_time_burst(), 20u);
+    EXPECT_EQ(tb.last_update_ns(), 0u);
+    EXPECT_EQ(tb.reduce(120), BucketReduction::kSuccess);
+    // The 1 s since the clock's zero refilled a tenth of the bucket.
+    EXPECT_EQ(tb.reduce(11), BucketReduction::kFailure);
+    EXPECT_EQ(tb.budget(), 10u);
+
+    // Elapsed past one refill time counts as one refill time: the bucket is full at the next use.
+    clock.advance(20s);
+    tb.restore({.budget = 0, .one_time_burst = 0, .elapsed_ns = UINT64_MAX});
+    EXPECT_EQ(tb.last_update_ns(), clock.now_ns() - 10'000'000'000);
+    EXPECT_EQ(tb.reduce(100), BucketReduction::kSuccess);
+}
+
 RateLimiter limiter(FakeClock& clock, TokenBucketParams bandwidth, TokenBucketParams ops) {
     auto l = RateLimiter::create(bandwidth, ops, clock);
     EXPECT_TRUE(l.has_value());
@@ -191,6 +247,42 @@ TEST(RateLimiter, UpdateReplacesDisablesOrKeepsEachBucket) {
     EXPECT_NE(l.bandwidth(), nullptr);
     EXPECT_EQ(l.ops(), nullptr);
     EXPECT_TRUE(l.consume(UINT64_MAX, TokenType::kOps));
+}
+
+TEST(RateLimiter, SavesOneStatePerEnabledBucketAndRestoresAnUnblockedDrainedLimiter) {
+    FakeClock clock;
+    RateLimiter l = limiter(clock, {1000, 0, 1000}, {});
+    EXPECT_TRUE(l.consume(1000, TokenType::kBytes));
+    EXPECT_FALSE(l.consume(1, TokenType::kBytes));
+    ASSERT_TRUE(l.is_blocked());
+    clock.advance(100ms);
+    const RateLimiterState saved = l.save_state();
+    ASSERT_TRUE(saved.bandwidth.has_value());
+    EXPECT_FALSE(saved.ops.has_value());
+    EXPECT_EQ(saved.bandwidth->budget, 0u);
+
+    RateLimiter restored = limiter(clock, {1000, 0, 1000}, {});
+    restored.restore_state(saved);
+    EXPECT_FALSE(restored.is_blocked());
+    // 100 ms of a 1 s refill: 100 tokens, not 1000.
+    EXPECT_TRUE(restored.consume(100, TokenType::kBytes));
+    EXPECT_FALSE(restored.consume(1, TokenType::kBytes));
+    EXPECT_TRUE(restored.is_blocked());
+}
+
+TEST(RateLimiter, RestoreIgnoresStateForADisabledBucketAndKeepsABucketWithoutStateFull) {
+    FakeClock clock;
+    RateLimiter l = limiter(clock, {}, {10, 0, 1000});
+    const TokenBucketState drained{.budget = 0, .one_time_burst = 0, .elapsed_ns = 0};
+    l.restore_state({.bandwidth = drained});
+    EXPECT_EQ(l.bandwidth(), nullptr);
+    EXPECT_EQ(l.ops()->budget(), 10u);
+    EXPECT_TRUE(l.consume(UINT64_MAX, TokenType::kBytes));
+    // An older snapshot has no state at all.
+    l.restore_state({});
+    EXPECT_EQ(l.ops()->budget(), 10u);
+    l.restore_state({.ops = drained});
+    EXPECT_EQ(l.ops()->budget(), 0u);
 }
 
 }  // namespace

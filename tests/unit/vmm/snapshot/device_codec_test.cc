@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +70,10 @@ TokenBucketConfig bucket(uint64_t seed) {
     return {.size = seed, .one_time_burst = seed * 2, .refill_time_ms = seed + 7};
 }
 
+TokenBucketState bucket_state(uint64_t seed) {
+    return {.budget = seed, .one_time_burst = seed / 2, .elapsed_ns = seed * 1000 + 1};
+}
+
 VirtioSlotState sample_slot(uint32_t queues) {
     VirtioSlotState s;
     s.mmio_base = 0xd000'0000 + 0x1000 * queues;
@@ -114,6 +120,9 @@ BlockSnapshot sample_block(bool with_optionals) {
     }
     s.slot = sample_slot(1);
     s.device = {.device_features = 0x1'3000'0064, .disk_size_bytes = 1ull << 30};
+    if (with_optionals) {
+        s.device.rate_limiter = {.bandwidth = bucket_state(400), .ops = bucket_state(30)};
+    }
     return s;
 }
 
@@ -131,6 +140,10 @@ NetSnapshot sample_net(bool with_optionals) {
                 .mac = {0x06, 0x00, 0xac, 0x10, 0x00, 0x02},
                 .mtu = 1500,
                 .tap_offload = 0x1f};
+    if (with_optionals) {
+        s.device.rx_rate_limiter = {.bandwidth = bucket_state(100)};
+        s.device.tx_rate_limiter = {.ops = bucket_state(8)};
+    }
     return s;
 }
 
@@ -232,6 +245,7 @@ void add_slot_layout(Layout& l, uint32_t queues) {
 Layout block_layout(uint32_t queues) {
     Layout l;
     l.nested = rate_limiter_paths({1, 8}, l.optional);
+    l.nested.merge(rate_limiter_paths({3, 3}, l.optional));
     l.nested.insert({1});
     l.nested.insert({3});
     l.optional.insert({1, 4});
@@ -243,7 +257,9 @@ Layout block_layout(uint32_t queues) {
 Layout net_layout(uint32_t queues) {
     Layout l;
     l.nested = rate_limiter_paths({1, 5}, l.optional);
-    for (const Path& p : rate_limiter_paths({1, 6}, l.optional)) l.nested.insert(p);
+    for (Path at : {Path{1, 6}, Path{3, 5}, Path{3, 6}}) {
+        l.nested.merge(rate_limiter_paths(at, l.optional));
+    }
     l.nested.insert({1});
     l.nested.insert({3});
     l.optional.insert({1, 3});
@@ -318,6 +334,7 @@ TEST(DeviceCodec, RoundTripsBlockWithAndWithoutOptionalMembers) {
         EXPECT_EQ(*s, sample_block(optionals));
         EXPECT_EQ(s->drive.partuuid.has_value(), optionals);
         EXPECT_EQ(s->drive.rate_limiter.has_value(), optionals);
+        EXPECT_EQ(s->device.rate_limiter.bandwidth.has_value(), optionals);
     }
     // A rate limiter with only one bucket keeps the other absent.
     BlockSnapshot one = sample_block(true);
@@ -339,7 +356,54 @@ TEST(DeviceCodec, RoundTripsNetWithAndWithoutOptionalMembers) {
         EXPECT_EQ(s->net.mtu.has_value(), optionals);
         EXPECT_EQ(s->net.rx_rate_limiter.has_value(), optionals);
         EXPECT_EQ(s->net.tx_rate_limiter.has_value(), optionals);
+        EXPECT_EQ(s->device.rx_rate_limiter.bandwidth.has_value(), optionals);
+        EXPECT_EQ(s->device.tx_rate_limiter.ops.has_value(), optionals);
     }
+}
+
+TEST(DeviceCodec, KeepsAnyLimiterStateValuesForRestoreToClamp) {
+    BlockSnapshot b = sample_block(true);
+    b.device.rate_limiter.ops = {
+        .budget = UINT64_MAX, .one_time_burst = UINT64_MAX, .elapsed_ns = UINT64_MAX};
+    b.device.rate_limiter.bandwidth.reset();
+    Result<BlockSnapshot> s = decode_block(encode_block(b));
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_EQ(*s, b);
+}
+
+// A blob's data from testdata/, under the id its config holds.
+DeviceState testdata_blob(std::string_view type, const char* id, const char* file) {
+    std::ifstream in(std::string(EMBER_SNAPSHOT_TESTDATA) + "/" + file, std::ios::binary);
+    EXPECT_TRUE(in) << file;
+    return {.id = id,
+            .type = std::string(type),
+            .version = 1,
+            .data = {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}};
+}
+
+TEST(DeviceCodec, DecodesBlobsFromBeforeTheLimiterStateWithNoState) {
+    // Written by the encoder before the limiter state existed (the fuzz seeds device_block and
+    // device_net as of commit 30f7064); their configs have rate limiters.
+    Result<BlockSnapshot> b =
+        decode_block(testdata_blob(kBlockType, "rootfs", "block_without_limiter_state.blob"));
+    ASSERT_TRUE(b) << b.error().message();
+    ASSERT_TRUE(b->drive.rate_limiter.has_value());
+    EXPECT_TRUE(b->drive.rate_limiter->bandwidth.has_value());
+    EXPECT_EQ(b->device.rate_limiter, RateLimiterState{});
+
+    Result<NetSnapshot> n =
+        decode_net(testdata_blob(kNetType, "eth0", "net_without_limiter_state.blob"));
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_TRUE(n->net.tx_rate_limiter.has_value());
+    EXPECT_EQ(n->device.rx_rate_limiter, RateLimiterState{});
+    EXPECT_EQ(n->device.tx_rate_limiter, RateLimiterState{});
+
+    // The same from today's encoder with the fields dropped.
+    DeviceState block = without(encode_block(sample_block(true)), {3, 3});
+    b = decode_block(block);
+    ASSERT_TRUE(b) << b.error().message();
+    EXPECT_EQ(b->device.rate_limiter, RateLimiterState{});
+    EXPECT_EQ(b->drive, sample_block(true).drive);
 }
 
 TEST(DeviceCodec, RoundTripsAVirtioDeviceWithNoQueuesAndWithSixteen) {
@@ -539,8 +603,18 @@ TEST(DeviceCodec, SummarizesKnownDevices) {
         << block;
     EXPECT_NE(block.find("mmio 0xd0001000 gsi 6, status 0xf active"), std::string::npos) << block;
     EXPECT_NE(block.find("q0 size 128 avail 65000 used 64990"), std::string::npos) << block;
+    EXPECT_NE(
+        block.find("1024 MiB, limiter tokens left: bytes 400 (+200 burst), ops 30 (+15 burst), "
+                   "mmio"),
+        std::string::npos)
+        << block;
     std::string net = summarize_device(encode_net(sample_net(true)));
-    EXPECT_NE(net.find("iface \"eth0\" tap tap0 MAC 06:00:ac:10:00:02"), std::string::npos) << net;
+    EXPECT_NE(net.find("iface \"eth0\" tap tap0 MAC 06:00:ac:10:00:02, rx limiter tokens left: "
+                       "bytes 100 (+50 burst), tx limiter tokens left: ops 8 (+4 burst), mmio"),
+              std::string::npos)
+        << net;
+    std::string plain = summarize_device(encode_block(sample_block(false)));
+    EXPECT_EQ(plain.find("tokens left"), std::string::npos) << plain;
     EXPECT_NE(summarize_device(encode_serial(sample_serial())).find("3 input bytes"),
               std::string::npos);
     EXPECT_NE(summarize_device(encode_cmos(sample_cmos())).find("clock offset -123456789 s"),

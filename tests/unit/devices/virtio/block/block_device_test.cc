@@ -64,18 +64,23 @@ struct Header {
 
 class BlockDeviceTest : public ::testing::TestWithParam<BlockEngine> {
 protected:
-    std::unique_ptr<BlockDevice> make_device(BlockDeviceOptions options = {}) {
+    // Not activated, as the snapshot loader creates a device; on disk_ unless options name a path.
+    std::unique_ptr<BlockDevice> make_inactive_device(BlockDeviceOptions options = {}) {
         options.drive_id = "rootfs";
         if (options.path.empty()) options.path = disk_.path();
         options.engine = GetParam();
         options.clock = &clock_;
         auto device = BlockDevice::create(options);
         EXPECT_TRUE(device.has_value()) << device.error().message();
+        return device ? std::move(*device) : nullptr;
+    }
+    std::unique_ptr<BlockDevice> make_device(BlockDeviceOptions options = {}) {
+        auto device = make_inactive_device(options);
         if (!device) return nullptr;
-        vq_.configure((*device)->queues()[0]);
-        (*device)->set_acked_features((*device)->device_features());
-        EXPECT_TRUE((*device)->activate(memory_, interrupt_).has_value());
-        return std::move(*device);
+        vq_.configure(device->queues()[0]);
+        device->set_acked_features(device->device_features());
+        EXPECT_TRUE(device->activate(memory_, interrupt_).has_value());
+        return device;
     }
 
     // Runs the queue and, for io_uring, waits for the completions.
@@ -397,31 +402,86 @@ TEST_P(BlockDeviceTest, SnapshotRestoreContinuesRequestsAtTheSavedRingIndices) {
     const MmioTransportState transport_state = active_transport_state(*dev);
     dev.reset();
 
-    BlockDeviceOptions options;
-    options.drive_id = "rootfs";
-    options.path = disk_.path();  // The caller gives the backing file again.
-    options.engine = GetParam();
-    options.clock = &clock_;
-    auto restored = BlockDevice::create(options);
-    ASSERT_TRUE(restored.has_value());
-    ASSERT_TRUE((*restored)->restore_state(*block_state).has_value());
+    // The caller gives the backing file again.
+    auto restored = make_inactive_device();
+    ASSERT_NE(restored, nullptr);
+    ASSERT_TRUE(restored->restore_state(*block_state).has_value());
     testing::FakeIrqLine irq;
-    MmioTransport transport(**restored, memory_, irq);
+    MmioTransport transport(*restored, memory_, irq);
     auto done = transport.restore_state(transport_state);
     ASSERT_TRUE(done.has_value()) << done.error().message();
-    ASSERT_TRUE((*restored)->is_activated());
+    ASSERT_TRUE(restored->is_activated());
     uint8_t config[8] = {};
     transport.read(mmio::kConfig, config);
     EXPECT_EQ(config[0], kDiskBytes / kSectorSize % 256);
     EXPECT_EQ(config[1], kDiskBytes / kSectorSize / 256);
 
     auto third = submit(VIRTIO_BLK_T_IN, 5, 512);
-    run(**restored);
+    run(*restored);
     EXPECT_EQ(status_of(third), VIRTIO_BLK_S_OK);
     EXPECT_EQ(vq_.read(third.data, 512)[0], 6);
     EXPECT_EQ(vq_.used_idx(), 3);
     EXPECT_EQ(vq_.used_element(2).id, third.head);
     EXPECT_EQ(vq_.used_element(2).len, 513u);
+}
+
+TEST_P(BlockDeviceTest, SnapshotRestoreKeepsTheRateLimiterDrained) {
+    // One op per second. The second request waits for tokens when the VM is snapshotted.
+    const BlockDeviceOptions limited{.ops = {1, 0, 1000}};
+    auto dev = make_device(limited);
+    submit(VIRTIO_BLK_T_IN, 0, 512);
+    auto second = submit(VIRTIO_BLK_T_IN, 1, 512);
+    run(*dev);
+    ASSERT_EQ(vq_.used_idx(), 1);
+    clock_.advance(std::chrono::milliseconds(300));
+    ASSERT_TRUE(dev->quiesce().has_value());
+    auto block_state = dev->save_state();
+    ASSERT_TRUE(block_state.has_value()) << block_state.error().message();
+    ASSERT_TRUE(block_state->rate_limiter.ops.has_value());
+    EXPECT_EQ(block_state->rate_limiter.ops->budget, 0u);
+    EXPECT_FALSE(block_state->rate_limiter.bandwidth.has_value());
+    const MmioTransportState transport_state = active_transport_state(*dev);
+    dev.reset();
+
+    // Restored an hour later: the hour does not refill the bucket.
+    clock_.advance(std::chrono::hours(1));
+    auto restored = make_inactive_device(limited);
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(restored->rate_limiter().ops()->budget(), 1u);
+    ASSERT_TRUE(restored->restore_state(*block_state).has_value());
+    EXPECT_EQ(restored->rate_limiter().ops()->budget(), 0u);
+    testing::FakeIrqLine irq;
+    MmioTransport transport(*restored, memory_, irq);
+    ASSERT_TRUE(transport.restore_state(transport_state).has_value());
+    run(*restored);
+    EXPECT_EQ(vq_.used_idx(), 1);
+    EXPECT_EQ(status_of(second), 0xff);
+    EXPECT_EQ(restored->counters().rate_limiter_throttled_events, 1u);
+
+    // The 700 ms left of the second before the save complete the token.
+    clock_.advance(std::chrono::milliseconds(700));
+    pollfd pfd{restored->rate_limiter_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    restored->process_rate_limiter_event();
+    ASSERT_TRUE(restored->quiesce().has_value());
+    EXPECT_EQ(status_of(second), VIRTIO_BLK_S_OK);
+    EXPECT_EQ(vq_.used_idx(), 2);
+}
+
+TEST_P(BlockDeviceTest, RestoreClampsHostileLimiterStateAndIgnoresDisabledBuckets) {
+    auto dev = make_inactive_device({.ops = {10, 5, 1000}});
+    ASSERT_NE(dev, nullptr);
+    BlockDeviceState state{.device_features = dev->device_features(),
+                           .disk_size_bytes = kDiskBytes};
+    const TokenBucketState hostile{
+        .budget = UINT64_MAX, .one_time_burst = UINT64_MAX, .elapsed_ns = UINT64_MAX};
+    state.rate_limiter = {.bandwidth = hostile, .ops = hostile};
+    ASSERT_TRUE(dev->restore_state(state).has_value());
+    EXPECT_EQ(dev->rate_limiter().bandwidth(), nullptr);
+    EXPECT_EQ(dev->rate_limiter().ops()->budget(), 10u);
+    EXPECT_EQ(dev->rate_limiter().ops()->one_time_burst(), 5u);
+    // Elapsed time is capped at one refill time.
+    EXPECT_EQ(dev->rate_limiter().ops()->last_update_ns(), clock_.now_ns() - 1'000'000'000);
 }
 
 TEST_P(BlockDeviceTest, RestoreRefusesADiskOfAnotherSizeOrOtherFeatures) {

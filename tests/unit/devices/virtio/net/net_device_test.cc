@@ -29,8 +29,8 @@ std::vector<uint8_t> frame(size_t payload_len, uint8_t seed) {
 
 class NetDeviceTest : public ::testing::Test {
 protected:
-    std::unique_ptr<NetDevice> make_device(NetDeviceOptions options = {},
-                                           uint64_t drop_features = 0) {
+    // Not activated, as the snapshot loader creates a device, on a new tap (a socketpair).
+    std::unique_ptr<NetDevice> make_inactive_device(NetDeviceOptions options) {
         int fds[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
         peer_.reset(fds[1]);
@@ -38,11 +38,24 @@ protected:
         options.clock = &clock_;
         auto dev = NetDevice::create(options, Tap::from_fd(UniqueFd(fds[0]), "fake-tap"));
         EXPECT_TRUE(dev.has_value());
-        rx_.configure((*dev)->queues()[NetDevice::kRxQueue]);
-        tx_.configure((*dev)->queues()[NetDevice::kTxQueue]);
-        (*dev)->set_acked_features((*dev)->device_features() & ~drop_features);
-        EXPECT_TRUE((*dev)->activate(memory_, interrupt_).has_value());
-        return std::move(*dev);
+        return dev ? std::move(*dev) : nullptr;
+    }
+    std::unique_ptr<NetDevice> make_device(NetDeviceOptions options = {},
+                                           uint64_t drop_features = 0) {
+        auto dev = make_inactive_device(options);
+        if (!dev) return nullptr;
+        rx_.configure(dev->queues()[NetDevice::kRxQueue]);
+        tx_.configure(dev->queues()[NetDevice::kTxQueue]);
+        dev->set_acked_features(dev->device_features() & ~drop_features);
+        EXPECT_TRUE(dev->activate(memory_, interrupt_).has_value());
+        return dev;
+    }
+    // What the transport of an active device saves, for the tests that bypass the registers.
+    static MmioTransportState active_transport_state(const NetDevice& dev) {
+        MmioTransportState state;
+        state.status = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk;
+        state.device = dev.save_common_state();
+        return state;
     }
     void send_from_tap(const std::vector<uint8_t>& f) {
         ASSERT_EQ(::send(peer_.get(), f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
@@ -264,25 +277,18 @@ TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheMacAndContinuesTxOnANewTap) {
     EXPECT_EQ(net_state.mac[0], 0xa);
     EXPECT_EQ(net_state.mtu, 1400);
     EXPECT_EQ(net_state.tap_offload, unsigned{TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6});
-    MmioTransportState transport_state;
-    transport_state.status = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk;
-    transport_state.device = dev->save_common_state();
+    const MmioTransportState transport_state = active_transport_state(*dev);
     dev.reset();
 
     // network_overrides may give another tap: here a new socketpair.
-    int fds[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-    peer_.reset(fds[1]);
-    NetDeviceOptions options{.iface_id = "eth0", .guest_mac = MacAddress{1, 2, 3, 4, 5, 6},
-                             .mtu = 1400, .clock = &clock_};
-    auto restored = NetDevice::create(options, Tap::from_fd(UniqueFd(fds[0]), "new-tap"));
-    ASSERT_TRUE(restored.has_value());
-    ASSERT_TRUE((*restored)->restore_state(net_state).has_value());
+    auto restored = make_inactive_device({.guest_mac = MacAddress{1, 2, 3, 4, 5, 6}, .mtu = 1400});
+    ASSERT_NE(restored, nullptr);
+    ASSERT_TRUE(restored->restore_state(net_state).has_value());
     testing::FakeIrqLine irq;
-    MmioTransport transport(**restored, memory_, irq);
+    MmioTransport transport(*restored, memory_, irq);
     auto done = transport.restore_state(transport_state);
     ASSERT_TRUE(done.has_value()) << done.error().message();
-    EXPECT_FALSE((*restored)->has_feature(kNetFGuestUfo));
+    EXPECT_FALSE(restored->has_feature(kNetFGuestUfo));
     uint8_t config[6] = {};
     transport.read(mmio::kConfig, config);
     EXPECT_EQ(config[0], 0xa);
@@ -291,10 +297,51 @@ TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheMacAndContinuesTxOnANewTap) {
     const auto g = frame(80, 9);
     const uint16_t head = tx_.add_chain(
         {{tx_.alloc_bytes(g.data(), static_cast<uint32_t>(g.size())), static_cast<uint32_t>(g.size())}});
-    (*restored)->process_queue(NetDevice::kTxQueue);
+    restored->process_queue(NetDevice::kTxQueue);
     EXPECT_EQ(receive_at_tap(), g);
     EXPECT_EQ(tx_.used_idx(), 2);
     EXPECT_EQ(tx_.used_element(1).id, head);
+}
+
+TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheTxRateLimiterDrained) {
+    // One TX frame per second: the second waits in the queue when the VM is snapshotted.
+    const NetDeviceOptions limited{.rx_bandwidth = {1 << 20, 0, 1000}, .tx_ops = {1, 0, 1000}};
+    auto dev = make_device(limited);
+    for (uint8_t seed : {1, 2}) {
+        const auto f = frame(60, seed);
+        tx_.add_chain({{tx_.alloc_bytes(f.data(), static_cast<uint32_t>(f.size())),
+                        static_cast<uint32_t>(f.size())}});
+    }
+    dev->process_queue(NetDevice::kTxQueue);
+    ASSERT_EQ(tx_.used_idx(), 1);
+    EXPECT_FALSE(receive_at_tap().empty());
+    const NetDeviceState net_state = dev->save_state();
+    ASSERT_TRUE(net_state.tx_rate_limiter.ops.has_value());
+    EXPECT_EQ(net_state.tx_rate_limiter.ops->budget, 0u);
+    ASSERT_TRUE(net_state.rx_rate_limiter.bandwidth.has_value());
+    EXPECT_EQ(net_state.rx_rate_limiter.bandwidth->budget, 1u << 20);
+    const MmioTransportState transport_state = active_transport_state(*dev);
+    dev.reset();
+
+    // Restored an hour later: the hour does not refill the bucket.
+    clock_.advance(std::chrono::hours(1));
+    auto restored = make_inactive_device(limited);
+    ASSERT_NE(restored, nullptr);
+    ASSERT_TRUE(restored->restore_state(net_state).has_value());
+    testing::FakeIrqLine irq;
+    MmioTransport transport(*restored, memory_, irq);
+    ASSERT_TRUE(transport.restore_state(transport_state).has_value());
+    restored->process_queue(NetDevice::kTxQueue);
+    EXPECT_EQ(tx_.used_idx(), 1);
+    EXPECT_TRUE(receive_at_tap().empty());
+    EXPECT_EQ(restored->counters().tx_rate_limiter_throttled, 1u);
+
+    clock_.advance(std::chrono::seconds(1));
+    pollfd pfd{restored->tx_rate_limiter_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    restored->process_tx_rate_limiter_event();
+    EXPECT_EQ(tx_.used_idx(), 2);
+    EXPECT_FALSE(receive_at_tap().empty());
 }
 
 TEST_F(NetDeviceTest, RestoreRefusesAnotherMtuOrOtherFeatures) {
