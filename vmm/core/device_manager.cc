@@ -132,6 +132,11 @@ Result<DeviceManager::AddedVirtio> DeviceManager::add_virtio_device(
     return AddedVirtio{raw, slot};
 }
 
+void DeviceManager::kick_queues() {
+    // An inactive device's events are ignored by the handler, so kicking every queue is safe.
+    for (const auto& evt : queue_evts_) (void)evt->write(1);
+}
+
 Result<void> DeviceManager::watch_device_fd(virtio::MmioTransport& transport, int fd,
                                             std::function<void()> handler, uint32_t events) {
     if (!virtio_loop_) return Error::invalid("watch device fd", "no virtio device was added");

@@ -111,6 +111,12 @@ public:
     // completion fd (the new ring has a new one).
     Result<void> replace_block_disk(const std::string& drive_id, const std::string& path);
 
+    // Signals every queue's ioeventfd, as if the driver had notified each queue: after a
+    // restore, a queue the old process had not finished (a throttled request, a notification
+    // still unread at the pause) is processed again instead of waiting for a notification that
+    // the guest, believing the device busy, may never send. Firecracker's kick_devices().
+    void kick_queues();
+
     // ` virtio_mmio.device=4K@0xc0001000:5` for each virtio-mmio device.
     std::string kernel_cmdline_entries() const;
 

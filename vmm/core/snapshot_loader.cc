@@ -248,6 +248,7 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     // irqchip, not into one the restore then overwrites.
     EMBER_TRY(snapshot::restore_kvm_state(state, machine->vm.fd(), vcpu_fds));
     EMBER_TRY(restore_device_states(*machine, saved));
+    machine->devices.kick_queues();
     machine->console_mode = EMBER_TRY(TerminalRawMode::enter(options.console_input_fd));
     return LoadedMachine{std::move(machine), std::move(config)};
 }
