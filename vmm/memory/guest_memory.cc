@@ -25,7 +25,8 @@ Result<MmapRegion> map_range(const GuestRange& r, PageBacking backing) {
         case PageBacking::kHugetlb2M:
             return MmapRegion::anonymous_huge_2m(r.size_bytes);
         case PageBacking::kTransparentHuge: {
-            MmapRegion mapping = EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
+            MmapRegion mapping =
+                EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
             EMBER_TRY(mapping.advise(MADV_HUGEPAGE));
             return mapping;
         }
@@ -44,9 +45,10 @@ Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges,
         for (const GuestRange& r : ranges) {
             // KVM maps a 2 MiB guest page with one entry only when gpa and hva agree mod 2 MiB.
             if (r.start.value() % kHugePageBytes != 0 || r.size_bytes % kHugePageBytes != 0) {
-                return Error::invalid(
-                    "guest memory", fmt::format("region at {:#x} size {:#x} is not a whole number "
-                                                "of 2 MiB huge pages", r.start.value(), r.size_bytes));
+                return Error::invalid("guest memory",
+                                      fmt::format("region at {:#x} size {:#x} is not a whole "
+                                                  "number of 2 MiB huge pages",
+                                                  r.start.value(), r.size_bytes));
             }
             huge_pages += r.size_bytes / kHugePageBytes;
         }
@@ -87,11 +89,10 @@ Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
                                   fmt::format("regions overlap at {:#x}", r.start.value()));
         }
     }
-    return GuestMemory(std::move(regions), PageBacking::kSmall);
+    return GuestMemory(std::move(regions));
 }
 
-GuestMemory::GuestMemory(std::vector<Region> regions, PageBacking backing)
-    : regions_(std::move(regions)), backing_(backing) {
+GuestMemory::GuestMemory(std::vector<Region> regions) : regions_(std::move(regions)) {
     for (const Region& r : regions_) {
         dirty_.push_back(std::make_unique<std::atomic<uint64_t>[]>(bitmap_words(r.size())));
     }

@@ -97,9 +97,9 @@ private:
     std::optional<Location> locate(GuestAddress gpa, uint64_t len) const;
 
     using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
-    GuestMemory(std::vector<Region> regions, PageBacking backing);
+    explicit GuestMemory(std::vector<Region> regions);
     std::vector<Region> regions_;  // Sorted by start address.
-    PageBacking backing_ = PageBacking::kSmall;
+    PageBacking backing_ = PageBacking::kSmall;  // kSmall for file mappings too.
     std::vector<DirtyBitmap> dirty_;  // One per region; the atomics change through const methods.
 };
 

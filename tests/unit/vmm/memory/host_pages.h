@@ -24,7 +24,8 @@ inline std::map<std::string, std::string> smaps_of(const void* addr) {
         char dash = 0;
         std::istringstream head(line);
         // A range line ("7f..-7f.. rw-p ...") starts each entry; field lines are "Name:  value".
-        if (head >> std::hex >> lo >> dash >> hi && dash == '-' && line.find(':') > line.find(' ')) {
+        if (head >> std::hex >> lo >> dash >> hi && dash == '-' &&
+            line.find(':') > line.find(' ')) {
             if (inside) break;
             inside = a >= lo && a < hi;
             continue;
@@ -38,7 +39,8 @@ inline std::map<std::string, std::string> smaps_of(const void* addr) {
 }
 
 // "2048 kB" -> 2048.
-inline uint64_t smaps_kib(const std::map<std::string, std::string>& fields, const std::string& key) {
+inline uint64_t smaps_kib(const std::map<std::string, std::string>& fields,
+                          const std::string& key) {
     auto it = fields.find(key);
     return it == fields.end() ? 0 : std::stoull(it->second);
 }

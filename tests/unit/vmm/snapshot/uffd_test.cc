@@ -58,8 +58,8 @@ TEST(UffdHandshakeJson, CarriesTwoMibPagesAndRefusesRegionsNotMadeOfThem) {
     for (const char* bad : {
              // Address, size or file offset off the 2 MiB grid.
              R"([{"base_host_virt_addr":4096,"size":2097152,"offset":0,"page_size":2097152}])",
-             R"([{"base_host_virt_addr":2097152,"size":4096,"offset":0,"page_size":2097152}])",
-             R"([{"base_host_virt_addr":2097152,"size":2097152,"offset":4096,"page_size":2097152}])",
+             R"([{"base_host_virt_addr":0,"size":4096,"offset":0,"page_size":2097152}])",
+             R"([{"base_host_virt_addr":0,"size":2097152,"offset":4096,"page_size":2097152}])",
          }) {
         EXPECT_FALSE(parse_uffd_regions_json(bad)) << bad;
     }
@@ -69,7 +69,8 @@ TEST(UffdRegions, TakeTheMemorysPageSizeAndRefuseFileOffsetsOffItsGrid) {
     const GuestRange ranges[] = {{GuestAddress(0), 4 * kPageSize}};
     Result<GuestMemory> memory = GuestMemory::anonymous(ranges);
     ASSERT_TRUE(memory);
-    std::vector<MemoryRegionState> layout = {{.gpa = 0, .size_bytes = 4 * kPageSize, .file_offset = 0}};
+    std::vector<MemoryRegionState> layout = {
+        {.gpa = 0, .size_bytes = 4 * kPageSize, .file_offset = 0}};
     Result<std::vector<UffdRegion>> regions = uffd_regions_of(*memory, layout);
     ASSERT_TRUE(regions) << regions.error().message();
     EXPECT_EQ((*regions)[0].page_size, kPageSize);
@@ -333,8 +334,8 @@ TEST_F(UffdHugetlbEndToEnd, ServesWholeTwoMibPages) {
     Result<std::vector<uint64_t>> recorded = read_page_offsets(dir_ + "/record");
     ASSERT_TRUE(recorded) << recorded.error().message();
     std::set<uint64_t> offsets(recorded->begin(), recorded->end());
-    EXPECT_EQ(offsets, (std::set<uint64_t>{0, kHugePageBytes, 2 * kHugePageBytes,
-                                            3 * kHugePageBytes}));
+    EXPECT_EQ(offsets,
+              (std::set<uint64_t>{0, kHugePageBytes, 2 * kHugePageBytes, 3 * kHugePageBytes}));
 }
 
 }  // namespace
