@@ -1,6 +1,10 @@
 #include "vmm/base/mmap_region.h"
 
 namespace ember {
+namespace {
+// MAP_HUGE_2MB (log2 of the page size above MAP_HUGE_SHIFT); glibc's <sys/mman.h> lacks the name.
+constexpr int kMapHuge2MB = 21 << MAP_HUGE_SHIFT;
+}  // namespace
 
 MmapRegion& MmapRegion::operator=(MmapRegion&& other) noexcept {
     if (this != &other) {
@@ -41,12 +45,27 @@ Result<MmapRegion> MmapRegion::anonymous_aligned(size_t size_bytes, size_t align
     return MmapRegion(reinterpret_cast<void*>(aligned), size_bytes);
 }
 
+Result<MmapRegion> MmapRegion::anonymous_huge_2m(size_t size_bytes) {
+    if (size_bytes == 0 || size_bytes % kHugePage2MBytes != 0) {
+        return Error::invalid("mmap", "a hugetlb mapping must be a non-zero multiple of 2 MiB");
+    }
+    void* p = ::mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | kMapHuge2MB, -1, 0);
+    if (p == MAP_FAILED) return Error::from_errno("mmap MAP_HUGETLB");
+    return MmapRegion(p, size_bytes);
+}
+
 Result<MmapRegion> MmapRegion::of_file(int fd, size_t size_bytes, off_t offset, int prot,
                                        int flags) {
     if (size_bytes == 0) return Error::invalid("mmap", "zero-sized mapping");
     void* p = ::mmap(nullptr, size_bytes, prot, flags, fd, offset);
     if (p == MAP_FAILED) return Error::from_errno("mmap");
     return MmapRegion(p, size_bytes);
+}
+
+Result<void> MmapRegion::advise(int advice) const {
+    if (::madvise(addr_, size_, advice) < 0) return Error::from_errno("madvise");
+    return ok();
 }
 
 }  // namespace ember

@@ -48,6 +48,12 @@ Result<void> MachineConfig::validate() const {
     }
     if (mem_size_mib == 0) return Error::invalid("mem_size_mib", "must be greater than 0");
     if (mem_size_mib > (1ULL << 20)) return Error::invalid("mem_size_mib", "larger than 1 TiB");
+    // Firecracker's InvalidMemorySize: guest RAM must be whole 2 MiB hugetlb pages.
+    if (huge_pages == HugePages::k2M && mem_size_mib % 2 != 0) {
+        return Error::invalid("mem_size_mib",
+                              fmt::format("{} is not a multiple of the configured page size (2 MiB "
+                                          "with huge_pages 2M)", mem_size_mib));
+    }
     return ok();
 }
 

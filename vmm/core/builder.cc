@@ -84,6 +84,15 @@ Result<std::unique_ptr<Machine>> new_machine(const std::string& kvm_path) {
     return machine;
 }
 
+PageBacking page_backing(HugePages huge_pages) {
+    switch (huge_pages) {
+        case HugePages::k2M: return PageBacking::kHugetlb2M;
+        case HugePages::kTransparent: return PageBacking::kTransparentHuge;
+        case HugePages::kNone: break;
+    }
+    return PageBacking::kSmall;
+}
+
 Result<void> add_legacy_devices(Machine& machine, const VmConfig& config,
                                 const BuildOptions& options, EventLoop& loop) {
     // The boot timer first so that its address never moves, as Firecracker.
@@ -110,7 +119,8 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
 
     std::vector<GuestRange> ranges = x86::ram_ranges(machine_config.mem_size_mib << 20);
-    machine->memory = EMBER_TRY(GuestMemory::anonymous(ranges));
+    machine->memory =
+        EMBER_TRY(GuestMemory::anonymous(ranges, page_backing(machine_config.huge_pages)));
     machine->dirty_log = machine_config.track_dirty_pages;
     EMBER_TRY(machine->vm.register_memory(machine->memory, machine->dirty_log));
 

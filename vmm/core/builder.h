@@ -27,6 +27,9 @@ struct BuildOptions {
 // drives, then each virtio-mmio device.
 std::string kernel_cmdline(const VmConfig& config, const std::string& device_entries);
 
+// What backs guest RAM for a huge_pages setting.
+PageBacking page_backing(HugePages huge_pages);
+
 // The parts a snapshot restore shares: an empty Machine (KVM VM with TSS, irqchip and PIT), and
 // the legacy devices (boot timer when asked, COM1 from config.serial, i8042, CMOS).
 Result<std::unique_ptr<Machine>> new_machine(const std::string& kvm_path);

@@ -85,10 +85,11 @@ Result<void> apply_network_overrides(SavedDevices& saved,
     return ok();
 }
 
-HugePages huge_pages_from(const std::string& name) {
+Result<HugePages> huge_pages_from(const std::string& name) {
     if (name == "2M") return HugePages::k2M;
     if (name == "Transparent") return HugePages::kTransparent;
-    return HugePages::kNone;
+    if (name == "None") return HugePages::kNone;
+    return Error::invalid("snapshot machine", fmt::format("unknown huge_pages '{}'", name));
 }
 
 Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevices& saved,
@@ -98,7 +99,7 @@ Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevic
     config.machine.mem_size_mib = state.machine.mem_size_mib;
     config.machine.smt = state.machine.smt;
     config.machine.track_dirty_pages = track_dirty_pages;
-    config.machine.huge_pages = huge_pages_from(state.machine.huge_pages);
+    config.machine.huge_pages = EMBER_TRY(huge_pages_from(state.machine.huge_pages));
     for (const SavedDevices::Virtio& v : saved.virtio) {
         if (v.block) config.drives.push_back(v.block->drive);
         if (v.net) config.nets.push_back(v.net->net);
@@ -125,8 +126,21 @@ Result<void> check_memory_layout(const snapshot::MachineState& state) {
     return ok();
 }
 
+// As Firecracker: a MAP_PRIVATE mapping of a regular file cannot be hugetlb memory, so a 2M
+// snapshot restores only through a page-fault handler, which fills 2 MiB pages.
+Result<void> check_backend(const MachineConfig& machine, const SnapshotLoadParams& params) {
+    if (machine.huge_pages == HugePages::k2M && params.backend_type == MemBackendType::kFile) {
+        return Error::invalid(
+            "mem_backend",
+            "the snapshot's guest memory is backed by 2M huge pages (hugetlbfs), which the File "
+            "backend cannot map: load it with backend_type Uffd and a page-fault handler (e.g. "
+            "ember-uffd-handler)");
+    }
+    return ok();
+}
+
 Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& state,
-                              const SnapshotLoadParams& params) {
+                              const SnapshotLoadParams& params, PageBacking backing) {
     if (params.backend_type == MemBackendType::kFile) {
         machine.memory = EMBER_TRY(snapshot::map_memory_file(params.backend_path, state.memory));
         return ok();
@@ -135,7 +149,9 @@ Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& st
     for (const snapshot::MemoryRegionState& r : state.memory) {
         ranges.push_back(GuestRange{GuestAddress(r.gpa), r.size_bytes});
     }
-    machine.memory = EMBER_TRY(GuestMemory::anonymous(ranges));
+    // Every 2 MiB page is reserved now: a host pool too small fails the load here, not the guest
+    // with SIGBUS on a later fault.
+    machine.memory = EMBER_TRY(GuestMemory::anonymous(ranges, backing));
     std::vector<snapshot::UffdRegion> regions =
         EMBER_TRY(snapshot::uffd_regions_of(machine.memory, state.memory));
     machine.uffd = EMBER_TRY(snapshot::create_userfaultfd());
@@ -226,9 +242,10 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     SavedDevices saved = EMBER_TRY(decode_devices(state.devices));
     EMBER_TRY(apply_network_overrides(saved, params.network_overrides));
     VmConfig config = EMBER_TRY(config_of(state, saved, params.track_dirty_pages));
+    EMBER_TRY(check_backend(config.machine, params));
 
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
-    EMBER_TRY(map_guest_memory(*machine, state, params));
+    EMBER_TRY(map_guest_memory(*machine, state, params, page_backing(config.machine.huge_pages)));
     machine->dirty_log = params.track_dirty_pages;
     EMBER_TRY(machine->vm.register_memory(machine->memory, machine->dirty_log));
 

@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <optional>
 
-namespace ember {
+#include "vmm/memory/huge_page_pool.h"
 
+namespace ember {
 namespace {
 constexpr uint64_t kDirtyPageBytes = 4096;
 
@@ -17,17 +18,57 @@ size_t bitmap_words(uint64_t region_bytes) {
 
 // Guest RAM starts on a 2 MiB boundary so that transparent huge pages can back it (see
 // MmapRegion::anonymous_aligned).
-constexpr size_t kHugePageBytes = size_t{2} << 20;
+constexpr size_t kHugePageBytes = kHugePage2MBytes;
+
+Result<MmapRegion> map_range(const GuestRange& r, PageBacking backing) {
+    switch (backing) {
+        case PageBacking::kHugetlb2M:
+            return MmapRegion::anonymous_huge_2m(r.size_bytes);
+        case PageBacking::kTransparentHuge: {
+            MmapRegion mapping =
+                EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
+            EMBER_TRY(mapping.advise(MADV_HUGEPAGE));
+            return mapping;
+        }
+        case PageBacking::kSmall:
+            break;
+    }
+    return MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes);
+}
+
 }  // namespace
 
-Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges) {
+Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges,
+                                           PageBacking backing) {
+    uint64_t huge_pages = 0;
+    if (backing == PageBacking::kHugetlb2M) {
+        for (const GuestRange& r : ranges) {
+            // KVM maps a 2 MiB guest page with one entry only when gpa and hva agree mod 2 MiB.
+            if (r.start.value() % kHugePageBytes != 0 || r.size_bytes % kHugePageBytes != 0) {
+                return Error::invalid("guest memory",
+                                      fmt::format("region at {:#x} size {:#x} is not a whole "
+                                                  "number of 2 MiB huge pages",
+                                                  r.start.value(), r.size_bytes));
+            }
+            huge_pages += r.size_bytes / kHugePageBytes;
+        }
+    }
     std::vector<Region> regions;
     regions.reserve(ranges.size());
     for (const GuestRange& r : ranges) {
-        auto mapping = EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
-        regions.push_back(Region{r.start, std::move(mapping)});
+        Result<MmapRegion> mapping = map_range(r, backing);
+        if (!mapping && backing == PageBacking::kHugetlb2M) {
+            // Give back what the earlier regions reserved, so the pool's counts are the host's.
+            regions.clear();
+            return Error(mapping.error().code(), "guest memory: 2M huge pages",
+                         huge_page_shortage(huge_pages, HugePagePool::read()));
+        }
+        if (!mapping) return mapping.error();
+        regions.push_back(Region{r.start, std::move(*mapping)});
     }
-    return from_regions(std::move(regions));
+    GuestMemory memory = EMBER_TRY(from_regions(std::move(regions)));
+    memory.backing_ = backing;
+    return memory;
 }
 
 Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
@@ -107,6 +148,11 @@ Result<void> GuestMemory::write(GuestAddress gpa, std::span<const uint8_t> in) c
     if (!in.empty()) std::memcpy(dst.data(), in.data(), in.size());
     mark_dirty(gpa, in.size());
     return ok();
+}
+
+uint64_t GuestMemory::host_page_bytes() const {
+    if (backing_ == PageBacking::kHugetlb2M) return kHugePageBytes;
+    return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 uint64_t GuestMemory::size_bytes() const {

@@ -19,6 +19,11 @@
 
 namespace ember {
 
+// What backs anonymous guest RAM (MachineConfig::huge_pages): 4 KiB pages; the same with
+// madvise(MADV_HUGEPAGE) so that transparent huge pages may back it; or 2 MiB hugetlb pages
+// reserved from the host's pool.
+enum class PageBacking { kSmall, kTransparentHuge, kHugetlb2M };
+
 struct GuestRange {
     GuestAddress start;
     uint64_t size_bytes;
@@ -39,8 +44,11 @@ public:
     GuestMemory(GuestMemory&&) = default;
     GuestMemory& operator=(GuestMemory&&) = default;
 
-    // Anonymous private memory for each range; ranges must be page-aligned and disjoint.
-    static Result<GuestMemory> anonymous(std::span<const GuestRange> ranges);
+    // Anonymous private memory for each range; ranges must be page-aligned and disjoint (2 MiB
+    // aligned for kHugetlb2M). With kHugetlb2M every page is reserved here, so a host pool too
+    // small is this error, which says how many pages are missing.
+    static Result<GuestMemory> anonymous(std::span<const GuestRange> ranges,
+                                         PageBacking backing = PageBacking::kSmall);
     // Takes ownership of ready mappings (e.g. a snapshot memory file mapped MAP_PRIVATE).
     static Result<GuestMemory> from_regions(std::vector<Region> regions);
 
@@ -67,6 +75,9 @@ public:
     const std::vector<Region>& regions() const { return regions_; }
     // Total RAM in bytes.
     uint64_t size_bytes() const;
+    PageBacking backing() const { return backing_; }
+    // The host page size behind every region: the unit a userfaultfd must fill it in.
+    uint64_t host_page_bytes() const;
 
     // Pages the VMM itself wrote (device DMA: used rings, block reads, received frames), which
     // KVM's dirty log does not see, for diff snapshots. write() marks its range; code that writes
@@ -88,6 +99,7 @@ private:
     using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
     explicit GuestMemory(std::vector<Region> regions);
     std::vector<Region> regions_;  // Sorted by start address.
+    PageBacking backing_ = PageBacking::kSmall;  // kSmall for file mappings too.
     std::vector<DirtyBitmap> dirty_;  // One per region; the atomics change through const methods.
 };
 

@@ -70,8 +70,11 @@ std::string summarize(const Section& s) {
             });
         case SectionTag::kMachine:
             return or_error(decode_machine_info(s.payload), [](const MachineInfo& m) {
-                return fmt::format("{} vCPUs, {} MiB, SMT {}, huge pages {}", m.vcpu_count,
-                                   m.mem_size_mib, m.smt ? "on" : "off", m.huge_pages);
+                // Hugetlb memory cannot be a file mapping: say so before a File load is tried.
+                return fmt::format("{} vCPUs, {} MiB, SMT {}, huge pages {}{}", m.vcpu_count,
+                                   m.mem_size_mib, m.smt ? "on" : "off", m.huge_pages,
+                                   m.huge_pages == "2M" ? " (restores with the Uffd backend only)"
+                                                        : "");
             });
         case SectionTag::kVm:
             return or_error(decode_vm_state(s.payload), [](const kvm::VmState& vm) {

@@ -39,10 +39,17 @@ Result<std::vector<UffdRegion>> uffd_regions_of(const GuestMemory& memory,
             return Error::invalid("uffd regions",
                                   fmt::format("no file region for gpa {:#x}", r.start.value()));
         }
+        // The handler copies whole pages from the file: a region must start on one there too.
+        if (match->file_offset % memory.host_page_bytes() != 0) {
+            return Error::invalid("uffd regions",
+                                  fmt::format("file offset {:#x} of gpa {:#x} is not a multiple of "
+                                              "the {}-byte page size", match->file_offset,
+                                              r.start.value(), memory.host_page_bytes()));
+        }
         out.push_back({.base_host_virt_addr = reinterpret_cast<uint64_t>(r.mapping.data()),
                        .size = r.size(),
                        .offset = match->file_offset,
-                       .page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE))});
+                       .page_size = memory.host_page_bytes()});
     }
     return out;
 }

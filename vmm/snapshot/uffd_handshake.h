@@ -28,7 +28,8 @@ struct UffdRegion {
 };
 
 // The regions of `memory` (anonymous mappings made for the restore) and their file offsets, which
-// come from the state file's region table, matched by guest address.
+// come from the state file's region table, matched by guest address. page_size is the memory's
+// host page size: 2 MiB for hugetlb memory, which the handler must fill a whole page at a time.
 Result<std::vector<UffdRegion>> uffd_regions_of(const GuestMemory& memory,
                                                 std::span<const MemoryRegionState> layout);
 

@@ -119,9 +119,22 @@ TEST_F(RouterTest, RefusesBadMachineConfigs) {
                  "vcpu_count: expected an integer");
     expect_fault(patch("/machine-config", R"({"huge_pages": "1G"})"),
                  "huge_pages: unknown value \\\"1G\\\"");
+    expect_fault(
+        put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
+        "mem_size_mib: 129 is not a multiple of the configured page size");
     expect_fault(patch("/machine-config", R"({"cpu_template": "T2"})"),
                  "Ember does not support CPU templates");
     expect_fault(patch("/machine-config", R"({"vcpus": 2})"), "vcpus: unknown field");
+}
+
+// PATCH checks the merged configuration: an odd size is refused once huge_pages is 2M.
+TEST_F(RouterTest, PatchRefusesAnOddMemorySizeFor2MHugePages) {
+    EXPECT_EQ(patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status,
+              204);
+    EXPECT_EQ(fake.config.machine.huge_pages, HugePages::k2M);
+    expect_fault(patch("/machine-config", R"({"mem_size_mib": 255})"),
+                 "mem_size_mib: 255 is not a multiple of the configured page size");
+    EXPECT_EQ(fake.config.machine.mem_size_mib, 256u);
 }
 
 TEST_F(RouterTest, PutsADrive) {

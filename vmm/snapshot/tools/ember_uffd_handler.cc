@@ -1,8 +1,9 @@
 // ember-uffd-handler: serves the guest memory of one VM restored with the Uffd backend.
 // Listens on --socket, accepts ember's handshake (the userfaultfd and the region list), then fills
-// each page on its first touch from --mem-file, until the VM's process ends. --record FILE writes
-// the file offsets of the pages that faulted; --prefetch FILE copies those pages in right after the
-// handshake (a recorded working set), ahead of the faults.
+// each page on its first touch from --mem-file, until the VM's process ends. A page is what the
+// handshake's page_size says: 4 KiB, or 2 MiB for a 2M VM's hugetlb memory, copied whole. --record
+// FILE writes the file offsets of the pages that faulted; --prefetch FILE copies those pages in
+// right after the handshake (a recorded working set), ahead of the faults.
 #include <fcntl.h>
 #include <getopt.h>
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace ember {
 namespace {
@@ -28,6 +29,15 @@ TEST(MmapRegion, AlignedAnonymousMappingRefusesBadArguments) {
     EXPECT_FALSE(MmapRegion::anonymous_aligned(0, kTwoMiB).has_value());
     EXPECT_FALSE(MmapRegion::anonymous_aligned(4096, 0).has_value());
     EXPECT_FALSE(MmapRegion::anonymous_aligned(4096, 3 << 20).has_value());
+}
+
+// Refused before mmap, so this needs no pages from the host's pool.
+TEST(MmapRegion, HugetlbMappingMustBeWholeTwoMibPages) {
+    for (size_t size : {size_t{0}, size_t{4096}, kTwoMiB + 4096}) {
+        Result<MmapRegion> region = MmapRegion::anonymous_huge_2m(size);
+        ASSERT_FALSE(region.has_value()) << size;
+        EXPECT_NE(region.error().message().find("multiple of 2 MiB"), std::string::npos);
+    }
 }
 
 }  // namespace

@@ -25,6 +25,21 @@ TEST(MachineConfig, RefusesOddVcpuCountWithSmt) {
     EXPECT_FALSE(m.validate());
 }
 
+// Firecracker's InvalidMemorySize: 2M guests are whole 2 MiB pages; other settings take any size.
+TEST(MachineConfig, RefusesAnOddMemorySizeOnlyWith2MHugePages) {
+    MachineConfig m{.mem_size_mib = 129, .huge_pages = HugePages::k2M};
+    Result<void> v = m.validate();
+    ASSERT_FALSE(v);
+    EXPECT_EQ(v.error().message(),
+              "mem_size_mib: 129 is not a multiple of the configured page size (2 MiB with "
+              "huge_pages 2M)");
+    m.mem_size_mib = 130;
+    EXPECT_TRUE(m.validate());
+    for (HugePages other : {HugePages::kNone, HugePages::kTransparent}) {
+        EXPECT_TRUE((MachineConfig{.mem_size_mib = 129, .huge_pages = other}).validate());
+    }
+}
+
 TEST(VmConfig, RefusesTwoRootDrives) {
     VmConfig c;
     c.drives.push_back({.drive_id = "a", .path_on_host = "/a", .is_root_device = true});

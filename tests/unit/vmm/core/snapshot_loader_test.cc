@@ -77,5 +77,29 @@ TEST_F(SnapshotLoaderTest, RefusesADeviceBlobThatDoesNotDecode) {
     EXPECT_EQ(load_error().find("/nonexistent/kvm"), std::string::npos);
 }
 
+// As Firecracker: hugetlb memory cannot be a MAP_PRIVATE file mapping, so a 2M snapshot needs
+// the Uffd backend; the File backend is refused before anything is built.
+TEST_F(SnapshotLoaderTest, RefusesTheFileBackendForA2MSnapshot) {
+    state.machine.huge_pages = "2M";
+    params.backend_type = MemBackendType::kFile;
+    const std::string error = load_error();
+    EXPECT_NE(error.find("2M huge pages (hugetlbfs), which the File backend cannot map"),
+              std::string::npos)
+        << error;
+    EXPECT_NE(error.find("backend_type Uffd"), std::string::npos) << error;
+    params.backend_type = MemBackendType::kUffd;
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+}
+
+TEST_F(SnapshotLoaderTest, RefusesUnknownHugePagesAndOddSizesFor2M) {
+    state.machine.huge_pages = "1G";
+    EXPECT_NE(load_error().find("unknown huge_pages '1G'"), std::string::npos);
+    state.machine.huge_pages = "2M";
+    params.backend_type = MemBackendType::kUffd;
+    state.machine.mem_size_mib = 127;
+    state.memory = {{.gpa = 0, .size_bytes = 127ull << 20, .file_offset = 0}};
+    EXPECT_NE(load_error().find("not a multiple of the configured page size"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ember

@@ -268,6 +268,15 @@ TEST(Describe, ListsVersionSectionsAndSummaries) {
     }
 }
 
+TEST(Describe, SaysA2MSnapshotRestoresOnlyWithUffd) {
+    MachineState s = sample_state();
+    s.machine.huge_pages = "2M";
+    Result<std::string> text = describe(encode_machine_state(s));
+    ASSERT_TRUE(text) << text.error().message();
+    EXPECT_NE(text->find("huge pages 2M (restores with the Uffd backend only)"), std::string::npos)
+        << *text;
+}
+
 TEST(Describe, ReportsWhyLoadWouldRefuseAReadableFile) {
     MachineState s = sample_state();
     s.vcpus.pop_back();

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/unit/vmm/memory/host_pages.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
 #include "vmm/snapshot/uffd_page_server.h"
@@ -26,6 +27,7 @@ namespace {
 
 constexpr size_t kRegionPages = 16;
 constexpr size_t kRegionBytes = kRegionPages * kPageSize;
+constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
 
 TEST(UffdHandshakeJson, RoundTripsFirecrackersFieldNames) {
     std::vector<UffdRegion> regions = {
@@ -40,6 +42,61 @@ TEST(UffdHandshakeJson, RoundTripsFirecrackersFieldNames) {
     Result<std::vector<UffdRegion>> parsed = parse_uffd_regions_json(json);
     ASSERT_TRUE(parsed) << parsed.error().message();
     EXPECT_EQ(*parsed, regions);
+}
+
+TEST(UffdHandshakeJson, CarriesTwoMibPagesAndRefusesRegionsNotMadeOfThem) {
+    std::vector<UffdRegion> regions = {{.base_host_virt_addr = 0x7f0000200000,
+                                        .size = 4 << 20,
+                                        .offset = 2 << 20,
+                                        .page_size = kHugePageBytes}};
+    std::string json = uffd_regions_json(regions);
+    EXPECT_NE(json.find(R"("page_size":2097152,"page_size_kib":2097152)"), std::string::npos)
+        << json;
+    Result<std::vector<UffdRegion>> parsed = parse_uffd_regions_json(json);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_EQ(*parsed, regions);
+    for (const char* bad : {
+             // Address, size or file offset off the 2 MiB grid.
+             R"([{"base_host_virt_addr":4096,"size":2097152,"offset":0,"page_size":2097152}])",
+             R"([{"base_host_virt_addr":0,"size":4096,"offset":0,"page_size":2097152}])",
+             R"([{"base_host_virt_addr":0,"size":2097152,"offset":4096,"page_size":2097152}])",
+         }) {
+        EXPECT_FALSE(parse_uffd_regions_json(bad)) << bad;
+    }
+}
+
+TEST(UffdRegions, TakeTheMemorysPageSizeAndRefuseFileOffsetsOffItsGrid) {
+    const GuestRange ranges[] = {{GuestAddress(0), 4 * kPageSize}};
+    Result<GuestMemory> memory = GuestMemory::anonymous(ranges);
+    ASSERT_TRUE(memory);
+    std::vector<MemoryRegionState> layout = {
+        {.gpa = 0, .size_bytes = 4 * kPageSize, .file_offset = 0}};
+    Result<std::vector<UffdRegion>> regions = uffd_regions_of(*memory, layout);
+    ASSERT_TRUE(regions) << regions.error().message();
+    EXPECT_EQ((*regions)[0].page_size, kPageSize);
+    layout[0].file_offset = 100;
+    regions = uffd_regions_of(*memory, layout);
+    ASSERT_FALSE(regions);
+    EXPECT_NE(regions.error().message().find("not a multiple of the 4096-byte page size"),
+              std::string::npos)
+        << regions.error().message();
+}
+
+TEST(UffdRegions, OfHugetlbMemoryReportTwoMibPages) {
+    if (test::available_huge_pages() < 2) {
+        GTEST_SKIP() << "needs 2 free 2 MiB hugetlb pages (/proc/sys/vm/nr_hugepages)";
+    }
+    const GuestRange ranges[] = {{GuestAddress(0), 2 * kHugePageBytes}};
+    Result<GuestMemory> memory = GuestMemory::anonymous(ranges, PageBacking::kHugetlb2M);
+    ASSERT_TRUE(memory) << memory.error().message();
+    std::vector<MemoryRegionState> layout = {
+        {.gpa = 0, .size_bytes = 2 * kHugePageBytes, .file_offset = kHugePageBytes}};
+    Result<std::vector<UffdRegion>> regions = uffd_regions_of(*memory, layout);
+    ASSERT_TRUE(regions) << regions.error().message();
+    EXPECT_EQ((*regions)[0].page_size, kHugePageBytes);
+    // A file offset on the 4 KiB grid only: the handler could not copy whole pages from it.
+    layout[0].file_offset = kPageSize;
+    EXPECT_FALSE(uffd_regions_of(*memory, layout));
 }
 
 TEST(UffdHandshakeJson, AcceptsTheOldPageSizeNameAndRefusesBadRegions) {
@@ -72,16 +129,23 @@ std::string slurp(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Two regions of `region_pages` pages each, registered with a userfaultfd; the memory file holds
+// both, in the opposite order. Pages are 4 KiB, or 2 MiB hugetlb pages in UffdHugetlbEndToEnd.
 class UffdEndToEnd : public ::testing::Test {
   protected:
-    void SetUp() override {
+    void SetUp() override { prepare(kPageSize, kRegionPages); }
+
+    void prepare(uint64_t page_bytes, size_t region_pages) {
         alarm(120);  // A broken handler leaves faulting reads blocked forever: fail instead.
+        page_bytes_ = page_bytes;
+        region_pages_ = region_pages;
+        const uint64_t region_bytes = region_pages * page_bytes;
         char tmpl[] = "/tmp/ember-uffd-test-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         dir_ = tmpl;
-        std::vector<uint8_t> contents(2 * kRegionBytes);
-        for (size_t p = 0; p < 2 * kRegionPages; ++p) {
-            for (size_t i = 0; i < kPageSize; ++i) contents[p * kPageSize + i] = file_byte(p, i);
+        std::vector<uint8_t> contents(2 * region_bytes);
+        for (size_t p = 0; p < 2 * region_pages; ++p) {
+            for (size_t i = 0; i < page_bytes; ++i) contents[p * page_bytes + i] = file_byte(p, i);
         }
         std::vector<MemoryChunk> chunks = {{.gpa = 0, .bytes = contents}};
         ASSERT_TRUE(write_full_memory(dir_ + "/mem", chunks));
@@ -89,20 +153,21 @@ class UffdEndToEnd : public ::testing::Test {
         Result<UniqueFd> uffd = create_userfaultfd();
         if (!uffd) GTEST_SKIP() << "no userfaultfd here: " << uffd.error().message();
         uffd_ = std::move(*uffd);
-        // Two regions, mapped in the opposite order of their file offsets.
         for (size_t r = 0; r < 2; ++r) {
-            Result<MmapRegion> m = MmapRegion::anonymous(kRegionBytes);
-            ASSERT_TRUE(m);
+            Result<MmapRegion> m = page_bytes == kPageSize
+                                       ? MmapRegion::anonymous(region_bytes)
+                                       : MmapRegion::anonymous_huge_2m(region_bytes);
+            ASSERT_TRUE(m) << m.error().message();
             memory_.push_back(std::move(*m));
         }
         regions_ = {{.base_host_virt_addr = reinterpret_cast<uint64_t>(memory_[0].data()),
-                     .size = kRegionBytes,
-                     .offset = kRegionBytes,
-                     .page_size = kPageSize},
+                     .size = region_bytes,
+                     .offset = region_bytes,
+                     .page_size = page_bytes},
                     {.base_host_virt_addr = reinterpret_cast<uint64_t>(memory_[1].data()),
-                     .size = kRegionBytes,
+                     .size = region_bytes,
                      .offset = 0,
-                     .page_size = kPageSize}};
+                     .page_size = page_bytes}};
         Result<void> registered = register_userfaultfd(uffd_.get(), regions_);
         ASSERT_TRUE(registered) << registered.error().message();
     }
@@ -152,21 +217,23 @@ class UffdEndToEnd : public ::testing::Test {
     }
 
     // The file page behind region r's page p.
-    size_t file_page(size_t r, size_t p) const { return regions_[r].offset / kPageSize + p; }
+    size_t file_page(size_t r, size_t p) const { return regions_[r].offset / page_bytes_ + p; }
 
     void expect_page_contents(size_t r, size_t p) {
-        const uint8_t* page = memory_[r].data() + p * kPageSize;
-        for (size_t i = 0; i < kPageSize; i += 511) {
+        const uint8_t* page = memory_[r].data() + p * page_bytes_;
+        for (size_t i = 0; i < page_bytes_; i += 511) {
             ASSERT_EQ(page[i], file_byte(file_page(r, p), i)) << "region " << r << " page " << p;
         }
     }
 
     bool resident(size_t r, size_t p) {
         unsigned char vec = 0;
-        EXPECT_EQ(::mincore(memory_[r].data() + p * kPageSize, kPageSize, &vec), 0);
+        EXPECT_EQ(::mincore(memory_[r].data() + p * page_bytes_, kPageSize, &vec), 0);
         return vec & 1;
     }
 
+    uint64_t page_bytes_ = kPageSize;
+    size_t region_pages_ = kRegionPages;
     std::string dir_;
     UniqueFd uffd_;
     std::vector<MmapRegion> memory_;
@@ -236,6 +303,39 @@ TEST_F(UffdEndToEnd, HandlerRefusesAMemoryFileShorterThanTheRegions) {
     EXPECT_EQ(stop_handler(), 1);
     EXPECT_NE(slurp(dir_ + "/log").find("memory file too short"), std::string::npos)
         << slurp(dir_ + "/log");
+}
+
+// Guest RAM of 2 MiB hugetlb pages (a 2M VM restored with the Uffd backend): the handler must
+// fill each fault with one UFFDIO_COPY of the whole 2 MiB page, zero pages included.
+class UffdHugetlbEndToEnd : public UffdEndToEnd {
+  protected:
+    static constexpr size_t kHugeRegionPages = 2;
+    void SetUp() override {
+        if (test::available_huge_pages() < 2 * kHugeRegionPages) {
+            GTEST_SKIP() << "needs " << 2 * kHugeRegionPages
+                         << " free 2 MiB hugetlb pages (/proc/sys/vm/nr_hugepages)";
+        }
+        prepare(kHugePageBytes, kHugeRegionPages);
+    }
+};
+
+TEST_F(UffdHugetlbEndToEnd, ServesWholeTwoMibPages) {
+    start_handler({"--record", dir_ + "/record"});
+    for (size_t r = 0; r < 2; ++r) {
+        for (size_t p = 0; p < region_pages_; ++p) expect_page_contents(r, p);
+        EXPECT_EQ(test::smaps_of(memory_[r].data())["KernelPageSize"], "2048 kB");
+        EXPECT_EQ(test::smaps_kib(test::smaps_of(memory_[r].data()), "Private_Hugetlb"),
+                  region_pages_ * 2048);
+    }
+    EXPECT_EQ(stop_handler(), 0) << slurp(dir_ + "/log");
+    // One fault per 2 MiB page; file page 3 (region 0's second page) is all zero.
+    std::string log = slurp(dir_ + "/log");
+    EXPECT_NE(log.find("faults=4 copied=3 zero=1 "), std::string::npos) << log;
+    Result<std::vector<uint64_t>> recorded = read_page_offsets(dir_ + "/record");
+    ASSERT_TRUE(recorded) << recorded.error().message();
+    std::set<uint64_t> offsets(recorded->begin(), recorded->end());
+    EXPECT_EQ(offsets,
+              (std::set<uint64_t>{0, kHugePageBytes, 2 * kHugePageBytes, 3 * kHugePageBytes}));
 }
 
 }  // namespace
