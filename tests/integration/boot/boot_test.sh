@@ -28,12 +28,15 @@ Usage: $(basename "$0") --ember PATH [options]
   --console-lines N   how many console lines to print (default 20)
   --reject REGEX      an extended regex that no line of the output may match (repeatable)
   --repeat N          boot N times in the same sandbox run; every boot must pass (default 1)
+  --huge-pages 2M     back guest memory with 2 MiB hugetlb pages (the sandbox reserves exactly
+                      the pages the guest needs) and print HUGE_PAGES_AVAILABLE once booted
 USAGE
 }
 
 expects=()
 rejects=()
 repeat=1
+huge_pages=None
 console_lines=20 ember="" format=bzimage kernel="" initrd="" vcpus=1 mem=256 timeout_s=240
 boot_args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 while (($#)); do
@@ -50,6 +53,7 @@ while (($#)); do
         --expect) expects+=("$2"); shift 2 ;;
         --reject) rejects+=("$2"); shift 2 ;;
         --repeat) repeat=$2; shift 2 ;;
+        --huge-pages) huge_pages=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "boot_test: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -105,7 +109,7 @@ cat >"$work/vm.json" <<JSON
     "initrd_path": "initrd",
     "boot_args": "$boot_args"
   },
-  "machine-config": { "vcpu_count": $vcpus, "mem_size_mib": $mem }
+  "machine-config": { "vcpu_count": $vcpus, "mem_size_mib": $mem, "huge_pages": "$huge_pages" }
 }
 JSON
 
@@ -117,13 +121,16 @@ fi
 sandbox_mem=3072
 ((mem + 1024 > sandbox_mem)) && sandbox_mem=$((mem + 1536))
 
+reserve=""
+[[ "$huge_pages" == 2M ]] && reserve=$((mem / 2))
+
 out="$work/out.txt"
 set +e
 sandbox_timeout_s=$((timeout_s * repeat + 120))
 "$root/resources/sandbox/ember-sandbox" run --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" \
     --bin "$ember" --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
     --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
-    -- bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out"
+    -- env EMBER_HUGE_PAGES="$reserve" bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out"
 sandbox_rc=$?
 set -e
 cat "$out"
