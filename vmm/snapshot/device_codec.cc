@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "vmm/snapshot/blob_reader.h"
 #include "vmm/snapshot/state_fields.h"
 
 namespace ember::snapshot {
@@ -165,142 +166,8 @@ DeviceState blob(std::string id, std::string_view type, FieldWriter& w) {
 
 void write_flag(FieldWriter& w, uint32_t tag, bool value) { w.u32(tag, value ? 1 : 0); }
 
-// One blob, or one nested struct inside it, being decoded. Errors carry the device's context and
-// the path to the struct ("slot.transport.device.queue 1") and name the field.
-class Reader {
-  public:
-    static Result<Reader> parse(std::span<const uint8_t> bytes, const char* context,
-                                std::string where) {
-        Result<FieldReader> fields = FieldReader::parse(bytes, "device blob");
-        if (!fields) return at(context, where, fields.error().message());
-        return Reader(std::move(*fields), context, std::move(where));
-    }
-
-    Result<void> u64(uint32_t tag, const char* name, uint64_t& out) const {
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, 8));
-        out = load_le(f);
-        return ok();
-    }
-    Result<void> i64(uint32_t tag, const char* name, int64_t& out) const {
-        uint64_t v = 0;
-        EMBER_TRY(u64(tag, name, v));
-        out = static_cast<int64_t>(v);
-        return ok();
-    }
-    Result<void> i32(uint32_t tag, const char* name, int32_t& out) const {
-        uint32_t v = 0;
-        EMBER_TRY(number(tag, name, v));
-        out = static_cast<int32_t>(v);
-        return ok();
-    }
-    // An unsigned integer stored as u32, refused when it does not fit in T.
-    template <typename T>
-    Result<void> number(uint32_t tag, const char* name, T& out) const {
-        static_assert(std::is_unsigned_v<T> && sizeof(T) <= 4);
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, 4));
-        EMBER_TRY(fits<T>(tag, name, load_le(f)));
-        out = static_cast<T>(load_le(f));
-        return ok();
-    }
-    template <typename T>
-    Result<void> optional_number(uint32_t tag, const char* name, std::optional<T>& out) const {
-        out.reset();
-        if (!fields_.has(tag)) return ok();
-        T v{};
-        EMBER_TRY(number(tag, name, v));
-        out = v;
-        return ok();
-    }
-    Result<void> flag(uint32_t tag, const char* name, bool& out) const {
-        uint32_t v = 0;
-        EMBER_TRY(enumeration(tag, name, v, 1u));
-        out = v != 0;
-        return ok();
-    }
-    // An enum stored as its u32 value, refused past `last`.
-    template <typename E>
-    Result<void> enumeration(uint32_t tag, const char* name, E& out, E last) const {
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, 4));
-        uint64_t v = load_le(f);
-        if (v > static_cast<uint64_t>(last)) {
-            return error(fmt::format("field {} (tag {}) is {}, out of range 0..{}", name, tag, v,
-                                     static_cast<uint64_t>(last)));
-        }
-        out = static_cast<E>(v);
-        return ok();
-    }
-    Result<void> str(uint32_t tag, const char* name, std::string& out) const {
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, kAnySize));
-        out.assign(f.begin(), f.end());
-        return ok();
-    }
-    Result<void> optional_str(uint32_t tag, const char* name,
-                              std::optional<std::string>& out) const {
-        out.reset();
-        if (!fields_.has(tag)) return ok();
-        std::string s;
-        EMBER_TRY(str(tag, name, s));
-        out = std::move(s);
-        return ok();
-    }
-    // A fixed-size byte array (a FIFO, CMOS RAM, a MAC): the field must have exactly its size.
-    Result<void> fixed_bytes(uint32_t tag, const char* name, std::span<uint8_t> out) const {
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, out.size()));
-        std::copy(f.begin(), f.end(), out.begin());
-        return ok();
-    }
-    Result<Reader> nested(uint32_t tag, const char* name) const {
-        std::span<const uint8_t> f = EMBER_TRY(require(tag, name, kAnySize));
-        return parse(f, context_, where_.empty() ? name : where_ + "." + name);
-    }
-    Result<std::optional<Reader>> optional_nested(uint32_t tag, const char* name) const {
-        if (!fields_.has(tag)) return std::optional<Reader>();
-        return std::optional<Reader>(EMBER_TRY(nested(tag, name)));
-    }
-
-    Error error(const std::string& what) const { return at(context_, where_, what); }
-
-  private:
-    static constexpr size_t kAnySize = std::numeric_limits<size_t>::max();
-
-    Reader(FieldReader fields, const char* context, std::string where)
-        : fields_(std::move(fields)), context_(context), where_(std::move(where)) {}
-
-    static Error at(const char* context, const std::string& where, const std::string& what) {
-        return Error::invalid(context, where.empty() ? what : where + ": " + what);
-    }
-    static uint64_t load_le(std::span<const uint8_t> f) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < f.size(); ++i) v |= uint64_t{f[i]} << (8 * i);
-        return v;
-    }
-    template <typename T>
-    Result<void> fits(uint32_t tag, const char* name, uint64_t v) const {
-        if (v > std::numeric_limits<T>::max()) {
-            return error(fmt::format("field {} (tag {}) is {}, above {}", name, tag, v,
-                                     uint64_t{std::numeric_limits<T>::max()}));
-        }
-        return ok();
-    }
-    Result<std::span<const uint8_t>> require(uint32_t tag, const char* name, size_t size) const {
-        for (const auto& [t, data] : fields_.fields()) {
-            if (t != tag) continue;
-            if (size != kAnySize && data.size() != size) {
-                return error(fmt::format("field {} (tag {}) has {} bytes, expected {}", name, tag,
-                                         data.size(), size));
-            }
-            return data;
-        }
-        return error(fmt::format("field {} (tag {}) missing", name, tag));
-    }
-
-    FieldReader fields_;
-    const char* context_;
-    std::string where_;
-};
-
 // The envelope: the right type and a version this Ember knows.
-Result<Reader> open(const DeviceState& d, std::string_view type, const char* context) {
+Result<BlobReader> open(const DeviceState& d, std::string_view type, const char* context) {
     if (d.type != type) {
         return Error::invalid(context, fmt::format("blob has type \"{}\"", d.type));
     }
@@ -309,7 +176,7 @@ Result<Reader> open(const DeviceState& d, std::string_view type, const char* con
             context, fmt::format("blob version {} is unknown (this Ember reads {})", d.version,
                                  kDeviceBlobVersion));
     }
-    return Reader::parse(d.data, context, "");
+    return BlobReader::parse(d.data, context, "");
 }
 
 std::vector<uint8_t> encode_token_bucket(const TokenBucketConfig& b) {
@@ -320,7 +187,7 @@ std::vector<uint8_t> encode_token_bucket(const TokenBucketConfig& b) {
     return w.take();
 }
 
-Result<void> decode_token_bucket(const Reader& r, TokenBucketConfig& b) {
+Result<void> decode_token_bucket(const BlobReader& r, TokenBucketConfig& b) {
     EMBER_TRY(r.u64(token_bucket_tag::kSize, "size", b.size));
     EMBER_TRY(r.u64(token_bucket_tag::kOneTimeBurst, "one_time_burst", b.one_time_burst));
     EMBER_TRY(r.u64(token_bucket_tag::kRefillTimeMs, "refill_time_ms", b.refill_time_ms));
@@ -336,7 +203,7 @@ std::vector<uint8_t> encode_token_bucket(const TokenBucketState& b) {
     return w.take();
 }
 
-Result<void> decode_token_bucket(const Reader& r, TokenBucketState& b) {
+Result<void> decode_token_bucket(const BlobReader& r, TokenBucketState& b) {
     EMBER_TRY(r.u64(token_bucket_state_tag::kBudget, "budget", b.budget));
     EMBER_TRY(r.u64(token_bucket_state_tag::kOneTimeBurst, "one_time_burst", b.one_time_burst));
     EMBER_TRY(r.u64(token_bucket_state_tag::kElapsedNs, "elapsed_ns", b.elapsed_ns));
@@ -353,7 +220,7 @@ std::vector<uint8_t> encode_rate_limiter(const Limiter& l) {
 }
 
 template <typename Bucket>
-Result<void> read_optional_bucket(const Reader& r, uint32_t tag, const char* name,
+Result<void> read_optional_bucket(const BlobReader& r, uint32_t tag, const char* name,
                                   std::optional<Bucket>& out) {
     out.reset();
     if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
@@ -363,7 +230,7 @@ Result<void> read_optional_bucket(const Reader& r, uint32_t tag, const char* nam
 }
 
 template <typename Limiter>
-Result<Limiter> decode_rate_limiter(const Reader& r) {
+Result<Limiter> decode_rate_limiter(const BlobReader& r) {
     Limiter l;
     EMBER_TRY(read_optional_bucket(r, rate_limiter_tag::kBandwidth, "bandwidth", l.bandwidth));
     EMBER_TRY(read_optional_bucket(r, rate_limiter_tag::kOps, "ops", l.ops));
@@ -375,7 +242,7 @@ void write_optional_rate_limiter(FieldWriter& w, uint32_t tag,
     if (l) w.bytes(tag, encode_rate_limiter(*l));
 }
 
-Result<void> read_optional_rate_limiter(const Reader& r, uint32_t tag, const char* name,
+Result<void> read_optional_rate_limiter(const BlobReader& r, uint32_t tag, const char* name,
                                         std::optional<RateLimiterConfig>& out) {
     out.reset();
     if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
@@ -390,7 +257,7 @@ void write_limiter_state(FieldWriter& w, uint32_t tag, const RateLimiterState& l
     if (l.bandwidth || l.ops) w.bytes(tag, encode_rate_limiter(l));
 }
 
-Result<void> read_limiter_state(const Reader& r, uint32_t tag, const char* name,
+Result<void> read_limiter_state(const BlobReader& r, uint32_t tag, const char* name,
                                 RateLimiterState& out) {
     out = {};
     if (auto nested = EMBER_TRY(r.optional_nested(tag, name))) {
@@ -414,7 +281,7 @@ std::vector<uint8_t> encode_queue(const virtio::QueueState& q) {
     return w.take();
 }
 
-Result<virtio::QueueState> decode_queue(const Reader& r) {
+Result<virtio::QueueState> decode_queue(const BlobReader& r) {
     virtio::QueueState q;
     EMBER_TRY(r.number(queue_tag::kSize, "size", q.size));
     EMBER_TRY(r.number(queue_tag::kNextAvail, "next_avail", q.next_avail));
@@ -443,7 +310,7 @@ std::vector<uint8_t> encode_virtio_device(const virtio::VirtioDeviceState& d) {
     return w.take();
 }
 
-Result<virtio::VirtioDeviceState> decode_virtio_device(const Reader& r) {
+Result<virtio::VirtioDeviceState> decode_virtio_device(const BlobReader& r) {
     virtio::VirtioDeviceState d;
     EMBER_TRY(r.u64(virtio_device_tag::kAckedFeatures, "acked_features", d.acked_features));
     EMBER_TRY(
@@ -458,7 +325,7 @@ Result<virtio::VirtioDeviceState> decode_virtio_device(const Reader& r) {
     d.queues.reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
         std::string name = fmt::format("queue {}", i);
-        Reader q = EMBER_TRY(r.nested(virtio_device_tag::kQueueBase + i, name.c_str()));
+        BlobReader q = EMBER_TRY(r.nested(virtio_device_tag::kQueueBase + i, name.c_str()));
         d.queues.push_back(EMBER_TRY(decode_queue(q)));
     }
     return d;
@@ -483,11 +350,11 @@ std::vector<uint8_t> encode_slot(const VirtioSlotState& s) {
     return w.take();
 }
 
-Result<VirtioSlotState> decode_slot(const Reader& r) {
+Result<VirtioSlotState> decode_slot(const BlobReader& r) {
     VirtioSlotState s;
     EMBER_TRY(r.u64(slot_tag::kMmioBase, "mmio_base", s.mmio_base));
     EMBER_TRY(r.number(slot_tag::kGsi, "gsi", s.gsi));
-    Reader tr = EMBER_TRY(r.nested(slot_tag::kTransport, "transport"));
+    BlobReader tr = EMBER_TRY(r.nested(slot_tag::kTransport, "transport"));
     virtio::MmioTransportState& t = s.transport;
     EMBER_TRY(tr.number(transport_tag::kStatus, "status", t.status));
     EMBER_TRY(
@@ -498,7 +365,7 @@ Result<VirtioSlotState> decode_slot(const Reader& r) {
     EMBER_TRY(tr.u64(transport_tag::kDriverFeatures, "driver_features", t.driver_features));
     EMBER_TRY(tr.number(transport_tag::kInterruptStatus, "interrupt_status", t.interrupt_status));
     EMBER_TRY(tr.number(transport_tag::kActivateFailed, "activate_failed", t.activate_failed));
-    Reader dr = EMBER_TRY(tr.nested(transport_tag::kDevice, "device"));
+    BlobReader dr = EMBER_TRY(tr.nested(transport_tag::kDevice, "device"));
     t.device = EMBER_TRY(decode_virtio_device(dr));
     return s;
 }
@@ -549,7 +416,7 @@ DeviceState encode_serial(const Serial8250::State& s) {
 }
 
 Result<Serial8250::State> decode_serial(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kSerialType, kSerialContext));
+    BlobReader r = EMBER_TRY(open(d, kSerialType, kSerialContext));
     Serial8250::State s;
     EMBER_TRY(r.number(serial_tag::kIer, "ier", s.ier));
     EMBER_TRY(r.number(serial_tag::kLcr, "lcr", s.lcr));
@@ -575,7 +442,7 @@ DeviceState encode_i8042(const I8042::State& s) {
 }
 
 Result<I8042::State> decode_i8042(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kI8042Type, kI8042Context));
+    BlobReader r = EMBER_TRY(open(d, kI8042Type, kI8042Context));
     I8042::State s;
     EMBER_TRY(r.number(i8042_tag::kStatus, "status", s.status));
     EMBER_TRY(r.number(i8042_tag::kControl, "control", s.control));
@@ -604,7 +471,7 @@ DeviceState encode_cmos(const Cmos::State& s) {
 }
 
 Result<Cmos::State> decode_cmos(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kCmosType, kCmosContext));
+    BlobReader r = EMBER_TRY(open(d, kCmosType, kCmosContext));
     Cmos::State s;
     EMBER_TRY(r.i64(cmos_tag::kClockOffsetS, "clock_offset_s", s.clock_offset_s));
     EMBER_TRY(r.i32(cmos_tag::kSetSec, "set_sec", s.set_sec));
@@ -630,7 +497,7 @@ DeviceState encode_boot_timer(const BootTimer::State& s) {
 }
 
 Result<BootTimer::State> decode_boot_timer(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kBootTimerType, kBootTimerContext));
+    BlobReader r = EMBER_TRY(open(d, kBootTimerType, kBootTimerContext));
     BootTimer::State s;
     EMBER_TRY(r.u64(boot_timer_tag::kWallUs, "wall_us", s.wall_us));
     EMBER_TRY(r.u64(boot_timer_tag::kCpuUs, "cpu_us", s.cpu_us));
@@ -663,9 +530,9 @@ DeviceState encode_block(const BlockSnapshot& s) {
 }
 
 Result<BlockSnapshot> decode_block(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kBlockType, kBlockContext));
+    BlobReader r = EMBER_TRY(open(d, kBlockType, kBlockContext));
     BlockSnapshot s;
-    Reader cr = EMBER_TRY(r.nested(virtio_blob_tag::kConfig, "drive"));
+    BlobReader cr = EMBER_TRY(r.nested(virtio_blob_tag::kConfig, "drive"));
     DriveConfig& c = s.drive;
     EMBER_TRY(cr.str(drive_tag::kDriveId, "drive_id", c.drive_id));
     EMBER_TRY(cr.str(drive_tag::kPathOnHost, "path_on_host", c.path_on_host));
@@ -681,9 +548,9 @@ Result<BlockSnapshot> decode_block(const DeviceState& d) {
         return cr.error(
             fmt::format("drive_id \"{}\" but the blob's id is \"{}\"", c.drive_id, d.id));
     }
-    Reader sr = EMBER_TRY(r.nested(virtio_blob_tag::kSlot, "slot"));
+    BlobReader sr = EMBER_TRY(r.nested(virtio_blob_tag::kSlot, "slot"));
     s.slot = EMBER_TRY(decode_slot(sr));
-    Reader dr = EMBER_TRY(r.nested(virtio_blob_tag::kDevice, "device"));
+    BlobReader dr = EMBER_TRY(r.nested(virtio_blob_tag::kDevice, "device"));
     EMBER_TRY(
         dr.u64(block_state_tag::kDeviceFeatures, "device_features", s.device.device_features));
     EMBER_TRY(dr.u64(block_state_tag::kDiskSizeBytes, "disk_size_bytes", s.device.disk_size_bytes));
@@ -718,9 +585,9 @@ DeviceState encode_net(const NetSnapshot& s) {
 }
 
 Result<NetSnapshot> decode_net(const DeviceState& d) {
-    Reader r = EMBER_TRY(open(d, kNetType, kNetContext));
+    BlobReader r = EMBER_TRY(open(d, kNetType, kNetContext));
     NetSnapshot s;
-    Reader cr = EMBER_TRY(r.nested(virtio_blob_tag::kConfig, "net"));
+    BlobReader cr = EMBER_TRY(r.nested(virtio_blob_tag::kConfig, "net"));
     NetConfig& c = s.net;
     EMBER_TRY(cr.str(net_config_tag::kIfaceId, "iface_id", c.iface_id));
     EMBER_TRY(cr.str(net_config_tag::kHostDevName, "host_dev_name", c.host_dev_name));
@@ -734,9 +601,9 @@ Result<NetSnapshot> decode_net(const DeviceState& d) {
         return cr.error(
             fmt::format("iface_id \"{}\" but the blob's id is \"{}\"", c.iface_id, d.id));
     }
-    Reader sr = EMBER_TRY(r.nested(virtio_blob_tag::kSlot, "slot"));
+    BlobReader sr = EMBER_TRY(r.nested(virtio_blob_tag::kSlot, "slot"));
     s.slot = EMBER_TRY(decode_slot(sr));
-    Reader dr = EMBER_TRY(r.nested(virtio_blob_tag::kDevice, "device"));
+    BlobReader dr = EMBER_TRY(r.nested(virtio_blob_tag::kDevice, "device"));
     EMBER_TRY(dr.u64(net_state_tag::kDeviceFeatures, "device_features", s.device.device_features));
     EMBER_TRY(dr.fixed_bytes(net_state_tag::kMac, "mac", s.device.mac));
     EMBER_TRY(dr.number(net_state_tag::kMtu, "mtu", s.device.mtu));
