@@ -9,6 +9,8 @@
 #      Full memory file with ember-snapshot: the restore continues from the diff point
 #   5. two VMs restored from one snapshot run side by side
 #   6. a corrupt state file and a load after configuration are refused with 400
+#   7. a guest on 2 MiB hugetlb pages (huge_pages 2M): its snapshot is refused with the File
+#      backend and restores with Uffd onto hugetlb pages again, counting on
 # Prints one "ok:" line per check, TIMING lines, and SNAPSHOT-TEST-PASS at the end; exits non-zero
 # on the first failure.
 # Usage: snapshot_in_vm.sh KERNEL ROOTFS COUNT_GUEST_SCRIPT
@@ -333,5 +335,55 @@ expect 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 expect 400 PUT /snapshot/load "$(load_body "$snap/full.state" File "$snap/full.mem" false tap1)"
 ok "a load after PUT /machine-config answers 400: ${body:0:160}"
 stop_ember "$pid"
+
+# ---- 7. huge pages: 64 pages for the VM, 64 for its restore
+# The sandbox's memory holds every file here: drop the earlier VMs' copies first.
+rm -rf vm0 disk0 r-file r-uffd r-diff clone-a clone-b bad disk-diff "$snap"/*
+huge_free() { awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {print f - r}' \
+    /proc/meminfo; }
+echo 128 >/proc/sys/vm/nr_hugepages
+(($(huge_free) == 128)) || fail "the sandbox could not reserve 128 huge pages: $(huge_free) free"
+mkdir -p huge
+cp "$rootfs_orig" huge/rootfs.ext4
+debugfs -w -R "write $count_script /count.sh" huge/rootfs.ext4 >/dev/null 2>&1 ||
+    fail "cannot put count.sh into the rootfs"
+truncate -s 4M huge/data.img
+start_ember "$top/huge"
+expect 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
+expect 204 PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"boot_args\": \"$boot_args\"}"
+expect 204 PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4",
+    "is_root_device": true, "is_read_only": false}'
+expect 204 PUT /drives/data '{"drive_id": "data", "path_on_host": "data.img",
+    "is_root_device": false, "is_read_only": false}'
+expect 204 PUT /network-interfaces/eth0 \
+    '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
+expect 204 PUT /actions '{"action_type": "InstanceStart"}'
+(($(huge_free) == 64)) || fail "the 2M guest did not take 64 huge pages: $(huge_free) left"
+wait_for 240 has_counts huge/console.txt 3 || fail "the 2M guest never counted"
+pause_and_note huge
+n_huge=$n_at up_huge=$up_at
+expect 204 PUT /snapshot/create "$(create_body Full huge)"
+stop_ember "$pid"
+copy_disks huge huge-disk
+copy_disks huge-disk huge-file
+start_ember "$top/huge-file"
+expect 400 PUT /snapshot/load "$(load_body "$snap/huge.state" File "$snap/huge.mem" false tap1)" \
+    Uffd
+wait_for 30 exited "$pid" || fail "ember still runs after the refused File load of a 2M snapshot"
+ok "a 2M snapshot with the File backend answers 400: ${body:0:160}"
+copy_disks huge-disk huge-uffd
+ember-uffd-handler --socket "$top/huge-uffd/uffd.sock" --mem-file "$snap/huge.mem" \
+    2>huge-uffd/handler.log &
+handler_pid=$!
+wait_for 10 test -S huge-uffd/uffd.sock || fail "ember-uffd-handler's socket never appeared"
+start_ember "$top/huge-uffd"
+load huge-uffd "$(load_body "$snap/huge.state" Uffd "$top/huge-uffd/uffd.sock" false tap1)"
+(($(huge_free) == 64)) || fail "the restored 2M guest did not take 64 huge pages: $(huge_free) left"
+wait_restored huge-uffd "$n_huge" "$up_huge" "$load_ms"
+stop_ember "$pid"
+wait_for 10 exited "$handler_pid" || { kill "$handler_pid"; fail "the handler outlives its VM"; }
+ok "the 2M snapshot restored with Uffd onto huge pages: $(tail -n 1 huge-uffd/handler.log)"
+check_disk huge-uffd
+echo 0 >/proc/sys/vm/nr_hugepages
 
 echo "SNAPSHOT-TEST-PASS"
