@@ -166,22 +166,31 @@ make_tap tap1 172.16.0.11
 make_tap tap2 172.16.0.12
 make_tap tap3 172.16.0.13
 
+# configure_count_vm DIR MACHINE_CONFIG: a new ember in DIR set up (not started) for a counting
+# guest on 2 vCPUs: its own rootfs with count.sh, a 4 MiB data drive, eth0 on tap0.
+configure_count_vm() {
+    local dir=$1 boot_args
+    mkdir -p "$dir" || fail "mkdir $dir"
+    cp "$rootfs_orig" "$dir/rootfs.ext4"
+    debugfs -w -R "write $count_script /count.sh" "$dir/rootfs.ext4" >/dev/null 2>&1 ||
+        fail "cannot put count.sh into the rootfs"
+    truncate -s 4M "$dir/data.img"
+    start_ember "$top/$dir"
+    boot_args='console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd quiet'
+    boot_args+=' ember.test=\"sh /count.sh\"'
+    expect 204 PUT /machine-config "$2"
+    expect 204 PUT /boot-source \
+        "{\"kernel_image_path\": \"$kernel\", \"boot_args\": \"$boot_args\"}"
+    expect 204 PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4",
+        "is_root_device": true, "is_read_only": false}'
+    expect 204 PUT /drives/data '{"drive_id": "data", "path_on_host": "data.img",
+        "is_root_device": false, "is_read_only": false}'
+    expect 204 PUT /network-interfaces/eth0 \
+        '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
+}
+
 # ---- 1. boot, snapshot, kill
-cp "$rootfs_orig" vm0/rootfs.ext4
-debugfs -w -R "write $count_script /count.sh" vm0/rootfs.ext4 >/dev/null 2>&1 ||
-    fail "cannot put count.sh into the rootfs"
-truncate -s 4M vm0/data.img
-start_ember "$top/vm0"
-boot_args='console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd quiet'
-boot_args+=' ember.test=\"sh /count.sh\"'
-expect 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128}'
-expect 204 PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"boot_args\": \"$boot_args\"}"
-expect 204 PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4",
-    "is_root_device": true, "is_read_only": false}'
-expect 204 PUT /drives/data '{"drive_id": "data", "path_on_host": "data.img",
-    "is_root_device": false, "is_read_only": false}'
-expect 204 PUT /network-interfaces/eth0 \
-    '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
+configure_count_vm vm0 '{"vcpu_count": 2, "mem_size_mib": 128}'
 boot_ms=$(now_ms)
 expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 wait_for 240 has_counts vm0/console.txt 1 || fail "the guest never started counting"
@@ -343,20 +352,7 @@ huge_free() { awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {pr
     /proc/meminfo; }
 echo 128 >/proc/sys/vm/nr_hugepages
 (($(huge_free) == 128)) || fail "the sandbox could not reserve 128 huge pages: $(huge_free) free"
-mkdir -p huge
-cp "$rootfs_orig" huge/rootfs.ext4
-debugfs -w -R "write $count_script /count.sh" huge/rootfs.ext4 >/dev/null 2>&1 ||
-    fail "cannot put count.sh into the rootfs"
-truncate -s 4M huge/data.img
-start_ember "$top/huge"
-expect 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
-expect 204 PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"boot_args\": \"$boot_args\"}"
-expect 204 PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4",
-    "is_root_device": true, "is_read_only": false}'
-expect 204 PUT /drives/data '{"drive_id": "data", "path_on_host": "data.img",
-    "is_root_device": false, "is_read_only": false}'
-expect 204 PUT /network-interfaces/eth0 \
-    '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
+configure_count_vm huge '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
 expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 (($(huge_free) == 64)) || fail "the 2M guest did not take 64 huge pages: $(huge_free) left"
 wait_for 240 has_counts huge/console.txt 3 || fail "the 2M guest never counted"
