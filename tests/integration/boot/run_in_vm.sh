@@ -5,8 +5,10 @@
 #   EMBER_EXIT=<ember's exit code>
 # then the tail of its console and ember's log. The guest console goes to console.txt, ember's log
 # to ember.log (both overwritten by each boot). With EMBER_HUGE_PAGES=N, the host's 2 MiB page
-# pool is set to N first, and each boot prints HUGE_PAGES_AVAILABLE=<free pages no mapping has
-# reserved> when the marker appears: 0 when the guest's memory took the whole pool.
+# pool is set to N first, and each boot prints HUGE_PAGES_AVAILABLE=<the fewest pages that were
+# neither in use nor reserved while ember ran>: 0 when the guest's memory took the whole pool.
+# (Sampled during the run, not read at the marker: the guest reboots right after the marker, and
+# ember may have exited and given the pages back by the time anything reads /proc/meminfo.)
 # Usage: run_in_vm.sh CONFIG TIMEOUT_S [CONSOLE_LINES [REPEAT]]
 set -u
 config=$1
@@ -17,9 +19,25 @@ if [[ -n "${EMBER_HUGE_PAGES:-}" ]]; then
     echo "$EMBER_HUGE_PAGES" >/proc/sys/vm/nr_hugepages
     echo "HUGE_PAGES_TOTAL=$(awk '/^HugePages_Total/ {print $2}' /proc/meminfo)"
 fi
+# Prints the fewest unreserved free 2 MiB pages seen every 50 ms until the file huge.stop appears.
+sample_huge_pages() {
+    local min=-1 key value free reserved
+    while [[ ! -e huge.stop ]]; do
+        while read -r key value _; do
+            case $key in
+                HugePages_Free:) free=$value ;;
+                HugePages_Rsvd:) reserved=$value ;;
+            esac
+        done </proc/meminfo
+        ((min < 0 || free - reserved < min)) && min=$((free - reserved))
+        sleep 0.05
+    done
+    echo "$min"
+}
 for ((boot = 1; boot <= repeat; boot++)); do
     ((repeat > 1)) && echo "==== boot $boot of $repeat"
-    rm -f console.txt ember.log
+    rm -f console.txt ember.log huge.stop
+    if [[ -n "${EMBER_HUGE_PAGES:-}" ]]; then sample_huge_pages >huge.min & fi
     start=$EPOCHREALTIME
     marker_ms=""
     # Timestamp each console line as it arrives; the exit status of ember is kept by PIPESTATUS.
@@ -32,13 +50,14 @@ for ((boot = 1; boot <= repeat; boot++)); do
             now=$EPOCHREALTIME
             marker_ms=$(( (${now/./} - ${start/./}) / 1000 ))
             echo "MARKER_MS=$marker_ms"
-            if [[ -n "${EMBER_HUGE_PAGES:-}" ]]; then
-                echo "HUGE_PAGES_AVAILABLE=$(awk '/^HugePages_Free/ {f = $2}
-                    /^HugePages_Rsvd/ {r = $2} END {print f - r}' /proc/meminfo)"
-            fi
         fi
     done
     echo "EMBER_EXIT=${PIPESTATUS[0]}"
+    if [[ -n "${EMBER_HUGE_PAGES:-}" ]]; then
+        touch huge.stop
+        wait
+        echo "HUGE_PAGES_AVAILABLE=$(cat huge.min)"
+    fi
     echo "---- console (last ${EMBER_CONSOLE_LINES:-20} lines)"
     tail -n "${EMBER_CONSOLE_LINES:-20}" console.txt 2>/dev/null
     echo "---- ember log"
