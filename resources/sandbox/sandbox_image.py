@@ -83,6 +83,14 @@ if [ -w $T/events/kvm/kvm_exit/filter ]; then
     echo 'exit_reason == 127' >$T/events/kvm/kvm_exit/filter &&
         echo 1 >$T/events/kvm/kvm_exit/enable || say WARN "kvm_exit trace unavailable"
 fi
+# A run that hangs until the host kills it would leave nothing to read: shortly before the
+# deadline, print every blocked task's stack, every CPU's backtrace and the memory state on the
+# console, which the host prints after a timeout.
+(sleep $DIAG_AFTER_S
+ echo 7 >/proc/sys/kernel/printk
+ echo "ember-sandbox: near the deadline; tasks, CPUs and memory follow" >/dev/kmsg
+ for key in w l m; do echo $key >/proc/sysrq-trigger; done
+ ps -o pid,stat,args | grep -v " \\[" >/dev/console 2>&1) &
 ifconfig lo 127.0.0.1 up
 # The initramfs is a tmpfs: let it grow, and bind its copy of the workdir to /work (no copy).
 mount -o remount,size=90% /

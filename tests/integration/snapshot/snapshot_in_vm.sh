@@ -13,8 +13,12 @@
 #      backend and restores with Uffd onto hugetlb pages again, counting on
 # Prints one "ok:" line per check, TIMING lines, and SNAPSHOT-TEST-PASS at the end; exits non-zero
 # on the first failure.
-# Usage: snapshot_in_vm.sh KERNEL ROOTFS COUNT_GUEST_SCRIPT
+# Part "restore" runs 1 to 6, part "huge-pages" runs 7, each in a sandbox of its own: a 2M guest
+# that hangs or crashes the outer VM (seen only in CI so far) then costs its own run, not all six.
+# Usage: snapshot_in_vm.sh KERNEL ROOTFS COUNT_GUEST_SCRIPT restore|huge-pages
 set -u
+part=$4
+[[ $part == restore || $part == huge-pages ]] || { echo "FAIL: unknown part '$part'"; exit 2; }
 kernel=$PWD/$1
 rootfs_orig=$PWD/$2
 count_script=$PWD/$3
@@ -189,6 +193,66 @@ configure_count_vm() {
         '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
 }
 
+# ---- 7 (part huge-pages): 64 huge pages for the VM, 64 for its restore.
+# The 2 MiB pages neither in use nor reserved by a mapping.
+huge_free() { awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {print f - r}' \
+    /proc/meminfo; }
+# KiB of PID's mappings on 2 MiB pages (hugetlb).
+huge_mapped_kib() {
+    awk '/^Size:/ {size = $2} /^KernelPageSize: +2048 kB/ {sum += size} END {print sum + 0}' \
+        "/proc/$1/smaps"
+}
+# PID maps its 128 MiB of guest memory on 2 MiB pages, and the pool lost at least those 64 pages
+# (one more while ember-uffd-handler copies into a hugetlb page: the kernel stages it outside the
+# reservation).
+check_on_huge_pages() {
+    local mapped
+    mapped=$(huge_mapped_kib "$1")
+    ((mapped == 131072)) || fail "$2: $mapped KiB on 2 MiB pages, not the guest's 131072"
+    (($(huge_free) <= 64)) || fail "$2: only $((128 - $(huge_free))) of 128 huge pages are taken"
+}
+huge_pages_part() {
+    echo 128 >/proc/sys/vm/nr_hugepages
+    (($(huge_free) == 128)) ||
+        fail "the sandbox could not reserve 128 huge pages: $(huge_free) free"
+    configure_count_vm huge '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
+    expect 204 PUT /actions '{"action_type": "InstanceStart"}'
+    check_on_huge_pages "$pid" "the 2M guest"
+    wait_for 240 has_counts huge/console.txt 3 || fail "the 2M guest never counted"
+    pause_and_note huge
+    n_huge=$n_at up_huge=$up_at
+    expect 204 PUT /snapshot/create "$(create_body Full huge)"
+    stop_ember "$pid"
+    copy_disks huge huge-disk
+    copy_disks huge-disk huge-file
+    start_ember "$top/huge-file"
+    expect 400 PUT /snapshot/load \
+        "$(load_body "$snap/huge.state" File "$snap/huge.mem" false tap1)" Uffd
+    wait_for 30 exited "$pid" ||
+        fail "ember still runs after the refused File load of a 2M snapshot"
+    ok "a 2M snapshot with the File backend answers 400: ${body:0:160}"
+    copy_disks huge-disk huge-uffd
+    ember-uffd-handler --socket "$top/huge-uffd/uffd.sock" --mem-file "$snap/huge.mem" \
+        2>huge-uffd/handler.log &
+    handler_pid=$!
+    wait_for 10 test -S huge-uffd/uffd.sock || fail "ember-uffd-handler's socket never appeared"
+    start_ember "$top/huge-uffd"
+    load huge-uffd "$(load_body "$snap/huge.state" Uffd "$top/huge-uffd/uffd.sock" false tap1)"
+    check_on_huge_pages "$pid" "the restored 2M guest"
+    wait_restored huge-uffd "$n_huge" "$up_huge" "$load_ms"
+    stop_ember "$pid"
+    wait_for 10 exited "$handler_pid" ||
+        { kill "$handler_pid"; fail "the handler outlives its VM"; }
+    ok "the 2M snapshot restored with Uffd onto huge pages: $(tail -n 1 huge-uffd/handler.log)"
+    check_disk huge-uffd
+    echo 0 >/proc/sys/vm/nr_hugepages
+}
+if [[ $part == huge-pages ]]; then
+    huge_pages_part
+    echo "SNAPSHOT-TEST-PASS"
+    exit 0
+fi
+
 # ---- 1. boot, snapshot, kill
 configure_count_vm vm0 '{"vcpu_count": 2, "mem_size_mib": 128}'
 boot_ms=$(now_ms)
@@ -344,42 +408,5 @@ expect 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 expect 400 PUT /snapshot/load "$(load_body "$snap/full.state" File "$snap/full.mem" false tap1)"
 ok "a load after PUT /machine-config answers 400: ${body:0:160}"
 stop_ember "$pid"
-
-# ---- 7. huge pages: 64 pages for the VM, 64 for its restore
-# The sandbox's memory holds every file here: drop the earlier VMs' copies first.
-rm -rf vm0 disk0 r-file r-uffd r-diff clone-a clone-b bad disk-diff "$snap"/*
-huge_free() { awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {print f - r}' \
-    /proc/meminfo; }
-echo 128 >/proc/sys/vm/nr_hugepages
-(($(huge_free) == 128)) || fail "the sandbox could not reserve 128 huge pages: $(huge_free) free"
-configure_count_vm huge '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
-expect 204 PUT /actions '{"action_type": "InstanceStart"}'
-(($(huge_free) == 64)) || fail "the 2M guest did not take 64 huge pages: $(huge_free) left"
-wait_for 240 has_counts huge/console.txt 3 || fail "the 2M guest never counted"
-pause_and_note huge
-n_huge=$n_at up_huge=$up_at
-expect 204 PUT /snapshot/create "$(create_body Full huge)"
-stop_ember "$pid"
-copy_disks huge huge-disk
-copy_disks huge-disk huge-file
-start_ember "$top/huge-file"
-expect 400 PUT /snapshot/load "$(load_body "$snap/huge.state" File "$snap/huge.mem" false tap1)" \
-    Uffd
-wait_for 30 exited "$pid" || fail "ember still runs after the refused File load of a 2M snapshot"
-ok "a 2M snapshot with the File backend answers 400: ${body:0:160}"
-copy_disks huge-disk huge-uffd
-ember-uffd-handler --socket "$top/huge-uffd/uffd.sock" --mem-file "$snap/huge.mem" \
-    2>huge-uffd/handler.log &
-handler_pid=$!
-wait_for 10 test -S huge-uffd/uffd.sock || fail "ember-uffd-handler's socket never appeared"
-start_ember "$top/huge-uffd"
-load huge-uffd "$(load_body "$snap/huge.state" Uffd "$top/huge-uffd/uffd.sock" false tap1)"
-(($(huge_free) == 64)) || fail "the restored 2M guest did not take 64 huge pages: $(huge_free) left"
-wait_restored huge-uffd "$n_huge" "$up_huge" "$load_ms"
-stop_ember "$pid"
-wait_for 10 exited "$handler_pid" || { kill "$handler_pid"; fail "the handler outlives its VM"; }
-ok "the 2M snapshot restored with Uffd onto huge pages: $(tail -n 1 huge-uffd/handler.log)"
-check_disk huge-uffd
-echo 0 >/proc/sys/vm/nr_hugepages
 
 echo "SNAPSHOT-TEST-PASS"
