@@ -127,12 +127,19 @@ reserve=""
 out="$work/out.txt"
 set +e
 sandbox_timeout_s=$((timeout_s * repeat + 120))
-"$root/resources/sandbox/ember-sandbox" run --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" \
-    --bin "$ember" --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
+# A crashed or frozen outer VM (not Ember's doing) is run again once; only the output of the last
+# run counts (from its RUN-IN-VM-START line on).
+"$root/resources/sandbox/ember-sandbox" run --retry-outer-crash 1 \
+    --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" --bin "$ember" \
+    --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
     --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
-    -- env EMBER_HUGE_PAGES="$reserve" bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out"
+    -- env EMBER_HUGE_PAGES="$reserve" \
+    bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out"
 sandbox_rc=$?
 set -e
+awk '/^RUN-IN-VM-START$/ {start = NR} {line[NR] = $0}
+    END {for (i = start + 1; i <= NR; i++) print line[i]}' "$out" >"$out.last"
+mv "$out.last" "$out"
 cat "$out"
 
 markers="$(grep -c '^MARKER_MS=' "$out" || true)"

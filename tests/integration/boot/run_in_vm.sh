@@ -11,6 +11,7 @@
 # ember may have exited and given the pages back by the time anything reads /proc/meminfo.)
 # Usage: run_in_vm.sh CONFIG TIMEOUT_S [CONSOLE_LINES [REPEAT]]
 set -u
+echo "RUN-IN-VM-START"  # boot_test.sh reads the output from the last such line (sandbox reruns)
 config=$1
 timeout_s=$2
 EMBER_CONSOLE_LINES=${3:-20}
@@ -41,7 +42,8 @@ for ((boot = 1; boot <= repeat; boot++)); do
     start=$EPOCHREALTIME
     marker_ms=""
     # Timestamp each console line as it arrives; the exit status of ember is kept by PIPESTATUS.
-    timeout "$timeout_s" ember --config-file "$config" --no-api --boot-timer --level Info \
+    # SIGKILL 10 s after SIGTERM: ember handles SIGTERM in its event loop, which a hang can block.
+    timeout -k 10 "$timeout_s" ember --config-file "$config" --no-api --boot-timer --level Info \
         </dev/null 2>ember.log |
     while IFS= read -r line; do
         line=${line%$'\r'}
