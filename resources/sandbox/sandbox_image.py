@@ -51,7 +51,7 @@ kQemuFirmwareDir = "/usr/share/qemu"
 
 # The outer VM's /init. The per-run archive adds /sandbox/env, /sandbox/cmd/N and /sandbox/work.
 # ttyS0 is the kernel console (a log file on the host), ttyS1 the commands' stdout and the status
-# lines, ttyS2 their stderr, ttyS3 the heartbeat.
+# lines, ttyS2 their stderr.
 kInitScript = r"""#!/bin/busybox sh
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
@@ -83,9 +83,13 @@ if [ -w $T/events/kvm/kvm_exit/filter ]; then
     echo 'exit_reason == 127' >$T/events/kvm/kvm_exit/filter &&
         echo 1 >$T/events/kvm/kvm_exit/enable || say WARN "kvm_exit trace unavailable"
 fi
-# The heartbeat: the host takes a VM that stops writing its uptime to ttyS3 for frozen.
-stty -F /dev/ttyS3 raw -echo
-(while :; do cut -d' ' -f1 /proc/uptime >/dev/ttyS3; sleep $HEARTBEAT_S; done) &
+# The heartbeat: the host takes a VM whose console stops growing for frozen. It goes through the
+# kernel's console (level 0, printed at printk level 1), which writes the UART by polling: an
+# interrupt-driven port of its own (ttyS3) would share IRQ 3 with ttyS1, and two QEMU ISA serial
+# ports on one line can lose each other's interrupts (suspected when, with a ttyS3 heartbeat, the
+# command output and the heartbeat stopped together while the VM's CPUs were busy).
+(while :; do echo "<0>ember-sandbox: heartbeat $(cut -d' ' -f1 /proc/uptime)" >/dev/kmsg
+             sleep $HEARTBEAT_S; done) &
 # A run that hangs until the host kills it would leave nothing to read: shortly before the
 # deadline, print every blocked task's stack, every CPU's backtrace and the memory state on the
 # console, which the host prints after a timeout.
