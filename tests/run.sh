@@ -43,8 +43,17 @@ count() {
     if [[ -z "$line" ]]; then failed=$((failed + 1)); return; fi
     passed=$((passed + m - f)); failed=$((failed + f))
 }
+# Guests on 2 MiB hugetlb pages soft-lock the outer kernel of the nested TCG sandbox (both of its
+# CPUs stuck in KVM_RUN for minutes; seen in CI and here), which says nothing about Ember: without
+# hardware KVM those tests (label hugetlb-nested) are left out, and said so.
+exclude=()
+if [[ ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
+    exclude=(-LE hugetlb-nested)
+    echo "not run here (no hardware KVM; see tests/integration/CMakeLists.txt):" \
+        "$(cd build && ctest -N -L hugetlb-nested | sed -n 's/^ *Test *#[0-9]*: //p' | paste -sd' ')"
+fi
 log="$(mktemp)"
-(cd build && ctest --output-on-failure -j 1) 2>&1 | tee "$log" || status=1
+(cd build && ctest --output-on-failure -j 1 "${exclude[@]}") 2>&1 | tee "$log" || status=1
 count "$log"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
