@@ -14,7 +14,7 @@
 # Prints one "ok:" line per check, TIMING lines, and SNAPSHOT-TEST-PASS at the end; exits non-zero
 # on the first failure.
 # Part "restore" runs 1 to 6, part "huge-pages" runs 7, each in a sandbox of its own: a 2M guest
-# that hangs or crashes the outer VM (seen only in CI so far) then costs its own run, not all six.
+# that hangs or crashes the outer VM (seen in CI and once here) then costs its own run, not all six.
 # Usage: snapshot_in_vm.sh KERNEL ROOTFS COUNT_GUEST_SCRIPT restore|huge-pages
 set -u
 part=$4
