@@ -14,7 +14,7 @@ step "dependencies"
 ./resources/install-deps.sh
 
 step "build (release, static)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 
 step "guest images"
@@ -57,13 +57,13 @@ log="$(mktemp)"
 count "$log"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DEMBER_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -L unit -j "$jobs") 2>&1 | tee "$log" || status=1
 count "$log"
 
 step "clang build of every target, and the fuzz targets, ${fuzz_seconds}s each"
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DEMBER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DEMBER_FUZZ=ON -DEMBER_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$jobs"
 for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
     [[ -x "$fuzzer" ]] || continue
