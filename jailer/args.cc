@@ -107,6 +107,7 @@ Confines one ember process, with the flags of Firecracker's jailer.
   --netns PATH              Join this network namespace (e.g. /var/run/netns/NAME)
   --daemonize               Detach: new session, stdio on /dev/null
   --new-pid-ns              Run ember as pid 1 of a new pid namespace
+  --allow-root              Accept --uid 0 or --gid 0 (refused otherwise; Ember only)
   --cgroup FILE=VALUE       Write VALUE into cgroup FILE (repeatable), e.g. cpuset.cpus=0
   --cgroup-version 1|2      The cgroup hierarchy to use (default 1)
   --parent-cgroup PATH      Parent of the VM's cgroup (default: the exec file's name)
@@ -153,6 +154,10 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> argv) {
         }
         if (arg == "--new-pid-ns") {
             args.new_pid_ns = true;
+            continue;
+        }
+        if (arg == "--allow-root") {
+            args.allow_root = true;
             continue;
         }
         // Every other flag takes a value, as `--flag VALUE` or `--flag=VALUE`.
@@ -218,6 +223,11 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> argv) {
     if (!have_exec) return bad("missing required flag --exec-file");
     if (!have_uid) return bad("missing required flag --uid");
     if (!have_gid) return bad("missing required flag --gid");
+    if ((args.uid == 0 || args.gid == 0) && !args.allow_root) {
+        return bad(std::string(args.uid == 0 ? "--uid 0" : "--gid 0") +
+                   ": ember would keep root's privileges in the jail; use an unprivileged "
+                   "uid and gid, or pass --allow-root to mean it");
+    }
     std::string name = args.exec_name();
     if (name == "." || name == ".." || !is_clean_relative_path(name)) {
         return bad("--exec-file: '" + name + "' is not a usable file name");

@@ -44,6 +44,9 @@ struct JailerArgs {
     std::optional<std::string> netns;
     bool daemonize = false;
     bool new_pid_ns = false;
+    // Ember's own flag: --uid 0 or --gid 0 is refused without it, since uid 0 would leave ember
+    // with every capability of root and gid 0 with root's group access.
+    bool allow_root = false;
     std::vector<CgroupSetting> cgroups;
     CgroupVersion cgroup_version = CgroupVersion::kV1;
     // Relative to each cgroup mount; defaults to the exec file's name.

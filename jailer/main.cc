@@ -13,6 +13,8 @@
 #include "jailer/chroot.h"
 #include "jailer/devices.h"
 #include "jailer/env.h"
+#include "jailer/jail_lock.h"
+#include "jailer/launch_report.h"
 #include "jailer/namespaces.h"
 #include "jailer/rlimits.h"
 
@@ -20,7 +22,8 @@ namespace ember::jailer {
 namespace {
 
 // Replaces the process with the copied exec file; returns only on failure.
-Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us) {
+Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us,
+                         const LaunchReport& report) {
     std::string path = "/" + args.exec_name();
     std::vector<std::string> argv_text = {path,
                                           "--id", args.id,
@@ -31,36 +34,48 @@ Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t sta
     for (std::string& arg : argv_text) argv.push_back(arg.data());
     argv.push_back(nullptr);
     char* envp[] = {nullptr};
+    report.mark_exec();
     ::execve(path.c_str(), argv.data(), envp);
     return Error::from_errno("exec", path);
 }
 
-Result<void> run(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us) {
+Result<void> run(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_us,
+                 LaunchReport& report) {
     const std::string exec_name = args.exec_name();
     const std::string root = jail_root_path(args.chroot_base_dir, exec_name, args.id);
     EMBER_TRY(create_dirs(root));
+    // Held until exec; refuses the id of a live jail before anything in it is touched.
+    JailLock lock = EMBER_TRY(JailLock::acquire(root.substr(0, root.rfind('/')), root,
+                                                root + "/" + exec_name + ".pid"));
     std::optional<uint32_t> uffd_minor = EMBER_TRY(host_userfaultfd_minor());
     EMBER_TRY(copy_exec_file(args.exec_file, root, exec_name, args.uid, args.gid));
     if (args.netns) EMBER_TRY(join_netns(*args.netns));
-    EMBER_TRY(apply_rlimits(args.limits));
     // From here on, an error return destroys `cgroups`, which removes what it made.
     CgroupJail cgroups = EMBER_TRY(CgroupJail::create(args, ::getpid()));
     UniqueFd dev_null;
     if (args.daemonize) dev_null = EMBER_TRY(open_dev_null());
     EMBER_TRY(pivot_into(root));
     EMBER_TRY(create_jail_devices(args.uid, args.gid, uffd_minor));
-    if (args.daemonize) EMBER_TRY(daemonize(dev_null));
+    // After a fork, the process the user started learns the outcome through `report`.
+    if (args.daemonize || args.new_pid_ns) report = EMBER_TRY(LaunchReport::create());
+    if (args.daemonize) EMBER_TRY(daemonize(dev_null, report));
     dev_null.reset();
     const std::string pid_file = "/" + exec_name + ".pid";
     if (args.new_pid_ns) {
-        EMBER_TRY(enter_new_pid_ns(pid_file));
+        EMBER_TRY(enter_new_pid_ns(pid_file, report));
     } else {
         EMBER_TRY(write_pid_file(pid_file, ::getpid()));
     }
-    EMBER_TRY(drop_privileges(args.uid, args.gid));
-    Result<void> exec_error = exec_jailed(args, start_us, start_cpu_us);
+    // The jailer's own writes are done: now the limits cannot cut them short.
+    AppliedLimits previous_limits = EMBER_TRY(apply_rlimits(args.limits));
+    if (auto dropped = drop_privileges(args.uid, args.gid); !dropped) {
+        restore_rlimits(previous_limits);
+        return dropped.error();
+    }
+    Result<void> exec_error = exec_jailed(args, start_us, start_cpu_us, report);
     // Root again, so that `cgroups` can move us out and remove its folders.
     if (auto regained = regain_privileges(); !regained) return regained.error();
+    restore_rlimits(previous_limits);
     return exec_error;
 }
 
@@ -89,8 +104,12 @@ int main(int argc, char** argv) {
         std::printf("ember-jailer v%s\n", EMBER_VERSION);
         return 0;
     }
-    auto result = run(parsed->args, start_us, start_cpu_us);
-    // run() returns only on failure: success ends in exec.
-    std::fprintf(stderr, "ember-jailer: %s\n", result ? "exec returned" : result.error().message().c_str());
+    LaunchReport report;
+    auto result = run(parsed->args, start_us, start_cpu_us, report);
+    // run() returns only on failure: success ends in exec. After --daemonize stderr is
+    // /dev/null: the report carries the message to the process the user started.
+    std::string message = result ? "exec returned" : result.error().message();
+    report.report_failure(message);
+    std::fprintf(stderr, "ember-jailer: %s\n", message.c_str());
     return 1;
 }

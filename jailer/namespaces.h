@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "jailer/launch_report.h"
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
 
@@ -17,13 +18,17 @@ Result<void> join_netns(const std::string& path);
 // Opens /dev/null for daemonize(); call before pivot_into (the jail has no /dev/null).
 Result<UniqueFd> open_dev_null();
 
-// Detaches from the caller: fork (the parent exits 0), setsid, fork again (the session leader
-// exits 0), then /dev/null on stdin, stdout and stderr. Returns in the grandchild.
-Result<void> daemonize(const UniqueFd& dev_null);
+// Detaches from the caller: fork, setsid, fork again (the session leader exits 0), then
+// /dev/null on stdin, stdout and stderr. Returns in the grandchild. The parent waits on the
+// active `report` and exits 0 only once the jail's process has reached exec, else prints the
+// reported error and exits 1.
+Result<void> daemonize(const UniqueFd& dev_null, LaunchReport& report);
 
 // Moves the rest of the jail into a new pid namespace: the caller forks a child that is pid 1
-// there; the parent writes the child's pid to `pid_file` and exits 0. Returns in the child.
-Result<void> enter_new_pid_ns(const std::string& pid_file);
+// there; the parent writes the child's pid to `pid_file`, then, if it still has the report's
+// reader (not daemonized), waits on it as daemonize's parent does, else exits 0. Returns in the
+// child.
+Result<void> enter_new_pid_ns(const std::string& pid_file, LaunchReport& report);
 
 // Writes `pid` in decimal to `path` (created afresh, never through a symlink).
 Result<void> write_pid_file(const std::string& path, pid_t pid);

@@ -1,7 +1,5 @@
 #include "jailer/rlimits.h"
 
-#include <sys/resource.h>
-
 #include <string>
 
 namespace ember::jailer {
@@ -19,10 +17,24 @@ Result<void> set_limit(int resource, uint64_t value, const char* name) {
 
 }  // namespace
 
-Result<void> apply_rlimits(const ResourceLimits& limits) {
+Result<AppliedLimits> apply_rlimits(const ResourceLimits& limits) {
+    AppliedLimits previous;
+    if (::getrlimit(RLIMIT_FSIZE, &previous.fsize) != 0) return Error::from_errno("rlimits: getrlimit", "fsize");
+    if (::getrlimit(RLIMIT_NOFILE, &previous.no_file) != 0) {
+        return Error::from_errno("rlimits: getrlimit", "no-file");
+    }
     EMBER_TRY(set_limit(RLIMIT_FSIZE, limits.fsize, "fsize"));
-    EMBER_TRY(set_limit(RLIMIT_NOFILE, limits.no_file, "no-file"));
-    return ok();
+    if (auto set = set_limit(RLIMIT_NOFILE, limits.no_file, "no-file"); !set) {
+        restore_rlimits(previous);
+        return set.error();
+    }
+    return previous;
+}
+
+void restore_rlimits(const AppliedLimits& previous) {
+    // Best effort: this runs on a path that already failed and reports that failure.
+    ::setrlimit(RLIMIT_FSIZE, &previous.fsize);
+    ::setrlimit(RLIMIT_NOFILE, &previous.no_file);
 }
 
 }  // namespace ember::jailer

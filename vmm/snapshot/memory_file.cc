@@ -133,19 +133,91 @@ Result<std::vector<uint64_t>> resident_pages(std::span<const uint8_t> region) {
     return bitmap;
 }
 
-Result<MergeStats> merge_diff(const std::string& base_path, const std::string& diff_path) {
-    UniqueFd base(::open(base_path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!base) return Error::from_errno("open base memory file", base_path);
-    UniqueFd diff(::open(diff_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!diff) return Error::from_errno("open diff memory file", diff_path);
-    struct stat base_st {
-    }, diff_st{};
-    if (::fstat(base.get(), &base_st) < 0) return Error::from_errno("fstat", base_path);
-    if (::fstat(diff.get(), &diff_st) < 0) return Error::from_errno("fstat", diff_path);
+namespace {
+
+// A merge input: a regular file (O_NONBLOCK, so a FIFO in its place fails instead of blocking).
+Result<UniqueFd> open_merge_file(const std::string& path, int flags, const char* what,
+                                 struct stat& st) {
+    UniqueFd fd(::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) return Error::from_errno(what, path);
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat", path);
+    if (!S_ISREG(st.st_mode)) return Error::invalid(what, path + ": not a regular file");
+    return fd;
+}
+
+Result<size_t> pread_full(int fd, uint8_t* data, size_t len, off_t at, const std::string& path) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::pread(fd, data + done, len - done, at + static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("read memory file", path);
+        if (n == 0) return Error::invalid("memory file shrank while merging", path);
+        done += static_cast<size_t>(n);
+    }
+    return done;
+}
+
+// For a diff with no hole: the all-zero diff pages over base pages that hold data, i.e. what the
+// merge would zero if those pages were never written.
+struct ZeroedPages {
+    uint64_t count = 0;
+    uint64_t first_offset = 0;
+};
+Result<ZeroedPages> pages_a_dense_diff_would_zero(int base, const std::string& base_path, int diff,
+                                                  const std::string& diff_path, off_t size) {
+    ZeroedPages zeroed;
+    std::vector<uint8_t> diff_buf(1 << 20), base_buf(1 << 20);
+    for (off_t at = 0; at < size;) {
+        size_t len = static_cast<size_t>(std::min<off_t>(size - at, static_cast<off_t>(diff_buf.size())));
+        EMBER_TRY(pread_full(diff, diff_buf.data(), len, at, diff_path));
+        bool base_read = false;
+        for (size_t page = 0; page < len; page += kPageSize) {
+            if (!is_zero_page(diff_buf.data() + page)) continue;
+            if (!base_read) {
+                EMBER_TRY(pread_full(base, base_buf.data(), len, at, base_path));
+                base_read = true;
+            }
+            if (is_zero_page(base_buf.data() + page)) continue;
+            if (zeroed.count++ == 0) zeroed.first_offset = static_cast<uint64_t>(at) + page;
+        }
+        at += static_cast<off_t>(len);
+    }
+    return zeroed;
+}
+
+}  // namespace
+
+Result<MergeStats> merge_diff(const std::string& base_path, const std::string& diff_path,
+                              DenseDiff dense) {
+    struct stat base_st {}, diff_st {};
+    UniqueFd base = EMBER_TRY(open_merge_file(base_path, O_RDWR, "open base memory file", base_st));
+    UniqueFd diff = EMBER_TRY(open_merge_file(diff_path, O_RDONLY, "open diff memory file", diff_st));
     if (base_st.st_size != diff_st.st_size) {
         return Error::invalid("diff does not match its base",
                               fmt::format("{} is {} bytes, {} is {} bytes", base_path,
                                           base_st.st_size, diff_path, diff_st.st_size));
+    }
+    if (diff_st.st_size % static_cast<off_t>(kPageSize) != 0) {
+        return Error::invalid("memory files are not a whole number of pages",
+                              fmt::format("{}: {} bytes", diff_path, diff_st.st_size));
+    }
+    // Without a hole, an all-zero page may be one the snapshot never wrote: copying it would
+    // lose the base's data there. Check before writing anything.
+    bool has_hole = diff_st.st_size == 0 || ::lseek(diff.get(), 0, SEEK_DATA) != 0 ||
+                    ::lseek(diff.get(), 0, SEEK_HOLE) != diff_st.st_size;
+    if (!has_hole && dense == DenseDiff::kRefuse) {
+        ZeroedPages zeroed = EMBER_TRY(pages_a_dense_diff_would_zero(
+            base.get(), base_path, diff.get(), diff_path, diff_st.st_size));
+        if (zeroed.count > 0) {
+            return Error::invalid(
+                "diff has no holes",
+                fmt::format("{} has no holes, so its all-zero pages cannot be told from pages the "
+                            "snapshot did not write, and {} of them (the first at offset {:#x}) "
+                            "would zero data in {}; it was likely copied without its holes (copy "
+                            "diffs with cp or rsync --sparse); if every page of it was written, "
+                            "merge with --dense",
+                            diff_path, zeroed.count, zeroed.first_offset, base_path));
+        }
     }
     MergeStats stats;
     std::vector<uint8_t> buffer(1 << 20);
@@ -156,6 +228,7 @@ Result<MergeStats> merge_diff(const std::string& base_path, const std::string& d
         if (data < 0) return Error::from_errno("lseek SEEK_DATA", diff_path);
         off_t hole = ::lseek(diff.get(), data, SEEK_HOLE);
         if (hole < 0) return Error::from_errno("lseek SEEK_HOLE", diff_path);
+        hole = std::min(hole, diff_st.st_size);  // Never past the size checked above.
         ++stats.extents;
         for (off_t at = data; at < hole;) {
             size_t want =

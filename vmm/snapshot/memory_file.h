@@ -51,9 +51,20 @@ struct MergeStats {
     uint64_t extents = 0;
     uint64_t bytes_copied = 0;
 };
+// What a diff without any hole means. In a diff a hole is "unchanged since the base", so a diff
+// copied without its holes (cat, scp, cp --sparse=never) turns every page it did not write into
+// zeros that would overwrite the base.
+enum class DenseDiff : uint8_t {
+    kRefuse,  // Refused if an all-zero page of it lies over a base page holding data.
+    kAccept,  // Every page of it was written (every page was dirty): copy it all.
+};
 // Copies every data extent of `diff_path` (found with SEEK_DATA/SEEK_HOLE) onto `base_path` at the
-// same offset. Both files must have the same size, i.e. describe the same memory layout.
-Result<MergeStats> merge_diff(const std::string& base_path, const std::string& diff_path);
+// same offset, as Firecracker's rebase-snap does, never touching the base's other pages. Both must
+// be regular files of the same size, a whole number of pages (the same memory layout;
+// rebase-snap would instead grow the base to a longer diff). A diff without holes is checked
+// first, as `dense` says, so a refusal leaves the base untouched.
+Result<MergeStats> merge_diff(const std::string& base_path, const std::string& diff_path,
+                              DenseDiff dense = DenseDiff::kRefuse);
 
 // Maps each region of the memory file MAP_PRIVATE: pages load on first touch from the page cache
 // and guest writes go to private copies, so the file is never written.

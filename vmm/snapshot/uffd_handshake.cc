@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,6 +24,22 @@ Result<uint64_t> json_u64(const rapidjson::Value& object, const char* name) {
                               fmt::format("missing or non-integer \"{}\"", name));
     }
     return it->value.GetUint64();
+}
+
+// Sorted by the range start `key` picks, neighbouring ranges must not overlap.
+template <typename Key>
+Result<void> check_disjoint(std::vector<UffdRegion> regions, Key key, const char* what) {
+    std::sort(regions.begin(), regions.end(),
+              [&](const UffdRegion& a, const UffdRegion& b) { return key(a) < key(b); });
+    for (size_t i = 1; i < regions.size(); ++i) {
+        if (key(regions[i]) < key(regions[i - 1]) + regions[i - 1].size) {
+            return Error::invalid("uffd handshake JSON",
+                                  fmt::format("regions overlap in {}: {:#x}+{:#x} and {:#x}", what,
+                                              key(regions[i - 1]), regions[i - 1].size,
+                                              key(regions[i])));
+        }
+    }
+    return ok();
 }
 
 }  // namespace
@@ -72,6 +89,10 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
     if (!doc.IsArray() || doc.Empty()) {
         return Error::invalid("uffd handshake JSON", "expected a non-empty array of regions");
     }
+    if (doc.Size() > kMaxUffdRegions) {
+        return Error::invalid("uffd handshake JSON", fmt::format("{} regions, at most {}",
+                                                                 doc.Size(), kMaxUffdRegions));
+    }
     std::vector<UffdRegion> regions;
     for (const rapidjson::Value& v : doc.GetArray()) {
         if (!v.IsObject()) return Error::invalid("uffd handshake JSON", "region is not an object");
@@ -85,7 +106,7 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
         bool power_of_two = r.page_size >= 4096 && (r.page_size & (r.page_size - 1)) == 0;
         if (!power_of_two || r.size == 0 || r.size % r.page_size != 0 ||
             r.base_host_virt_addr % r.page_size != 0 || r.offset % r.page_size != 0 ||
-            r.base_host_virt_addr + r.size < r.base_host_virt_addr) {
+            r.base_host_virt_addr + r.size < r.base_host_virt_addr || r.offset + r.size < r.offset) {
             return Error::invalid(
                 "uffd handshake JSON",
                 fmt::format("bad region: address {:#x} size {:#x} offset {:#x} "
@@ -94,6 +115,12 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
         }
         regions.push_back(r);
     }
+    // Overlaps would let two regions claim one fault, and let a short list ask for more
+    // bookkeeping than the memory file has pages.
+    EMBER_TRY(check_disjoint(regions, [](const UffdRegion& r) { return r.base_host_virt_addr; },
+                             "the address space"));
+    EMBER_TRY(check_disjoint(regions, [](const UffdRegion& r) { return r.offset; },
+                             "the memory file"));
     return regions;
 }
 
@@ -129,7 +156,7 @@ Result<void> register_userfaultfd(int uffd, std::span<const UffdRegion> regions)
 }
 
 Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
-                                     std::span<const UffdRegion> regions) {
+                                     std::span<const UffdRegion> regions, int timeout_ms) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -138,9 +165,23 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
     UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) return Error::from_errno("socket");
-    if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0) {
-        return Error::from_errno("connect to the uffd handler", socket_path);
+    // Bounds connect (a handler that never accepts, its backlog full) and the sends alike.
+    timeval timeout{.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0) {
+        return Error::from_errno("setsockopt SO_SNDTIMEO");
     }
+    auto failed = [&](const char* step) {
+        if (errno == EAGAIN || errno == EINPROGRESS) {
+            return Error::from_errno(ETIMEDOUT, step,
+                                     fmt::format("{}: no progress in {} ms", socket_path, timeout_ms));
+        }
+        return Error::from_errno(step, socket_path);
+    };
+    int rc;
+    do {
+        rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) return failed("connect to the uffd handler");
 
     std::string json = uffd_regions_json(regions);
     iovec iov{.iov_base = json.data(), .iov_len = json.size()};
@@ -159,12 +200,12 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     do {
         sent = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
-    if (sent < 0) return Error::from_errno("send the uffd handshake", socket_path);
+    if (sent < 0) return failed("send the uffd handshake");
     // The fd went with the first byte; a stream socket may take the JSON in several pieces.
     for (size_t done = static_cast<size_t>(sent); done < json.size();) {
         ssize_t n = ::send(sock.get(), json.data() + done, json.size() - done, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::from_errno("send the uffd handshake", socket_path);
+        if (n < 0) return failed("send the uffd handshake");
         done += static_cast<size_t>(n);
     }
     return sock;

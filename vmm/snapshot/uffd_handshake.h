@@ -18,6 +18,15 @@
 
 namespace ember::snapshot {
 
+// Bounds on the handshake, checked by the handler: the JSON text (the fd rides with its first
+// byte) and the number of regions in it. Ember sends one region per guest RAM region (two at most
+// on x86_64), about 110 bytes each.
+inline constexpr size_t kMaxUffdHandshakeBytes = 64 * 1024;
+inline constexpr size_t kMaxUffdRegions = 256;
+// How long ember waits for the handler to take the connection and the handshake; it never
+// waits for an answer.
+inline constexpr int kUffdHandshakeSendTimeoutMs = 5000;
+
 // Firecracker's GuestRegionUffdMapping.
 struct UffdRegion {
     uint64_t base_host_virt_addr = 0;
@@ -36,7 +45,9 @@ Result<std::vector<UffdRegion>> uffd_regions_of(const GuestMemory& memory,
 // `[{"base_host_virt_addr":..,"size":..,"offset":..,"page_size":..,"page_size_kib":..}]`;
 // page_size_kib repeats page_size (in bytes, as Firecracker, for handlers that read the old name).
 std::string uffd_regions_json(std::span<const UffdRegion> regions);
-// Accepts page_size or, from older senders, only page_size_kib. Checks alignment and sizes.
+// Accepts page_size or, from older senders, only page_size_kib. Checks the count (at most
+// kMaxUffdRegions), alignment, that no range wraps around, and that the regions overlap neither
+// in the address space nor in the memory file.
 Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json);
 
 // A non-blocking, close-on-exec userfaultfd with UFFD_FEATURE_EVENT_REMOVE, from /dev/userfaultfd
@@ -44,9 +55,12 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json);
 Result<UniqueFd> create_userfaultfd();
 // UFFDIO_REGISTER in missing-page mode for every region.
 Result<void> register_userfaultfd(int uffd, std::span<const UffdRegion> regions);
-// Connects to the handler at `socket_path` and sends the handshake. Returns the connection: keep it
-// open for as long as the memory lives; the handler takes its closing as the end of the VM.
+// Connects to the handler at `socket_path` and sends the handshake, giving up after `timeout_ms`
+// if the handler does not take the connection (a full backlog) or the bytes. Returns the
+// connection: keep it open for as long as the memory lives; the handler takes its closing as the
+// end of the VM.
 Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
-                                     std::span<const UffdRegion> regions);
+                                     std::span<const UffdRegion> regions,
+                                     int timeout_ms = kUffdHandshakeSendTimeoutMs);
 
 }  // namespace ember::snapshot

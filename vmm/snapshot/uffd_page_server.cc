@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -20,8 +21,62 @@
 namespace ember::snapshot {
 namespace {
 
-constexpr size_t kMaxHandshakeBytes = 64 * 1024;
 constexpr size_t kPrefetchBatchPages = 64;
+
+// Finds where the top-level JSON value ends as bytes arrive, so that the text is parsed once,
+// when complete, however the peer splits it (a parse per piece would be quadratic).
+class JsonEnd {
+  public:
+    // True once the value that started in the bytes fed so far is closed.
+    bool feed(std::string_view bytes) {
+        for (char c : bytes) {
+            if (done_) return true;
+            if (in_string_) {
+                if (escaped_) escaped_ = false;
+                else if (c == '\\') escaped_ = true;
+                else if (c == '"') in_string_ = false;
+            } else if (c == '"') {
+                in_string_ = true;
+            } else if (c == '[' || c == '{') {
+                ++depth_;
+            } else if (c == ']' || c == '}') {
+                // A close before any open is malformed: end here and let the parser say so.
+                done_ = depth_ <= 1;
+                if (depth_ > 0) --depth_;
+            } else if (depth_ == 0 && c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+                done_ = true;  // Not an array: the parser will say so.
+            }
+        }
+        return done_;
+    }
+
+  private:
+    size_t depth_ = 0;
+    bool in_string_ = false;
+    bool escaped_ = false;
+    bool done_ = false;
+};
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+// Opens a file the handler only reads, refusing anything but a regular file: O_NONBLOCK so that
+// a FIFO in its place fails here instead of blocking the open.
+Result<UniqueFd> open_regular_file(const std::string& path, const char* what) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) return Error::from_errno(what, path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno(what, path);
+    if (!S_ISREG(st.st_mode)) return Error::invalid(what, path + ": not a regular file");
+    int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        return Error::from_errno(what, path);
+    }
+    return fd;
+}
 
 bool all_zero(const uint8_t* data, size_t len) {
     for (size_t i = 0; i < len; i += sizeof(uint64_t)) {
@@ -60,25 +115,36 @@ Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms) {
         hs.peer_pid = cred.pid;
     }
 
+    // One deadline for the whole handshake: a peer trickling bytes cannot hold the handler.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string json;
-    std::vector<char> buffer(kMaxHandshakeBytes);
-    Error last_error = Error::invalid("uffd handshake", "connection closed before any region");
-    while (json.size() < kMaxHandshakeBytes) {
+    std::vector<char> buffer(kMaxUffdHandshakeBytes);
+    JsonEnd end;
+    bool complete = false;
+    while (!complete) {
+        if (json.size() >= kMaxUffdHandshakeBytes) {
+            return Error::invalid("uffd handshake too large",
+                                  fmt::format("over {} bytes", kMaxUffdHandshakeBytes));
+        }
         pollfd pfd{.fd = hs.connection.get(), .events = POLLIN, .revents = 0};
-        int ready = ::poll(&pfd, 1, timeout_ms);
+        int ready = ::poll(&pfd, 1, remaining_ms(deadline));
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) return Error::from_errno("poll uffd handshake");
-        if (ready == 0) return Error::invalid("uffd handshake timed out", last_error.message());
+        if (ready == 0) {
+            return Error::invalid("uffd handshake timed out",
+                                  fmt::format("incomplete after {} ms ({} bytes)", timeout_ms,
+                                              json.size()));
+        }
 
-        iovec iov{.iov_base = buffer.data(), .iov_len = kMaxHandshakeBytes - json.size()};
+        iovec iov{.iov_base = buffer.data(), .iov_len = kMaxUffdHandshakeBytes - json.size()};
         alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control;
         msg.msg_controllen = sizeof(control);
-        ssize_t n = ::recvmsg(hs.connection.get(), &msg, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
+        ssize_t n = ::recvmsg(hs.connection.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) return Error::from_errno("recvmsg uffd handshake");
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -94,25 +160,70 @@ Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms) {
                 }
             }
         }
-        if (n == 0) return last_error;
-        json.append(buffer.data(), static_cast<size_t>(n));
-        // The message has no length prefix: it is complete when it parses.
-        Result<std::vector<UffdRegion>> regions = parse_uffd_regions_json(json);
-        if (regions) {
-            if (!hs.uffd) return Error::invalid("uffd handshake", "no userfaultfd in the message");
-            hs.regions = std::move(*regions);
-            return hs;
+        if (n == 0) {
+            return Error::invalid("uffd handshake",
+                                  fmt::format("connection closed after {} bytes", json.size()));
         }
-        last_error = regions.error();
+        json.append(buffer.data(), static_cast<size_t>(n));
+        complete = end.feed({buffer.data(), static_cast<size_t>(n)});
     }
-    return Error::invalid("uffd handshake too large",
-                          fmt::format("over {} bytes", kMaxHandshakeBytes));
+    hs.regions = EMBER_TRY(parse_uffd_regions_json(json));
+    if (!hs.uffd) return Error::invalid("uffd handshake", "no userfaultfd in the message");
+    EMBER_TRY(check_userfaultfd(hs.uffd.get()));
+    return hs;
+}
+
+Result<void> check_userfaultfd(int fd) {
+    char link[64] = {};
+    std::string path = fmt::format("/proc/self/fd/{}", fd);
+    ssize_t len = ::readlink(path.c_str(), link, sizeof(link) - 1);
+    if (len >= 0) {
+        if (std::string_view(link, static_cast<size_t>(len)) != "anon_inode:[userfaultfd]") {
+            return Error::invalid("uffd handshake",
+                                  fmt::format("the fd received is not a userfaultfd but {}",
+                                              std::string_view(link, static_cast<size_t>(len))));
+        }
+    } else {
+        // No /proc (a chroot): a userfaultfd the sender set up answers a second UFFDIO_API with
+        // EINVAL; anything else knows no such ioctl.
+        uffdio_api api{.api = UFFD_API, .features = 0, .ioctls = 0};
+        if (::ioctl(fd, UFFDIO_API, &api) < 0 && errno != EINVAL) {
+            return Error::from_errno("uffd handshake", "the fd received is not a userfaultfd");
+        }
+    }
+    // The server drains the fd until EAGAIN: it must not block.
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        return Error::from_errno("uffd handshake: set O_NONBLOCK");
+    }
+    return ok();
 }
 
 Result<std::vector<uint64_t>> read_page_offsets(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return Error::from_errno("open page offsets file", path);
+    UniqueFd fd = EMBER_TRY(open_regular_file(path, "open page offsets file"));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat page offsets file", path);
+    if (static_cast<uint64_t>(st.st_size) > kMaxPageOffsetsFileBytes) {
+        return Error::invalid("page offsets file too large",
+                              fmt::format("{}: {} bytes, at most {}", path, st.st_size,
+                                          kMaxPageOffsetsFileBytes));
+    }
+    // Read at most the bound, even if the file grows meanwhile.
+    std::string text(kMaxPageOffsetsFileBytes + 1, '\0');
+    size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("read page offsets file", path);
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+    }
+    if (got > kMaxPageOffsetsFileBytes) {
+        return Error::invalid("page offsets file too large", path);
+    }
+    text.resize(got);
     std::vector<uint64_t> offsets;
+    std::istringstream in(text);
     std::string line;
     for (size_t number = 1; std::getline(in, line); ++number) {
         if (line.empty() || line[0] == '#') continue;
@@ -139,8 +250,7 @@ PageServer::PageServer(UffdHandshake handshake, MmapRegion file, UniqueFd record
 
 Result<PageServer> PageServer::create(UffdHandshake handshake, const std::string& memory_file,
                                       UniqueFd record) {
-    UniqueFd fd(::open(memory_file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno("open memory file", memory_file);
+    UniqueFd fd = EMBER_TRY(open_regular_file(memory_file, "open memory file"));
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", memory_file);
     uint64_t file_size = static_cast<uint64_t>(st.st_size);

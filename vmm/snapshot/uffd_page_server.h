@@ -24,12 +24,22 @@ struct UffdHandshake {
     pid_t peer_pid = 0;
 };
 
+// Bounds the --prefetch file (about 12 bytes a page offset: some 5 million pages, 20 GiB of
+// 4 KiB pages).
+inline constexpr uint64_t kMaxPageOffsetsFileBytes = 64ull << 20;
+
 // A listening Unix stream socket at `path`; a stale socket file there is replaced.
 Result<UniqueFd> listen_unix_socket(const std::string& path);
-// Accepts one connection and reads the fd and the regions, waiting at most `timeout_ms` for them.
+// Accepts one connection and reads the fd and the regions (at most kMaxUffdHandshakeBytes of
+// JSON, parsed once complete), waiting at most `timeout_ms` in all after the accept. Refuses an fd
+// that is not a userfaultfd, and makes it non-blocking.
 Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms = 10000);
+// Whether `fd` is a userfaultfd (its /proc/self/fd link, or an ioctl probe without /proc); sets
+// O_NONBLOCK on it.
+Result<void> check_userfaultfd(int fd);
 
-// File offsets of pages, one per line (decimal or 0x-hex), as --record writes them.
+// File offsets of pages, one per line (decimal or 0x-hex), as --record writes them. The file
+// must be a regular file of at most kMaxPageOffsetsFileBytes.
 Result<std::vector<uint64_t>> read_page_offsets(const std::string& path);
 
 struct PageServerStats {

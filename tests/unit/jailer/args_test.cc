@@ -108,6 +108,21 @@ TEST(JailerArgs, RejectsBadUidsAndGids) {
     EXPECT_FALSE(parse({"--uid"}));
 }
 
+TEST(JailerArgs, RefusesUidOrGidZeroUnlessAllowRootSaysSo) {
+    auto uid0 = parse({"--uid", "0"});
+    ASSERT_FALSE(uid0);
+    EXPECT_NE(error_of(uid0).find("--uid 0"), std::string::npos) << error_of(uid0);
+    EXPECT_NE(error_of(uid0).find("--allow-root"), std::string::npos) << error_of(uid0);
+    auto gid0 = parse({"--gid", "0"});
+    ASSERT_FALSE(gid0);
+    EXPECT_NE(error_of(gid0).find("--gid 0"), std::string::npos) << error_of(gid0);
+    auto allowed = parse({"--uid", "0", "--gid", "0", "--allow-root"});
+    ASSERT_TRUE(allowed) << error_of(allowed);
+    EXPECT_TRUE(allowed->args.allow_root);
+    EXPECT_EQ(allowed->args.uid, 0u);
+    EXPECT_FALSE(parse({})->args.allow_root);
+}
+
 TEST(JailerArgs, RejectsMalformedCgroupSettings) {
     for (std::string_view bad : {"cpuset.cpus", "=1", "cpuset=1", ".cpus=1", "cpuset.=1",
                                  "../cpu.shares=1", "cpu/x.shares=1", "cpu.shares="}) {

@@ -108,5 +108,14 @@ int main(int argc, char** argv) {
     std::string args;
     for (int i = 0; i < argc; ++i) args += (i ? " " : "") + std::string(argv[i]);
     std::printf("args=%s\n", args.c_str());
+    // `--block-on FIFO`: stay alive (a live jail) until the test opens FIFO for writing.
+    std::fflush(stdout);
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::string(argv[i]) == "--block-on") {
+            int fd = open(argv[i + 1], O_RDONLY);
+            if (fd < 0) return 4;
+            close(fd);
+        }
+    }
     return 0;
 }

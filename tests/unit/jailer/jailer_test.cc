@@ -2,7 +2,9 @@
 // what it sees from inside the jail, and checks the jail it was given.
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -98,7 +101,9 @@ protected:
     // Runs the jailer in a private mount namespace that has a proc mount inside the jail root
     // (so the probe can read /proc/self/...), collecting everything printed until the last
     // process holding the pipe is gone.
-    JailerRun run_jailer(const std::vector<std::string>& args, bool mount_proc = true) {
+    enum class Orphans : uint8_t { kWait, kLeave };
+    JailerRun run_jailer(const std::vector<std::string>& args, bool mount_proc = true,
+                         Orphans orphans = Orphans::kWait) {
         JailerRun run;
         int pipe_fds[2];
         if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return run;
@@ -131,7 +136,7 @@ protected:
         int status = 0;
         ::waitpid(pid, &status, 0);
         run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        wait_for_orphans();
+        if (orphans == Orphans::kWait) wait_for_orphans();
         parse_probe_output(run.output, run.seen);
         return run;
     }
@@ -333,6 +338,126 @@ TEST_F(JailerTest, ReplacesALeftoverSymlinkInTheJailInsteadOfWritingThroughIt) {
     ASSERT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(read_text(victim), "precious");
     EXPECT_EQ(run.seen.at("uid"), "4321");
+}
+
+// Before: RLIMIT_FSIZE was set before the pid file was written, and SIGXFSZ killed the jailer
+// (exit 153) after it had created an empty pid file.
+TEST_F(JailerTest, AppliesAZeroFileSizeLimitOnlyAfterItsOwnWrites) {
+    auto args = base_args();
+    args.insert(args.end(), {"--resource-limit", "fsize=0", "--resource-limit", "no-file=16"});
+    JailerRun run = run_jailer(args);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(run.seen.at("fsize"), "0");
+    EXPECT_EQ(run.seen.at("nofile"), "16");
+    EXPECT_EQ(read_text(root_ + "/jail_probe.pid"), run.seen.at("pid"));
+}
+
+// Before: the daemon died of SIGXFSZ with a truncated pid file and the jailer exited 0.
+TEST_F(JailerTest, DaemonizedWithATinyFileSizeLimitStillWritesAWholePidFile) {
+    auto args = base_args();
+    args.insert(args.end(), {"--daemonize", "--resource-limit", "fsize=2", "--new-pid-ns"});
+    JailerRun run = run_jailer(args);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    std::string pid = read_text(root_ + "/jail_probe.pid");
+    EXPECT_GT(pid.size(), 2u);
+    EXPECT_EQ(pid.find_first_not_of("0123456789"), std::string::npos) << pid;
+}
+
+// Before: the process the user started exited 0 whatever happened to the daemon after the fork.
+TEST_F(JailerTest, ReportsAFailureOfTheDaemonWithANonZeroExit) {
+    ASSERT_EQ(::chmod(probe_.c_str(), 0644), 0);
+    auto args = base_args();
+    args.insert(args.end(), {"--daemonize"});
+    JailerRun run = run_jailer(args, false);
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_NE(run.output.find("exec: /jail_probe"), std::string::npos) << run.output;
+}
+
+TEST_F(JailerTest, ReportsAFailureOfTheExecInANewPidNamespaceWithANonZeroExit) {
+    ASSERT_EQ(::chmod(probe_.c_str(), 0644), 0);
+    for (const char* daemonize : {"", "--daemonize"}) {
+        auto args = base_args();
+        args.push_back("--new-pid-ns");
+        if (*daemonize != 0) args.push_back(daemonize);
+        JailerRun run = run_jailer(args, false);
+        EXPECT_EQ(run.exit_code, 1) << daemonize;
+        EXPECT_NE(run.output.find("exec: /jail_probe"), std::string::npos) << run.output;
+    }
+}
+
+// Before: the second jailer replaced the live jail's binary, devices and pid file.
+TEST_F(JailerTest, RefusesTheIdOfALiveJailAndReusesItOnceItsProcessIsGone) {
+    ASSERT_EQ(std::system(("mkdir -p '" + root_ + "/run'").c_str()), 0);
+    const std::string fifo = root_ + "/run/hold";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+    auto args = base_args();
+    args.insert(args.end(), {"--daemonize", "--", "--write-to", "/run/probe.out", "--block-on", "/run/hold"});
+    JailerRun first = run_jailer(args, true, Orphans::kLeave);
+    ASSERT_EQ(first.exit_code, 0) << first.output;
+    const std::string live_pid = read_text(root_ + "/jail_probe.pid");
+    struct stat binary_before {};
+    ASSERT_EQ(::stat((root_ + "/jail_probe").c_str(), &binary_before), 0);
+
+    JailerRun second = run_jailer(base_args(), false, Orphans::kLeave);
+    EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.output.find("in use by pid " + live_pid), std::string::npos) << second.output;
+    EXPECT_EQ(read_text(root_ + "/jail_probe.pid"), live_pid);
+    struct stat binary_after {};
+    ASSERT_EQ(::stat((root_ + "/jail_probe").c_str(), &binary_after), 0);
+    EXPECT_EQ(binary_after.st_ino, binary_before.st_ino);
+
+    // Let the first probe end: its jail is stale now, and may be reused.
+    int hold = ::open(fifo.c_str(), O_WRONLY);
+    ASSERT_GE(hold, 0);
+    ::close(hold);
+    wait_for_orphans();
+    JailerRun third = run_jailer(base_args());
+    ASSERT_EQ(third.exit_code, 0) << third.output;
+    EXPECT_EQ(read_text(root_ + "/jail_probe.pid"), third.seen.at("pid"));
+}
+
+TEST_F(JailerTest, RefusesAJailThatAnotherJailerIsSettingUp) {
+    ASSERT_EQ(std::system(("mkdir -p '" + root_ + "'").c_str()), 0);
+    const std::string jail_dir = jails_ + "/jail_probe/" + id_;
+    int held = ::open(jail_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(::flock(held, LOCK_EX), 0);
+    JailerRun run = run_jailer(base_args(), false);
+    ::close(held);
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_NE(run.output.find("being set up by another ember-jailer"), std::string::npos) << run.output;
+    EXPECT_FALSE(exists(root_ + "/jail_probe"));
+}
+
+TEST_F(JailerTest, ReusesAJailWhosePidFileNamesAnUnrelatedLiveProcess) {
+    // Pid reuse: pid 1 is alive but its root is not this jail.
+    ASSERT_EQ(std::system(("mkdir -p '" + root_ + "'").c_str()), 0);
+    { std::ofstream(root_ + "/jail_probe.pid") << "1"; }
+    JailerRun run = run_jailer(base_args());
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(read_text(root_ + "/jail_probe.pid"), run.seen.at("pid"));
+}
+
+// Before: --uid 0 ran the VMM as root with every capability, without a word.
+TEST_F(JailerTest, RefusesRootUnlessAllowRootIsGiven) {
+    for (const char* flag : {"--uid", "--gid"}) {
+        auto args = base_args();
+        auto at = std::find(args.begin(), args.end(), flag);
+        ASSERT_NE(at, args.end());
+        *(at + 1) = "0";
+        JailerRun refused = run_jailer(args, false);
+        EXPECT_EQ(refused.exit_code, 1) << flag;
+        EXPECT_NE(refused.output.find("--allow-root"), std::string::npos) << refused.output;
+        EXPECT_FALSE(exists(jails_));
+    }
+    auto args = base_args();
+    args[5] = "0";
+    args[7] = "0";
+    args.push_back("--allow-root");
+    JailerRun run = run_jailer(args);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(run.seen.at("uid"), "0");
+    EXPECT_EQ(run.seen.at("gid"), "0");
 }
 
 }  // namespace

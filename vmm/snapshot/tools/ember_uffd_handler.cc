@@ -3,9 +3,12 @@
 // each page on its first touch from --mem-file, until the VM's process ends. A page is what the
 // handshake's page_size says: 4 KiB, or 2 MiB for a 2M VM's hugetlb memory, copied whole. --record
 // FILE writes the file offsets of the pages that faulted; --prefetch FILE copies those pages in
-// right after the handshake (a recorded working set), ahead of the faults.
+// right after the handshake (a recorded working set), ahead of the faults. Every input is bounded:
+// the handshake (kMaxUffdHandshakeBytes, kMaxUffdRegions, 10 s), the regions (disjoint, inside
+// the memory file), the --prefetch file (kMaxPageOffsetsFileBytes); files must be regular files.
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
@@ -44,8 +47,18 @@ int run(const Options& opt) {
     }
     UniqueFd record;
     if (!opt.record.empty()) {
-        record.reset(::open(opt.record.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        // O_NONBLOCK: a FIFO in its place fails (or opens) at once instead of blocking here.
+        record.reset(::open(opt.record.c_str(),
+                            O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!record) return fail("--record", Error::from_errno("open", opt.record));
+        struct stat st {};
+        if (::fstat(record.get(), &st) < 0 || !S_ISREG(st.st_mode)) {
+            return fail("--record", Error::invalid("not a regular file", opt.record));
+        }
+        int flags = ::fcntl(record.get(), F_GETFL);
+        if (flags < 0 || ::fcntl(record.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) {
+            return fail("--record", Error::from_errno("fcntl", opt.record));
+        }
     }
     Result<UniqueFd> listener = listen_unix_socket(opt.socket);
     if (!listener) return fail("listen", listener.error());

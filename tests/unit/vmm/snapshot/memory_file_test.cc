@@ -217,6 +217,97 @@ TEST_F(MemoryFileTest, MergeRefusesADiffOfAnotherSize) {
     EXPECT_EQ(read_all(base), small);
 }
 
+// Writes `bytes` as a file with no holes, as `cat diff > copy` or scp would leave a diff.
+void write_dense(const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Before: a diff copied without its holes zeroed every base page it had not written.
+TEST_F(MemoryFileTest, MergeRefusesADiffWithoutHolesWhoseZeroPagesWouldEraseBaseData) {
+    std::vector<uint8_t> mem = sample_memory();
+    std::vector<MemoryChunk> chunks = {{.gpa = 0, .bytes = mem}};
+    std::string base = path("dense-base");
+    ASSERT_TRUE(write_full_memory(base, chunks));
+    std::fill_n(mem.begin() + 6 * kPageSize, kPageSize, 0x66);
+    std::vector<uint64_t> bitmap = {1u << 6};
+    std::vector<std::span<const uint64_t>> dirty = {bitmap};
+    std::string sparse = path("dense-sparse-diff");
+    ASSERT_TRUE(write_diff_memory(sparse, chunks, dirty));
+    std::string dense = path("dense-diff");
+    write_dense(dense, read_all(sparse));
+    ASSERT_EQ(next_data(dense, 0), 0);
+    ASSERT_EQ(next_hole(dense, 0), static_cast<off_t>(kPages * kPageSize));
+
+    const std::vector<uint8_t> before = read_all(base);
+    Result<MergeStats> stats = merge_diff(base, dense);
+    ASSERT_FALSE(stats);
+    EXPECT_NE(stats.error().message().find("has no holes"), std::string::npos)
+        << stats.error().message();
+    // Pages 0-3 and 12-15: the first at 0.
+    EXPECT_NE(stats.error().message().find("8 of them (the first at offset 0x0)"), std::string::npos)
+        << stats.error().message();
+    EXPECT_EQ(read_all(base), before);
+
+    // The sparse original merges to the new memory, keeping every page it did not write.
+    ASSERT_TRUE(merge_diff(base, sparse));
+    EXPECT_EQ(read_all(base), mem);
+}
+
+TEST_F(MemoryFileTest, MergeCopiesADiffWithoutHolesWhenEveryPageWasWritten) {
+    std::vector<uint8_t> mem = sample_memory();
+    std::vector<MemoryChunk> chunks = {{.gpa = 0, .bytes = mem}};
+    std::string base = path("all-dirty-base");
+    ASSERT_TRUE(write_full_memory(base, chunks));
+    // The guest zeroed page 2 and wrote everything else: every page dirty.
+    std::vector<uint8_t> next(mem.size(), 0x5a);
+    std::fill_n(next.begin() + 2 * kPageSize, kPageSize, 0);
+    std::string diff = path("all-dirty-diff");
+    write_dense(diff, next);
+    // Page 2 is zero over base data: refused unless the caller says every page was written.
+    ASSERT_FALSE(merge_diff(base, diff));
+    Result<MergeStats> stats = merge_diff(base, diff, DenseDiff::kAccept);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->bytes_copied, kPages * kPageSize);
+    EXPECT_EQ(read_all(base), next);
+}
+
+TEST_F(MemoryFileTest, MergeTakesADiffWithoutHolesWhoseZeroPagesLieOverZeroBasePages) {
+    std::vector<uint8_t> mem = sample_memory();
+    std::vector<MemoryChunk> chunks = {{.gpa = 0, .bytes = mem}};
+    std::string base = path("zero-over-zero-base");
+    ASSERT_TRUE(write_full_memory(base, chunks));
+    // Pages 4-11 stay zero, every data page changes: nothing is lost either way.
+    std::vector<uint8_t> next = mem;
+    for (size_t p : {0, 1, 2, 3, 12, 13, 14, 15}) std::fill_n(next.begin() + p * kPageSize, kPageSize, 0x77);
+    std::string diff = path("zero-over-zero-diff");
+    write_dense(diff, next);
+    Result<MergeStats> stats = merge_diff(base, diff);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(read_all(base), next);
+}
+
+TEST_F(MemoryFileTest, MergeRefusesADiffShorterThanItsBaseOrNotAFile) {
+    std::vector<uint8_t> big(8 * kPageSize, 1), small(4 * kPageSize, 2);
+    std::vector<MemoryChunk> a = {{.gpa = 0, .bytes = big}}, b = {{.gpa = 0, .bytes = small}};
+    std::string base = path("short-base"), diff = path("short-diff");
+    ASSERT_TRUE(write_full_memory(base, a));
+    ASSERT_TRUE(write_full_memory(diff, b));
+    Result<MergeStats> stats = merge_diff(base, diff);
+    ASSERT_FALSE(stats);
+    EXPECT_NE(stats.error().message().find("does not match its base"), std::string::npos);
+    EXPECT_EQ(read_all(base), big);
+
+    // A FIFO where the diff should be: refused at once, not waited on.
+    std::string fifo = path("fifo-diff");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    stats = merge_diff(base, fifo);
+    ASSERT_FALSE(stats);
+    EXPECT_NE(stats.error().message().find("not a regular file"), std::string::npos)
+        << stats.error().message();
+    EXPECT_EQ(read_all(base), big);
+}
+
 TEST_F(MemoryFileTest, MapsTheFilePrivatelySoGuestWritesNeverReachIt) {
     std::vector<uint8_t> low = sample_memory();
     std::vector<uint8_t> high(4 * kPageSize, 0xee);

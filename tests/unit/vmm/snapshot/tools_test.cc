@@ -82,6 +82,22 @@ TEST(EmberSnapshotTool, MergesADiffOntoItsBase) {
     std::vector<uint8_t> merged{std::istreambuf_iterator<char>(in), {}};
     EXPECT_EQ(merged, mem);
 
+    // The same diff without its holes: refused, base untouched, unless --dense.
+    std::string dense = ::testing::TempDir() + "/tools_test.dense";
+    {
+        std::ofstream out(dense, std::ios::binary);
+        std::vector<uint8_t> bytes(8 * kPageSize, 0);
+        std::fill_n(bytes.begin() + 3 * kPageSize, kPageSize, 0x44);
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    }
+    run = run_tool({"merge-diff", base, dense});
+    EXPECT_EQ(run.status, 1);
+    EXPECT_NE(run.out.find("merge with --dense"), std::string::npos) << run.out;
+    run = run_tool({"merge-diff", "--dense", base, dense});
+    EXPECT_EQ(run.status, 0) << run.out;
+    EXPECT_NE(run.out.find("32768 bytes in 1 extents"), std::string::npos) << run.out;
+    ::unlink(dense.c_str());
+
     EXPECT_EQ(run_tool({"merge-diff", base}).status, 2);
     EXPECT_EQ(run_tool({"merge-diff", base, diff + ".missing"}).status, 1);
     ::unlink(base.c_str());

@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <fmt/core.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -114,9 +118,177 @@ TEST(UffdHandshakeJson, AcceptsTheOldPageSizeNameAndRefusesBadRegions) {
              R"([{"base_host_virt_addr":4096,"size":0,"offset":0,"page_size":4096}])",
              R"([{"base_host_virt_addr":4096,"size":4096,"offset":0,"page_size":3000}])",
              R"([{"base_host_virt_addr":4096,"size":4096,"offset":-1,"page_size":4096}])",
+             // The file range wraps around.
+             R"([{"base_host_virt_addr":4096,"size":8192,"offset":18446744073709547520,"page_size":4096}])",
          }) {
         EXPECT_FALSE(parse_uffd_regions_json(bad)) << bad;
     }
+}
+
+std::string region_json(uint64_t address, uint64_t size, uint64_t offset) {
+    return fmt::format(R"({{"base_host_virt_addr":{},"size":{},"offset":{},"page_size":4096}})",
+                       address, size, offset);
+}
+
+// Before: overlapping regions were accepted, each getting bookkeeping for its whole size, and two
+// regions could claim one fault.
+TEST(UffdHandshakeJson, RefusesRegionsThatOverlapInMemoryOrInTheFile) {
+    std::string in_memory = "[" + region_json(0x10000, 0x4000, 0) + "," +
+                            region_json(0x13000, 0x1000, 0x4000) + "]";
+    Result<std::vector<UffdRegion>> r = parse_uffd_regions_json(in_memory);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("overlap in the address space"), std::string::npos)
+        << r.error().message();
+    std::string in_file = "[" + region_json(0x20000, 0x4000, 0x1000) + "," +
+                          region_json(0x10000, 0x2000, 0x4000) + "]";
+    r = parse_uffd_regions_json(in_file);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("overlap in the memory file"), std::string::npos)
+        << r.error().message();
+    // Adjacent is fine, in either order.
+    std::string adjacent = "[" + region_json(0x20000, 0x4000, 0x2000) + "," +
+                           region_json(0x10000, 0x2000, 0) + "]";
+    EXPECT_TRUE(parse_uffd_regions_json(adjacent));
+}
+
+TEST(UffdHandshakeJson, RefusesMoreRegionsThanTheBound) {
+    auto list = [](size_t count) {
+        std::string json = "[";
+        for (size_t i = 0; i < count; ++i) {
+            json += (i ? "," : "") + region_json((i + 1) * 0x1000, 0x1000, i * 0x1000);
+        }
+        return json + "]";
+    };
+    EXPECT_TRUE(parse_uffd_regions_json(list(kMaxUffdRegions)));
+    Result<std::vector<UffdRegion>> r = parse_uffd_regions_json(list(kMaxUffdRegions + 1));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("at most 256"), std::string::npos) << r.error().message();
+}
+
+// Sends `bytes` over `sock`, with `fd` attached when it is valid.
+void send_with_fd(int sock, std::string_view bytes, int fd) {
+    iovec iov{.iov_base = const_cast<char*>(bytes.data()), .iov_len = bytes.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT), static_cast<ssize_t>(bytes.size()));
+}
+
+// The handler's side of the handshake, in process: a listening socket and a peer connected to it
+// (the backlog holds the connection until accept_uffd_handshake takes it).
+class UffdHandshakeAccept : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/ember-uffd-hs-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        Result<UniqueFd> listener = listen_unix_socket(dir_ + "/sock");
+        ASSERT_TRUE(listener) << listener.error().message();
+        listener_ = std::move(*listener);
+        peer_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/sock", dir_.c_str());
+        ASSERT_EQ(::connect(peer_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    }
+    void TearDown() override {
+        ::unlink((dir_ + "/sock").c_str());
+        ::rmdir(dir_.c_str());
+    }
+    std::string valid_json() const { return "[" + region_json(0x10000, 0x4000, 0) + "]"; }
+
+    std::string dir_;
+    UniqueFd listener_;
+    UniqueFd peer_;
+};
+
+// Before: any fd was taken as the userfaultfd, and its bytes read as fault messages.
+TEST_F(UffdHandshakeAccept, RefusesAPipeSentAsTheUserfaultfd) {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+    UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+    send_with_fd(peer_.get(), valid_json(), read_end.get());
+    Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 5000);
+    ASSERT_FALSE(hs);
+    EXPECT_NE(hs.error().message().find("not a userfaultfd but pipe:"), std::string::npos)
+        << hs.error().message();
+}
+
+TEST_F(UffdHandshakeAccept, TakesARealUserfaultfdSentOneByteAtATime) {
+    Result<UniqueFd> uffd = create_userfaultfd();
+    if (!uffd) GTEST_SKIP() << "no userfaultfd here: " << uffd.error().message();
+    std::string json = valid_json();
+    send_with_fd(peer_.get(), json.substr(0, 1), uffd->get());
+    for (size_t i = 1; i < json.size(); ++i) send_with_fd(peer_.get(), json.substr(i, 1), -1);
+    Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 5000);
+    ASSERT_TRUE(hs) << hs.error().message();
+    ASSERT_EQ(hs->regions.size(), 1u);
+    EXPECT_EQ(hs->regions[0].size, 0x4000u);
+    EXPECT_NE(::fcntl(hs->uffd.get(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+TEST_F(UffdHandshakeAccept, GivesUpOnAPeerThatStallsMidMessage) {
+    send_with_fd(peer_.get(), "[{\"size\":", -1);
+    auto start = std::chrono::steady_clock::now();
+    Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 200);
+    auto waited = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(hs);
+    EXPECT_NE(hs.error().message().find("timed out"), std::string::npos) << hs.error().message();
+    EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
+TEST_F(UffdHandshakeAccept, RefusesAMessageLongerThanTheBound) {
+    // An array that never closes: at the bound the handler stops reading.
+    std::string endless = "[" + std::string(kMaxUffdHandshakeBytes, ' ');
+    send_with_fd(peer_.get(), endless, -1);
+    Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 5000);
+    ASSERT_FALSE(hs);
+    EXPECT_NE(hs.error().message().find("too large"), std::string::npos) << hs.error().message();
+}
+
+TEST_F(UffdHandshakeAccept, RefusesAMessageWithoutAnFd) {
+    send_with_fd(peer_.get(), valid_json(), -1);
+    Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 5000);
+    ASSERT_FALSE(hs);
+    EXPECT_NE(hs.error().message().find("no userfaultfd"), std::string::npos) << hs.error().message();
+}
+
+// Before: ember's connect blocked for as long as the handler did not accept.
+TEST(UffdHandshakeSend, GivesUpOnAHandlerThatNeverTakesTheConnection) {
+    char tmpl[] = "/tmp/ember-uffd-send-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/sock", dir.c_str());
+    ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener.get(), 0), 0);  // Room for one waiting connection.
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+    UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+    std::vector<UffdRegion> regions = {{.base_host_virt_addr = 0x10000, .size = 0x1000}};
+    Result<UniqueFd> first = send_uffd_handshake(dir + "/sock", read_end.get(), regions, 200);
+    ASSERT_TRUE(first) << first.error().message();
+    auto start = std::chrono::steady_clock::now();
+    Result<UniqueFd> second = send_uffd_handshake(dir + "/sock", read_end.get(), regions, 200);
+    auto waited = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(second);
+    EXPECT_NE(second.error().message().find("no progress in 200 ms"), std::string::npos)
+        << second.error().message();
+    EXPECT_LT(waited, std::chrono::seconds(5));
+    ::unlink((dir + "/sock").c_str());
+    ::rmdir(dir.c_str());
 }
 
 // Page p of the memory file: zero when p % 4 == 3, else a pattern naming the page.
@@ -182,8 +354,8 @@ class UffdEndToEnd : public ::testing::Test {
         }
     }
 
-    // Starts the handler and sends it the handshake; stderr goes to dir_/log.
-    void start_handler(std::vector<std::string> extra) {
+    // Starts the handler; stderr goes to dir_/log.
+    void spawn_handler(std::vector<std::string> extra) {
         std::vector<std::string> args = {EMBER_UFFD_HANDLER, "--socket", dir_ + "/sock",
                                          "--mem-file", dir_ + "/mem"};
         args.insert(args.end(), extra.begin(), extra.end());
@@ -196,6 +368,11 @@ class UffdEndToEnd : public ::testing::Test {
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ASSERT_EQ(posix_spawn(&child_, argv[0], &actions, nullptr, argv.data(), environ), 0);
         posix_spawn_file_actions_destroy(&actions);
+    }
+
+    // Starts the handler and sends it the handshake.
+    void start_handler(std::vector<std::string> extra) {
+        spawn_handler(std::move(extra));
 
         // The handler creates its socket after it starts; give it up to 10 s.
         Result<UniqueFd> conn = Error::invalid("not tried");
@@ -303,6 +480,27 @@ TEST_F(UffdEndToEnd, HandlerRefusesAMemoryFileShorterThanTheRegions) {
     EXPECT_EQ(stop_handler(), 1);
     EXPECT_NE(slurp(dir_ + "/log").find("memory file too short"), std::string::npos)
         << slurp(dir_ + "/log");
+}
+
+// Before: the handler's open of a FIFO blocked until something wrote to it.
+TEST_F(UffdEndToEnd, HandlerRefusesAFifoAsTheMemoryFile) {
+    ASSERT_EQ(::unlink((dir_ + "/mem").c_str()), 0);
+    ASSERT_EQ(::mkfifo((dir_ + "/mem").c_str(), 0600), 0);
+    start_handler({});
+    EXPECT_EQ(stop_handler(), 1);
+    EXPECT_NE(slurp(dir_ + "/log").find("not a regular file"), std::string::npos)
+        << slurp(dir_ + "/log");
+}
+
+TEST_F(UffdEndToEnd, HandlerRefusesAFifoAsThePrefetchOrRecordFile) {
+    ASSERT_EQ(::mkfifo((dir_ + "/prefetch").c_str(), 0600), 0);
+    for (const char* flag : {"--prefetch", "--record"}) {
+        spawn_handler({flag, dir_ + "/prefetch"});
+        int status = 0;
+        ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << flag << " " << status;
+        EXPECT_NE(slurp(dir_ + "/log").find(flag), std::string::npos) << slurp(dir_ + "/log");
+    }
 }
 
 // Guest RAM of 2 MiB hugetlb pages (a 2M VM restored with the Uffd backend): the handler must
