@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -129,7 +130,8 @@ Result<void> register_userfaultfd(int uffd, std::span<const UffdRegion> regions)
 }
 
 Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
-                                     std::span<const UffdRegion> regions) {
+                                     std::span<const UffdRegion> regions,
+                                     std::chrono::milliseconds timeout) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -138,7 +140,23 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
     UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) return Error::from_errno("socket");
-    if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0) {
+    // A Unix stream connect() waits for room in the listener's backlog for at most the send
+    // timeout (unix_stream_connect), and the sends below wait for at most the same.
+    timeval tv{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+               .tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+        return Error::from_errno("setsockopt SO_SNDTIMEO");
+    }
+    int connected;
+    do {
+        connected = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+    } while (connected < 0 && errno == EINTR);
+    if (connected < 0) {
+        if (errno == EAGAIN) {
+            return Error::from_errno(ETIMEDOUT, "connect to the uffd handler",
+                                     fmt::format("{}: not accepting connections after {} ms",
+                                                 socket_path, timeout.count()));
+        }
         return Error::from_errno("connect to the uffd handler", socket_path);
     }
 
