@@ -57,9 +57,9 @@ expect 1 5 "open disk: /dev/kmsg: is a character device" --config-file <(config 
 expect 1 5 "$dir/fifo: is a FIFO, not a regular file" --seccomp-filter "$dir/fifo" \
     --config-file <(echo '{}')
 expect 1 5 "open log file: $dir: is a directory" --log-path "$dir" --config-file <(echo '{}')
-# A FIFO with no reader is a valid log and metrics path: start-up goes on to the bad drive.
-expect 1 5 "" --log-path "$dir/fifo" --config-file <(config "$dir/none")
-expect 1 5 "open disk: $dir/none" --metrics-path "$dir/link" --config-file <(config "$dir/none")
+# A FIFO with no reader is a valid log and metrics path: start-up goes on to the bad config.
+expect 152 5 "" --log-path "$dir/fifo" --config-file <(config '/r\u0000')
+expect 152 5 "must not contain a NUL" --metrics-path "$dir/link" --config-file <(config '/r\u0000')
 # A FIFO config whose writer never comes: given up after 10 s.
 expect 152 12 "the FIFO's writer did not finish within 10000 ms" --config-file "$dir/fifo"
 
