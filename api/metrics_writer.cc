@@ -36,7 +36,7 @@ Result<MetricsWriter> MetricsWriter::open(const std::string& path) {
     // A FIFO is opened read-write, as Firecracker does, so that it need not have a reader yet;
     // lines that do not fit in its buffer are dropped rather than stalling the vmm thread.
     NamedFile file =
-        EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularOrFifo,
+        EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
                                   IoMode::kNonBlocking, "open metrics file"));
     return MetricsWriter(std::move(file.fd));
 }

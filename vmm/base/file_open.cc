@@ -17,6 +17,7 @@ bool kind_allowed(mode_t st_mode, FileKinds kinds) {
         case FileKinds::kRegular: return false;
         case FileKinds::kRegularOrBlockDevice: return S_ISBLK(st_mode);
         case FileKinds::kRegularOrFifo: return S_ISFIFO(st_mode);
+        case FileKinds::kRegularFifoOrCharDevice: return S_ISFIFO(st_mode) || S_ISCHR(st_mode);
     }
     return false;
 }
@@ -26,6 +27,8 @@ const char* kinds_name(FileKinds kinds) {
         case FileKinds::kRegular: return "a regular file";
         case FileKinds::kRegularOrBlockDevice: return "a regular file or block device";
         case FileKinds::kRegularOrFifo: return "a regular file or FIFO";
+        case FileKinds::kRegularFifoOrCharDevice:
+            return "a regular file, FIFO or character device";
     }
     return "a regular file";
 }

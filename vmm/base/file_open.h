@@ -31,7 +31,10 @@ enum class FileAccess {
 enum class FileKinds {
     kRegular,               // Kernel, initrd, snapshot state and memory files, seccomp filter.
     kRegularOrBlockDevice,  // Drives.
-    kRegularOrFifo,         // Logs, metrics, serial output, the config file.
+    kRegularOrFifo,         // The config file (a pipe from `<(...)` included).
+    // Logs, metrics, serial output: as in Firecracker, also /dev/null or a tty. Opened O_NOCTTY
+    // and non-blocking, so a tty neither becomes the controlling terminal nor waits for carrier.
+    kRegularFifoOrCharDevice,
 };
 
 // The mode of the returned fd. A FIFO opened for writing stays non-blocking whatever is asked:

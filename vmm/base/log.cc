@@ -79,7 +79,7 @@ Result<void> configure(const Options& options, const std::string& path) {
         // Non-blocking so that a FIFO nobody reads never stalls a thread: lines are dropped (and
         // counted) instead. A FIFO with no reader yet is accepted, as in Firecracker.
         NamedFile named = EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate,
-                                                    FileKinds::kRegularOrFifo,
+                                                    FileKinds::kRegularFifoOrCharDevice,
                                                     IoMode::kNonBlocking, "open log file"));
         file = std::move(named.fd);
     }

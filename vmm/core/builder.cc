@@ -21,11 +21,11 @@ Result<UniqueFd> open_readonly(const std::string& path, const char* what) {
 Result<std::unique_ptr<SerialOutput>> open_serial_output(const VmConfig& config) {
     UniqueFd fd;
     if (config.serial && config.serial->serial_out_path) {
-        // As Firecracker: a file or a FIFO, written without blocking (a FIFO nobody reads drops
-        // the output and counts it in uart.missed_write_count).
+        // As Firecracker: a file, a FIFO or a device such as a tty, written without blocking (a
+        // FIFO nobody reads drops the output and counts it in uart.missed_write_count).
         NamedFile file = EMBER_TRY(open_named_file(
             *config.serial->serial_out_path, FileAccess::kAppendOrCreate,
-            FileKinds::kRegularOrFifo, IoMode::kNonBlocking, "open serial_out_path"));
+            FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open serial_out_path"));
         fd = std::move(file.fd);
     } else {
         fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));

@@ -119,11 +119,17 @@ TEST_F(VmmApiFilesTest, AcceptsAFifoWithNoReaderForTheLoggerAndMetrics) {
     EXPECT_EQ(call(HttpMethod::kPut, "/actions", R"({"action_type": "FlushMetrics"})").status, 204);
 }
 
-TEST_F(VmmApiFilesTest, RefusesADirectoryOrDeviceForTheLoggerAndMetrics) {
+TEST_F(VmmApiFilesTest, RefusesADirectoryForTheLoggerAndMetrics) {
+    const std::string why = ": is a directory, not a regular file, FIFO or character device";
     expect_fault(call(HttpMethod::kPut, "/logger", R"({"log_path": ")" + dir_ + R"("})"),
-                 "open log file: " + dir_ + ": is a directory, not a regular file or FIFO");
-    expect_fault(call(HttpMethod::kPut, "/metrics", R"({"metrics_path": "/dev/kmsg"})"),
-                 "open metrics file: /dev/kmsg: is a character device, not a regular file or FIFO");
+                 "open log file: " + dir_ + why);
+    expect_fault(call(HttpMethod::kPut, "/metrics", R"({"metrics_path": "."})"),
+                 "open metrics file: ." + why);
+}
+
+TEST_F(VmmApiFilesTest, AcceptsDevNullForTheLoggerAndMetrics) {
+    EXPECT_EQ(call(HttpMethod::kPut, "/logger", R"({"log_path": "/dev/null"})").status, 204);
+    EXPECT_EQ(call(HttpMethod::kPut, "/metrics", R"({"metrics_path": "/dev/null"})").status, 204);
 }
 
 TEST_F(VmmApiFilesTest, RefusesAFifoAsTheSnapshotToLoad) {

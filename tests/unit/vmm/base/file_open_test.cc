@@ -129,7 +129,7 @@ TEST_F(FileOpenTest, OpensARegularFileBlockingForReadAndWrite) {
 TEST_F(FileOpenTest, AcceptsAFifoWithNoReaderForLogsAndDropsWhatDoesNotFit) {
     for (const std::string& path : {fifo_, link_}) {
         auto opened = bounded([&] {
-            return open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularOrFifo,
+            return open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
                                    IoMode::kBlocking, "open log file");
         });
         ASSERT_TRUE(opened) << opened.error().message();
@@ -144,15 +144,39 @@ TEST_F(FileOpenTest, AcceptsAFifoWithNoReaderForLogsAndDropsWhatDoesNotFit) {
     }
 }
 
+TEST_F(FileOpenTest, AcceptsDevNullAndATtyAsALogButNotADirectory) {
+    for (const char* path : {"/dev/null", "/dev/tty"}) {
+        auto opened = bounded([&] {
+            return open_named_file(path, FileAccess::kAppendOrCreate,
+                                   FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking,
+                                   "open log file");
+        });
+        // /dev/tty fails with ENXIO when the test has no controlling terminal, at once.
+        if (!opened && std::string(path) == "/dev/tty") {
+            EXPECT_EQ(opened.error().code(), std::errc::no_such_device_or_address);
+            continue;
+        }
+        ASSERT_TRUE(opened) << opened.error().message();
+        EXPECT_TRUE(S_ISCHR(opened->st.st_mode));
+    }
+    auto dir = open_named_file(dir_, FileAccess::kAppendOrCreate,
+                               FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking,
+                               "open log file");
+    ASSERT_FALSE(dir);
+    EXPECT_EQ(dir.error().message(), "open log file: " + dir_ +
+                                         ": is a directory, not a regular file, FIFO or "
+                                         "character device");
+}
+
 TEST_F(FileOpenTest, CreatesAMissingFileForAppendAndKeepsAnExistingOne) {
     const std::string path = dir_ + "/log";
-    auto created = open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularOrFifo,
+    auto created = open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
                                    IoMode::kNonBlocking, "open log file");
     ASSERT_TRUE(created) << created.error().message();
     EXPECT_TRUE(S_ISREG(created->st.st_mode));
     EXPECT_EQ(created->st.st_mode & 0777, 0600u);
     auto appended = open_named_file(file_, FileAccess::kAppendOrCreate,
-                                    FileKinds::kRegularOrFifo, IoMode::kNonBlocking, "open log file");
+                                    FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open log file");
     ASSERT_TRUE(appended);
     ASSERT_EQ(::write(appended->fd.get(), "!", 1), 1);
     struct stat st {};
