@@ -2,6 +2,8 @@
 // by `--config-file`. Unknown keys and wrong types are errors that name the offending key.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,6 +11,14 @@
 #include "vmm/config/vm_config.h"
 
 namespace ember::api {
+
+// The largest --config-file Ember reads: far above any real one (a VM with 100 drives and
+// 100 network interfaces takes ~60 KiB), and small enough to read and parse in milliseconds.
+// Firecracker sets no limit (std::fs::read_to_string).
+inline constexpr size_t kMaxConfigFileBytes = size_t{4} << 20;
+// How long the writer of a FIFO given as --config-file (e.g. bash's `<(...)`) has to write the
+// whole file and close it.
+inline constexpr std::chrono::milliseconds kConfigFifoTimeout{10'000};
 
 // A whole config file: `boot-source`, `machine-config`, `drives`, `network-interfaces`, `logger`,
 // `metrics`, `serial`...; keys of devices Ember lacks are refused with a message saying so.

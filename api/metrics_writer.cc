@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "vmm/base/file_open.h"
+
 namespace ember {
 namespace {
 
@@ -31,12 +33,12 @@ void append_json_string(std::string& out, std::string_view s) {
 }  // namespace
 
 Result<MetricsWriter> MetricsWriter::open(const std::string& path) {
-    struct stat st {};
-    int flags = O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC;
-    flags |= (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ? O_RDWR : O_WRONLY;
-    int fd = ::open(path.c_str(), flags, 0600);
-    if (fd < 0) return Error::from_errno("open metrics file", path);
-    return MetricsWriter(UniqueFd(fd));
+    // A FIFO is opened read-write, as Firecracker does, so that it need not have a reader yet;
+    // lines that do not fit in its buffer are dropped rather than stalling the vmm thread.
+    NamedFile file =
+        EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
+                                  IoMode::kNonBlocking, "open metrics file"));
+    return MetricsWriter(std::move(file.fd));
 }
 
 std::string MetricsWriter::render_line(std::span<const MetricGroup> groups,

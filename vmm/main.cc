@@ -9,15 +9,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "api/http_server.h"
 #include "api/json_config.h"
 #include "api/router.h"
+#include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
 #include "vmm/base/seccomp_builtin.h"
 #include "vmm/core/vmm.h"
@@ -189,14 +188,6 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
     return std::nullopt;
 }
 
-Result<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error::from_errno("open config file", path);
-    std::ostringstream contents;
-    contents << in.rdbuf();
-    return contents.str();
-}
-
 uint64_t micros(std::chrono::nanoseconds d) {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
@@ -249,14 +240,10 @@ Vmm::MetricsSource api_metrics(const api::Router& router, uint64_t startup_us,
     };
 }
 
-// Reads, checks and applies --config-file, then boots. Returns the exit code to stop with.
-std::optional<int> boot_from_file(Vmm& vmm, const std::string& path) {
-    Result<std::string> json = read_file(path);
-    if (!json) {
-        EMBER_ERROR("{}", json.error().message());
-        return kExitBadConfiguration;
-    }
-    Result<VmConfig> config = api::parse_vm_config(*json);
+// Checks and applies --config-file (read by read_config_file), then boots. Returns the exit
+// code to stop with.
+std::optional<int> boot_from_file(Vmm& vmm, const std::string& path, const std::string& json) {
+    Result<VmConfig> config = api::parse_vm_config(json);
     if (!config) {
         EMBER_ERROR("invalid config file {}: {}", path, config.error().message());
         return kExitBadConfiguration;
@@ -296,6 +283,19 @@ int run(int argc, char** argv) {
         return kExitGeneric;
     }
     log::set_thread_name("firecracker");
+    // Before the exit signals are blocked, so that Ctrl-C still ends a wait on a FIFO's writer;
+    // bounded in size and, for a FIFO, in time (api::kMaxConfigFileBytes, kConfigFifoTimeout).
+    std::optional<std::string> config_json;
+    if (cli.config_file) {
+        Result<std::string> json =
+            read_named_file(*cli.config_file, FileKinds::kRegularOrFifo, api::kMaxConfigFileBytes,
+                            api::kConfigFifoTimeout, "read config file");
+        if (!json) {
+            EMBER_ERROR("{}", json.error().message());
+            return kExitBadConfiguration;
+        }
+        config_json = std::move(*json);
+    }
     // Before any thread starts, so that every thread inherits the blocked mask: these signals
     // then end vmm.run() and the destructors restore the console terminal.
     Result<ExitSignals> exit_signals = ExitSignals::create();
@@ -366,7 +366,9 @@ int run(int argc, char** argv) {
     }
 
     if (cli.config_file) {
-        if (std::optional<int> code = boot_from_file(vmm, *cli.config_file)) return *code;
+        if (std::optional<int> code = boot_from_file(vmm, *cli.config_file, *config_json)) {
+            return *code;
+        }
     }
     int code = vmm.run();
     server.reset();

@@ -13,13 +13,68 @@ Error json_error(const std::string& path, std::string_view reason) {
 }
 
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
-    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    // Strings must be UTF-8 (RFC 8259 §8.1), as serde_json requires in Firecracker: every
+    // string may be echoed in an answer or a log line, which must stay valid UTF-8.
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
+                                                                                       text.size());
+    if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
+        return Error::invalid(kJsonErrorContext,
+                              fmt::format("invalid UTF-8 in a string at offset {}",
+                                          doc.GetErrorOffset()));
+    }
     if (doc.HasParseError()) {
         return Error::invalid(kJsonErrorContext,
                               fmt::format("malformed JSON at offset {}: {}", doc.GetErrorOffset(),
                                           rapidjson::GetParseError_En(doc.GetParseError())));
     }
     return ok();
+}
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `s` (Unicode 15 table 3-7), or 0.
+size_t utf8_sequence_length(std::string_view s) {
+    auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+    const uint8_t b0 = byte(0);
+    if (b0 < 0x80) return 1;
+    size_t n = 0;
+    uint8_t lo = 0x80, hi = 0xbf;  // The range of the second byte.
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+        n = 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+        n = 3;
+        if (b0 == 0xe0) lo = 0xa0;
+        if (b0 == 0xed) hi = 0x9f;  // No surrogates.
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+        n = 4;
+        if (b0 == 0xf0) lo = 0x90;
+        if (b0 == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (s.size() < n || byte(1) < lo || byte(1) > hi) return 0;
+    for (size_t i = 2; i < n; ++i) {
+        if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+    }
+    return n;
+}
+
+}  // namespace
+
+std::string to_valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    while (!text.empty()) {
+        size_t n = utf8_sequence_length(text);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            n = 1;
+        } else {
+            out.append(text.substr(0, n));
+        }
+        text.remove_prefix(n);
+    }
+    return out;
 }
 
 std::string join_path(const std::string& prefix, std::string_view key) {
@@ -58,7 +113,13 @@ Result<std::optional<std::string>> JsonObject::optional_string(const char* key) 
     const rapidjson::Value* v = find(key);
     if (!v) return std::optional<std::string>();
     if (!v->IsString()) return json_error(path_of(key), "expected a string");
-    return std::optional<std::string>(std::string(v->GetString(), v->GetStringLength()));
+    std::string_view text(v->GetString(), v->GetStringLength());
+    // Every string ends up as a path, an interface name or another C string, where a NUL would
+    // silently cut it short: refuse it here, once for all fields.
+    if (text.find('\0') != std::string_view::npos) {
+        return json_error(path_of(key), "must not contain a NUL character (\\u0000)");
+    }
+    return std::optional<std::string>(std::string(text));
 }
 
 Result<std::string> JsonObject::required_string(const char* key) {

@@ -26,6 +26,10 @@ Error json_error(const std::string& path, std::string_view reason);
 // names the request body.
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc);
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD, so
+// that text from outside (a request path, a file name) can go into a JSON answer.
+std::string to_valid_utf8(std::string_view text);
+
 // "a.b" or just "b" when the prefix is empty.
 std::string join_path(const std::string& prefix, std::string_view key);
 

@@ -165,7 +165,9 @@ std::string render_fault(std::string_view message) {
     JsonWriter w(buffer);
     w.StartObject();
     w.Key("fault_message");
-    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    // A message may quote bytes from outside (a request path, a file name) that are not UTF-8.
+    const std::string text = to_valid_utf8(message);
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
     w.EndObject();
     return finish_buffer(buffer);
 }

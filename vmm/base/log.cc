@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
 
 namespace ember::log {
@@ -75,10 +76,12 @@ Result<void> configure(const Options& options, const std::string& path) {
     ::tzset();
     UniqueFd file;
     if (!path.empty()) {
-        // O_NONBLOCK so that a FIFO nobody reads never stalls a thread: lines are dropped instead.
-        int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
-        if (fd < 0) return Error::from_errno("open log file", path);
-        file.reset(fd);
+        // Non-blocking so that a FIFO nobody reads never stalls a thread: lines are dropped (and
+        // counted) instead. A FIFO with no reader yet is accepted, as in Firecracker.
+        NamedFile named = EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate,
+                                                    FileKinds::kRegularFifoOrCharDevice,
+                                                    IoMode::kNonBlocking, "open log file"));
+        file = std::move(named.fd);
     }
     Sink& s = sink();
     std::lock_guard lock(s.mu);

@@ -8,8 +8,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
+#include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
 
 namespace ember {
@@ -148,24 +150,11 @@ Result<SeccompFilters> SeccompFilters::parse(std::span<const uint8_t> bytes) {
 }
 
 Result<SeccompFilters> SeccompFilters::load_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno("open seccomp filter", path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return Error::from_errno("fstat seccomp filter", path);
-    if (!S_ISREG(st.st_mode) || st.st_size > kMaxFileBytes) {
-        return Error::invalid("seccomp filter file", path + ": not a regular file of sane size");
-    }
-    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::from_errno("read seccomp filter", path);
-        if (n == 0) break;
-        done += static_cast<size_t>(n);
-    }
-    bytes.resize(done);
-    return parse(bytes);
+    // A regular file only, opened without blocking (a FIFO here would hang start-up).
+    std::string bytes =
+        EMBER_TRY(read_named_file(path, FileKinds::kRegular, static_cast<size_t>(kMaxFileBytes),
+                                  std::chrono::milliseconds(0), "seccomp filter file"));
+    return parse(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 std::vector<uint8_t> SeccompFilters::serialize(

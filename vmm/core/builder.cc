@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86_64/boot.h"
+#include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
 #include "vmm/core/virtio_devices.h"
 #include "vmm/kvm/vcpu_state.h"
@@ -12,22 +13,25 @@ namespace ember {
 namespace {
 
 Result<UniqueFd> open_readonly(const std::string& path, const char* what) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error::from_errno(what, path);
-    return UniqueFd(fd);
+    NamedFile file = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
+                                               IoMode::kBlocking, what));
+    return std::move(file.fd);
 }
 
 Result<std::unique_ptr<SerialOutput>> open_serial_output(const VmConfig& config) {
-    int fd = -1;
+    UniqueFd fd;
     if (config.serial && config.serial->serial_out_path) {
-        const std::string& path = *config.serial->serial_out_path;
-        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd < 0) return Error::from_errno("open serial_out_path", path);
+        // As Firecracker: a file, a FIFO or a device such as a tty, written without blocking (a
+        // FIFO nobody reads drops the output and counts it in uart.missed_write_count).
+        NamedFile file = EMBER_TRY(open_named_file(
+            *config.serial->serial_out_path, FileAccess::kAppendOrCreate,
+            FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open serial_out_path"));
+        fd = std::move(file.fd);
     } else {
-        fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return Error::from_errno("dup stdout");
+        fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+        if (!fd) return Error::from_errno("dup stdout");
     }
-    return std::unique_ptr<SerialOutput>(std::make_unique<FdSerialOutput>(UniqueFd(fd)));
+    return std::unique_ptr<SerialOutput>(std::make_unique<FdSerialOutput>(std::move(fd)));
 }
 
 Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& supported,

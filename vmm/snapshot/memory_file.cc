@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
 
 namespace ember::snapshot {
@@ -37,8 +38,8 @@ Result<void> pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset
 }
 
 Result<UniqueFd> create_file(const std::string& path, uint64_t size) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) return Error::from_errno("open memory file", path);
+    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
+                                            IoMode::kBlocking, "open memory file")).fd;
     if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
         return Error::from_errno("ftruncate memory file", path);
     }
@@ -251,8 +252,8 @@ Result<MergeStats> merge_diff(const std::string& base_path, const std::string& d
 
 Result<GuestMemory> map_memory_file(const std::string& path,
                                     std::span<const MemoryRegionState> regions) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno("open memory file", path);
+    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
+                                            IoMode::kBlocking, "open memory file")).fd;
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
     std::vector<GuestMemory::Region> mapped;

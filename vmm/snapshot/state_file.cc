@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
 #include "vmm/snapshot/byte_io.h"
 #include "vmm/snapshot/crc64.h"
@@ -101,8 +102,8 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
 }
 
 Result<void> write_state_file(const std::string& path, std::span<const uint8_t> bytes) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) return Error::from_errno("open snapshot state file", path);
+    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
+                                            IoMode::kBlocking, "open snapshot state file")).fd;
     size_t done = 0;
     while (done < bytes.size()) {
         ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
@@ -115,8 +116,8 @@ Result<void> write_state_file(const std::string& path, std::span<const uint8_t> 
 }
 
 Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno("open snapshot state file", path);
+    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
+                                            IoMode::kBlocking, "open snapshot state file")).fd;
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat snapshot state file", path);
     if (!S_ISREG(st.st_mode)) return Error::invalid("snapshot state is not a regular file", path);

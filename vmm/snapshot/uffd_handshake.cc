@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -156,7 +157,8 @@ Result<void> register_userfaultfd(int uffd, std::span<const UffdRegion> regions)
 }
 
 Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
-                                     std::span<const UffdRegion> regions, int timeout_ms) {
+                                     std::span<const UffdRegion> regions,
+                                     std::chrono::milliseconds timeout) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -165,15 +167,19 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
     UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) return Error::from_errno("socket");
-    // Bounds connect (a handler that never accepts, its backlog full) and the sends alike.
-    timeval timeout{.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0) {
+    // A Unix stream connect() waits for room in the listener's backlog for at most the send
+    // timeout (unix_stream_connect), and the sends below wait for at most the same.
+    timeval tv{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+               .tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
         return Error::from_errno("setsockopt SO_SNDTIMEO");
     }
-    auto failed = [&](const char* step) {
+    // SO_SNDTIMEO expiring shows as EAGAIN (EINPROGRESS for connect on some kernels).
+    auto failed = [&](const char* step, const char* what) {
         if (errno == EAGAIN || errno == EINPROGRESS) {
             return Error::from_errno(ETIMEDOUT, step,
-                                     fmt::format("{}: no progress in {} ms", socket_path, timeout_ms));
+                                     fmt::format("{}: {} after {} ms", socket_path, what,
+                                                 timeout.count()));
         }
         return Error::from_errno(step, socket_path);
     };
@@ -181,7 +187,7 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     do {
         rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
     } while (rc < 0 && errno == EINTR);
-    if (rc < 0) return failed("connect to the uffd handler");
+    if (rc < 0) return failed("connect to the uffd handler", "not accepting connections");
 
     std::string json = uffd_regions_json(regions);
     iovec iov{.iov_base = json.data(), .iov_len = json.size()};
@@ -200,12 +206,12 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     do {
         sent = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
-    if (sent < 0) return failed("send the uffd handshake");
+    if (sent < 0) return failed("send the uffd handshake", "not reading the handshake");
     // The fd went with the first byte; a stream socket may take the JSON in several pieces.
     for (size_t done = static_cast<size_t>(sent); done < json.size();) {
         ssize_t n = ::send(sock.get(), json.data() + done, json.size() - done, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return failed("send the uffd handshake");
+        if (n < 0) return failed("send the uffd handshake", "not reading the handshake");
         done += static_cast<size_t>(n);
     }
     return sock;

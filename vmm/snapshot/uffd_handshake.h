@@ -5,6 +5,7 @@
 // Thread: the vmm thread, while loading a snapshot.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -23,9 +24,6 @@ namespace ember::snapshot {
 // on x86_64), about 110 bytes each.
 inline constexpr size_t kMaxUffdHandshakeBytes = 64 * 1024;
 inline constexpr size_t kMaxUffdRegions = 256;
-// How long ember waits for the handler to take the connection and the handshake; it never
-// waits for an answer.
-inline constexpr int kUffdHandshakeSendTimeoutMs = 5000;
 
 // Firecracker's GuestRegionUffdMapping.
 struct UffdRegion {
@@ -55,12 +53,17 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json);
 Result<UniqueFd> create_userfaultfd();
 // UFFDIO_REGISTER in missing-page mode for every region.
 Result<void> register_userfaultfd(int uffd, std::span<const UffdRegion> regions);
-// Connects to the handler at `socket_path` and sends the handshake, giving up after `timeout_ms`
-// if the handler does not take the connection (a full backlog) or the bytes. Returns the
+// How long connecting to the handler and sending the handshake may take. Both block only when the
+// handler does not accept (its listen backlog is full) or does not read: the load then fails
+// instead of holding the vmm thread (and every API request behind it) forever. Firecracker
+// waits without a limit.
+inline constexpr std::chrono::milliseconds kUffdHandshakeTimeout{5'000};
+
+// Connects to the handler at `socket_path` and sends the handshake, within `timeout`. Returns the
 // connection: keep it open for as long as the memory lives; the handler takes its closing as the
 // end of the VM.
 Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
                                      std::span<const UffdRegion> regions,
-                                     int timeout_ms = kUffdHandshakeSendTimeoutMs);
+                                     std::chrono::milliseconds timeout = kUffdHandshakeTimeout);
 
 }  // namespace ember::snapshot

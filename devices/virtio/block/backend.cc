@@ -7,15 +7,17 @@
 
 #include "devices/virtio/block/sync_backend.h"
 #include "devices/virtio/block/uring_backend.h"
+#include "vmm/base/file_open.h"
 
 namespace ember::virtio {
 
 Result<DiskFile> DiskFile::open(const std::string& path, Access access) {
-    const int flags = (access == Access::kReadOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-    UniqueFd fd(::open(path.c_str(), flags));
-    if (!fd) return Error::from_errno("open disk", path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return Error::from_errno("fstat disk", path);
+    // Never blocks, and refuses a FIFO, directory or character device (e.g. /dev/kmsg).
+    NamedFile file = EMBER_TRY(open_named_file(
+        path, access == Access::kReadOnly ? FileAccess::kReadOnly : FileAccess::kReadWrite,
+        FileKinds::kRegularOrBlockDevice, IoMode::kBlocking, "open disk"));
+    UniqueFd fd = std::move(file.fd);
+    const struct stat& st = file.st;
     off_t end = ::lseek(fd.get(), 0, SEEK_END);
     if (end < 0) return Error::from_errno("lseek disk", path);
     std::string id = fmt::format("{}{}{}", st.st_dev, st.st_rdev, st.st_ino);
