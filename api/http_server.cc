@@ -113,9 +113,10 @@ int HttpServer::wait_timeout_ms(Clock::time_point now) const {
 }
 
 void HttpServer::run() {
-    std::array<epoll_event, 64> events;
+    std::array<epoll_event, 256> events;
+    std::vector<uint64_t> turns;
     for (;;) {
-        auto ready = epoll_.wait(events, wait_timeout_ms(now()));
+        auto ready = epoll_.wait(events, runnable_.empty() ? wait_timeout_ms(now()) : 0);
         if (!ready) {
             EMBER_ERROR("API thread: {}", ready.error().message());
             return;
@@ -124,6 +125,8 @@ void HttpServer::run() {
         // Deadlines first: a request that arrives after its deadline is not served.
         drop_expired(t);
         if (accept_paused_ && t >= accept_resume_at_) resume_accepting();
+        // One request per connection per round: who pipelined more waits for the next round.
+        turns.swap(runnable_);
         for (const epoll_event& ev : *ready) {
             if (ev.data.u64 == kStopToken) return;
             if (ev.data.u64 == kListenerToken) {
@@ -142,14 +145,27 @@ void HttpServer::run() {
                     state = c.on_writable(router_, t);
                 }
             }
-            if (state == Connection::State::kClosed) {
-                close_connection(ev.data.u64);
-            } else {
-                next_deadline_ = std::min(next_deadline_, c.deadline(options_.timeouts));
-                update_interest(ev.data.u64, c);
-            }
+            settle(ev.data.u64, c, state);
+        }
+        for (uint64_t token : turns) {
+            auto it = connections_.find(token);
+            if (it == connections_.end() || !it->second->wants_turn()) continue;
+            settle(token, *it->second, it->second->on_turn(router_, t));
+        }
+        turns.clear();
+        for (const auto& [token, c] : connections_) {
+            if (c->wants_turn()) runnable_.push_back(token);
         }
     }
+}
+
+void HttpServer::settle(uint64_t token, Connection& c, Connection::State state) {
+    if (state == Connection::State::kClosed) {
+        close_connection(token);
+        return;
+    }
+    next_deadline_ = std::min(next_deadline_, c.deadline(options_.timeouts));
+    update_interest(token, c);
 }
 
 void HttpServer::accept_clients(Clock::time_point now) {
@@ -157,7 +173,7 @@ void HttpServer::accept_clients(Clock::time_point now) {
     for (size_t i = 0; i < kMaxAcceptsPerWakeup; ++i) {
         UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd) {
-            add_connection(std::move(fd), now);
+            add_connection(std::move(fd));
             continue;
         }
         int err = errno;
@@ -178,7 +194,9 @@ void HttpServer::accept_clients(Clock::time_point now) {
     }
 }
 
-void HttpServer::add_connection(UniqueFd fd, Clock::time_point now) {
+void HttpServer::add_connection(UniqueFd fd) {
+    // Read afresh: this round may have started well before this client connected.
+    const auto now = this->now();
     if (connections_.size() >= options_.max_connections && evict_one()) {
         EMBER_LOG_LIMITED(evict_log_, log::Level::kInfo,
                           "API connection limit ({}) reached: closed the connection stalled "
@@ -192,9 +210,11 @@ void HttpServer::add_connection(UniqueFd fd, Clock::time_point now) {
         EMBER_WARN("API connection not registered: {}", r.error().message());
         return;
     }
-    next_deadline_ = std::min(next_deadline_, connection->deadline(options_.timeouts));
     registered_events_[token] = events;
-    connections_.emplace(token, std::move(connection));
+    Connection& c = *connections_.emplace(token, std::move(connection)).first->second;
+    // A client usually sends its request right after connect(): under load it has long arrived
+    // by the time the connection is accepted, and is answered now rather than a round later.
+    settle(token, c, c.on_readable(router_, now));
 }
 
 bool HttpServer::evict_one() {

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "api/http/connection.h"
 #include "api/http/request_parser.h"
@@ -71,13 +72,15 @@ private:
     Clock::time_point now() const { return options_.clock ? options_.clock() : Clock::now(); }
     int wait_timeout_ms(Clock::time_point now) const;
     void accept_clients(Clock::time_point now);
-    void add_connection(UniqueFd fd, Clock::time_point now);
+    void add_connection(UniqueFd fd);
     // Closes the connection stalled longest; false if there is none.
     bool evict_one();
     void pause_accepting(Clock::time_point now);
     void resume_accepting();
     void close_connection(uint64_t token);
     void drop_expired(Clock::time_point now);
+    // After an event or a turn: closes, or notes its deadline and re-arms epoll.
+    void settle(uint64_t token, Connection& connection, Connection::State state);
     void update_interest(uint64_t token, Connection& connection);
 
     HttpServerOptions options_;
@@ -88,6 +91,8 @@ private:
     // Owned by the API thread once it runs.
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
     std::unordered_map<uint64_t, uint32_t> registered_events_;
+    // Connections holding a received request to answer in the next round.
+    std::vector<uint64_t> runnable_;
     uint64_t next_token_ = kFirstConnectionToken;
     // No connection expires before this; drop_expired() scans only once it has passed.
     Clock::time_point next_deadline_ = Clock::time_point::max();

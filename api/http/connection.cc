@@ -25,14 +25,6 @@ Connection::Clock::time_point Connection::deadline(const ConnectionTimeouts& tim
     return at;
 }
 
-Connection::Clock::time_point Connection::stalled_since() const {
-    if (!in_request_ && out_.empty()) return idle_since_;
-    auto since = Clock::time_point::max();
-    if (in_request_) since = std::min(since, request_start_);
-    if (!out_.empty()) since = std::min(since, answer_ready_);
-    return since;
-}
-
 void Connection::notify_timeout(const ConnectionTimeouts& timeouts) {
     if (!in_request_ || !out_.empty()) return;
     std::string notice = serialize(
@@ -65,16 +57,18 @@ bool Connection::answer_next(Router& router, Clock::time_point now) {
 }
 
 bool Connection::serve(Router& router, Clock::time_point now) {
-    for (;;) {
-        if (!flush(now)) return false;
-        if (!out_.empty() || close_after_write_) break;
-        if (!answer_next(router, now)) break;
+    if (!flush(now)) return false;
+    if (out_.empty() && !close_after_write_ && answer_next(router, now) && !flush(now)) {
+        return false;
     }
     // Whatever is left in the parser or in in_ begins the next request; its clock starts now.
     if (!in_request_ && !close_after_write_ && (parser_.mid_request() || !in_.empty())) {
         in_request_ = true;
         request_start_ = now;
     }
+    bool busy = in_request_ || !out_.empty();
+    if (busy && !busy_) busy_since_ = now;
+    busy_ = busy;
     return true;
 }
 

@@ -33,8 +33,14 @@ public:
         : fd_(std::move(fd)), parser_(limits), idle_since_(now) {}
 
     enum class State { kOpen, kClosed };
+    // Each answers at most one request: a client that pipelines many waits its turn behind
+    // the others instead of keeping the API thread to itself.
     State on_readable(Router& router, Clock::time_point now);
     State on_writable(Router& router, Clock::time_point now);
+    // For a connection that wants_turn(): answers its next buffered request.
+    State on_turn(Router& router, Clock::time_point now) { return on_writable(router, now); }
+    // True when it holds received bytes it could answer now; epoll will not say so.
+    bool wants_turn() const { return !in_.empty() && out_.empty() && !close_after_write_; }
 
     // The epoll events this connection wants now.
     uint32_t interest() const;
@@ -49,15 +55,17 @@ public:
     // so with a 408 (one non-blocking send, best effort) so that a slow but honest client learns
     // why.
     void notify_timeout(const ConnectionTimeouts& timeouts);
-    // Since when it has held its slot without finishing anything; the server evicts the
-    // connection with the earliest one when it needs a slot.
-    Clock::time_point stalled_since() const;
+    // Since when it has held its slot without the server catching up with it (the first byte
+    // it sent after its last answer went out whole) or, with nothing under way, since that
+    // answer. The server evicts the connection with the earliest one when it needs a slot: a
+    // client that keeps pipelining ages as one that keeps silent does, a newcomer is youngest.
+    Clock::time_point stalled_since() const { return busy_ ? busy_since_ : idle_since_; }
     // Bytes this connection buffers in user space: at most one partial request (bounded by
     // RequestLimits), one read chunk and one answer.
     size_t buffered_bytes() const { return in_.size() + out_.size() + parser_.buffered_bytes(); }
 
 private:
-    // Answers complete requests one at a time, each only once the previous answer is sent, so a
+    // Sends what is pending and, if all of it went, answers one more complete request, so a
     // client that does not read cannot make answers pile up. False when the peer is gone.
     bool serve(Router& router, Clock::time_point now);
     // Parses from in_ and queues the answer to one complete request; false if none is complete.
@@ -76,6 +84,8 @@ private:
     Clock::time_point request_start_;   // Valid while in_request_.
     Clock::time_point answer_ready_;    // Valid while out_ is not empty.
     Clock::time_point idle_since_;      // Accept, or the last answer fully sent.
+    bool busy_ = false;                 // in_request_ or an answer unsent, since busy_since_.
+    Clock::time_point busy_since_;
 };
 
 }  // namespace ember::api
