@@ -114,7 +114,6 @@ int HttpServer::wait_timeout_ms(Clock::time_point now) const {
 
 void HttpServer::run() {
     std::array<epoll_event, 256> events;
-    std::vector<uint64_t> turns;
     for (;;) {
         auto ready = epoll_.wait(events, runnable_.empty() ? wait_timeout_ms(now()) : 0);
         if (!ready) {
@@ -125,8 +124,6 @@ void HttpServer::run() {
         // Deadlines first: a request that arrives after its deadline is not served.
         drop_expired(t);
         if (accept_paused_ && t >= accept_resume_at_) resume_accepting();
-        // One request per connection per round: who pipelined more waits for the next round.
-        turns.swap(runnable_);
         for (const epoll_event& ev : *ready) {
             if (ev.data.u64 == kStopToken) return;
             if (ev.data.u64 == kListenerToken) {
@@ -147,14 +144,15 @@ void HttpServer::run() {
             }
             settle(ev.data.u64, c, state);
         }
-        for (uint64_t token : turns) {
+        // Requests already received (pipelined), one per connection in turn and only a few per
+        // round, so that a request that has just arrived waits for a few answers, not hundreds.
+        for (size_t turn = 0; turn < kTurnsPerRound && !runnable_.empty(); ++turn) {
+            uint64_t token = runnable_.front();
+            runnable_.pop_front();
+            queued_.erase(token);
             auto it = connections_.find(token);
             if (it == connections_.end() || !it->second->wants_turn()) continue;
             settle(token, *it->second, it->second->on_turn(router_, t));
-        }
-        turns.clear();
-        for (const auto& [token, c] : connections_) {
-            if (c->wants_turn()) runnable_.push_back(token);
         }
     }
 }
@@ -166,6 +164,7 @@ void HttpServer::settle(uint64_t token, Connection& c, Connection::State state) 
     }
     next_deadline_ = std::min(next_deadline_, c.deadline(options_.timeouts));
     update_interest(token, c);
+    if (c.wants_turn() && queued_.insert(token).second) runnable_.push_back(token);
 }
 
 void HttpServer::accept_clients(Clock::time_point now) {
@@ -265,6 +264,7 @@ void HttpServer::close_connection(uint64_t token) {
     (void)epoll_.remove(it->second->fd());
     connections_.erase(it);
     registered_events_.erase(token);
+    queued_.erase(token);  // Its place in runnable_ is skipped.
 }
 
 void HttpServer::drop_expired(Clock::time_point now) {

@@ -9,11 +9,13 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "api/http/connection.h"
@@ -51,6 +53,8 @@ public:
     // Connections accepted per wakeup; below max_connections so a newcomer's request is read
     // before later newcomers could evict it.
     static constexpr size_t kMaxAcceptsPerWakeup = 32;
+    // Pipelined requests answered per round of the loop, between looks at new events.
+    static constexpr size_t kTurnsPerRound = 8;
     // Out of file descriptors with nothing to evict: accepting pauses this long instead of
     // spinning on a listener that stays readable.
     static constexpr std::chrono::milliseconds kAcceptPause{100};
@@ -91,8 +95,9 @@ private:
     // Owned by the API thread once it runs.
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
     std::unordered_map<uint64_t, uint32_t> registered_events_;
-    // Connections holding a received request to answer in the next round.
-    std::vector<uint64_t> runnable_;
+    // Connections holding a received request to answer, in turn; queued_ holds the same.
+    std::deque<uint64_t> runnable_;
+    std::unordered_set<uint64_t> queued_;
     uint64_t next_token_ = kFirstConnectionToken;
     // No connection expires before this; drop_expired() scans only once it has passed.
     Clock::time_point next_deadline_ = Clock::time_point::max();
