@@ -16,7 +16,6 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
-#include <vector>
 
 #include "api/http/connection.h"
 #include "api/http/request_parser.h"
@@ -46,9 +45,8 @@ struct HttpServerOptions {
 class HttpServer {
 public:
     using Clock = Connection::Clock;
-    // Pending connections the kernel queues before connect() blocks (Rust's UnixListener, which
-    // Firecracker uses, also asks for 128). A longer queue would only put more clients ahead
-    // of a newcomer.
+    // Connections the kernel queues before connect() blocks (or fails with EAGAIN when
+    // non-blocking). A longer queue would only put more clients ahead of a newcomer.
     static constexpr int kListenBacklog = 128;
     // Connections accepted per wakeup; below max_connections so a newcomer's request is read
     // before later newcomers could evict it.
@@ -83,7 +81,8 @@ private:
     void resume_accepting();
     void close_connection(uint64_t token);
     void drop_expired(Clock::time_point now);
-    // After an event or a turn: closes, or notes its deadline and re-arms epoll.
+    // After an event or a turn: closes, or notes its deadline, re-arms epoll and queues its
+    // next turn if it holds a received request.
     void settle(uint64_t token, Connection& connection, Connection::State state);
     void update_interest(uint64_t token, Connection& connection);
 
