@@ -8,7 +8,9 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "vmm/base/log.h"
 
@@ -27,7 +29,7 @@ Result<UniqueFd> listen_unix(const std::string& path) {
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
         return Error::from_errno("bind API socket", path);
     }
-    if (::listen(fd.get(), 128) != 0) {
+    if (::listen(fd.get(), HttpServer::kListenBacklog) != 0) {
         int err = errno;
         ::unlink(path.c_str());
         return Error::from_errno(err, "listen on API socket", path);
@@ -35,9 +37,21 @@ Result<UniqueFd> listen_unix(const std::string& path) {
     return fd;
 }
 
+// glibc decides once per process, the first time it trims a thread's heap, whether it may shrink
+// heaps, by reading /proc/sys/vm/overcommit_memory: an openat that the API filter does not allow,
+// so 256 clients sending 50 KiB bodies and leaving killed the VM when the memory came back. Grow
+// and trim this thread's heap once before the filter so that the answer is cached.
+void settle_heap_trim_check() {
+    constexpr size_t kBlocks = 64;
+    std::array<void*, kBlocks> blocks{};
+    for (void*& b : blocks) b = std::malloc(64 * 1024);  // Below the mmap threshold: the heap.
+    for (size_t i = kBlocks; i-- > 0;) std::free(blocks[i]);  // Into the top chunk: a trim.
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options, Router& router) {
+    options.max_connections = std::max<size_t>(options.max_connections, 1);
     UniqueFd listener = EMBER_TRY(listen_unix(options.socket_path));
     auto fail = [&](Error e) {
         ::unlink(options.socket_path.c_str());
@@ -57,6 +71,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     std::atomic<int> confined{0};  // 1: filter in place, -errno: it failed.
     server->thread_ = std::jthread([s = server.get(), &confined] {
         log::set_thread_name("fc_api");
+        settle_heap_trim_check();
         Result<void> installed =
             s->options_.seccomp ? install_bpf_program(*s->options_.seccomp, "api") : ok();
         confined.store(installed ? 1 : -installed.error().code().value());
@@ -87,81 +102,148 @@ HttpServer::~HttpServer() {
     ::unlink(options_.socket_path.c_str());
 }
 
+int HttpServer::wait_timeout_ms(Clock::time_point now) const {
+    auto wake = next_deadline_;
+    if (accept_paused_) wake = std::min(wake, accept_resume_at_);
+    if (wake == Clock::time_point::max()) return -1;
+    if (wake <= now) return 0;
+    // Rounded up, so the loop never wakes just before a deadline and spins until it passes.
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+    return static_cast<int>(std::min<decltype(ms)>(ms, 3'600'000));
+}
+
 void HttpServer::run() {
-    std::array<epoll_event, 64> events;
-    const auto sweep_period = std::clamp(
-        std::min(options_.request_timeout, options_.idle_timeout) / 4,
-        std::chrono::milliseconds(1), std::chrono::milliseconds(1000));
-    auto next_sweep = Connection::Clock::now() + sweep_period;
+    std::array<epoll_event, 256> events;
     for (;;) {
-        auto now = Connection::Clock::now();
-        int timeout_ms = static_cast<int>(
-            std::chrono::ceil<std::chrono::milliseconds>(std::max(next_sweep - now,
-                                                                  Connection::Clock::duration(0)))
-                .count());
-        auto ready = epoll_.wait(events, connections_.empty() ? -1 : timeout_ms);
+        auto ready = epoll_.wait(events, runnable_.empty() ? wait_timeout_ms(now()) : 0);
         if (!ready) {
             EMBER_ERROR("API thread: {}", ready.error().message());
             return;
         }
-        now = Connection::Clock::now();
+        const auto t = now();
+        // Deadlines first: a request that arrives after its deadline is not served.
+        drop_expired(t);
+        if (accept_paused_ && t >= accept_resume_at_) resume_accepting();
         for (const epoll_event& ev : *ready) {
             if (ev.data.u64 == kStopToken) return;
             if (ev.data.u64 == kListenerToken) {
-                accept_clients(now);
+                if (!accept_paused_) accept_clients(t);
                 continue;
             }
             auto it = connections_.find(ev.data.u64);
-            if (it == connections_.end()) continue;
+            if (it == connections_.end()) continue;  // Closed earlier in this round.
             Connection& c = *it->second;
             Connection::State state = Connection::State::kOpen;
             if (ev.events & (EPOLLERR | EPOLLHUP)) {
                 state = Connection::State::kClosed;
             } else {
-                if (ev.events & EPOLLIN) state = c.on_readable(router_, now);
+                if (ev.events & EPOLLIN) state = c.on_readable(router_, t);
                 if (state == Connection::State::kOpen && (ev.events & EPOLLOUT)) {
-                    state = c.on_writable(router_, now);
+                    state = c.on_writable(router_, t);
                 }
             }
-            if (state == Connection::State::kClosed) {
-                close_connection(ev.data.u64);
-            } else {
-                update_interest(ev.data.u64, c);
-            }
+            settle(ev.data.u64, c, state);
         }
-        if (now >= next_sweep) {
-            drop_stalled(now);
-            next_sweep = now + sweep_period;
+        // Requests already received (pipelined), one per connection in turn and only a few per
+        // round, so that a request that has just arrived waits for a few answers, not hundreds.
+        for (size_t turn = 0; turn < kTurnsPerRound && !runnable_.empty(); ++turn) {
+            uint64_t token = runnable_.front();
+            runnable_.pop_front();
+            queued_.erase(token);
+            auto it = connections_.find(token);
+            if (it == connections_.end() || !it->second->wants_turn()) continue;
+            settle(token, *it->second, it->second->on_turn(router_, t));
         }
     }
 }
 
-void HttpServer::accept_clients(Connection::Clock::time_point now) {
-    for (;;) {
-        UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                EMBER_WARN("API socket accept failed: {}", std::strerror(errno));
-            }
-            return;
-        }
-        if (connections_.size() >= options_.max_connections) {
-            std::string busy = serialize(HttpResponse::fault("Too many open connections.", 503),
-                                         false);
-            (void)!::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            continue;
-        }
-        uint64_t token = next_token_++;
-        auto connection = std::make_unique<Connection>(std::move(fd), options_.limits, now);
-        uint32_t events = connection->interest();
-        if (auto r = epoll_.add(connection->fd(), events, token); !r) {
-            EMBER_WARN("API connection not registered: {}", r.error().message());
-            continue;
-        }
-        registered_events_[token] = events;
-        connections_.emplace(token, std::move(connection));
+void HttpServer::settle(uint64_t token, Connection& c, Connection::State state) {
+    if (state == Connection::State::kClosed) {
+        close_connection(token);
+        return;
     }
+    next_deadline_ = std::min(next_deadline_, c.deadline(options_.timeouts));
+    update_interest(token, c);
+    if (c.wants_turn() && queued_.insert(token).second) runnable_.push_back(token);
+}
+
+void HttpServer::accept_clients(Clock::time_point now) {
+    bool evicted_for_fd = false;
+    for (size_t i = 0; i < kMaxAcceptsPerWakeup; ++i) {
+        UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (fd) {
+            add_connection(std::move(fd));
+            continue;
+        }
+        int err = errno;
+        if (err == EINTR || err == ECONNABORTED) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
+        // Out of descriptors (or kernel memory): one of ours makes room once per wakeup, so a
+        // newcomer is served even at RLIMIT_NOFILE; beyond that the listener, which stays
+        // readable, is left out of the epoll set for a while rather than spinning on it.
+        if ((err == EMFILE || err == ENFILE) && !evicted_for_fd && evict_one()) {
+            evicted_for_fd = true;
+            continue;
+        }
+        EMBER_LOG_LIMITED(accept_log_, log::Level::kWarning,
+                          "API socket accept failed: {}; pausing accept for {} ms",
+                          std::strerror(err), kAcceptPause.count());
+        pause_accepting(now);
+        return;
+    }
+}
+
+void HttpServer::add_connection(UniqueFd fd) {
+    // Read afresh: this round may have started well before this client connected.
+    const auto now = this->now();
+    if (connections_.size() >= options_.max_connections && evict_one()) {
+        EMBER_LOG_LIMITED(evict_log_, log::Level::kInfo,
+                          "API connection limit ({}) reached: closed the connection stalled "
+                          "longest for a new one",
+                          options_.max_connections);
+    }
+    uint64_t token = next_token_++;
+    auto connection = std::make_unique<Connection>(std::move(fd), options_.limits, now);
+    uint32_t events = connection->interest();
+    if (auto r = epoll_.add(connection->fd(), events, token); !r) {
+        EMBER_WARN("API connection not registered: {}", r.error().message());
+        return;
+    }
+    registered_events_[token] = events;
+    Connection& c = *connections_.emplace(token, std::move(connection)).first->second;
+    // A client usually sends its request right after connect(): under load it has long arrived
+    // by the time the connection is accepted, and is answered now rather than a round later.
+    settle(token, c, c.on_readable(router_, now));
+}
+
+bool HttpServer::evict_one() {
+    auto victim = connections_.end();
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+        if (victim == connections_.end() ||
+            it->second->stalled_since() < victim->second->stalled_since()) {
+            victim = it;
+        }
+    }
+    if (victim == connections_.end()) return false;
+    close_connection(victim->first);
+    return true;
+}
+
+void HttpServer::pause_accepting(Clock::time_point now) {
+    if (auto r = epoll_.modify(listener_.get(), 0, kListenerToken); !r) {
+        EMBER_ERROR("API socket: {}", r.error().message());
+        std::abort();  // Our own listener in our own epoll set: cannot fail.
+    }
+    accept_paused_ = true;
+    accept_resume_at_ = now + kAcceptPause;
+}
+
+void HttpServer::resume_accepting() {
+    if (auto r = epoll_.modify(listener_.get(), EPOLLIN, kListenerToken); !r) {
+        EMBER_ERROR("API socket: {}", r.error().message());
+        std::abort();
+    }
+    accept_paused_ = false;
 }
 
 void HttpServer::update_interest(uint64_t token, Connection& connection) {
@@ -182,15 +264,25 @@ void HttpServer::close_connection(uint64_t token) {
     (void)epoll_.remove(it->second->fd());
     connections_.erase(it);
     registered_events_.erase(token);
+    queued_.erase(token);  // Its place in runnable_ is skipped.
 }
 
-void HttpServer::drop_stalled(Connection::Clock::time_point now) {
-    std::vector<uint64_t> stalled;
+void HttpServer::drop_expired(Clock::time_point now) {
+    if (now < next_deadline_) return;
+    std::vector<uint64_t> expired;
+    next_deadline_ = Clock::time_point::max();
     for (const auto& [token, c] : connections_) {
-        auto limit = c->mid_request() ? options_.request_timeout : options_.idle_timeout;
-        if (now - c->last_activity() >= limit) stalled.push_back(token);
+        auto deadline = c->deadline(options_.timeouts);
+        if (deadline <= now) {
+            expired.push_back(token);
+        } else {
+            next_deadline_ = std::min(next_deadline_, deadline);
+        }
     }
-    for (uint64_t token : stalled) close_connection(token);
+    for (uint64_t token : expired) {
+        connections_.at(token)->notify_timeout(options_.timeouts);
+        close_connection(token);
+    }
 }
 
 }  // namespace ember::api

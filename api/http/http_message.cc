@@ -17,6 +17,7 @@ std::string_view status_reason(int status) {
         case 400: return "Bad Request";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
         case 413: return "Payload Too Large";
         case 500: return "Internal Server Error";
         case 503: return "Service Unavailable";

@@ -13,9 +13,14 @@
 
 namespace ember::api {
 
+// What one request may make a connection buffer. A body over max_body_bytes is refused with 413
+// as soon as its Content-Length is read (or, without one, as soon as it grows past the limit).
 struct RequestLimits {
+    // Firecracker's HTTP_MAX_PAYLOAD_SIZE; `--http-api-max-payload-size` sets it, as there.
+    static constexpr size_t kDefaultMaxBodyBytes = 51200;
+
     size_t max_header_bytes = 8192;  // Request line plus headers.
-    size_t max_body_bytes = 51200;   // Firecracker's HTTP_MAX_PAYLOAD_SIZE.
+    size_t max_body_bytes = kDefaultMaxBodyBytes;
 };
 
 class RequestParser {
@@ -37,6 +42,10 @@ public:
     const HttpResponse& error() const { return error_; }
     // True while part of a request has been read.
     bool mid_request() const { return started_; }
+    // What the request under way holds: at most max_header_bytes plus max_body_bytes.
+    size_t buffered_bytes() const {
+        return url_.size() + header_field_.size() + request_.body.size();
+    }
 
 private:
     static int on_message_begin(http_parser* p);

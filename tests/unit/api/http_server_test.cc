@@ -1,6 +1,9 @@
 #include "api/http_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -9,7 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -74,6 +81,38 @@ public:
         return eof_;
     }
 
+    // Without waiting: true if the server has closed the connection (what it sent before is
+    // kept for receive()).
+    bool closed_now() {
+        for (;;) {
+            char chunk[4096];
+            ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+            if (n > 0) {
+                buffer_.append(chunk, static_cast<size_t>(n));
+                continue;
+            }
+            return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        }
+    }
+
+    // True if the server has closed its end, waiting up to `wait`; reads nothing, so that the
+    // server's answers stay unread.
+    bool hung_up(std::chrono::milliseconds wait = 0ms) {
+        pollfd p{fd_.get(), POLLRDHUP, 0};
+        return ::poll(&p, 1, static_cast<int>(wait.count())) > 0 &&
+               (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    }
+
+    // Sends without blocking until the socket takes no more; the bytes sent.
+    size_t send_until_full(std::string_view unit) {
+        size_t total = 0;
+        for (;;) {
+            ssize_t n = ::send(fd_.get(), unit.data(), unit.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n <= 0) return total;
+            total += static_cast<size_t>(n);
+        }
+    }
+
 private:
     bool read_some(std::chrono::steady_clock::time_point deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -121,8 +160,9 @@ protected:
         ASSERT_NE(::mkdtemp(dir), nullptr);
         dir_ = dir;
         options.socket_path = dir_ + "/api.sock";
-        options.request_timeout = 300ms;
-        options.idle_timeout = 2s;
+        options.timeouts.request = 300ms;
+        options.timeouts.response = 300ms;
+        options.timeouts.idle = 2s;
     }
     void TearDown() override {
         server.reset();
@@ -339,18 +379,6 @@ TEST_F(HttpServerTest, ServesAHundredClientsAtOnce) {
     EXPECT_EQ(good.load(), 100);
 }
 
-TEST_F(HttpServerTest, RefusesClientsBeyondTheConnectionLimit) {
-    options.max_connections = 2;
-    start();
-    Client a(options.socket_path), b(options.socket_path);
-    ASSERT_TRUE(a.send(kGetRoot));
-    ASSERT_TRUE(b.send(kGetRoot));
-    EXPECT_EQ(status_line(a.receive()), "HTTP/1.1 200 OK");
-    EXPECT_EQ(status_line(b.receive()), "HTTP/1.1 200 OK");
-    Client c(options.socket_path);
-    EXPECT_EQ(status_line(c.receive()), "HTTP/1.1 503 Service Unavailable");
-}
-
 TEST_F(HttpServerTest, StillAnswersAfterOneHundredThousandRandomByteStrings) {
     start();
     std::mt19937 rng(1234);
@@ -383,6 +411,309 @@ TEST_F(HttpServerTest, RemovesTheSocketFileWhenStopped) {
     EXPECT_EQ(::access(options.socket_path.c_str(), F_OK), 0);
     server.reset();
     EXPECT_NE(::access(options.socket_path.c_str(), F_OK), 0);
+}
+
+// The server's clock, stepped by the test instead of sleeping; the API thread reads it.
+class SteppedClock {
+public:
+    using Clock = Connection::Clock;
+    Clock::time_point now() const { return Clock::time_point(Clock::duration(ticks_.load())); }
+    void advance(Clock::duration d) { ticks_ += d.count(); }
+
+private:
+    std::atomic<Clock::rep> ticks_{std::chrono::duration_cast<Clock::duration>(1h).count()};
+};
+
+// The production timeouts (5 s, 5 s, 300 s) on a stepped clock.
+class SteppedServerTest : public HttpServerTest {
+protected:
+    void SetUp() override {
+        HttpServerTest::SetUp();
+        options.timeouts = ConnectionTimeouts{};
+        options.clock = [this] { return clock.now(); };
+    }
+    // Returns once the server has handled what was sent before and the deadlines up to the
+    // clock's time: a round trip on a client of its own, which the server serves only after
+    // it has checked deadlines and read every socket that was already readable.
+    void sync() {
+        if (!probe_) probe_ = std::make_unique<Client>(options.socket_path);
+        ASSERT_TRUE(probe_->send(kGetRoot));
+        ASSERT_EQ(status_line(probe_->receive()), "HTTP/1.1 200 OK");
+    }
+    void answered(Client& c) {
+        ASSERT_TRUE(c.connected());
+        ASSERT_TRUE(c.send(kGetRoot));
+        ASSERT_EQ(status_line(c.receive(1s)), "HTTP/1.1 200 OK");
+    }
+
+    SteppedClock clock;
+    std::unique_ptr<Client> probe_;
+};
+
+TEST_F(SteppedServerTest, DropsAClientDrippingBytesAtTheDeadlineFromItsFirstByte) {
+    start();
+    Client slow(options.socket_path);
+    const std::string request = "GET / HTTP/1.1\r\nX-Drip: " + std::string(100, 'a');
+    // A byte every 400 ms: a deadline counted from the last byte would never come.
+    for (size_t i = 0; i <= 12; ++i) {
+        if (i > 0) clock.advance(400ms);
+        ASSERT_TRUE(slow.send(request.substr(i, 1)));
+        sync();
+        ASSERT_FALSE(slow.closed_now()) << "dropped " << i * 400 << " ms after the first byte";
+    }
+    clock.advance(200ms);  // 5 s after the first byte.
+    sync();
+    EXPECT_TRUE(slow.closed_now());
+    std::string r = slow.receive(0ms);
+    EXPECT_EQ(status_line(r), "HTTP/1.1 408 Request Timeout");
+    EXPECT_NE(body_of(r).find("within 5000 ms of its first byte"), std::string::npos);
+}
+
+TEST_F(SteppedServerTest, GivesEachRequestItsOwnDeadline) {
+    start();
+    Client c(options.socket_path);
+    // Requests that each arrive whole in 4 s keep the connection, however long it lives.
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(c.send("GET / HTTP/1.1\r\n"));
+        clock.advance(4s);
+        sync();
+        ASSERT_TRUE(c.send("\r\n"));
+        ASSERT_EQ(status_line(c.receive()), "HTTP/1.1 200 OK") << i;
+    }
+}
+
+TEST_F(SteppedServerTest, DropsAClientThatSentHalfItsHeadersAndStopped) {
+    start();
+    Client half(options.socket_path);
+    ASSERT_TRUE(half.send("PUT /machine-config HTTP/1.1\r\nContent-Length: 40\r\n"));
+    sync();
+    clock.advance(4999ms);
+    sync();
+    ASSERT_FALSE(half.closed_now());
+    clock.advance(1ms);
+    sync();
+    EXPECT_TRUE(half.closed_now());
+    EXPECT_TRUE(fake.calls().empty() || fake.last_call() == "instance_info");
+}
+
+TEST_F(SteppedServerTest, ClosesAnIdleKeepAliveConnectionAfterTheIdleTimeout) {
+    start();
+    Client idle(options.socket_path);
+    answered(idle);
+    clock.advance(299s);
+    sync();
+    ASSERT_FALSE(idle.closed_now());
+    clock.advance(1s);
+    sync();
+    EXPECT_TRUE(idle.closed_now());
+}
+
+TEST_F(SteppedServerTest, DropsAClientThatDoesNotReadItsAnswers) {
+    start();
+    Client pipeliner(options.socket_path);
+    // Requests until the socket takes no more: the server stopped reading once answers backed
+    // up, instead of queueing them.
+    // Many requests a send: the kernel charges each send at least ~1 KiB of buffer, so single
+    // requests would fill it before the server's answers back up.
+    std::string hundred;
+    for (int i = 0; i < 100; ++i) hundred += kGetRoot;
+    size_t sent = pipeliner.send_until_full(hundred);
+    ASSERT_GT(sent, 0u);
+    // It gets one answer a round until its answers back up; then only the probe's are left.
+    size_t calls = 0;
+    int idle_rounds = 0;
+    for (int round = 0; round < 100000 && idle_rounds < 3; ++round) {
+        sync();
+        size_t now_calls = fake.calls().size();
+        idle_rounds = now_calls == calls + 1 ? idle_rounds + 1 : 0;
+        calls = now_calls;
+    }
+    EXPECT_LT(fake.calls().size() * std::strlen(kGetRoot), sent);
+    // Taking a byte a second is not taking the answer.
+    for (int i = 0; i < 4; ++i) {
+        char byte;
+        ASSERT_EQ(::recv(pipeliner.fd_for_test(), &byte, 1, MSG_DONTWAIT), 1);
+        clock.advance(1s);
+        sync();
+    }
+    clock.advance(999ms);
+    sync();
+    ASSERT_FALSE(pipeliner.hung_up());
+    clock.advance(1ms);
+    sync();
+    EXPECT_TRUE(pipeliner.hung_up(1s));
+}
+
+TEST_F(SteppedServerTest, ClosesTheConnectionIdleLongestWhenANewcomerFindsTheTableFull) {
+    options.max_connections = 3;
+    start();
+    Client a(options.socket_path), b(options.socket_path), c(options.socket_path);
+    answered(a);
+    clock.advance(1s);
+    answered(b);
+    clock.advance(1s);
+    answered(c);
+    clock.advance(1s);
+    Client newcomer(options.socket_path);
+    answered(newcomer);
+    EXPECT_TRUE(a.closed_now());
+    EXPECT_FALSE(b.closed_now());
+    EXPECT_FALSE(c.closed_now());
+    answered(b);  // b is now the most recently active.
+    clock.advance(1s);
+    Client second(options.socket_path);
+    answered(second);
+    EXPECT_TRUE(c.closed_now());
+    EXPECT_FALSE(b.closed_now());
+    EXPECT_FALSE(newcomer.closed_now());
+}
+
+TEST_F(SteppedServerTest, ServesNewcomersWhileEverySlotIsHeldByStalledClients) {
+    options.max_connections = 8;
+    start();
+    // Every kind of client that holds a slot without progress; the clock never moves, so none
+    // of them times out: only eviction makes room.
+    std::vector<std::unique_ptr<Client>> hostile;
+    for (int i = 0; i < 8; ++i) {
+        auto c = std::make_unique<Client>(options.socket_path);
+        ASSERT_TRUE(c->connected());
+        switch (i % 4) {
+            case 0: break;  // Connected, silent.
+            case 1: ASSERT_TRUE(c->send("GET / HTTP/1.1\r\nX-Drip: a")); break;
+            case 2: ASSERT_TRUE(c->send(put_request("/machine-config", "{\"vcpu").substr(0, 60)));
+                break;
+            case 3: c->send_until_full(kGetRoot); break;
+        }
+        hostile.push_back(std::move(c));
+    }
+    for (int i = 0; i < 20; ++i) {
+        Client newcomer(options.socket_path);
+        answered(newcomer);
+        clock.advance(1ms);
+        // And more hostile clients take the freed slots again.
+        auto c = std::make_unique<Client>(options.socket_path);
+        ASSERT_TRUE(c->send("GET / HTTP/1.1\r\nX-Drip: a"));
+        hostile.push_back(std::move(c));
+    }
+}
+
+// The API thread's CPU time, from the kernel's scheduler statistics. Opened in advance, since
+// the tests that read it use up every descriptor.
+class ApiThreadCpu {
+public:
+    ApiThreadCpu() {
+        for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+            std::ifstream comm(task.path() / "comm");
+            std::string name;
+            std::getline(comm, name);
+            if (name == "fc_api") schedstat_.open(task.path() / "schedstat");
+        }
+    }
+    std::chrono::nanoseconds used() {
+        EXPECT_TRUE(schedstat_.is_open()) << "no fc_api thread";
+        schedstat_.clear();
+        schedstat_.seekg(0);
+        int64_t ns = 0;
+        schedstat_ >> ns;
+        return std::chrono::nanoseconds(ns);
+    }
+
+private:
+    std::ifstream schedstat_;
+};
+
+// Lowers this process's descriptor limit and uses up all of it but `spare` descriptors.
+class FdExhaustion {
+public:
+    explicit FdExhaustion(int spare) {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        rlimit low = saved_;
+        low.rlim_cur = 256;
+        ::setrlimit(RLIMIT_NOFILE, &low);
+        for (;;) {
+            UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+            if (!fd) break;
+            fillers_.push_back(std::move(fd));
+        }
+        for (int i = 0; i < spare && !fillers_.empty(); ++i) fillers_.pop_back();
+    }
+    ~FdExhaustion() {
+        fillers_.clear();
+        ::setrlimit(RLIMIT_NOFILE, &saved_);
+    }
+    void release() { fillers_.clear(); }
+
+private:
+    rlimit saved_{};
+    std::vector<UniqueFd> fillers_;
+};
+
+TEST_F(HttpServerTest, DoesNotSpinWhenOutOfFileDescriptors) {
+    start();
+    ApiThreadCpu cpu;
+    FdExhaustion exhausted(1);
+    Client waiting(options.socket_path);  // Takes the last descriptor; the server's accept fails.
+    ASSERT_TRUE(waiting.connected());
+    ASSERT_TRUE(waiting.send(kGetRoot));
+    auto before = cpu.used();
+    // Real time, since spinning is what is measured.
+    std::this_thread::sleep_for(500ms);
+    auto used = cpu.used() - before;
+    EXPECT_LT(used, 25ms) << "the API thread spun on its readable listener";
+    // Once descriptors are free again, the waiting client is served.
+    exhausted.release();
+    EXPECT_EQ(status_line(waiting.receive(2s)), "HTTP/1.1 200 OK");
+}
+
+TEST_F(HttpServerTest, ServesANewcomerAtTheDescriptorLimitByClosingAnIdleConnection) {
+    start();
+    Client idle(options.socket_path);
+    ASSERT_TRUE(idle.send(kGetRoot));
+    ASSERT_EQ(status_line(idle.receive()), "HTTP/1.1 200 OK");
+    FdExhaustion exhausted(1);
+    Client newcomer(options.socket_path);
+    ASSERT_TRUE(newcomer.connected());
+    ASSERT_TRUE(newcomer.send(kGetRoot));
+    EXPECT_EQ(status_line(newcomer.receive(1s)), "HTTP/1.1 200 OK");
+    EXPECT_TRUE(idle.closed_now());
+}
+
+TEST(Connection, BuffersAtMostOneAnswerForAClientThatNeverReads) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    UniqueFd client(pair[1]);
+    testing::FakeVmmController fake;
+    Router router(fake);
+    auto t = Connection::Clock::now();
+    Connection c{UniqueFd(pair[0]), RequestLimits{}, t};
+    const std::string get = kGetRoot;
+    std::string pipelined;
+    for (int i = 0; i < 100; ++i) pipelined += get;
+    size_t most = 0;
+    size_t sent = 0;
+    // Pipelined requests, read by the server whenever it wants input, answers never read.
+    for (int round = 0; round < 100000; ++round) {
+        ssize_t n = ::send(client.get(), pipelined.data(), pipelined.size(), MSG_DONTWAIT);
+        if (n > 0) sent += static_cast<size_t>(n);
+        Connection::State state;
+        if (c.wants_turn()) {
+            state = c.on_turn(router, t);
+        } else if (c.interest() & EPOLLIN) {
+            state = c.on_readable(router, t);
+        } else {
+            break;
+        }
+        ASSERT_EQ(state, Connection::State::kOpen);
+        most = std::max(most, c.buffered_bytes());
+    }
+    EXPECT_FALSE(c.interest() & EPOLLIN) << "still reading after " << sent << " bytes";
+    EXPECT_TRUE(c.interest() & EPOLLOUT);
+    EXPECT_LE(most, Connection::kReadChunkBytes + 512);
+    // Its deadline is now the answer's, and it does not move while nothing is taken.
+    auto deadline = c.deadline(ConnectionTimeouts{});
+    EXPECT_LE(deadline, t + ConnectionTimeouts{}.response);
+    EXPECT_EQ(c.on_writable(router, t + 1s), Connection::State::kOpen);
+    EXPECT_EQ(c.deadline(ConnectionTimeouts{}), deadline);
 }
 
 }  // namespace

@@ -65,6 +65,27 @@ TEST(RequestParser, RefusesADeclaredBodyOverTheLimitBeforeReadingIt) {
     EXPECT_EQ(parser.error().status, 413);
 }
 
+TEST(RequestParser, RefusesABodyOverFirecrackersDefaultOf51200Bytes) {
+    EXPECT_EQ(RequestLimits::kDefaultMaxBodyBytes, 51200u);
+    RequestParser parser(RequestLimits{});
+    std::string text = "PUT /x HTTP/1.1\r\nContent-Length: 51201\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kError);
+    EXPECT_EQ(parser.error().status, 413);
+    EXPECT_NE(parser.error().body.find("limit of 51200"), std::string::npos);
+}
+
+TEST(RequestParser, HoldsNoMoreThanTheLimitsOfARequestUnderWay) {
+    RequestLimits limits{.max_header_bytes = 1000, .max_body_bytes = 5000};
+    RequestParser parser(limits);
+    std::string text =
+        "PUT /" + std::string(900, 'u') + " HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kNeedMore);
+    text = std::string(4999, 'b');
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kNeedMore);
+    EXPECT_LE(parser.buffered_bytes(), limits.max_header_bytes + limits.max_body_bytes);
+    EXPECT_GE(parser.buffered_bytes(), 900u + 4999u);
+}
+
 TEST(RequestParser, RefusesHeadersOverTheLimitWhileTheyArrive) {
     RequestParser parser(RequestLimits{.max_header_bytes = 100});
     std::string text = "GET / HTTP/1.1\r\n";
