@@ -171,7 +171,7 @@ TEST(DecodeBounds, DecodeTimeGrowsLinearlyWithTheNumberOfMemoryRegions) {
     expect_linear("memory regions", many_regions(10000), many_regions(80000));
 }
 
-TEST(DecodeBounds, DecodesOrRefusesAnEightMegabyteFileOfEmptyFieldsWithinASecond) {
+TEST(DecodeBounds, DecodesOrRefusesAnEightMegabyteFileOfEmptyFieldsWithinTwoSeconds) {
     // Both just past the size limit and just inside it (with its one section's length fixed up).
     std::vector<uint8_t> eight_mb = many_empty_fields(1'000'000);
     std::vector<uint8_t> at_limit =
@@ -181,7 +181,7 @@ TEST(DecodeBounds, DecodesOrRefusesAnEightMegabyteFileOfEmptyFieldsWithinASecond
         Clock::time_point start = Clock::now();
         std::string error = load_error(*bytes);
         (void)describe(*bytes);
-        EXPECT_LT(seconds_since(start), 1.0) << bytes->size() << " bytes: " << error;
+        EXPECT_LT(seconds_since(start), 2.0) << bytes->size() << " bytes: " << error;
         EXPECT_NE(error, "decoded");
     }
 }
