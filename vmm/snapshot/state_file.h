@@ -36,10 +36,10 @@ inline constexpr size_t kHeaderBytes = 24;
 inline constexpr size_t kSectionHeaderBytes = 16;
 inline constexpr size_t kCrcBytes = 8;
 // A state file holds registers and device state, never guest memory. The largest Ember writes is
-// 1.2 MB (decode_bounds_test): 32 vCPUs of at most ~33 KiB each (a 16 KiB xsave area with AMX tiles, 256 CPUID
-// entries, the 255 MSRs one KVM_SET_MSRS takes, the fixed-size register structs) and at most 23
-// devices of a few KiB. 4 MiB leaves room for later state and refuses a crafted file early.
-// (Firecracker bounds what bincode may allocate when it reads its state file to 10 MiB.)
+// 1.2 MB (decode_bounds_test): 32 vCPUs of at most ~33 KiB each (a 16 KiB xsave area with AMX
+// tiles, 256 CPUID entries, the 255 MSRs one KVM_SET_MSRS takes, the fixed-size register structs)
+// and at most 23 devices of a few KiB. 4 MiB leaves room for later state and refuses a crafted
+// file early. (Firecracker bounds what bincode may allocate reading its state file to 10 MiB.)
 inline constexpr size_t kMaxStateFileBytes = 4ull << 20;
 // Creator, machine, VM, 32 vCPUs, the memory regions and devices machine_state.h allows, plus
 // sections a later Ember adds.
