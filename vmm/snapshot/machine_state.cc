@@ -31,9 +31,9 @@ Result<void> take_once(std::optional<T>& slot, Result<T> decoded, const char* na
 
 Result<void> check_vcpus(const MachineInfo& machine, std::vector<kvm::VcpuState>& vcpus) {
     if (machine.vcpu_count < 1 || machine.vcpu_count > kMaxSnapshotVcpus) {
-        return Error::invalid("snapshot machine state invalid",
-                              fmt::format("{} vCPUs, must be 1 to {}", machine.vcpu_count,
-                                          kMaxSnapshotVcpus));
+        return Error::invalid(
+            "snapshot machine state invalid",
+            fmt::format("{} vCPUs, must be 1 to {}", machine.vcpu_count, kMaxSnapshotVcpus));
     }
     if (vcpus.size() != machine.vcpu_count) {
         return Error::invalid("snapshot state inconsistent",
@@ -76,9 +76,8 @@ Result<void> check_memory(const MachineInfo& machine, std::vector<MemoryRegionSt
     std::vector<const MemoryRegionState*> by_offset;
     by_offset.reserve(regions.size());
     for (const MemoryRegionState& r : regions) by_offset.push_back(&r);
-    std::sort(by_offset.begin(), by_offset.end(), [](const auto* a, const auto* b) {
-        return a->file_offset < b->file_offset;
-    });
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const auto* a, const auto* b) { return a->file_offset < b->file_offset; });
     for (size_t i = 1; i < by_offset.size(); ++i) {
         const MemoryRegionState& o = *by_offset[i - 1];
         if (o.file_offset + o.size_bytes > by_offset[i]->file_offset) {

@@ -30,9 +30,10 @@ Result<FieldReader> FieldReader::parse(std::span<const uint8_t> payload, const c
     while (!r.at_end()) {
         size_t at = r.position();
         if (reader.fields_.size() == kMaxFields) {
-            return Error::invalid("too many snapshot fields",
-                                  fmt::format("{} section: more than {} fields, the next at offset {}",
-                                              what, kMaxFields, at));
+            return Error::invalid(
+                "too many snapshot fields",
+                fmt::format("{} section: more than {} fields, the next at offset {}", what,
+                            kMaxFields, at));
         }
         if (r.remaining() < 8) {
             return Error::invalid("snapshot field header truncated",

@@ -58,9 +58,8 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
         }
     }
     if (bytes.size() > kMaxStateFileBytes) {
-        return Error::invalid(
-            "snapshot state file too large",
-            fmt::format("{} bytes, limit {}", bytes.size(), kMaxStateFileBytes));
+        return Error::invalid("snapshot state file too large",
+                              fmt::format("{} bytes, limit {}", bytes.size(), kMaxStateFileBytes));
     }
     if (bytes.size() < kHeaderBytes + kCrcBytes) {
         return Error::invalid("snapshot state truncated",
@@ -87,9 +86,9 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
         Section s;
         s.file_offset = r.file_offset();
         if (file.sections.size() == kMaxSections) {
-            return Error::invalid("too many snapshot sections",
-                                  fmt::format("more than {}, the next at offset {}", kMaxSections,
-                                              s.file_offset));
+            return Error::invalid(
+                "too many snapshot sections",
+                fmt::format("more than {}, the next at offset {}", kMaxSections, s.file_offset));
         }
         if (r.remaining() < kSectionHeaderBytes) {
             return Error::invalid("snapshot section header truncated",

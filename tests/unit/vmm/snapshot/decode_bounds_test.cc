@@ -33,7 +33,8 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kMust = kSectionMustUnderstand;
 
 Section section(SectionTag tag, std::vector<uint8_t> payload, uint32_t flags = kMust) {
-    return Section{.tag = static_cast<uint32_t>(tag), .flags = flags, .payload = std::move(payload)};
+    return Section{
+        .tag = static_cast<uint32_t>(tag), .flags = flags, .payload = std::move(payload)};
 }
 
 std::vector<uint8_t> file_of(std::vector<Section> sections) {
@@ -71,9 +72,8 @@ std::vector<Section> preamble(uint64_t mem_mib, uint32_t vcpus = 1) {
 
 Section region(uint64_t index) {
     return section(SectionTag::kMemoryRegion,
-                   encode_memory_region({.gpa = index << 20,
-                                         .size_bytes = 1 << 20,
-                                         .file_offset = index << 20}));
+                   encode_memory_region(
+                       {.gpa = index << 20, .size_bytes = 1 << 20, .file_offset = index << 20}));
 }
 
 Section device(size_t index) {
@@ -174,8 +174,8 @@ TEST(DecodeBounds, DecodeTimeGrowsLinearlyWithTheNumberOfMemoryRegions) {
 TEST(DecodeBounds, DecodesOrRefusesAnEightMegabyteFileOfEmptyFieldsWithinTwoSeconds) {
     // Both just past the size limit and just inside it (with its one section's length fixed up).
     std::vector<uint8_t> eight_mb = many_empty_fields(1'000'000);
-    std::vector<uint8_t> at_limit =
-        many_empty_fields((kMaxStateFileBytes - kHeaderBytes - kSectionHeaderBytes - kCrcBytes) / 8);
+    std::vector<uint8_t> at_limit = many_empty_fields(
+        (kMaxStateFileBytes - kHeaderBytes - kSectionHeaderBytes - kCrcBytes) / 8);
     ASSERT_EQ(at_limit.size(), kMaxStateFileBytes);
     for (const auto* bytes : {&eight_mb, &at_limit}) {
         Clock::time_point start = Clock::now();
@@ -221,8 +221,9 @@ TEST(DecodeBounds, RefusesMoreFieldsThanTheLimitInASectionOrADeviceBlob) {
     fields = empty_fields(kMaxFields + 1);
     Result<FieldReader> parsed = FieldReader::parse(fields, "test");
     ASSERT_FALSE(parsed);
-    EXPECT_NE(parsed.error().message().find("too many snapshot fields: test section: more than 256"),
-              std::string::npos)
+    EXPECT_NE(
+        parsed.error().message().find("too many snapshot fields: test section: more than 256"),
+        std::string::npos)
         << parsed.error().message();
     EXPECT_NE(load_error(many_empty_fields(kMaxFields + 1)).find("too many snapshot fields"),
               std::string::npos);
@@ -234,8 +235,9 @@ TEST(DecodeBounds, FindsADuplicateFieldAmongMany) {
     fields.insert(fields.end(), again.begin(), again.end());
     Result<FieldReader> parsed = FieldReader::parse(fields, "test");
     ASSERT_FALSE(parsed);
-    EXPECT_NE(parsed.error().message().find("duplicate snapshot field: test section, field 268435606"),
-              std::string::npos)
+    EXPECT_NE(
+        parsed.error().message().find("duplicate snapshot field: test section, field 268435606"),
+        std::string::npos)
         << parsed.error().message();
 }
 
@@ -282,10 +284,10 @@ TEST(DecodeBounds, FindsDuplicateDevicesAndSharedFileBytesAmongMany) {
     // Regions 0..39 at distinct addresses, the last one's file bytes inside region 5's.
     std::vector<Section> r = preamble(41);
     for (uint64_t i = 0; i < 40; ++i) r.push_back(region(i));
-    r.push_back(section(SectionTag::kMemoryRegion,
-                        encode_memory_region({.gpa = 100ull << 20,
-                                              .size_bytes = 1 << 20,
-                                              .file_offset = (5ull << 20) + 4096})));
+    r.push_back(section(
+        SectionTag::kMemoryRegion,
+        encode_memory_region(
+            {.gpa = 100ull << 20, .size_bytes = 1 << 20, .file_offset = (5ull << 20) + 4096})));
     error = load_error(file_of(r));
     EXPECT_NE(error.find("share file bytes"), std::string::npos) << error;
 }
@@ -342,8 +344,7 @@ TEST(ReadStateFile, StopsOneBytePastTheLimitOnAnEndlessDevice) {
     Result<std::vector<uint8_t>> read = read_at_most(zero, 0, kMaxStateFileBytes, "/dev/zero");
     EXPECT_LT(seconds_since(start), 1.0);
     ASSERT_FALSE(read);
-    EXPECT_NE(read.error().message().find("/dev/zero: more than 4194304 bytes"),
-              std::string::npos)
+    EXPECT_NE(read.error().message().find("/dev/zero: more than 4194304 bytes"), std::string::npos)
         << read.error().message();
 }
 
