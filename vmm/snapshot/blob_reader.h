@@ -136,15 +136,13 @@ class BlobReader {
         return ok();
     }
     Result<std::span<const uint8_t>> require(uint32_t tag, const char* name, size_t size) const {
-        for (const auto& [t, data] : fields_.fields()) {
-            if (t != tag) continue;
-            if (size != kAnySize && data.size() != size) {
-                return error(fmt::format("field {} (tag {}) has {} bytes, expected {}", name, tag,
-                                         data.size(), size));
-            }
-            return data;
+        const std::span<const uint8_t>* data = fields_.field(tag);
+        if (data == nullptr) return error(fmt::format("field {} (tag {}) missing", name, tag));
+        if (size != kAnySize && data->size() != size) {
+            return error(fmt::format("field {} (tag {}) has {} bytes, expected {}", name, tag,
+                                     data->size(), size));
         }
-        return error(fmt::format("field {} (tag {}) missing", name, tag));
+        return *data;
     }
 
     FieldReader fields_;

@@ -4,13 +4,17 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
+#include "vmm/config/vm_config.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
 
 namespace ember::snapshot {
 namespace {
+
+static_assert(kMaxSnapshotVcpus == MachineConfig::kMaxVcpus);
 
 Section section(SectionTag tag, uint32_t flags, std::vector<uint8_t> payload) {
     return Section{
@@ -26,6 +30,11 @@ Result<void> take_once(std::optional<T>& slot, Result<T> decoded, const char* na
 }
 
 Result<void> check_vcpus(const MachineInfo& machine, std::vector<kvm::VcpuState>& vcpus) {
+    if (machine.vcpu_count < 1 || machine.vcpu_count > kMaxSnapshotVcpus) {
+        return Error::invalid(
+            "snapshot machine state invalid",
+            fmt::format("{} vCPUs, must be 1 to {}", machine.vcpu_count, kMaxSnapshotVcpus));
+    }
     if (vcpus.size() != machine.vcpu_count) {
         return Error::invalid("snapshot state inconsistent",
                               fmt::format("machine has {} vCPUs, file holds state for {}",
@@ -61,15 +70,20 @@ Result<void> check_memory(const MachineInfo& machine, std::vector<MemoryRegionSt
             return Error::invalid("snapshot memory regions overlap",
                                   fmt::format("at gpa {:#x}", r.gpa));
         }
-        for (size_t j = 0; j < i; ++j) {
-            const MemoryRegionState& o = regions[j];
-            if (r.file_offset < o.file_offset + o.size_bytes &&
-                o.file_offset < r.file_offset + r.size_bytes) {
-                return Error::invalid("snapshot memory regions share file bytes",
-                                      fmt::format("file offset {:#x}", r.file_offset));
-            }
-        }
         total += r.size_bytes;
+    }
+    // Sorted by file offset, two regions share file bytes only if two neighbours do.
+    std::vector<const MemoryRegionState*> by_offset;
+    by_offset.reserve(regions.size());
+    for (const MemoryRegionState& r : regions) by_offset.push_back(&r);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const auto* a, const auto* b) { return a->file_offset < b->file_offset; });
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+        const MemoryRegionState& o = *by_offset[i - 1];
+        if (o.file_offset + o.size_bytes > by_offset[i]->file_offset) {
+            return Error::invalid("snapshot memory regions share file bytes",
+                                  fmt::format("file offset {:#x}", by_offset[i]->file_offset));
+        }
     }
     if (total != machine.mem_size_mib << 20) {
         return Error::invalid("snapshot state inconsistent",
@@ -79,17 +93,29 @@ Result<void> check_memory(const MachineInfo& machine, std::vector<MemoryRegionSt
     return ok();
 }
 
-// Ids are unique per device type only: a drive may be called "serial".
+// Ids are unique per device type only: a drive may be called "serial". Sorted by (type, id), a
+// duplicate sits next to its twin.
 Result<void> check_devices(const std::vector<DeviceState>& devices) {
-    for (size_t i = 0; i < devices.size(); ++i) {
-        for (size_t j = 0; j < i; ++j) {
-            if (devices[i].type == devices[j].type && devices[i].id == devices[j].id) {
-                return Error::invalid("duplicate snapshot device",
-                                      devices[i].type + " \"" + devices[i].id + "\"");
-            }
+    std::vector<const DeviceState*> sorted;
+    sorted.reserve(devices.size());
+    for (const DeviceState& d : devices) sorted.push_back(&d);
+    auto key = [](const DeviceState* d) { return std::tie(d->type, d->id); };
+    std::sort(sorted.begin(), sorted.end(),
+              [&key](const auto* a, const auto* b) { return key(a) < key(b); });
+    for (size_t i = 1; i < sorted.size(); ++i) {
+        if (key(sorted[i - 1]) == key(sorted[i])) {
+            return Error::invalid("duplicate snapshot device",
+                                  sorted[i]->type + " \"" + sorted[i]->id + "\"");
         }
     }
     return ok();
+}
+
+// Refuses one more section of a kind that already has `limit`, before decoding it.
+Result<void> check_count(size_t count, size_t limit, const char* what) {
+    if (count < limit) return ok();
+    return Error::invalid("snapshot state has too many sections",
+                          fmt::format("more than {} {} sections", limit, what));
 }
 
 }  // namespace
@@ -133,12 +159,15 @@ Result<MachineState> decode_machine_state(std::span<const uint8_t> bytes) {
                 EMBER_TRY(take_once(creator, decode_creator_info(s.payload), "creator"));
                 break;
             case SectionTag::kVcpu:
+                EMBER_TRY(check_count(state.vcpus.size(), kMaxSnapshotVcpus, "vCPU"));
                 state.vcpus.push_back(EMBER_TRY(decode_vcpu_state(s.payload)));
                 break;
             case SectionTag::kMemoryRegion:
+                EMBER_TRY(check_count(state.memory.size(), kMaxMemoryRegions, "memory region"));
                 state.memory.push_back(EMBER_TRY(decode_memory_region(s.payload)));
                 break;
             case SectionTag::kDevice:
+                EMBER_TRY(check_count(state.devices.size(), kMaxDevices, "device"));
                 state.devices.push_back(EMBER_TRY(decode_device_state(s.payload)));
                 break;
             default:

@@ -1,7 +1,8 @@
 // MachineState: everything a snapshot restores apart from guest memory contents, as plain structs,
 // and its state file: snapshot::save(path, state) and snapshot::load(path). load() checks the whole
 // file (container, every section, cross-section consistency) before returning anything, so a
-// caller that gets a MachineState can apply it without finding a problem half way.
+// caller that gets a MachineState can apply it without finding a problem half way. Its checks are
+// O(n log n) in the counts below, each bounded and refused as soon as a file exceeds it.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +56,14 @@ struct MachineState {
     std::vector<DeviceState> devices;
     CreatorInfo creator;
 };
+
+// What one state file may hold. vCPUs: MachineConfig::kMaxVcpus. Memory regions: Ember writes two
+// (below and above the 32-bit MMIO gap). Devices: Ember has at most 23 (4 legacy ones and one
+// virtio device per free legacy GSI). Device ids are 1 to 64 characters in the API, as types are.
+inline constexpr uint32_t kMaxSnapshotVcpus = 32;
+inline constexpr size_t kMaxMemoryRegions = 64;
+inline constexpr size_t kMaxDevices = 64;
+inline constexpr size_t kMaxDeviceNameBytes = 64;
 
 // Section tags of format 1.x. Never reuse a number.
 enum class SectionTag : uint32_t {

@@ -2,6 +2,9 @@
 // grow. A reader skips field tags it does not know (written by a later Ember) and defaults those
 // that are missing but optional (written by an earlier one). Device owners encode their state
 // blobs with the same two classes.
+//
+// FieldReader is linear in its payload plus O(n log n) in its field count, which is at most
+// kMaxFields: a crafted payload of many empty fields is refused, never parsed in quadratic time.
 #pragma once
 
 #include <cstdint>
@@ -43,10 +46,16 @@ class FieldWriter {
 
 enum class Presence { kRequired, kOptional };
 
+// The most fields one payload (a section, a device blob, or a struct nested in one) may hold. The
+// largest Ember writes is a virtio device's with 16 queues, 21 fields: this leaves room for later
+// Embers to add fields, and bounds what a crafted payload of empty fields makes a reader allocate.
+inline constexpr size_t kMaxFields = 256;
+
 class FieldReader {
   public:
     // Splits `payload` into fields (views into it: keep it alive while reading); refuses a field
-    // past the end or a tag given twice. `what` names the section in errors ("vCPU", "device").
+    // past the end, a tag given twice or more than kMaxFields fields. `what` names the section in
+    // errors ("vCPU", "device").
     static Result<FieldReader> parse(std::span<const uint8_t> payload, const char* what);
 
     // Each getter leaves `out` unchanged when the field is absent and optional.
@@ -75,19 +84,24 @@ class FieldReader {
         return ok();
     }
 
-    bool has(uint32_t tag) const;
-    // Fields this reader was not asked about, for describe().
+    bool has(uint32_t tag) const { return field(tag) != nullptr; }
+    // The field's bytes, or nullptr when it is absent. O(log n).
+    const std::span<const uint8_t>* field(uint32_t tag) const;
+    // Every field in file order, for tools and tests that rewrite a payload.
     const std::vector<std::pair<uint32_t, std::span<const uint8_t>>>& fields() const {
         return fields_;
     }
 
   private:
+    using Field = std::pair<uint32_t, std::span<const uint8_t>>;
+
     explicit FieldReader(const char* what) : what_(what) {}
     Result<const std::span<const uint8_t>*> find(uint32_t tag, Presence presence) const;
     Error wrong_size(uint32_t tag, size_t got, size_t want, const char* relation) const;
 
     const char* what_;
-    std::vector<std::pair<uint32_t, std::span<const uint8_t>>> fields_;
+    std::vector<Field> fields_;  // File order.
+    std::vector<Field> by_tag_;  // The same, sorted by tag, for lookups.
 };
 
 }  // namespace ember::snapshot

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "vmm/base/file_open.h"
@@ -57,6 +58,10 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
                                               file.minor, kFormatMajor));
         }
     }
+    if (bytes.size() > kMaxStateFileBytes) {
+        return Error::invalid("snapshot state file too large",
+                              fmt::format("{} bytes, limit {}", bytes.size(), kMaxStateFileBytes));
+    }
     if (bytes.size() < kHeaderBytes + kCrcBytes) {
         return Error::invalid("snapshot state truncated",
                               fmt::format("{} bytes, shorter than header and CRC", bytes.size()));
@@ -81,6 +86,11 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
     while (!r.at_end()) {
         Section s;
         s.file_offset = r.file_offset();
+        if (file.sections.size() == kMaxSections) {
+            return Error::invalid(
+                "too many snapshot sections",
+                fmt::format("more than {}, the next at offset {}", kMaxSections, s.file_offset));
+        }
         if (r.remaining() < kSectionHeaderBytes) {
             return Error::invalid("snapshot section header truncated",
                                   fmt::format("at offset {}", s.file_offset));
@@ -115,6 +125,31 @@ Result<void> write_state_file(const std::string& path, std::span<const uint8_t> 
     return ok();
 }
 
+Result<std::vector<uint8_t>> read_at_most(const UniqueFd& fd, size_t size_hint, size_t limit,
+                                          const std::string& path) {
+    // Sized from the hint but never past one byte over the limit, whatever the hint said:
+    // reaching that byte means the file is too large, however it got there.
+    const size_t cap = limit + 1;
+    std::vector<uint8_t> bytes(std::min(size_hint, limit) + 1);
+    size_t done = 0;
+    for (;;) {
+        if (done == bytes.size()) {
+            if (done == cap) {
+                return Error::invalid("snapshot state file too large",
+                                      fmt::format("{}: more than {} bytes", path, limit));
+            }
+            bytes.resize(std::min(cap, 2 * done));
+        }
+        ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("read snapshot state file", path);
+        if (n == 0) break;  // End of file; one that shrank under us decodes as truncated.
+        done += static_cast<size_t>(n);
+    }
+    bytes.resize(done);
+    return bytes;
+}
+
 Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
     UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
                                             IoMode::kBlocking, "open snapshot state file")).fd;
@@ -126,17 +161,7 @@ Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
             "snapshot state file too large",
             fmt::format("{}: {} bytes, limit {}", path, st.st_size, kMaxStateFileBytes));
     }
-    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::from_errno("read snapshot state file", path);
-        if (n == 0) break;  // Shrunk under us: decode reports the truncation.
-        done += static_cast<size_t>(n);
-    }
-    bytes.resize(done);
-    return bytes;
+    return read_at_most(fd, static_cast<size_t>(st.st_size), kMaxStateFileBytes, path);
 }
 
 }  // namespace ember::snapshot

@@ -169,6 +169,13 @@ Result<DeviceState> decode_device_state(std::span<const uint8_t> payload) {
     if (device.id.empty() || device.type.empty()) {
         return Error::invalid("snapshot device state invalid", "empty device id or type");
     }
+    // Errors quote them: a bound keeps a crafted name from filling a log line or an API reply.
+    if (device.id.size() > kMaxDeviceNameBytes || device.type.size() > kMaxDeviceNameBytes) {
+        return Error::invalid(
+            "snapshot device state invalid",
+            fmt::format("device id of {} bytes or type of {}, at most {} each", device.id.size(),
+                        device.type.size(), kMaxDeviceNameBytes));
+    }
     return device;
 }
 
