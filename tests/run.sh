@@ -73,7 +73,10 @@ for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
     # A time and memory budget per input, so that a slow input fails like a crash (libFuzzer's
     # defaults, 1200 s and 2048 MB, let a quadratic parser pass). A 1 MiB snapshot input takes
     # 0.13 s under ASan on a loaded 2-core machine; 1 GiB holds ASan's quarantine and the corpus.
+    # A failing input is kept in build-fuzz/findings/ (not the checkout's root) to replay.
+    mkdir -p build-fuzz/findings
     if "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=2 -rss_limit_mb=1024 \
+        -artifact_prefix="build-fuzz/findings/$name-" \
         "$corpus" "${seeds[@]}" >"$corpus.log" 2>&1; then
         echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"; passed=$((passed + 1))
     else
