@@ -11,28 +11,13 @@
 #include <string>
 
 #include "tests/unit/api/filtered_api_child.h"
+#include "tests/unit/api/hostile_requests.h"
+#include "tests/unit/api/raw_http_client.h"
 
 namespace ember::api::testing {
 namespace {
 
-// RequestLimits' default, Firecracker's HTTP_MAX_PAYLOAD_SIZE.
-constexpr size_t kBodyLimit = 51200;
-
-std::string nested_arrays(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
-
-std::string nested_objects(size_t depth) {
-    std::string out;
-    for (size_t i = 0; i < depth; ++i) out += "{\"a\":";
-    out += "0";
-    return out + std::string(depth, '}');
-}
-
-// A machine-config body of exactly `size` bytes: valid JSON with an unknown padding field.
-std::string body_of_size(size_t size) {
-    std::string head = R"({"vcpu_count":1,"mem_size_mib":128,"pad":")";
-    std::string tail = R"("})";
-    return head + std::string(size - head.size() - tail.size(), 'a') + tail;
-}
+constexpr size_t kBodyLimit = kDefaultBodyLimit;
 
 class ApiUnderSeccomp : public ::testing::Test {
 protected:
@@ -112,19 +97,14 @@ TEST_F(ApiUnderSeccomp, AnUnclosedNestBeyondTheLimitGetsA400AndTheProcessLivesOn
 }
 
 TEST_F(ApiUnderSeccomp, TenThousandKeysGetA400AndTheProcessLivesOn) {
-    std::string body = "{";
-    for (int i = 0; i < 10000; ++i) body += i ? ",\"\":0" : "\"\":0";
-    body += "}";
+    std::string body = many_keys(10000);
     ASSERT_LE(body.size(), kBodyLimit);
     EXPECT_EQ(send(http_request("PUT", "/machine-config", body)), std::vector<int>{400});
     expect_still_serving();
 }
 
 TEST_F(ApiUnderSeccomp, TenThousandPipelinedRequestsAllGetAnAnswer) {
-    std::string requests;
-    for (int i = 0; i < 10000; ++i) requests += http_request("GET", "/", "", false);
-    requests += http_request("GET", "/", "");
-    std::vector<int> statuses = send(requests);
+    std::vector<int> statuses = send(pipelined_gets(10000));
     EXPECT_EQ(statuses.size(), 10001u) << child_->obituary();
     EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 10001);
     expect_still_serving();
@@ -148,6 +128,17 @@ TEST_F(ApiUnderSeccomp, InvalidUtf8GetsA400AndTheProcessLivesOn) {
     for (int i = 0; i < 10000; ++i) big += "\xc3\x28\xe2\x82";
     big += "\"}";
     EXPECT_EQ(send(http_request("PUT", "/drives/x", big)), std::vector<int>{400});
+    expect_still_serving();
+}
+
+TEST_F(ApiUnderSeccomp, EveryCaseOfTheSandboxTestGetsItsAnswersOnOneServer) {
+    for (const HostileCase& c : hostile_cases()) {
+        std::vector<int> statuses = send(c.bytes);
+        EXPECT_TRUE(statuses_match(statuses, c.statuses))
+            << c.name << ": " << statuses.size() << " answers, first "
+            << (statuses.empty() ? 0 : statuses[0]) << "; " << child_->obituary();
+        ASSERT_TRUE(child_->alive()) << c.name << ": " << child_->obituary();
+    }
     expect_still_serving();
 }
 

@@ -7,10 +7,8 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace ember::api::testing {
 
@@ -34,19 +32,5 @@ private:
     pid_t pid_ = -1;
     std::optional<int> status_;
 };
-
-// Connects to `socket`, writes `bytes` while reading whatever comes back (so that a server that
-// stops reading until its answers are taken never deadlocks the exchange), until the server
-// closes the connection or `timeout` passes. Returns everything read.
-std::string send_and_receive(const std::string& socket, const std::string& bytes,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
-
-// The status codes of the HTTP/1.1 responses in `stream`, in order; stops at the first thing that
-// is not a complete response (Content-Length framed, as the server frames every answer).
-std::vector<int> response_statuses(const std::string& stream);
-
-// One request with a Content-Length; `close` adds "Connection: close".
-std::string http_request(const std::string& method, const std::string& path,
-                         const std::string& body, bool close = true);
 
 }  // namespace ember::api::testing
