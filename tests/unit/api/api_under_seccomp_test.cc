@@ -22,9 +22,7 @@ constexpr size_t kBodyLimit = kDefaultBodyLimit;
 class ApiUnderSeccomp : public ::testing::Test {
 protected:
     void SetUp() override {
-#if defined(__SANITIZE_ADDRESS__)
-        GTEST_SKIP() << "the filters allow glibc malloc's syscalls, not a sanitizer allocator's";
-#endif
+        if (kSanitizerAllocator) GTEST_SKIP() << "a sanitizer's allocator is not glibc's";
         char tmpl[] = "/tmp/ember-api-seccomp-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         dir_ = tmpl;

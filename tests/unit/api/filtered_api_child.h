@@ -12,6 +12,20 @@
 
 namespace ember::api::testing {
 
+// The filters allow what glibc's malloc needs; a sanitizer's allocator makes other calls, so the
+// tests that run allocating code under the real filters skip in sanitizer builds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerAllocator = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerAllocator = true;
+#else
+inline constexpr bool kSanitizerAllocator = false;
+#endif
+#else
+inline constexpr bool kSanitizerAllocator = false;
+#endif
+
 class FilteredApiChild {
 public:
     // Forks the child serving `dir`/api.sock; returns once the socket accepts (or the child died).
