@@ -1,8 +1,8 @@
-// Ember's API under its real seccomp filters, in a forked child, and a client that sends it raw
-// bytes. The child is wired as ember's main wires it (one malloc arena, the SIGSYS handler that
-// exits with 148, the vmm loop on the main thread, the HTTP server on its own thread under the
-// built-in api filter), and the main thread also runs under the built-in vmm filter, as it does
-// once a guest runs. A forbidden syscall on either thread ends the child with 148.
+// Ember's API under its real seccomp filters, in a forked child (raw_http_client.h talks to it).
+// The child is wired as ember's main wires it (one malloc arena, the SIGSYS handler that exits
+// with 148, the vmm loop on the main thread, the HTTP server on its own thread under the built-in
+// api filter), and the main thread also runs under the built-in vmm filter, as it does once a
+// guest runs. A forbidden syscall on either thread ends the child with 148.
 #pragma once
 
 #include <sys/types.h>
