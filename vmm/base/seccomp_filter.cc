@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -194,6 +195,14 @@ Result<void> install_bpf_program(const BpfProgram& program, const char* label) {
     // No SECCOMP_FILTER_FLAG_TSYNC: the filter applies to the calling thread only.
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
         return Error::from_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+    }
+    return ok();
+}
+
+Result<void> use_one_malloc_arena() {
+    // glibc's mallopt returns 1 on success; a replacement allocator's returns 0.
+    if (::mallopt(M_ARENA_MAX, 1) != 1) {
+        return Error::invalid("mallopt(M_ARENA_MAX, 1)", "not glibc's allocator");
     }
     return ok();
 }

@@ -70,6 +70,15 @@ private:
 // Call once in main before any filter is installed.
 Result<void> install_sigsys_handler();
 
+// Makes every thread that starts afterwards allocate from glibc's main arena
+// (mallopt(M_ARENA_MAX, 1), as musl's single heap in Firecracker): malloc and free then need only
+// brk, mmap, munmap, mremap and madvise(MADV_DONTNEED), which every filter allows. A per-thread
+// arena would also reach openat (glibc reads /proc/sys/vm/overcommit_memory the first time it
+// shrinks one) and sched_getaffinity (when a ninth arena is made). Thread: main, before any other
+// thread starts (a thread keeps the arena it first allocated from). Fails only under an allocator
+// that replaces glibc's (sanitizers), where it does nothing. See resources/seccomp/README.md.
+Result<void> use_one_malloc_arena();
+
 // Installs `program` on the calling thread (the primitive behind SeccompFilters::install).
 // `label` names the thread in the SIGSYS handler's message (a string literal: it is kept).
 Result<void> install_bpf_program(const BpfProgram& program, const char* label = "custom");
