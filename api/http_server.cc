@@ -37,17 +37,6 @@ Result<UniqueFd> listen_unix(const std::string& path) {
     return fd;
 }
 
-// glibc decides once per process, the first time it trims a thread's heap, whether it may shrink
-// heaps, by reading /proc/sys/vm/overcommit_memory: an openat that the API filter does not allow,
-// so 256 clients sending 50 KiB bodies and leaving killed the VM when the memory came back. Grow
-// and trim this thread's heap once before the filter so that the answer is cached.
-void settle_heap_trim_check() {
-    constexpr size_t kBlocks = 64;
-    std::array<void*, kBlocks> blocks{};
-    for (void*& b : blocks) b = std::malloc(64 * 1024);  // Below the mmap threshold: the heap.
-    for (size_t i = kBlocks; i-- > 0;) std::free(blocks[i]);  // Into the top chunk: a trim.
-}
-
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options, Router& router) {
@@ -71,7 +60,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     std::atomic<int> confined{0};  // 1: filter in place, -errno: it failed.
     server->thread_ = std::jthread([s = server.get(), &confined] {
         log::set_thread_name("fc_api");
-        settle_heap_trim_check();
         Result<void> installed =
             s->options_.seccomp ? install_bpf_program(*s->options_.seccomp, "api") : ok();
         confined.store(installed ? 1 : -installed.error().code().value());
