@@ -283,6 +283,11 @@ int run(int argc, char** argv) {
         return kExitGeneric;
     }
     log::set_thread_name("firecracker");
+    // Before any thread starts: all then allocate from one malloc arena, whose syscalls the
+    // seccomp filters allow (resources/seccomp/README.md, "The allocator").
+    if (Result<void> arena = use_one_malloc_arena(); !arena) {
+        EMBER_WARN("{}", arena.error().message());
+    }
     // Before the exit signals are blocked, so that Ctrl-C still ends a wait on a FIFO's writer;
     // bounded in size and, for a FIFO, in time (api::kMaxConfigFileBytes, kConfigFifoTimeout).
     std::optional<std::string> config_json;
