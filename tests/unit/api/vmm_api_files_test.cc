@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/router.h"
+#include "tests/fakes/scratch_dir.h"
 #include "tests/unit/api/test_request.h"
 #include "vmm/core/vmm.h"
 
@@ -25,13 +26,6 @@ namespace {
 class VmmApiFilesTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        char pattern[] = "/tmp/ember-vmm-files-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        dir_ = pattern;
-        fifo_ = dir_ + "/fifo";
-        ASSERT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
-        link_ = dir_ + "/link";
-        ASSERT_EQ(::symlink(fifo_.c_str(), link_.c_str()), 0);
         std::promise<void> ready;
         thread_ = std::jthread([&] {
             Vmm::Options options;
@@ -53,7 +47,6 @@ protected:
     void TearDown() override {
         if (vmm_) vmm_->request_exit(Vmm::kExitOk);
         thread_.join();
-        (void)!std::system(("rm -rf " + dir_).c_str());
     }
 
     // The answer to one request, or a failure (not a hang) if it takes over two seconds; the
@@ -81,7 +74,10 @@ protected:
                R"(", "is_root_device": true, "is_read_only": )" + read_only + "}";
     }
 
-    std::string dir_, fifo_, link_;
+    testing::ScratchDir scratch_{"ember-vmm-files"};
+    const std::string dir_ = scratch_.path();
+    const std::string fifo_ = scratch_.make_fifo("fifo");
+    const std::string link_ = scratch_.make_symlink("link", fifo_);
     std::unique_ptr<Vmm> vmm_;
     std::unique_ptr<Router> router_;
     std::jthread thread_;

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/fakes/scratch_dir.h"
+
 namespace ember {
 namespace {
 
@@ -23,18 +25,7 @@ using std::chrono::milliseconds;
 
 class FileOpenTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char pattern[] = "/tmp/ember-file-open-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        dir_ = pattern;
-        fifo_ = dir_ + "/fifo";
-        ASSERT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
-        link_ = dir_ + "/link";
-        ASSERT_EQ(::symlink(fifo_.c_str(), link_.c_str()), 0);
-        file_ = dir_ + "/file";
-        std::ofstream(file_) << "contents";
-    }
-    void TearDown() override { (void)!std::system(("rm -rf " + dir_).c_str()); }
+    void SetUp() override { std::ofstream(file_) << "contents"; }
 
     // Runs `open` on another thread and fails (instead of hanging) if it does not return within
     // two seconds; a blocked open is then released by opening the FIFO's other end.
@@ -49,7 +40,11 @@ protected:
         return answer.get();
     }
 
-    std::string dir_, fifo_, link_, file_;
+    testing::ScratchDir scratch_{"ember-file-open"};
+    const std::string dir_ = scratch_.path();
+    const std::string fifo_ = scratch_.make_fifo("fifo");
+    const std::string link_ = scratch_.make_symlink("link", fifo_);
+    const std::string file_ = scratch_ / "file";
 };
 
 // Every FileKinds that a path must be refused for, with the word the message must use.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/fakes/scratch_dir.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
@@ -27,14 +28,6 @@ using std::chrono::milliseconds;
 
 class SnapshotFilesTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char pattern[] = "/tmp/ember-snapshot-files-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern), nullptr);
-        dir_ = pattern;
-        fifo_ = dir_ + "/fifo";
-        ASSERT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
-    }
-    void TearDown() override { (void)!std::system(("rm -rf " + dir_).c_str()); }
 
     // Runs `call` on another thread; fails instead of hanging if it takes over two seconds (a
     // blocked open of the FIFO is then released by opening its other end).
@@ -53,7 +46,9 @@ protected:
         return {fifo_, dir_, ".", "/dev/kmsg", "/dev/null", "/dev/zero"};
     }
 
-    std::string dir_, fifo_;
+    testing::ScratchDir scratch_{"ember-snapshot-files"};
+    const std::string dir_ = scratch_.path();
+    const std::string fifo_ = scratch_.make_fifo("fifo");
 };
 
 TEST_F(SnapshotFilesTest, RefusesANonRegularStateFileToReadWithoutBlocking) {
