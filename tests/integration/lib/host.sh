@@ -27,14 +27,24 @@ choose_sandbox_mode() {
 # run_sandbox_test TEST MARKER ARGS...: `ember-sandbox run ARGS...`, prints its output, and passes
 # only when the sandbox exits 0 and its output has a line that is exactly MARKER. A crash of the
 # outer VM's own kernel (TCG failing under nested load; Ember runs as a process in it) reruns the
-# test once: the marker then comes only from a complete rerun. A guest's fault is never retried.
+# test once: the marker then comes only from a complete rerun. A guest's fault is never retried,
+# but a "triple fault" the outer VM traces at a RIP where the guest has no code is not the guest's
+# (see outer_triple_fault) and reruns the test once too.
 run_sandbox_test() {
-    local name=$1 marker=$2 out rc
+    local name=$1 marker=$2 out rc try
     shift 2
     out="$(mktemp "/tmp/ember-$name.XXXXXX")"
-    # Under set -e a failing sandbox must not end the script before its output is shown.
-    "$root/resources/sandbox/ember-sandbox" run --retry-outer-crash 1 "$@" >"$out" && rc=0 || rc=$?
-    cat "$out"
+    for try in 1 2; do
+        # Under set -e a failing sandbox must not end the script before its output is shown.
+        "$root/resources/sandbox/ember-sandbox" run --retry-outer-crash 1 "$@" >"$out" && rc=0 || rc=$?
+        cat "$out"
+        if [[ $try == 1 && $rc -ne 0 ]] && outer_triple_fault "$out"; then
+            echo "$name: the guest's vCPU was reset at a RIP outside any guest code (above):" \
+                "TCG's nested SVM mixed the outer VM's state into the guest's; running again" >&2
+            continue
+        fi
+        break
+    done
     if [[ $rc -ne 0 ]] || ! grep -qx "$marker" "$out"; then
         rm -f "$out"
         echo "$name: FAIL (sandbox exit $rc)" >&2
@@ -42,4 +52,19 @@ run_sandbox_test() {
     fi
     rm -f "$out"
     echo "$name: PASS"
+}
+
+# outer_triple_fault OUTPUT: true when every nested triple fault that ember-sandbox traced in
+# OUTPUT ("kvm_exit: vcpu N reason shutdown rip 0x...") stands at or above 0xffffffffc0000000.
+# The test guests' kernel (tinyconfig plus resources/guest/kernel.fragment) has no modules, no
+# BPF JIT and no KASLR, so none of its code is there; the outer VM's kvm-amd module is. Seen once in
+# api_hostile_requests (rip 0xffffffffc035320c while the APIC timer vector was being delivered)
+# under full load of both outer CPUs.
+outer_triple_fault() {
+    local rips
+    rips="$(sed -n 's/.*kvm_exit: vcpu [0-9]* reason shutdown rip 0x\([0-9a-f]*\).*/\1/p' "$1")"
+    [[ -n $rips ]] || return 1
+    while read -r rip; do
+        ((${#rip} == 16)) && [[ $rip > ffffffffbfffffff ]] || return 1
+    done <<<"$rips"
 }
