@@ -50,8 +50,11 @@ void VcpuRunner::request(Request req) {
         std::lock_guard lock(mu_);
         request_ = req;
     }
-    kicked_.store(true);
+    // immediate_exit before kicked_: the thread clears the flag once it sees kicked_, so setting
+    // it after would let it be set again behind the thread's back, and a running vCPU would then
+    // get EINTR from every KVM_RUN with nothing left to clear it.
     vcpu_.set_immediate_exit(true);
+    kicked_.store(true);
     // The thread may be inside KVM_RUN: the signal makes it return. If it is elsewhere, the
     // immediate_exit flag makes its next KVM_RUN return at once.
     if (thread_.joinable()) ::pthread_kill(thread_.native_handle(), kick_signal());
