@@ -10,21 +10,13 @@
 #include <optional>
 #include <string>
 
+#include "tests/fakes/sanitizers.h"
+
 namespace ember::api::testing {
 
 // The filters allow what glibc's malloc needs; a sanitizer's allocator makes other calls, so the
 // tests that run allocating code under the real filters skip in sanitizer builds.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kSanitizerAllocator = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kSanitizerAllocator = true;
-#else
-inline constexpr bool kSanitizerAllocator = false;
-#endif
-#else
-inline constexpr bool kSanitizerAllocator = false;
-#endif
+inline constexpr bool kSanitizerAllocator = ember::testing::kUnderSanitizer;
 
 class FilteredApiChild {
 public:

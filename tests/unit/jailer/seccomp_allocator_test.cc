@@ -15,21 +15,12 @@
 #include <vector>
 
 #include "vmm/base/seccomp_builtin.h"
+#include "tests/fakes/sanitizers.h"
 
 namespace ember {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizerAllocator = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitizerAllocator = true;
-#else
-constexpr bool kSanitizerAllocator = false;
-#endif
-#else
-constexpr bool kSanitizerAllocator = false;
-#endif
+constexpr bool kSanitizerAllocator = ember::testing::kUnderSanitizer;
 
 // Allocation patterns that make glibc grow and trim its heap, map and unmap large blocks and
 // move them with mremap. Returns a checksum so that nothing is optimised away.
