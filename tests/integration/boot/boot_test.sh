@@ -130,22 +130,13 @@ sandbox_timeout_s=$((timeout_s * repeat + 120))
 # A crashed or frozen outer VM (not Ember's doing) is run again once; only the output of the last
 # run counts (from its RUN-IN-VM-START line on). So is a run whose guest was reset at a RIP where
 # it has no code (outer_triple_fault in lib/host.sh).
-for try in 1 2; do
-    "$root/resources/sandbox/ember-sandbox" run --retry-outer-crash 1 \
-        --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" --bin "$ember" \
-        --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
-        --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
-        -- env EMBER_HUGE_PAGES="$reserve" \
-        bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat" >"$out" 2>"$out.err"
-    sandbox_rc=$?
-    cat "$out.err" >&2
-    if ((try == 1)) && outer_triple_fault "$out.err"; then
-        echo "boot_test: the guest's vCPU was reset at a RIP outside any guest code (above):" \
-            "TCG's nested SVM mixed the outer VM's state into the guest's; running again" >&2
-        continue
-    fi
-    break
-done
+sandbox_run_rerun boot_test "$out" --retry-outer-crash 1 \
+    --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" --bin "$ember" \
+    --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
+    --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
+    -- env EMBER_HUGE_PAGES="$reserve" \
+    bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat"
+sandbox_rc=$?
 set -e
 awk '/^RUN-IN-VM-START$/ {start = NR} {line[NR] = $0}
     END {for (i = start + 1; i <= NR; i++) print line[i]}' "$out" >"$out.last"

@@ -31,24 +31,12 @@ choose_sandbox_mode() {
 # but a "triple fault" the outer VM traces at a RIP where the guest has no code is not the guest's
 # (see outer_triple_fault) and reruns the test once too.
 run_sandbox_test() {
-    local name=$1 marker=$2 out rc try
+    local name=$1 marker=$2 out rc
     shift 2
     out="$(mktemp "/tmp/ember-$name.XXXXXX")"
-    for try in 1 2; do
-        # Under set -e a failing sandbox must not end the script before its output is shown. Its
-        # stderr (where it reports nested triple faults) is kept to be read, then shown.
-        "$root/resources/sandbox/ember-sandbox" run --retry-outer-crash 1 "$@" >"$out" 2>"$out.err" &&
-            rc=0 || rc=$?
-        cat "$out"
-        cat "$out.err" >&2
-        if [[ $try == 1 ]] && outer_triple_fault "$out.err"; then
-            echo "$name: the guest's vCPU was reset at a RIP outside any guest code (above):" \
-                "TCG's nested SVM mixed the outer VM's state into the guest's; running again" >&2
-            continue
-        fi
-        break
-    done
-    rm -f "$out.err"
+    # Under set -e a failing sandbox must not end the script before its output is shown.
+    sandbox_run_rerun "$name" "$out" --retry-outer-crash 1 "$@" && rc=0 || rc=$?
+    cat "$out"
     if [[ $rc -ne 0 ]] || ! grep -qx "$marker" "$out"; then
         rm -f "$out"
         echo "$name: FAIL (sandbox exit $rc)" >&2
@@ -56,6 +44,26 @@ run_sandbox_test() {
     fi
     rm -f "$out"
     echo "$name: PASS"
+}
+
+# sandbox_run_rerun NAME OUT ARGS...: `ember-sandbox run ARGS...` with its stdout in OUT and its
+# stderr shown; runs it again once when the first run's guest was reset at a RIP where it has no
+# code (outer_triple_fault). Returns the exit status of the run whose output OUT holds.
+sandbox_run_rerun() {
+    local name=$1 out=$2 try rc
+    shift 2
+    for try in 1 2; do
+        "$root/resources/sandbox/ember-sandbox" run "$@" >"$out" 2>"$out.err" && rc=0 || rc=$?
+        cat "$out.err" >&2
+        if ((try == 1)) && outer_triple_fault "$out.err"; then
+            echo "$name: the guest's vCPU was reset at a RIP outside any guest code (above):" \
+                "TCG's nested SVM mixed the outer VM's state into the guest's; running again" >&2
+            continue
+        fi
+        break
+    done
+    rm -f "$out.err"
+    return $rc
 }
 
 # outer_triple_fault STDERR: true when every nested triple fault that ember-sandbox traced in

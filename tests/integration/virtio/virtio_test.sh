@@ -54,21 +54,11 @@ choose_sandbox_mode
 
 out="$work/out.txt"
 set +e
-# A guest reset at a RIP where it has no code is the nested sandbox's (outer_triple_fault in
-# lib/host.sh): run the suite again once.
-for try in 1 2; do
-    "$root/resources/sandbox/ember-sandbox" run --timeout "$timeout_s" --mem 3072 \
-        --bin "$ember" --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
-        --file "$here/${suite}_in_vm.sh:run.sh" -- bash run.sh >"$out" 2>"$out.err"
-    sandbox_rc=$?
-    cat "$out.err" >&2
-    if ((try == 1)) && outer_triple_fault "$out.err"; then
-        echo "virtio_test: the guest's vCPU was reset at a RIP outside any guest code (above);" \
-            "running again" >&2
-        continue
-    fi
-    break
-done
+# A guest reset at a RIP where it has no code is the nested sandbox's: run again once.
+sandbox_run_rerun virtio_test "$out" --timeout "$timeout_s" --mem 3072 \
+    --bin "$ember" --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
+    --file "$here/${suite}_in_vm.sh:run.sh" -- bash run.sh
+sandbox_rc=$?
 set -e
 cat "$out"
 
