@@ -19,13 +19,6 @@ fail() {
 }
 source "$(dirname "$0")/api_client.sh"
 
-# A child that has exited stays a zombie (state Z) until `wait`.
-ember_exited() {
-    local state
-    state=$(awk '{print $3}' "/proc/$ember_pid/stat" 2>/dev/null)
-    [[ -z "$state" || "$state" == Z ]]
-}
-
 ip tuntap add dev tap0 mode tap || fail "cannot create tap0"
 ip link set tap0 up
 cp "$rootfs" rootfs.ext4  # Booted read-write: a private copy.

@@ -19,13 +19,6 @@ fail() {
     exit 1
 }
 source "$(dirname "$0")/api_client.sh"
-
-# A child that has exited stays a zombie (state Z) until `wait`.
-ember_exited() {
-    local state
-    state=$(awk '{print $3}' "/proc/$ember_pid/stat" 2>/dev/null)
-    [[ -z "$state" || "$state" == Z ]]
-}
 ember_alive() {
     ember_exited && fail "ember exited during: $1 ($(grep -h 'bad syscall' ember.log | head -n 1))"
     ok "ember still runs after: $1"

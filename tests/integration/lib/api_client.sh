@@ -1,5 +1,6 @@
 # Sourced by in-sandbox test scripts (bash) that drive ember's API with
-# `curl --unix-socket "$sock"`. The caller defines fail() and sets $sock.
+# `curl --unix-socket "$sock"`. The caller defines fail() and sets $sock (and $ember_pid, the
+# background ember, for ember_exited).
 
 ok() { echo "ok: $*"; }
 
@@ -35,3 +36,10 @@ wait_for() {
 console_lines() { grep -c '^[0-9][0-9]*\.[0-9]* ' console.txt 2>/dev/null || true; }
 # At least N uptime lines on the console (for wait_for).
 has_lines() { (($(console_lines) >= $1)); }
+
+# A child that has exited stays a zombie (state Z) until `wait`.
+ember_exited() {
+    local state
+    state=$(awk '{print $3}' "/proc/$ember_pid/stat" 2>/dev/null)
+    [[ -z "$state" || "$state" == Z ]]
+}
