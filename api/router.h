@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "api/http/http_message.h"
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 
 namespace ember::api {
 

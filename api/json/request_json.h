@@ -5,7 +5,7 @@
 #include <string>
 
 #include "api/json/json_reader.h"
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 
 namespace ember::api {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 
 namespace ember::testing {
 

@@ -14,7 +14,7 @@
 #include "vmm/core/builder.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/machine.h"
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 #include "vmm/snapshot/machine_state.h"
 
 namespace ember {

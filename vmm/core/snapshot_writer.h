@@ -10,7 +10,7 @@
 #include "vmm/base/result.h"
 #include "vmm/config/vm_config.h"
 #include "vmm/core/machine.h"
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 
 namespace ember {
 

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/metrics_writer.h"
+#include "vmm/base/metrics_writer.h"
 #include "vmm/base/event_fd.h"
 #include "vmm/base/log.h"
 #include "vmm/base/result.h"
@@ -26,7 +26,7 @@
 #include "vmm/core/builder.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/machine.h"
-#include "vmm/core/vmm_controller.h"
+#include "vmm/config/vmm_controller.h"
 
 namespace ember {
 

@@ -1,4 +1,4 @@
-#include "api/metrics_writer.h"
+#include "vmm/base/metrics_writer.h"
 
 #include <unistd.h>
 
