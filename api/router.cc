@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "api/error_status.h"
 #include "api/json/config_json.h"
 #include "api/json/request_json.h"
 #include "api/json_config.h"
@@ -33,7 +34,12 @@ std::vector<std::string_view> split_path(std::string_view path) {
     return parts;
 }
 
-HttpResponse from_error(const Error& error) { return HttpResponse::fault(describe(error)); }
+// Every error answer, the router's own included, gets its status from the kind's table.
+HttpResponse fault(ErrorKind kind, std::string_view message) {
+    return HttpResponse::fault(message, http_status(kind));
+}
+
+HttpResponse from_error(const Error& error) { return fault(error.kind(), describe(error)); }
 
 HttpResponse from_result(const Result<void>& result) {
     return result ? HttpResponse::no_content() : from_error(result.error());
@@ -65,8 +71,8 @@ Result<void> check_path_id(const char* field, std::string_view path_id, const st
 }  // namespace
 
 HttpResponse invalid_path_or_method(const HttpRequest& request) {
-    return HttpResponse::fault(fmt::format("Invalid request method and/or path: {} {}.",
-                                           request.method_name, request.path));
+    return fault(ErrorKind::kInvalidInput, fmt::format("Invalid request method and/or path: {} {}.",
+                                                       request.method_name, request.path));
 }
 
 HttpResponse Router::handle(const HttpRequest& request) {
@@ -80,16 +86,18 @@ HttpResponse Router::handle(const HttpRequest& request) {
     if (!parts.empty()) {
         for (const auto& [segment, what] : kUnsupportedPaths) {
             if (parts[0] == segment) {
-                return HttpResponse::fault(fmt::format("Ember does not support {}.", what));
+                return fault(ErrorKind::kUnsupported,
+                             fmt::format("Ember does not support {}.", what));
             }
         }
     }
     if (request.method == HttpMethod::kGet && !request.body.empty()) {
-        return HttpResponse::fault("GET request cannot have a body.");
+        return fault(ErrorKind::kInvalidInput, "GET request cannot have a body.");
     }
     if ((request.method == HttpMethod::kPut || request.method == HttpMethod::kPatch) &&
         request.body.empty()) {
-        return HttpResponse::fault(fmt::format("Empty {} request.", request.method_name));
+        return fault(ErrorKind::kInvalidInput,
+                     fmt::format("Empty {} request.", request.method_name));
     }
     HttpResponse response = dispatch(request, parts);
     if (response.status >= 400) {

@@ -120,16 +120,9 @@ VmConfig Vmm::vm_config() {
     return on_vmm_thread<VmConfig>([this] { return config_; });
 }
 
-Result<void> Vmm::require_not_started(const char* what) const {
-    if (state_ != VmState::kNotStarted) {
-        return wrong_phase(what, "the operation is not supported after the VM started");
-    }
-    return ok();
-}
-
 Result<void> Vmm::set_boot_source(const BootSourceConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("PUT /boot-source"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /boot-source"));
         EMBER_TRY(config.validate());
         config_.boot_source = config;
         configured_ = true;
@@ -139,7 +132,7 @@ Result<void> Vmm::set_boot_source(const BootSourceConfig& config) {
 
 Result<void> Vmm::set_machine_config(const MachineConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("PUT /machine-config"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /machine-config"));
         EMBER_TRY(config.validate());
         config_.machine = config;
         configured_ = true;
@@ -149,7 +142,7 @@ Result<void> Vmm::set_machine_config(const MachineConfig& config) {
 
 Result<void> Vmm::configure(const VmConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("configure VM"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "configure VM"));
         EMBER_TRY(config.validate());
         // As Firecracker's build_microvm_from_json: the file's logger and metrics apply at once.
         if (config.logger) EMBER_TRY(apply_logger(*config.logger));
@@ -167,7 +160,7 @@ Result<void> Vmm::configure(const VmConfig& config) {
 
 Result<void> Vmm::set_serial(const SerialConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("PUT /serial"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /serial"));
         config_.serial = config;
         configured_ = true;
         return ok();
@@ -175,8 +168,10 @@ Result<void> Vmm::set_serial(const SerialConfig& config) {
 }
 
 Result<void> Vmm::do_start() {
-    EMBER_TRY(require_not_started("InstanceStart"));
-    if (loop_.stop_requested()) return wrong_phase("InstanceStart", "the VMM is shutting down");
+    EMBER_TRY(check_phase(state_, kBeforeBoot, "InstanceStart"));
+    if (loop_.stop_requested()) {
+        return Error::wrong_phase("InstanceStart", "the VMM is shutting down");
+    }
     BuildOptions build;
     build.boot_timer = options_.boot_timer;
     build.start = options_.boot_timer_start.value_or(BootTimer::StartTime::now());
@@ -220,21 +215,20 @@ void Vmm::discard_machine() {
 
 Result<void> Vmm::start() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
-        EMBER_TRY(require_not_started("InstanceStart"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "InstanceStart"));
         Result<void> started = do_start();
         if (started) return ok();
         // A half-built VM cannot be started again: drop it so that the fds are released.
         discard_machine();
         // The API answers 400 with this; the process keeps serving (e.g. without /dev/kvm).
-        return Error::invalid("InstanceStart failed", started.error().message());
+        return Error::invalid("InstanceStart failed", started.error().message())
+            .with_kind(started.error().kind());
     });
 }
 
 Result<void> Vmm::send_ctrl_alt_del() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
-        if (state_ == VmState::kNotStarted) {
-            return wrong_phase("SendCtrlAltDel", "the VM is not started");
-        }
+        EMBER_TRY(check_phase(state_, kStarted, "SendCtrlAltDel"));
         I8042* i8042 = machine_->devices.i8042();
         std::lock_guard lock(i8042->mutex());
         return i8042->send_ctrl_alt_del();
@@ -244,7 +238,7 @@ Result<void> Vmm::send_ctrl_alt_del() {
 
 Result<void> Vmm::pause() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
-        if (state_ == VmState::kNotStarted) return wrong_phase("pause", "the VM is not started");
+        EMBER_TRY(check_phase(state_, kStarted, "pause"));
         if (state_ == VmState::kPaused) return ok();
         auto begin = std::chrono::steady_clock::now();
         EMBER_TRY(machine_->pause_vcpus());
@@ -256,7 +250,7 @@ Result<void> Vmm::pause() {
 
 Result<void> Vmm::resume() {
     return on_vmm_thread<Result<void>>([this]() -> Result<void> {
-        if (state_ == VmState::kNotStarted) return wrong_phase("resume", "the VM is not started");
+        EMBER_TRY(check_phase(state_, kStarted, "resume"));
         if (state_ == VmState::kRunning) return ok();
         auto begin = std::chrono::steady_clock::now();
         EMBER_TRY(machine_->resume_vcpus());

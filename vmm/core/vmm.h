@@ -26,6 +26,7 @@
 #include "vmm/core/builder.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/machine.h"
+#include "vmm/core/vm_phase.h"
 #include "vmm/config/vmm_controller.h"
 
 namespace ember {
@@ -107,7 +108,6 @@ private:
     template <typename T>
     T on_vmm_thread(std::function<T()> task);
     void run_queued_tasks();
-    Result<void> require_not_started(const char* what) const;
     Result<void> do_start();
     // Watches machine_'s reset and vCPU-exit events, starts its vCPUs (parked with `paused`)
     // and confines the vmm thread.
@@ -160,9 +160,6 @@ private:
 };
 
 // Shared by the controller methods split over vmm*.cc.
-inline Error wrong_phase(const char* what, const char* phase) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what, phase);
-}
 inline uint64_t elapsed_us(std::chrono::steady_clock::time_point begin) {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                      std::chrono::steady_clock::now() - begin)

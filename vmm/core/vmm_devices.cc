@@ -12,11 +12,6 @@
 namespace ember {
 namespace {
 
-Error not_started(const char* what) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what,
-                 "the operation is not supported before the VM started");
-}
-
 // PATCH merges: a bucket the update names replaces the stored one, the others stay.
 RateLimiterConfig merged(const std::optional<RateLimiterConfig>& current,
                          const RateLimiterConfig& update) {
@@ -41,13 +36,16 @@ void put_by_id(std::vector<Item>& items, const Item& item, Id id) {
 
 Result<void> Vmm::put_drive(const DriveConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("PUT /drives"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /drives"));
         EMBER_TRY(config.validate());
         // As Firecracker, the file is opened now, so a missing file (or a read-write drive on a
         // read-only file) fails this request rather than InstanceStart.
         const virtio::Access access =
             config.is_read_only ? virtio::Access::kReadOnly : virtio::Access::kReadWrite;
-        (void)EMBER_TRY(virtio::DiskFile::open(config.path_on_host, access));
+        // The path is the request's: a failed open is invalid input, not a host failure.
+        if (auto file = virtio::DiskFile::open(config.path_on_host, access); !file) {
+            return file.error().with_kind(ErrorKind::kInvalidInput);
+        }
         VmConfig candidate = config_;
         put_by_id(candidate.drives, config, &DriveConfig::drive_id);
         EMBER_TRY(candidate.validate());  // One root device.
@@ -59,7 +57,7 @@ Result<void> Vmm::put_drive(const DriveConfig& config) {
 
 Result<void> Vmm::put_net(const NetConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        EMBER_TRY(require_not_started("PUT /network-interfaces"));
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /network-interfaces"));
         EMBER_TRY(config.validate());
         EMBER_TRY(net_device_options(config));
         VmConfig candidate = config_;
@@ -73,7 +71,9 @@ Result<void> Vmm::put_net(const NetConfig& config) {
             }
         }
         // As Firecracker, the tap is opened now: a missing or busy tap fails this request.
-        (void)EMBER_TRY(virtio::Tap::open(config.host_dev_name));
+        if (auto tap = virtio::Tap::open(config.host_dev_name); !tap) {
+            return tap.error().with_kind(ErrorKind::kInvalidInput);
+        }
         config_.nets = std::move(candidate.nets);
         configured_ = true;
         return ok();
@@ -82,7 +82,7 @@ Result<void> Vmm::put_net(const NetConfig& config) {
 
 Result<void> Vmm::patch_drive(const DriveUpdate& update) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ == VmState::kNotStarted) return not_started("PATCH /drives");
+        EMBER_TRY(check_phase(state_, kDeviceUpdate, "PATCH /drives"));
         EMBER_TRY(validate_id("drive_id", update.drive_id));
         if (update.path_on_host && update.path_on_host->empty()) {
             return Error::invalid("path_on_host", "must not be empty");
@@ -91,7 +91,7 @@ Result<void> Vmm::patch_drive(const DriveUpdate& update) {
         auto drive = std::find_if(config_.drives.begin(), config_.drives.end(),
                                   [&](const DriveConfig& d) { return d.drive_id == update.drive_id; });
         if (drive == config_.drives.end()) {
-            return Error::invalid("drive_id", fmt::format("no drive '{}'", update.drive_id));
+            return Error::not_found("drive_id", fmt::format("no drive '{}'", update.drive_id));
         }
         EMBER_TRY(update_drive(machine_->devices, update));
         if (update.path_on_host) drive->path_on_host = *update.path_on_host;
@@ -102,15 +102,15 @@ Result<void> Vmm::patch_drive(const DriveUpdate& update) {
 
 Result<void> Vmm::patch_net(const NetUpdate& update) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ == VmState::kNotStarted) return not_started("PATCH /network-interfaces");
+        EMBER_TRY(check_phase(state_, kDeviceUpdate, "PATCH /network-interfaces"));
         EMBER_TRY(validate_id("iface_id", update.iface_id));
         if (update.rx_rate_limiter) EMBER_TRY(update.rx_rate_limiter->validate());
         if (update.tx_rate_limiter) EMBER_TRY(update.tx_rate_limiter->validate());
         auto net = std::find_if(config_.nets.begin(), config_.nets.end(),
                                 [&](const NetConfig& n) { return n.iface_id == update.iface_id; });
         if (net == config_.nets.end()) {
-            return Error::invalid("iface_id",
-                                  fmt::format("no network interface '{}'", update.iface_id));
+            return Error::not_found("iface_id",
+                                    fmt::format("no network interface '{}'", update.iface_id));
         }
         EMBER_TRY(update_net(machine_->devices, update));
         if (update.rx_rate_limiter) {

@@ -13,11 +13,6 @@
 namespace ember {
 namespace {
 
-Error already_started(const char* what) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what,
-                 "the operation is not supported after the VM started");
-}
-
 uint64_t utc_now_ms() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -80,7 +75,7 @@ MetricGroup net_group(const std::string& id, const virtio::NetCounters& c) {
 
 Result<void> Vmm::set_logger(const LoggerConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted) return already_started("PUT /logger");
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /logger"));
         EMBER_TRY(apply_logger(config));
         config_.logger = config;
         return ok();
@@ -89,7 +84,7 @@ Result<void> Vmm::set_logger(const LoggerConfig& config) {
 
 Result<void> Vmm::set_metrics(const MetricsConfig& config) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted) return already_started("PUT /metrics");
+        EMBER_TRY(check_phase(state_, kBeforeBoot, "PUT /metrics"));
         EMBER_TRY(apply_metrics(config));
         config_.metrics = config;
         return ok();

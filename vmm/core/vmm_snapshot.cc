@@ -15,9 +15,7 @@ namespace ember {
 
 Result<void> Vmm::create_snapshot(const SnapshotCreateParams& params) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kPaused) {
-            return wrong_phase("PUT /snapshot/create", "the VM must be paused (PATCH /vm Paused)");
-        }
+        EMBER_TRY(check_phase(state_, kPaused, "PUT /snapshot/create"));
         if (params.snapshot_path.empty() || params.mem_file_path.empty()) {
             return Error::invalid("PUT /snapshot/create",
                                   "snapshot_path and mem_file_path must not be empty");
@@ -43,17 +41,14 @@ Result<void> Vmm::create_snapshot(const SnapshotCreateParams& params) {
 
 Result<void> Vmm::load_snapshot(const SnapshotLoadParams& params) {
     return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted) {
-            return wrong_phase("PUT /snapshot/load",
-                               "a snapshot can only be loaded into a process with no VM");
-        }
+        EMBER_TRY(check_phase(state_, kNoVm, "PUT /snapshot/load"));
         if (configured_) {
-            return wrong_phase("PUT /snapshot/load",
-                               "only the logger and metrics may be configured before loading a "
-                               "snapshot");
+            return Error::wrong_phase("PUT /snapshot/load",
+                                      "only the logger and metrics may be configured before "
+                                      "loading a snapshot");
         }
         if (loop_.stop_requested()) {
-            return wrong_phase("PUT /snapshot/load", "the VMM is shutting down");
+            return Error::wrong_phase("PUT /snapshot/load", "the VMM is shutting down");
         }
         Result<void> loaded = do_load_snapshot(params);
         if (loaded) return ok();
