@@ -64,6 +64,22 @@ Result<void> DriveConfig::validate() const {
     return ok();
 }
 
+Result<void> DriveUpdate::validate() const {
+    EMBER_TRY(validate_id("drive_id", drive_id));
+    if (path_on_host && path_on_host->empty()) {
+        return Error::invalid("path_on_host", "must not be empty");
+    }
+    if (rate_limiter) EMBER_TRY(rate_limiter->validate());
+    return ok();
+}
+
+Result<void> NetUpdate::validate() const {
+    EMBER_TRY(validate_id("iface_id", iface_id));
+    if (rx_rate_limiter) EMBER_TRY(rx_rate_limiter->validate());
+    if (tx_rate_limiter) EMBER_TRY(tx_rate_limiter->validate());
+    return ok();
+}
+
 Result<void> NetConfig::validate() const {
     EMBER_TRY(validate_id("iface_id", iface_id));
     if (host_dev_name.empty() || host_dev_name.size() >= 16) {

@@ -81,6 +81,8 @@ struct DriveUpdate {
     std::string drive_id;
     std::optional<std::string> path_on_host;
     std::optional<RateLimiterConfig> rate_limiter;
+
+    Result<void> validate() const;
 };
 
 struct NetConfig {
@@ -99,6 +101,8 @@ struct NetUpdate {
     std::string iface_id;
     std::optional<RateLimiterConfig> rx_rate_limiter;
     std::optional<RateLimiterConfig> tx_rate_limiter;
+
+    Result<void> validate() const;
 };
 
 struct LoggerConfig {

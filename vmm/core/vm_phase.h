@@ -20,20 +20,20 @@ constexpr uint32_t phase_bit(VmState state) { return 1u << static_cast<uint32_t>
 
 // Pre-boot configuration: PUT of boot source, machine, drives, nets, logger, metrics, serial;
 // InstanceStart.
-inline constexpr PhaseRule kBeforeBoot{phase_bit(VmState::kNotStarted),
-                                       "the operation is not supported after the VM started"};
+inline constexpr PhaseRule kPhaseBeforeBoot{phase_bit(VmState::kNotStarted),
+                                            "the operation is not supported after the VM started"};
 // PATCH of a running (or paused) device.
-inline constexpr PhaseRule kDeviceUpdate{
+inline constexpr PhaseRule kPhaseDeviceUpdate{
     phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused),
     "the operation is not supported before the VM started"};
 // Actions on a started VM: pause, resume, SendCtrlAltDel.
-inline constexpr PhaseRule kStarted{phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused),
-                                    "the VM is not started"};
-inline constexpr PhaseRule kPaused{phase_bit(VmState::kPaused),
-                                   "the VM must be paused (PATCH /vm Paused)"};
+inline constexpr PhaseRule kPhaseStarted{
+    phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused), "the VM is not started"};
+inline constexpr PhaseRule kPhasePaused{phase_bit(VmState::kPaused),
+                                        "the VM must be paused (PATCH /vm Paused)"};
 // A snapshot load builds the VM itself.
-inline constexpr PhaseRule kNoVm{phase_bit(VmState::kNotStarted),
-                                 "a snapshot can only be loaded into a process with no VM"};
+inline constexpr PhaseRule kPhaseNoVm{phase_bit(VmState::kNotStarted),
+                                      "a snapshot can only be loaded into a process with no VM"};
 
 // "what: refusal: Operation not permitted" unless `rule` allows `state`.
 inline Result<void> check_phase(VmState state, const PhaseRule& rule, const char* what) {
