@@ -3,9 +3,9 @@
 #include <fmt/core.h>
 
 #include "api/error_status.h"
-#include "api/json/config_json.h"
+#include "api/json/config_codec.h"
 #include "api/json/request_json.h"
-#include "api/json_config.h"
+#include "api/config_file.h"
 
 namespace ember::api {
 namespace {
@@ -59,8 +59,9 @@ Result<T> parse_object(const HttpRequest& request,
     return parse_body(request, [&](const rapidjson::Value& v) { return parse(v, ""); });
 }
 
-Result<void> check_path_id(const char* field, std::string_view path_id, const std::string& body_id) {
-    EMBER_TRY(validate_id(field, std::string(path_id)));
+// The id in the path names the object of the body; the id's own rules are the VMM's to check,
+// with the rest of the configuration.
+Result<void> check_path_id(std::string_view path_id, const std::string& body_id) {
     if (body_id != path_id) {
         return Error::invalid(kJsonErrorContext,
                               "The id from the path does not match the id from the body!");
@@ -127,9 +128,7 @@ HttpResponse Router::dispatch(const HttpRequest& request,
         if (m == HttpMethod::kPut) {
             if (head == "boot-source") {
                 auto c = parse_object(request, parse_boot_source);
-                if (!c) return from_error(c.error());
-                if (auto v = c->validate(); !v) return from_error(v.error());
-                return from_result(controller_.set_boot_source(*c));
+                return c ? from_result(controller_.set_boot_source(*c)) : from_error(c.error());
             }
             if (head == "logger") {
                 auto c = parse_object(request, parse_logger);
@@ -192,7 +191,6 @@ HttpResponse Router::machine_config(const HttpRequest& request) {
         case HttpMethod::kOther: return invalid_path_or_method(request);
     }
     if (!config) return from_error(config.error());
-    if (auto v = config->validate(); !v) return from_error(v.error());
     return from_result(controller_.set_machine_config(*config));
 }
 
@@ -200,17 +198,13 @@ HttpResponse Router::drives(const HttpRequest& request, std::string_view id) {
     if (request.method == HttpMethod::kPut) {
         auto c = parse_object(request, parse_drive);
         if (!c) return from_error(c.error());
-        if (auto r = check_path_id("drive_id", id, c->drive_id); !r) return from_error(r.error());
-        if (auto v = c->validate(); !v) return from_error(v.error());
+        if (auto r = check_path_id(id, c->drive_id); !r) return from_error(r.error());
         return from_result(controller_.put_drive(*c));
     }
     if (request.method == HttpMethod::kPatch) {
         auto u = parse_object(request, parse_drive_update);
         if (!u) return from_error(u.error());
-        if (auto r = check_path_id("drive_id", id, u->drive_id); !r) return from_error(r.error());
-        if (u->path_on_host && u->path_on_host->empty()) {
-            return from_error(Error::invalid("path_on_host", "must not be empty"));
-        }
+        if (auto r = check_path_id(id, u->drive_id); !r) return from_error(r.error());
         return from_result(controller_.patch_drive(*u));
     }
     return invalid_path_or_method(request);
@@ -220,14 +214,13 @@ HttpResponse Router::network_interfaces(const HttpRequest& request, std::string_
     if (request.method == HttpMethod::kPut) {
         auto c = parse_object(request, parse_net);
         if (!c) return from_error(c.error());
-        if (auto r = check_path_id("iface_id", id, c->iface_id); !r) return from_error(r.error());
-        if (auto v = c->validate(); !v) return from_error(v.error());
+        if (auto r = check_path_id(id, c->iface_id); !r) return from_error(r.error());
         return from_result(controller_.put_net(*c));
     }
     if (request.method == HttpMethod::kPatch) {
         auto u = parse_object(request, parse_net_update);
         if (!u) return from_error(u.error());
-        if (auto r = check_path_id("iface_id", id, u->iface_id); !r) return from_error(r.error());
+        if (auto r = check_path_id(id, u->iface_id); !r) return from_error(r.error());
         return from_result(controller_.patch_net(*u));
     }
     return invalid_path_or_method(request);

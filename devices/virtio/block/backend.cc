@@ -25,8 +25,8 @@ Result<DiskFile> DiskFile::open(const std::string& path, Access access) {
     return DiskFile{std::move(fd), static_cast<uint64_t>(end), std::move(id)};
 }
 
-Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd) {
-    if (engine == BlockEngine::kSync) {
+Result<std::unique_ptr<BlockBackend>> make_block_backend(IoEngine engine, UniqueFd fd) {
+    if (engine == IoEngine::kSync) {
         return std::unique_ptr<BlockBackend>(std::make_unique<SyncBackend>(std::move(fd)));
     }
     auto uring = EMBER_TRY(UringBackend::create(std::move(fd)));

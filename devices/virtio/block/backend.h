@@ -14,6 +14,7 @@
 
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
+#include "vmm/config/vm_config.h"
 
 namespace ember::virtio {
 
@@ -32,8 +33,7 @@ struct BlockCompletion {
     int64_t result;  // Bytes transferred (0 for flush, discard, write zeroes) or -errno.
 };
 
-enum class BlockEngine { kSync, kIoUring };
-
+// The engines are the configuration's IoEngine (vmm/config): one enum from JSON to device.
 class BlockBackend {
 public:
     virtual ~BlockBackend() = default;
@@ -51,7 +51,7 @@ public:
     virtual size_t max_in_flight() const = 0;
     // Readable when completions are ready; -1 for the sync engine (it completes in submit()).
     virtual int completion_fd() const = 0;
-    virtual BlockEngine engine() const = 0;
+    virtual IoEngine engine() const = 0;
 };
 
 enum class Access { kReadOnly, kReadWrite };
@@ -66,6 +66,6 @@ struct DiskFile {
 };
 
 // The backend of `engine` over `file` (the backend takes the fd).
-Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd);
+Result<std::unique_ptr<BlockBackend>> make_block_backend(IoEngine engine, UniqueFd fd);
 
 }  // namespace ember::virtio

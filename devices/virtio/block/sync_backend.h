@@ -17,7 +17,7 @@ public:
     Result<void> drain() override { return ok(); }
     size_t max_in_flight() const override { return 1024; }
     int completion_fd() const override { return -1; }
-    BlockEngine engine() const override { return BlockEngine::kSync; }
+    IoEngine engine() const override { return IoEngine::kSync; }
 
 private:
     int64_t run(const BlockOp& op) const;

@@ -26,7 +26,7 @@ public:
     Result<void> drain() override;
     size_t max_in_flight() const override { return kEntries; }
     int completion_fd() const override { return event_.fd(); }
-    BlockEngine engine() const override { return BlockEngine::kIoUring; }
+    IoEngine engine() const override { return IoEngine::kAsync; }
 
 private:
     UringBackend(UniqueFd fd, EventFd event) : fd_(std::move(fd)), event_(std::move(event)) {}
