@@ -7,7 +7,7 @@
 #include <fmt/core.h>
 
 #include "vmm/arch/x86_64/boot.h"
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 #include "vmm/snapshot/device_codec.h"
 #include "vmm/snapshot/kvm_snapshot.h"
 #include "vmm/snapshot/memory_file.h"

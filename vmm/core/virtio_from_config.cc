@@ -1,4 +1,4 @@
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 
 #include <cstdio>
 
