@@ -3,7 +3,7 @@
 #include <mutex>
 
 #include "vmm/base/log.h"
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 
 namespace ember {
 

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 
+#include "devices/virtio/block/block_device.h"
+#include "devices/virtio/net/net_device.h"
 #include "vmm/base/log.h"
 #include "vmm/core/vm_phase.h"
 #include "vmm/core/vmm.h"
@@ -175,13 +177,13 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
     if (machine) {
         // Device state is touched with the transport's mutex held (see DeviceManager).
         for (const DriveConfig& drive : resources_.config().drives) {
-            if (auto block = machine->devices.block(drive.drive_id)) {
+            if (auto block = machine->devices.find<virtio::BlockDevice>(drive.drive_id)) {
                 std::lock_guard lock(block->transport->mutex());
                 groups.push_back(block_group(drive.drive_id, block->device->counters()));
             }
         }
         for (const NetConfig& net : resources_.config().nets) {
-            if (auto attached = machine->devices.net(net.iface_id)) {
+            if (auto attached = machine->devices.find<virtio::NetDevice>(net.iface_id)) {
                 std::lock_guard lock(attached->transport->mutex());
                 groups.push_back(net_group(net.iface_id, attached->device->counters()));
             }
