@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "vmm/core/vm_phase.h"
@@ -13,23 +14,30 @@ namespace ember {
 namespace {
 
 TEST(VmmThread, RunsCallsFromOtherThreadsOnTheVmmThreadAndEndsWithTheExitCode) {
-    auto created = VmmThread::create();
-    ASSERT_TRUE(created) << created.error().message();
-    VmmThread& thread = **created;
+    // Created on the thread that runs it, as main does: until run(), that thread is the vmm
+    // thread.
+    std::unique_ptr<VmmThread> thread;
     std::promise<std::thread::id> vmm_id;
     std::jthread vmm([&] {
+        auto created = VmmThread::create();
+        if (!created) {
+            ADD_FAILURE() << created.error().message();
+            vmm_id.set_value({});
+            return;
+        }
+        thread = std::move(*created);
         vmm_id.set_value(std::this_thread::get_id());
-        int code = thread.run([] {});
-        EXPECT_EQ(code, VmmThread::kExitGeneric);
+        EXPECT_EQ(thread->run([] {}), VmmThread::kExitGeneric);
     });
     std::thread::id expected = vmm_id.get_future().get();
+    ASSERT_TRUE(thread);
     std::thread::id ran_on =
-        thread.call<std::thread::id>([] { return std::this_thread::get_id(); });
+        thread->call<std::thread::id>([] { return std::this_thread::get_id(); });
     EXPECT_EQ(ran_on, expected);
-    thread.request_exit(VmmThread::kExitGeneric);
+    thread->request_exit(VmmThread::kExitGeneric);
     vmm.join();
     // After run() has returned, a call runs on its caller instead of waiting forever.
-    EXPECT_EQ(thread.call<std::thread::id>([] { return std::this_thread::get_id(); }),
+    EXPECT_EQ(thread->call<std::thread::id>([] { return std::this_thread::get_id(); }),
               std::this_thread::get_id());
 }
 
