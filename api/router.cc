@@ -2,9 +2,10 @@
 
 #include <fmt/core.h>
 
-#include "api/json/config_json.h"
+#include "api/error_status.h"
+#include "api/json/config_codec.h"
 #include "api/json/request_json.h"
-#include "api/json_config.h"
+#include "api/config_file.h"
 
 namespace ember::api {
 namespace {
@@ -33,7 +34,12 @@ std::vector<std::string_view> split_path(std::string_view path) {
     return parts;
 }
 
-HttpResponse from_error(const Error& error) { return HttpResponse::fault(describe(error)); }
+// Every error answer, the router's own included, gets its status from the kind's table.
+HttpResponse fault(ErrorKind kind, std::string_view message) {
+    return HttpResponse::fault(message, http_status(kind));
+}
+
+HttpResponse from_error(const Error& error) { return fault(error.kind(), describe(error)); }
 
 HttpResponse from_result(const Result<void>& result) {
     return result ? HttpResponse::no_content() : from_error(result.error());
@@ -53,8 +59,9 @@ Result<T> parse_object(const HttpRequest& request,
     return parse_body(request, [&](const rapidjson::Value& v) { return parse(v, ""); });
 }
 
-Result<void> check_path_id(const char* field, std::string_view path_id, const std::string& body_id) {
-    EMBER_TRY(validate_id(field, std::string(path_id)));
+// The id in the path names the object of the body; the id's own rules are the VMM's to check,
+// with the rest of the configuration.
+Result<void> check_path_id(std::string_view path_id, const std::string& body_id) {
     if (body_id != path_id) {
         return Error::invalid(kJsonErrorContext,
                               "The id from the path does not match the id from the body!");
@@ -65,8 +72,8 @@ Result<void> check_path_id(const char* field, std::string_view path_id, const st
 }  // namespace
 
 HttpResponse invalid_path_or_method(const HttpRequest& request) {
-    return HttpResponse::fault(fmt::format("Invalid request method and/or path: {} {}.",
-                                           request.method_name, request.path));
+    return fault(ErrorKind::kInvalidInput, fmt::format("Invalid request method and/or path: {} {}.",
+                                                       request.method_name, request.path));
 }
 
 HttpResponse Router::handle(const HttpRequest& request) {
@@ -80,16 +87,18 @@ HttpResponse Router::handle(const HttpRequest& request) {
     if (!parts.empty()) {
         for (const auto& [segment, what] : kUnsupportedPaths) {
             if (parts[0] == segment) {
-                return HttpResponse::fault(fmt::format("Ember does not support {}.", what));
+                return fault(ErrorKind::kUnsupported,
+                             fmt::format("Ember does not support {}.", what));
             }
         }
     }
     if (request.method == HttpMethod::kGet && !request.body.empty()) {
-        return HttpResponse::fault("GET request cannot have a body.");
+        return fault(ErrorKind::kInvalidInput, "GET request cannot have a body.");
     }
     if ((request.method == HttpMethod::kPut || request.method == HttpMethod::kPatch) &&
         request.body.empty()) {
-        return HttpResponse::fault(fmt::format("Empty {} request.", request.method_name));
+        return fault(ErrorKind::kInvalidInput,
+                     fmt::format("Empty {} request.", request.method_name));
     }
     HttpResponse response = dispatch(request, parts);
     if (response.status >= 400) {
@@ -119,9 +128,7 @@ HttpResponse Router::dispatch(const HttpRequest& request,
         if (m == HttpMethod::kPut) {
             if (head == "boot-source") {
                 auto c = parse_object(request, parse_boot_source);
-                if (!c) return from_error(c.error());
-                if (auto v = c->validate(); !v) return from_error(v.error());
-                return from_result(controller_.set_boot_source(*c));
+                return c ? from_result(controller_.set_boot_source(*c)) : from_error(c.error());
             }
             if (head == "logger") {
                 auto c = parse_object(request, parse_logger);
@@ -184,7 +191,6 @@ HttpResponse Router::machine_config(const HttpRequest& request) {
         case HttpMethod::kOther: return invalid_path_or_method(request);
     }
     if (!config) return from_error(config.error());
-    if (auto v = config->validate(); !v) return from_error(v.error());
     return from_result(controller_.set_machine_config(*config));
 }
 
@@ -192,17 +198,13 @@ HttpResponse Router::drives(const HttpRequest& request, std::string_view id) {
     if (request.method == HttpMethod::kPut) {
         auto c = parse_object(request, parse_drive);
         if (!c) return from_error(c.error());
-        if (auto r = check_path_id("drive_id", id, c->drive_id); !r) return from_error(r.error());
-        if (auto v = c->validate(); !v) return from_error(v.error());
+        if (auto r = check_path_id(id, c->drive_id); !r) return from_error(r.error());
         return from_result(controller_.put_drive(*c));
     }
     if (request.method == HttpMethod::kPatch) {
         auto u = parse_object(request, parse_drive_update);
         if (!u) return from_error(u.error());
-        if (auto r = check_path_id("drive_id", id, u->drive_id); !r) return from_error(r.error());
-        if (u->path_on_host && u->path_on_host->empty()) {
-            return from_error(Error::invalid("path_on_host", "must not be empty"));
-        }
+        if (auto r = check_path_id(id, u->drive_id); !r) return from_error(r.error());
         return from_result(controller_.patch_drive(*u));
     }
     return invalid_path_or_method(request);
@@ -212,14 +214,13 @@ HttpResponse Router::network_interfaces(const HttpRequest& request, std::string_
     if (request.method == HttpMethod::kPut) {
         auto c = parse_object(request, parse_net);
         if (!c) return from_error(c.error());
-        if (auto r = check_path_id("iface_id", id, c->iface_id); !r) return from_error(r.error());
-        if (auto v = c->validate(); !v) return from_error(v.error());
+        if (auto r = check_path_id(id, c->iface_id); !r) return from_error(r.error());
         return from_result(controller_.put_net(*c));
     }
     if (request.method == HttpMethod::kPatch) {
         auto u = parse_object(request, parse_net_update);
         if (!u) return from_error(u.error());
-        if (auto r = check_path_id("iface_id", id, u->iface_id); !r) return from_error(r.error());
+        if (auto r = check_path_id(id, u->iface_id); !r) return from_error(r.error());
         return from_result(controller_.patch_net(*u));
     }
     return invalid_path_or_method(request);

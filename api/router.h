@@ -1,6 +1,7 @@
 // Router: maps method + path to a handler that parses the JSON body into vmm/config structs and
-// calls the VmmController. It never touches VM state itself. Called on the API thread (and by the
-// fuzzer directly); keeps no state between requests apart from its counters.
+// calls the VmmController. Parsing refuses wrong types and shapes; the configuration's rules are
+// the controller's to check, once. It never touches VM state itself. Called on the API thread
+// (and by the fuzzer directly); keeps no state between requests apart from its counters.
 #pragma once
 
 #include <atomic>

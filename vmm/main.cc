@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "api/http_server.h"
-#include "api/json_config.h"
+#include "api/config_file.h"
 #include "api/router.h"
 #include "vmm/base/file_open.h"
 #include "vmm/base/log.h"

@@ -2,7 +2,7 @@
 
 #include <fmt/core.h>
 
-#include "api/json/config_json.h"
+#include "api/json/config_codec.h"
 
 namespace ember::api {
 namespace {

@@ -10,29 +10,65 @@
 
 namespace ember {
 
-// An error: a code plus a context naming the syscall or step that failed, and an optional
-// detail (a path, a field name) for the human reading it.
+// What went wrong, for whoever answers the caller (the API maps each kind to an HTTP status in
+// api/error_status.cc): callers decide the kind, never a status code.
+enum class ErrorKind {
+    kInvalidInput,  // The request or file is wrong: a bad field, a missing file it names.
+    kWrongPhase,    // Valid, but not now: before boot, after boot, while running.
+    kNotFound,      // It names a drive, interface or other object that does not exist.
+    kUnsupported,   // A feature Ember does not have.
+    kInternal,      // The host failed (a syscall, KVM): not the caller's fault.
+};
+
+// An error: a kind, a code (the OS cause, empty when there is none) plus a context naming the
+// syscall or step that failed, and an optional detail (a path, a field name) for the human
+// reading it.
 class Error {
 public:
     Error() = default;
-    Error(std::error_code code, const char* context, std::string detail = {})
-        : code_(code), context_(context), detail_(std::move(detail)) {}
+    Error(std::error_code code, const char* context, std::string detail = {},
+          ErrorKind kind = ErrorKind::kInternal)
+        : code_(code), context_(context), detail_(std::move(detail)), kind_(kind) {}
 
-    // The current errno, attributed to `context`.
-    static Error from_errno(const char* context, std::string detail = {}) {
-        return {std::error_code(errno, std::system_category()), context, std::move(detail)};
+    // The current errno, attributed to `context`; internal unless the caller knows better (a
+    // file the request named is the request's fault).
+    static Error from_errno(const char* context, std::string detail = {},
+                            ErrorKind kind = ErrorKind::kInternal) {
+        return {std::error_code(errno, std::system_category()), context, std::move(detail), kind};
     }
-    static Error from_errno(int err, const char* context, std::string detail = {}) {
-        return {std::error_code(err, std::system_category()), context, std::move(detail)};
+    static Error from_errno(int err, const char* context, std::string detail = {},
+                            ErrorKind kind = ErrorKind::kInternal) {
+        return {std::error_code(err, std::system_category()), context, std::move(detail), kind};
     }
     // An error with no OS cause: bad input, a format violation.
     static Error invalid(const char* context, std::string detail = {}) {
-        return {std::make_error_code(std::errc::invalid_argument), context, std::move(detail)};
+        return {std::make_error_code(std::errc::invalid_argument), context, std::move(detail),
+                ErrorKind::kInvalidInput};
+    }
+    // A call the VM's phase does not allow. Its code (EPERM) is part of the message, as it was
+    // before errors had kinds.
+    static Error wrong_phase(const char* context, std::string detail = {}) {
+        return {std::make_error_code(std::errc::operation_not_permitted), context,
+                std::move(detail), ErrorKind::kWrongPhase};
+    }
+    static Error not_found(const char* context, std::string detail = {}) {
+        return {std::error_code(), context, std::move(detail), ErrorKind::kNotFound};
+    }
+    static Error unsupported(const char* context, std::string detail = {}) {
+        return {std::error_code(), context, std::move(detail), ErrorKind::kUnsupported};
     }
 
     const std::error_code& code() const { return code_; }
     const char* context() const { return context_; }
     const std::string& detail() const { return detail_; }
+    ErrorKind kind() const { return kind_; }
+
+    // The same error as another kind (e.g. a failed open of a path the request named).
+    Error with_kind(ErrorKind kind) const {
+        Error out = *this;
+        out.kind_ = kind;
+        return out;
+    }
 
     // The same error under an outer `context`, about `subject` when given: its message reads
     // "context: subject: " + message().
@@ -41,7 +77,7 @@ public:
         if (!detail.empty()) detail += ": ";
         detail += context_ ? context_ : "error";
         if (!detail_.empty()) detail += ": " + detail_;
-        return {code_, context, std::move(detail)};
+        return {code_, context, std::move(detail), kind_};
     }
 
     // "context: detail: strerror" with empty parts left out.
@@ -56,6 +92,7 @@ private:
     std::error_code code_;
     const char* context_ = nullptr;
     std::string detail_;
+    ErrorKind kind_ = ErrorKind::kInternal;
 };
 
 // Wraps an Error so that `return unexpected(err);` reads as in std::expected.

@@ -20,6 +20,19 @@ Result<void> validate_id(const char* field, const std::string& id) {
     return ok();
 }
 
+Result<MacAddress> parse_mac(const std::string& text) {
+    unsigned b[6];
+    char tail = 0;
+    if (text.size() != 17 ||
+        std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                    &b[5], &tail) != 6) {
+        return Error::invalid("guest_mac", fmt::format("'{}' is not a MAC address", text));
+    }
+    MacAddress mac{};
+    for (size_t i = 0; i < mac.size(); ++i) mac[i] = static_cast<uint8_t>(b[i]);
+    return mac;
+}
+
 Result<void> TokenBucketConfig::validate() const {
     // Firecracker: a bucket with size 0 or refill_time 0 is disabled, which is valid.
     return ok();
@@ -64,20 +77,28 @@ Result<void> DriveConfig::validate() const {
     return ok();
 }
 
+Result<void> DriveUpdate::validate() const {
+    EMBER_TRY(validate_id("drive_id", drive_id));
+    if (path_on_host && path_on_host->empty()) {
+        return Error::invalid("path_on_host", "must not be empty");
+    }
+    if (rate_limiter) EMBER_TRY(rate_limiter->validate());
+    return ok();
+}
+
+Result<void> NetUpdate::validate() const {
+    EMBER_TRY(validate_id("iface_id", iface_id));
+    if (rx_rate_limiter) EMBER_TRY(rx_rate_limiter->validate());
+    if (tx_rate_limiter) EMBER_TRY(tx_rate_limiter->validate());
+    return ok();
+}
+
 Result<void> NetConfig::validate() const {
     EMBER_TRY(validate_id("iface_id", iface_id));
     if (host_dev_name.empty() || host_dev_name.size() >= 16) {
         return Error::invalid("host_dev_name", "must be 1 to 15 characters (IFNAMSIZ)");
     }
-    if (guest_mac) {
-        unsigned b[6];
-        char tail = 0;
-        if (guest_mac->size() != 17 ||
-            std::sscanf(guest_mac->c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-                        &b[4], &b[5], &tail) != 6) {
-            return Error::invalid("guest_mac", fmt::format("'{}' is not a MAC address", *guest_mac));
-        }
-    }
+    if (guest_mac) EMBER_TRY(parse_mac(*guest_mac));
     if (mtu && (*mtu < 68)) return Error::invalid("mtu", "must be 68 to 65535");
     if (rx_rate_limiter) EMBER_TRY(rx_rate_limiter->validate());
     if (tx_rate_limiter) EMBER_TRY(tx_rate_limiter->validate());
@@ -99,6 +120,7 @@ Result<void> VmConfig::validate() const {
     if (roots > 1) return Error::invalid("is_root_device", "only one drive can be the root device");
     ids.clear();
     std::set<std::string> taps;
+    std::set<std::string> macs;
     for (const NetConfig& n : nets) {
         EMBER_TRY(n.validate());
         if (!ids.insert(n.iface_id).second) {
@@ -106,6 +128,10 @@ Result<void> VmConfig::validate() const {
         }
         if (!taps.insert(n.host_dev_name).second) {
             return Error::invalid("host_dev_name", fmt::format("'{}' is used twice", n.host_dev_name));
+        }
+        // Compared as written, as PUT /network-interfaces always has.
+        if (n.guest_mac && !macs.insert(*n.guest_mac).second) {
+            return Error::invalid("guest_mac", fmt::format("'{}' is used twice", *n.guest_mac));
         }
     }
     return ok();

@@ -1,8 +1,10 @@
 // Plain configuration structs with Firecracker's field names and defaults, shared by the API and
-// the config file. validate() checks each one on its own; cross-object rules (one root device,
-// unique ids) live in VmConfig::validate().
+// the config file, and the one enum per concept the devices use too (CacheType, IoEngine).
+// validate() checks each one on its own; cross-object rules (one root device, unique ids, taps
+// and MACs) live in VmConfig::validate() only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,7 +61,9 @@ struct MachineConfig {
     bool operator==(const MachineConfig&) const = default;
 };
 
+// Writeback offers the guest a FLUSH command; Unsafe does not (Firecracker's cache_type).
 enum class CacheType { kUnsafe, kWriteback };
+// Sync: preadv/pwritev on the vmm thread; Async: io_uring.
 enum class IoEngine { kSync, kAsync };
 
 struct DriveConfig {
@@ -81,6 +85,8 @@ struct DriveUpdate {
     std::string drive_id;
     std::optional<std::string> path_on_host;
     std::optional<RateLimiterConfig> rate_limiter;
+
+    Result<void> validate() const;
 };
 
 struct NetConfig {
@@ -99,6 +105,8 @@ struct NetUpdate {
     std::string iface_id;
     std::optional<RateLimiterConfig> rx_rate_limiter;
     std::optional<RateLimiterConfig> tx_rate_limiter;
+
+    Result<void> validate() const;
 };
 
 struct LoggerConfig {
@@ -136,6 +144,10 @@ struct VmConfig {
     Result<void> validate() const;
     bool operator==(const VmConfig&) const = default;
 };
+
+using MacAddress = std::array<uint8_t, 6>;
+// "aa:bb:cc:dd:ee:ff" (hex digits in either case): the one parser of guest_mac.
+Result<MacAddress> parse_mac(const std::string& text);
 
 // Resource ids (drive_id, iface_id): 1..64 of [A-Za-z0-9_], as Firecracker's checked_id.
 Result<void> validate_id(const char* field, const std::string& id);

@@ -117,7 +117,6 @@ Result<void> add_legacy_devices(Machine& machine, const VmConfig& config,
 Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const BuildOptions& options,
                                                EventLoop& loop) {
     if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
-    EMBER_TRY(config.validate());
     const MachineConfig& machine_config = config.machine;
 
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));

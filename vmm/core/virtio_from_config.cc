@@ -26,10 +26,8 @@ virtio::BlockDeviceOptions block_device_options(const DriveConfig& drive) {
     options.drive_id = drive.drive_id;
     options.path = drive.path_on_host;
     options.access = drive.is_read_only ? virtio::Access::kReadOnly : virtio::Access::kReadWrite;
-    options.cache = drive.cache_type == CacheType::kWriteback ? virtio::BlockCacheMode::kWriteback
-                                                              : virtio::BlockCacheMode::kUnsafe;
-    options.engine =
-        drive.io_engine == IoEngine::kAsync ? virtio::BlockEngine::kIoUring : virtio::BlockEngine::kSync;
+    options.cache = drive.cache_type;
+    options.engine = drive.io_engine;
     if (drive.rate_limiter) {
         options.bandwidth = token_bucket_params(drive.rate_limiter->bandwidth);
         options.ops = token_bucket_params(drive.rate_limiter->ops);
@@ -40,17 +38,7 @@ virtio::BlockDeviceOptions block_device_options(const DriveConfig& drive) {
 Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net) {
     virtio::NetDeviceOptions options;
     options.iface_id = net.iface_id;
-    if (net.guest_mac) {
-        unsigned b[6];
-        char tail = 0;
-        if (std::sscanf(net.guest_mac->c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
-                        &b[3], &b[4], &b[5], &tail) != 6) {
-            return Error::invalid("guest_mac", fmt::format("'{}' is not a MAC address", *net.guest_mac));
-        }
-        virtio::MacAddress mac{};
-        for (size_t i = 0; i < mac.size(); ++i) mac[i] = static_cast<uint8_t>(b[i]);
-        options.guest_mac = mac;
-    }
+    if (net.guest_mac) options.guest_mac = EMBER_TRY(parse_mac(*net.guest_mac));
     options.mtu = net.mtu;
     if (net.rx_rate_limiter) {
         options.rx_bandwidth = token_bucket_params(net.rx_rate_limiter->bandwidth);

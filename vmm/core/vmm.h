@@ -1,32 +1,32 @@
-// Vmm: one microVM. Owns the vmm thread's event loop and, once started, the Machine; implements
-// VmmController. Calls from another thread (the API server) are queued to the vmm thread and
-// block until it has run them, so VM state is only ever touched there.
+// Vmm: one microVM, and the VmmController the API and the config file call. A thin facade: each
+// call runs on the vmm thread (VmmThread), passes the one phase check (check_phase) and goes to
+// the part that does the job: VmResources (the configuration, before boot), VmRuntime (the
+// running machine), VmSnapshots (snapshot save and load). Vmm itself keeps the logger and
+// metrics (vmm_metrics.cc).
 // Thread: run() is the vmm thread; the controller methods may be called from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "vmm/base/metrics_writer.h"
-#include "vmm/base/event_fd.h"
 #include "vmm/base/log.h"
+#include "vmm/base/metrics_writer.h"
 #include "vmm/base/result.h"
 #include "vmm/base/seccomp_filter.h"
 #include "vmm/base/terminal.h"
 #include "vmm/base/timer_fd.h"
-#include "vmm/core/builder.h"
-#include "vmm/core/event_loop.h"
-#include "vmm/core/machine.h"
 #include "vmm/config/vmm_controller.h"
+#include "vmm/core/machine.h"
+#include "vmm/core/vm_phase.h"
+#include "vmm/core/vm_resources.h"
+#include "vmm/core/vm_runtime.h"
+#include "vmm/core/vm_snapshots.h"
+#include "vmm/core/vmm_thread.h"
 
 namespace ember {
 
@@ -54,18 +54,17 @@ public:
     // Called on the vmm thread at every flush. Thread: register before run().
     using MetricsSource = std::function<void(std::vector<MetricGroup>& groups)>;
 
-    // Exit codes as Firecracker's (vmm/src/lib.rs).
-    static constexpr int kExitOk = 0;
-    static constexpr int kExitGeneric = 1;
+    static constexpr int kExitOk = VmmThread::kExitOk;
+    static constexpr int kExitGeneric = VmmThread::kExitGeneric;
 
     static Result<std::unique_ptr<Vmm>> create(Options options);
-    ~Vmm() override;
+    ~Vmm() override = default;
 
     // Runs the event loop on the calling thread (which becomes the vmm thread) until the guest
     // resets or powers off (kExitOk), a vCPU fails (kExitGeneric) or request_exit() is called.
     int run();
     // Thread: any. Ends run() with `code`.
-    void request_exit(int code);
+    void request_exit(int code) { thread_->request_exit(code); }
 
     // VmmController.
     InstanceInfo instance_info() override;
@@ -95,27 +94,16 @@ public:
     Result<void> exit_on(ExitSignals signals);
 
     // The running machine, for tests; null before start. Thread: vmm.
-    Machine* machine() { return machine_.get(); }
+    Machine* machine() { return runtime_.machine(); }
 
     void add_metrics_source(MetricsSource source) { metrics_sources_.push_back(std::move(source)); }
 
 private:
-    Vmm(Options options, EventLoop loop, EventFd task_evt, EventFd exit_evt,
-        TimerFd metrics_timer);
+    Vmm(Options options, std::unique_ptr<VmmThread> thread, TimerFd metrics_timer);
 
-    // Runs `task` on the vmm thread and returns its result.
-    template <typename T>
-    T on_vmm_thread(std::function<T()> task);
-    void run_queued_tasks();
-    Result<void> require_not_started(const char* what) const;
-    Result<void> do_start();
-    // Watches machine_'s reset and vCPU-exit events, starts its vCPUs (parked with `paused`)
-    // and confines the vmm thread.
-    Result<void> launch_machine(bool paused);
-    // Drops a machine that failed to start or load, releasing its fds.
-    void discard_machine();
-    void on_vcpu_exit();
-    Result<void> do_load_snapshot(const SnapshotLoadParams& params);
+    // Runs `call` on the vmm thread once `rule` allows the VM's phase.
+    Result<void> in_phase(const PhaseRule& rule, const char* what,
+                          const std::function<Result<void>()>& call);
 
     // Logger and metrics (vmm_metrics.cc). Thread: vmm.
     Result<void> apply_logger(const LoggerConfig& config);
@@ -125,75 +113,17 @@ private:
     void on_metrics_timer();
 
     Options options_;
-    EventLoop loop_;
-    EventFd task_evt_;
-    EventFd exit_evt_;  // request_exit() from any thread.
-    std::atomic<std::thread::id> vmm_thread_;
-
-    std::mutex tasks_mu_;
-    std::deque<std::function<void()>> tasks_;  // Guarded by tasks_mu_.
-    // Set once run() has returned: later calls run on their caller. Guarded by tasks_mu_.
-    bool loop_done_ = false;
-
-    // vmm thread only.
-    VmConfig config_;
-    VmState state_ = VmState::kNotStarted;
-    // A pre-boot setting other than logger and metrics was made: a snapshot load is refused.
-    bool configured_ = false;
-    std::unique_ptr<Machine> machine_;
-    bool resetting_ = false;
+    std::unique_ptr<VmmThread> thread_;
+    // vmm thread only. The runtime is declared after the resources: its vCPUs stop first.
+    VmResources resources_;
+    VmRuntime runtime_;
+    VmSnapshots snapshots_{*thread_, resources_, runtime_};
     TimerFd metrics_timer_;
     std::optional<MetricsWriter> metrics_;
     std::optional<ExitSignals> exit_signals_;
     std::vector<MetricsSource> metrics_sources_;
-    struct {
-        uint64_t pause_vm_us = 0;   // Last pause, latencies_us.pause_vm.
-        uint64_t resume_vm_us = 0;  // Last resume, latencies_us.resume_vm.
-        uint64_t full_create_snapshot_us = 0;  // latencies_us, as Firecracker's names.
-        uint64_t diff_create_snapshot_us = 0;
-        uint64_t load_snapshot_us = 0;
-        uint64_t metrics_fails = 0;
-        uint64_t log_fails = 0;
-    } counters_;
-    std::mutex exit_mu_;
-    int exit_code_ = kExitOk;  // Guarded by exit_mu_.
+    uint64_t metrics_fails_ = 0;
+    uint64_t log_fails_ = 0;
 };
-
-// Shared by the controller methods split over vmm*.cc.
-inline Error wrong_phase(const char* what, const char* phase) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what, phase);
-}
-inline uint64_t elapsed_us(std::chrono::steady_clock::time_point begin) {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - begin)
-                                     .count());
-}
-
-// Defined here so that the controller methods split over vmm*.cc can all use it.
-template <typename T>
-T Vmm::on_vmm_thread(std::function<T()> task) {
-    if (std::this_thread::get_id() == vmm_thread_.load()) return task();
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<T> result;
-    {
-        std::unique_lock lock(tasks_mu_);
-        // The vmm thread has left its loop (the VM is over): nobody else touches the state now.
-        if (loop_done_) {
-            lock.unlock();
-            return task();
-        }
-        tasks_.push_back([&] {
-            T value = task();
-            std::lock_guard done(mu);
-            result.emplace(std::move(value));
-            cv.notify_one();
-        });
-    }
-    if (!task_evt_.write(1)) EMBER_ERROR("cannot wake the vmm thread");
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return result.has_value(); });
-    return std::move(*result);
-}
 
 }  // namespace ember

@@ -2,7 +2,7 @@
 // line) before boot, FlushMetrics and the 60 s timer at any time. The metrics line carries
 // Firecracker's groups for what Ember has: logger, latencies_us, vcpu, uart, i8042,
 // block_<id> and net_<id> from the VMM, and whatever the registered sources add (api_server and
-// the *_api_requests groups from main). Thread: the vmm thread, reached through on_vmm_thread.
+// the *_api_requests groups from main). Thread: the vmm thread, reached through VmmThread::call.
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -10,15 +10,11 @@
 #include "devices/virtio/block/block_device.h"
 #include "devices/virtio/net/net_device.h"
 #include "vmm/base/log.h"
+#include "vmm/core/vm_phase.h"
 #include "vmm/core/vmm.h"
 
 namespace ember {
 namespace {
-
-Error already_started(const char* what) {
-    return Error(std::make_error_code(std::errc::operation_not_permitted), what,
-                 "the operation is not supported after the VM started");
-}
 
 uint64_t utc_now_ms() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -81,25 +77,23 @@ MetricGroup net_group(const std::string& id, const virtio::NetCounters& c) {
 }  // namespace
 
 Result<void> Vmm::set_logger(const LoggerConfig& config) {
-    return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted) return already_started("PUT /logger");
+    return in_phase(kPhaseBeforeBoot, "PUT /logger", [&]() -> Result<void> {
         EMBER_TRY(apply_logger(config));
-        config_.logger = config;
+        resources_.set_logger(config);
         return ok();
     });
 }
 
 Result<void> Vmm::set_metrics(const MetricsConfig& config) {
-    return on_vmm_thread<Result<void>>([&]() -> Result<void> {
-        if (state_ != VmState::kNotStarted) return already_started("PUT /metrics");
+    return in_phase(kPhaseBeforeBoot, "PUT /metrics", [&]() -> Result<void> {
         EMBER_TRY(apply_metrics(config));
-        config_.metrics = config;
+        resources_.set_metrics(config);
         return ok();
     });
 }
 
 Result<void> Vmm::flush_metrics() {
-    return on_vmm_thread<Result<void>>([this]() -> Result<void> {
+    return thread_->call<Result<void>>([this]() -> Result<void> {
         // As Firecracker: flushing metrics that have no destination is not an error.
         if (!metrics_) return ok();
         return write_metrics();
@@ -115,7 +109,7 @@ Result<void> Vmm::apply_logger(const LoggerConfig& config) {
     // Without log_path the lines keep going where they went (stderr or --log-path).
     if (Result<void> configured = log::configure(options, config.log_path.value_or(""));
         !configured) {
-        ++counters_.log_fails;
+        ++log_fails_;
         return configured;
     }
     options_.log = options;
@@ -136,22 +130,24 @@ Result<void> Vmm::apply_metrics(const MetricsConfig& config) {
 std::vector<MetricGroup> Vmm::collect_metrics() {
     std::vector<MetricGroup> groups;
     groups.push_back({"logger",
-                      {{"missed_metrics_count", counters_.metrics_fails},
-                       {"metrics_fails", counters_.metrics_fails},
+                      {{"missed_metrics_count", metrics_fails_},
+                       {"metrics_fails", metrics_fails_},
                        {"missed_log_count", log::missed_lines()},
-                       {"log_fails", counters_.log_fails}}});
+                       {"log_fails", log_fails_}}});
+    const VmSnapshots::Latencies& snapshot = snapshots_.latencies();
     groups.push_back({"latencies_us",
-                      {{"pause_vm", counters_.pause_vm_us, MetricKind::kGauge},
-                       {"resume_vm", counters_.resume_vm_us, MetricKind::kGauge},
-                       {"full_create_snapshot", counters_.full_create_snapshot_us,
+                      {{"pause_vm", runtime_.pause_vm_us(), MetricKind::kGauge},
+                       {"resume_vm", runtime_.resume_vm_us(), MetricKind::kGauge},
+                       {"full_create_snapshot", snapshot.full_create_snapshot_us,
                         MetricKind::kGauge},
-                       {"diff_create_snapshot", counters_.diff_create_snapshot_us,
+                       {"diff_create_snapshot", snapshot.diff_create_snapshot_us,
                         MetricKind::kGauge},
-                       {"load_snapshot", counters_.load_snapshot_us, MetricKind::kGauge}}});
-    if (machine_) {
+                       {"load_snapshot", snapshot.load_snapshot_us, MetricKind::kGauge}}});
+    Machine* machine = runtime_.machine();
+    if (machine) {
         uint64_t runs = 0;
         uint64_t failures = 0;
-        for (const auto& runner : machine_->runners) {
+        for (const auto& runner : machine->runners) {
             runs += runner->run_count();
             VcpuRunner::Outcome outcome = runner->outcome();
             if (outcome == VcpuRunner::Outcome::kError ||
@@ -160,7 +156,7 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
             }
         }
         groups.push_back({"vcpu", {{"failures", failures}, {"kvm_run_count", runs}}});
-        if (Serial8250* serial = machine_->devices.serial()) {
+        if (Serial8250* serial = machine->devices.serial()) {
             std::lock_guard lock(serial->mutex());
             const Serial8250::Counters& c = serial->counters();
             groups.push_back({"uart",
@@ -169,7 +165,7 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                                {"missed_write_count", c.missed_write},
                                {"missed_read_count", c.dropped_in}}});
         }
-        if (I8042* i8042 = machine_->devices.i8042()) {
+        if (I8042* i8042 = machine->devices.i8042()) {
             std::lock_guard lock(i8042->mutex());
             const I8042::Counters& c = i8042->counters();
             groups.push_back({"i8042",
@@ -178,16 +174,16 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                                {"missed_write_count", c.missed_write_count}}});
         }
     }
-    if (machine_) {
+    if (machine) {
         // Device state is touched with the transport's mutex held (see DeviceManager).
-        for (const DriveConfig& drive : config_.drives) {
-            if (auto block = machine_->devices.find<virtio::BlockDevice>(drive.drive_id)) {
+        for (const DriveConfig& drive : resources_.config().drives) {
+            if (auto block = machine->devices.find<virtio::BlockDevice>(drive.drive_id)) {
                 std::lock_guard lock(block->transport->mutex());
                 groups.push_back(block_group(drive.drive_id, block->device->counters()));
             }
         }
-        for (const NetConfig& net : config_.nets) {
-            if (auto attached = machine_->devices.find<virtio::NetDevice>(net.iface_id)) {
+        for (const NetConfig& net : resources_.config().nets) {
+            if (auto attached = machine->devices.find<virtio::NetDevice>(net.iface_id)) {
                 std::lock_guard lock(attached->transport->mutex());
                 groups.push_back(net_group(net.iface_id, attached->device->counters()));
             }
@@ -201,7 +197,7 @@ Result<void> Vmm::write_metrics() {
     std::vector<MetricGroup> groups = collect_metrics();
     Result<void> written = metrics_->flush(groups, utc_now_ms());
     if (!written) {
-        ++counters_.metrics_fails;
+        ++metrics_fails_;
         EMBER_WARN("metrics not written: {}", written.error().message());
     }
     return written;

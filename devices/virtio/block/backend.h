@@ -16,6 +16,7 @@
 #include "vmm/base/event_fd.h"
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
+#include "vmm/config/vm_config.h"
 
 namespace ember::virtio {
 
@@ -34,8 +35,7 @@ struct BlockCompletion {
     int64_t result;  // Bytes transferred (0 for flush, discard, write zeroes) or -errno.
 };
 
-enum class BlockEngine { kSync, kIoUring };
-
+// The engines are the configuration's IoEngine (vmm/config): one enum from JSON to device.
 class BlockBackend {
 public:
     virtual ~BlockBackend() = default;
@@ -51,7 +51,7 @@ public:
     virtual Result<void> drain() = 0;
     // How many ops may be in flight at once.
     virtual size_t max_in_flight() const = 0;
-    virtual BlockEngine engine() const = 0;
+    virtual IoEngine engine() const = 0;
 };
 
 enum class Access { kReadOnly, kReadWrite };
@@ -69,7 +69,7 @@ struct DiskFile {
 // on `completions`, which must be given and outlive the backend; the sync engine completes inside
 // submit() and ignores it. A new backend for the same device reuses the same eventfd, so the
 // event loop keeps watching one fd across PATCH /drives.
-Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd,
+Result<std::unique_ptr<BlockBackend>> make_block_backend(IoEngine engine, UniqueFd fd,
                                                          const EventFd* completions);
 
 }  // namespace ember::virtio

@@ -32,7 +32,7 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(const BlockDeviceOption
     }
     auto limiter = EMBER_TRY(RateLimiter::create(options.bandwidth, options.ops, clock_of(options)));
     std::optional<EventFd> completion_evt;
-    if (options.engine == BlockEngine::kIoUring) completion_evt = EMBER_TRY(EventFd::create());
+    if (options.engine == IoEngine::kAsync) completion_evt = EMBER_TRY(EventFd::create());
     UniqueFd fd = std::move(file.fd);
     std::unique_ptr<BlockDevice> device(
         new BlockDevice(options, std::move(file), std::move(completion_evt), std::move(limiter)));
@@ -75,7 +75,7 @@ BlockDevice::~BlockDevice() {
 uint64_t BlockDevice::device_features() const {
     uint64_t features = feature_bit(kFeatureVersion1) | feature_bit(kFeatureEventIdx) |
                         feature_bit(kFeatureIndirectDesc) | feature_bit(VIRTIO_BLK_F_SEG_MAX);
-    if (options_.cache == BlockCacheMode::kWriteback) features |= feature_bit(VIRTIO_BLK_F_FLUSH);
+    if (options_.cache == CacheType::kWriteback) features |= feature_bit(VIRTIO_BLK_F_FLUSH);
     if (options_.access == Access::kReadOnly) {
         features |= feature_bit(VIRTIO_BLK_F_RO);
     } else {
@@ -204,7 +204,7 @@ std::optional<BlockOp> BlockDevice::build_op(uint16_t head, const BlockRequest& 
         case RequestType::kFlush:
             status = VIRTIO_BLK_S_OK;
             // Unsafe caching never flushes (the feature is not offered; a flush is a no-op).
-            if (options_.cache != BlockCacheMode::kWriteback) return std::nullopt;
+            if (options_.cache != CacheType::kWriteback) return std::nullopt;
             return BlockOp{BlockOpKind::kFlush, 0, 0, {}, head};
         case RequestType::kDiscard:
         case RequestType::kWriteZeroes: {

@@ -23,14 +23,12 @@
 
 namespace ember::virtio {
 
-enum class BlockCacheMode { kUnsafe, kWriteback };
-
 struct BlockDeviceOptions {
     std::string drive_id;
     std::string path;
     Access access = Access::kReadWrite;
-    BlockCacheMode cache = BlockCacheMode::kUnsafe;
-    BlockEngine engine = BlockEngine::kSync;
+    CacheType cache = CacheType::kUnsafe;
+    IoEngine engine = IoEngine::kSync;
     TokenBucketParams bandwidth;  // Size 0: no limit.
     TokenBucketParams ops;
     const Clock* clock = nullptr;  // Null: the steady clock.

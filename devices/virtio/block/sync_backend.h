@@ -16,7 +16,7 @@ public:
     void reap(std::vector<BlockCompletion>& out) override;
     Result<void> drain() override { return ok(); }
     size_t max_in_flight() const override { return 1024; }
-    BlockEngine engine() const override { return BlockEngine::kSync; }
+    IoEngine engine() const override { return IoEngine::kSync; }
 
 private:
     int64_t run(const BlockOp& op) const;

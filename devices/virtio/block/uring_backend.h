@@ -26,7 +26,7 @@ public:
     void reap(std::vector<BlockCompletion>& out) override;
     Result<void> drain() override;
     size_t max_in_flight() const override { return kEntries; }
-    BlockEngine engine() const override { return BlockEngine::kIoUring; }
+    IoEngine engine() const override { return IoEngine::kAsync; }
 
 private:
     UringBackend(UniqueFd fd, const EventFd& event) : fd_(std::move(fd)), event_(event) {}

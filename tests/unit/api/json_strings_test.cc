@@ -8,7 +8,7 @@
 
 #include "api/json/json_reader.h"
 #include "api/json/request_json.h"
-#include "api/json_config.h"
+#include "api/config_file.h"
 #include "api/router.h"
 #include "tests/fakes/fake_vmm_controller.h"
 #include "tests/unit/api/test_request.h"

@@ -82,8 +82,6 @@ TEST_F(RouterTest, RefusesBadBootSources) {
                  "kernel_image_path: expected a string");
     expect_fault(put("/boot-source", R"({"kernel_image_path": "/k", "kernel": "/k"})"),
                  "kernel: unknown field");
-    expect_fault(put("/boot-source", R"({"kernel_image_path": ""})"),
-                 "kernel_image_path: must not be empty");
     expect_fault(put("/boot-source", R"([])"), "expected an object");
     expect_fault(put("/boot-source", R"({"kernel_image_path": "/k")"), "malformed JSON");
     EXPECT_TRUE(fake.calls().empty());
@@ -111,30 +109,39 @@ TEST_F(RouterTest, PatchesOnlyTheGivenMachineFields) {
 TEST_F(RouterTest, RefusesBadMachineConfigs) {
     expect_fault(put("/machine-config", R"({"vcpu_count": 2})"),
                  "mem_size_mib: missing required field");
-    expect_fault(put("/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})"),
-                 "vcpu_count: must be 1 to 32");
-    expect_fault(put("/machine-config", R"({"vcpu_count": 3, "mem_size_mib": 128, "smt": true})"),
-                 "vcpu_count: must be 1 or even");
     expect_fault(put("/machine-config", R"({"vcpu_count": "1", "mem_size_mib": 128})"),
                  "vcpu_count: expected an integer");
     expect_fault(patch("/machine-config", R"({"huge_pages": "1G"})"),
                  "huge_pages: unknown value \\\"1G\\\"");
-    expect_fault(
-        put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
-        "mem_size_mib: 129 is not a multiple of the configured page size");
     expect_fault(patch("/machine-config", R"({"cpu_template": "T2"})"),
                  "Ember does not support CPU templates");
     expect_fault(patch("/machine-config", R"({"vcpus": 2})"), "vcpus: unknown field");
 }
 
-// PATCH checks the merged configuration: an odd size is refused once huge_pages is 2M.
-TEST_F(RouterTest, PatchRefusesAnOddMemorySizeFor2MHugePages) {
+// PATCH hands the VMM the merged configuration, which the VMM checks as a whole.
+TEST_F(RouterTest, PatchSendsTheMergedMachineConfig) {
     EXPECT_EQ(patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status,
               204);
     EXPECT_EQ(fake.config.machine.huge_pages, HugePages::k2M);
-    expect_fault(patch("/machine-config", R"({"mem_size_mib": 255})"),
-                 "mem_size_mib: 255 is not a multiple of the configured page size");
-    EXPECT_EQ(fake.config.machine.mem_size_mib, 256u);
+    EXPECT_EQ(patch("/machine-config", R"({"mem_size_mib": 255})").status, 204);
+    EXPECT_EQ(fake.config.machine.huge_pages, HugePages::k2M);
+    EXPECT_EQ(fake.config.machine.mem_size_mib, 255u);
+}
+
+// The router parses; the rules of the configuration are the VMM's (vmm_api_test checks them).
+TEST_F(RouterTest, LeavesTheConfigurationRulesToTheVmm) {
+    EXPECT_EQ(put("/boot-source", R"({"kernel_image_path": ""})").status, 204);
+    EXPECT_EQ(put("/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})").status, 204);
+    EXPECT_EQ(put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
+                                        "is_root_device": false})")
+                  .status,
+              204);
+    EXPECT_EQ(put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t",
+                                                  "mtu": 20})")
+                  .status,
+              204);
+    EXPECT_EQ(fake.calls(), (std::vector<std::string>{"set_boot_source", "set_machine_config",
+                                                      "put_drive", "put_net"}));
 }
 
 TEST_F(RouterTest, PutsADrive) {
@@ -146,9 +153,6 @@ TEST_F(RouterTest, PutsADrive) {
 
 TEST_F(RouterTest, RefusesADriveWhoseIdDiffersFromThePath) {
     expect_fault(put("/drives/other", kDrive), "does not match the id from the body");
-    expect_fault(put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
-                                           "is_root_device": false})"),
-                 "drive_id: 'bad-id' may hold only letters, digits and '_'");
     EXPECT_TRUE(fake.calls().empty());
 }
 
@@ -196,11 +200,8 @@ TEST_F(RouterTest, RefusesBadNetworkInterfaces) {
     expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0"})"),
                  "host_dev_name: missing required field");
     expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t",
-                                                     "guest_mac": "zz"})"),
-                 "guest_mac");
-    expect_fault(put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t",
-                                                     "mtu": 20})"),
-                 "mtu");
+                                                     "guest_mac": 5})"),
+                 "guest_mac: expected a string");
     expect_fault(patch("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "t"})"),
                  "host_dev_name: unknown field");
 }

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/json_config.h"
+#include "api/config_file.h"
 #include "api/router.h"
 #include "vmm/base/log.h"
 #include "tests/unit/api/test_request.h"
@@ -142,6 +142,42 @@ TEST_F(VmmApiTest, RefusesPostBootActionsBeforeTheVmStarts) {
     expect_fault(vm.patch("/vm", R"({"state": "Resumed"})"), "not started");
     expect_fault(vm.put("/actions", R"({"action_type": "SendCtrlAltDel"})"), "not started");
     EXPECT_NE(vm.get("/").body.find(R"("state":"Not started")"), std::string::npos);
+}
+
+// The rules of the configuration are checked once, in the VMM, whatever the router parsed.
+TEST_F(VmmApiTest, RefusesConfigurationsThatBreakItsRules) {
+    RunningVmm vm(dir_);
+    expect_fault(vm.put("/boot-source", R"({"kernel_image_path": ""})"),
+                 "kernel_image_path: must not be empty");
+    expect_fault(vm.put("/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})"),
+                 "vcpu_count: must be 1 to 32");
+    expect_fault(
+        vm.put("/machine-config", R"({"vcpu_count": 3, "mem_size_mib": 128, "smt": true})"),
+        "vcpu_count: must be 1 or even");
+    expect_fault(vm.put("/machine-config",
+                        R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
+                 "mem_size_mib: 129 is not a multiple of the configured page size");
+    expect_fault(vm.put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
+                                              "is_root_device": false})"),
+                 "drive_id: 'bad-id' may hold only letters, digits and '_'");
+    expect_fault(vm.put("/network-interfaces/eth0", R"({"iface_id": "eth0",
+                        "host_dev_name": "t", "guest_mac": "zz"})"),
+                 "guest_mac: 'zz' is not a MAC address");
+    expect_fault(vm.put("/network-interfaces/eth0", R"({"iface_id": "eth0",
+                        "host_dev_name": "t", "mtu": 20})"),
+                 "mtu: must be 68 to 65535");
+    EXPECT_EQ(vm.vmm().vm_config(), VmConfig{});
+}
+
+// PATCH /machine-config is checked merged: an odd size is refused once huge_pages is 2M.
+TEST_F(VmmApiTest, PatchRefusesAnOddMemorySizeFor2MHugePages) {
+    RunningVmm vm(dir_);
+    EXPECT_EQ(vm.patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status,
+              204);
+    expect_fault(vm.patch("/machine-config", R"({"mem_size_mib": 255})"),
+                 "mem_size_mib: 255 is not a multiple of the configured page size");
+    EXPECT_EQ(vm.vmm().vm_config().machine.mem_size_mib, 256u);
+    EXPECT_EQ(vm.vmm().vm_config().machine.huge_pages, HugePages::k2M);
 }
 
 TEST_F(VmmApiTest, SnapshotCreateNeedsAPausedVm) {

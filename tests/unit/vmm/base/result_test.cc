@@ -39,5 +39,23 @@ TEST(Result, WithinPutsAnOuterContextInFrontAndKeepsTheCode) {
     EXPECT_EQ(Error::invalid("field").within("outer").message(), "outer: field");
 }
 
+TEST(Result, ErrorsCarryAKindThatWithinKeeps) {
+    EXPECT_EQ(Error::invalid("f").kind(), ErrorKind::kInvalidInput);
+    EXPECT_EQ(Error::from_errno(ENOENT, "open").kind(), ErrorKind::kInternal);
+    EXPECT_EQ(Error::from_errno(ENOENT, "open", "/p", ErrorKind::kInvalidInput).kind(),
+              ErrorKind::kInvalidInput);
+    EXPECT_EQ(Error::not_found("drive_id").within("outer").kind(), ErrorKind::kNotFound);
+    EXPECT_EQ(Error::from_errno(EIO, "read").with_kind(ErrorKind::kInvalidInput).code(),
+              std::errc::io_error);
+}
+
+// The kinds without an OS cause add no strerror text; a wrong phase keeps its EPERM text.
+TEST(Result, KindsKeepTheMessagesTheyHadBeforeKinds) {
+    EXPECT_EQ(Error::not_found("drive_id", "no drive 'x'").message(), "drive_id: no drive 'x'");
+    EXPECT_EQ(Error::unsupported("balloon").message(), "balloon");
+    EXPECT_EQ(Error::wrong_phase("pause", "the VM is not started").message(),
+              "pause: the VM is not started: Operation not permitted");
+}
+
 }  // namespace
 }  // namespace ember

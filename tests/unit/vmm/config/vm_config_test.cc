@@ -1,5 +1,6 @@
 #include "vmm/config/vm_config.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 namespace ember {
@@ -59,6 +60,42 @@ TEST(NetConfig, ValidatesTheMacAddress) {
     EXPECT_TRUE(n.validate());
     n.guest_mac = "06:00:AC:10:00";
     EXPECT_FALSE(n.validate());
+}
+
+TEST(VmConfig, RefusesAMacUsedTwiceAndATapUsedTwice) {
+    VmConfig c;
+    c.nets.push_back({.iface_id = "a", .host_dev_name = "tap0", .guest_mac = "06:00:00:00:00:01"});
+    c.nets.push_back({.iface_id = "b", .host_dev_name = "tap1", .guest_mac = "06:00:00:00:00:01"});
+    Result<void> v = c.validate();
+    ASSERT_FALSE(v);
+    EXPECT_EQ(v.error().message(), "guest_mac: '06:00:00:00:00:01' is used twice");
+    c.nets[1].guest_mac = "06:00:00:00:00:02";
+    EXPECT_TRUE(c.validate());
+    c.nets[1].host_dev_name = "tap0";
+    EXPECT_FALSE(c.validate());
+}
+
+TEST(ParseMac, ReadsSixHexBytesInEitherCase) {
+    Result<MacAddress> mac = parse_mac("06:00:AC:10:00:ff");
+    ASSERT_TRUE(mac);
+    EXPECT_EQ(*mac, (MacAddress{0x06, 0x00, 0xac, 0x10, 0x00, 0xff}));
+    for (const char* bad : {"06:00:ac:10:00", "06:00:ac:10:00:02:", "06-00-ac-10-00-02",
+                            "06:00:ac:10:00:0g", ""}) {
+        Result<MacAddress> refused = parse_mac(bad);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().message(),
+                  fmt::format("guest_mac: '{}' is not a MAC address", bad));
+    }
+}
+
+TEST(Updates, CheckTheIdThePathAndTheLimiters) {
+    EXPECT_TRUE((DriveUpdate{.drive_id = "rootfs"}).validate());
+    EXPECT_FALSE((DriveUpdate{.drive_id = "bad-id"}).validate());
+    Result<void> empty = DriveUpdate{.drive_id = "rootfs", .path_on_host = ""}.validate();
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().message(), "path_on_host: must not be empty");
+    EXPECT_TRUE((NetUpdate{.iface_id = "eth0"}).validate());
+    EXPECT_FALSE((NetUpdate{.iface_id = ""}).validate());
 }
 
 }  // namespace

@@ -44,14 +44,14 @@ TEST(VirtioDevicesTest, DriveConfigBecomesBlockOptions) {
     EXPECT_EQ(o.drive_id, "data");
     EXPECT_EQ(o.path, "/tmp/x");
     EXPECT_EQ(o.access, virtio::Access::kReadOnly);
-    EXPECT_EQ(o.cache, virtio::BlockCacheMode::kWriteback);
-    EXPECT_EQ(o.engine, virtio::BlockEngine::kIoUring);
+    EXPECT_EQ(o.cache, CacheType::kWriteback);
+    EXPECT_EQ(o.engine, IoEngine::kAsync);
     EXPECT_EQ(o.bandwidth.size, 1000u);
     EXPECT_EQ(o.ops.refill_time_ms, 20u);
     d.is_read_only = false;
     d.io_engine = IoEngine::kSync;
     EXPECT_EQ(block_device_options(d).access, virtio::Access::kReadWrite);
-    EXPECT_EQ(block_device_options(d).engine, virtio::BlockEngine::kSync);
+    EXPECT_EQ(block_device_options(d).engine, IoEngine::kSync);
 }
 
 TEST(VirtioDevicesTest, NetConfigBecomesNetOptionsWithParsedMac) {

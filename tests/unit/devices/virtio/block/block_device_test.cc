@@ -63,7 +63,7 @@ struct Header {
     uint64_t sector;
 };
 
-class BlockDeviceTest : public ::testing::TestWithParam<BlockEngine> {
+class BlockDeviceTest : public ::testing::TestWithParam<IoEngine> {
 protected:
     // Not activated, as the snapshot loader creates a device; on disk_ unless options name a path.
     std::unique_ptr<BlockDevice> make_inactive_device(BlockDeviceOptions options = {}) {
@@ -152,7 +152,7 @@ TEST_P(BlockDeviceTest, OffersFlushOnlyWithWritebackCaching) {
     EXPECT_FALSE(unsafe->device_features() & feature_bit(VIRTIO_BLK_F_FLUSH));
     EXPECT_TRUE(unsafe->device_features() & feature_bit(kFeatureVersion1));
     EXPECT_TRUE(unsafe->device_features() & feature_bit(VIRTIO_BLK_F_DISCARD));
-    auto writeback = make_device({.cache = BlockCacheMode::kWriteback});
+    auto writeback = make_device({.cache = CacheType::kWriteback});
     EXPECT_TRUE(writeback->device_features() & feature_bit(VIRTIO_BLK_F_FLUSH));
 }
 
@@ -196,7 +196,7 @@ TEST_P(BlockDeviceTest, HandlesManyRequestsInOneNotification) {
 }
 
 TEST_P(BlockDeviceTest, FlushSyncsWithWritebackAndIsANoOpWhenUnsafe) {
-    auto writeback = make_device({.cache = BlockCacheMode::kWriteback});
+    auto writeback = make_device({.cache = CacheType::kWriteback});
     auto req = submit(VIRTIO_BLK_T_FLUSH, 0, 0);
     run(*writeback);
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
@@ -372,7 +372,7 @@ TEST_P(BlockDeviceTest, DeclaresOneCompletionFdThatOutlivesUpdateDisk) {
     std::vector<EventSource> sources = dev->event_sources();
     std::vector<int> fds;
     for (const EventSource& source : sources) fds.push_back(source.fd);
-    if (GetParam() == BlockEngine::kSync) {
+    if (GetParam() == IoEngine::kSync) {
         EXPECT_EQ(completion_fd, -1);  // It completes inside submit(): nothing to watch.
         EXPECT_EQ(fds, std::vector<int>{dev->rate_limiter_fd()});
     } else {
@@ -534,9 +534,9 @@ TEST_P(BlockDeviceTest, RestoreRefusesADiskOfAnotherSizeOrOtherFeatures) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, BlockDeviceTest,
-                         ::testing::Values(BlockEngine::kSync, BlockEngine::kIoUring),
-                         [](const ::testing::TestParamInfo<BlockEngine>& engine) {
-                             return engine.param == BlockEngine::kSync ? "Sync" : "IoUring";
+                         ::testing::Values(IoEngine::kSync, IoEngine::kAsync),
+                         [](const ::testing::TestParamInfo<IoEngine>& engine) {
+                             return engine.param == IoEngine::kSync ? "Sync" : "IoUring";
                          });
 
 }  // namespace

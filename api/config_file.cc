@@ -1,8 +1,8 @@
-#include "api/json_config.h"
+#include "api/config_file.h"
 
 #include <fmt/core.h>
 
-#include "api/json/config_json.h"
+#include "api/json/config_codec.h"
 
 namespace ember::api {
 namespace {
@@ -59,7 +59,6 @@ Result<VmConfig> parse_vm_config(std::string_view json) {
         c.serial = EMBER_TRY(parse_serial(*v, "serial"));
     }
     EMBER_TRY(obj.finish());
-    EMBER_TRY(c.validate());
     return c;
 }
 

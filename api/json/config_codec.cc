@@ -1,4 +1,4 @@
-#include "api/json/config_json.h"
+#include "api/json/config_codec.h"
 
 #include <fmt/core.h>
 

@@ -1,5 +1,6 @@
-// JSON <-> configuration structs, in Firecracker's schema. Used by the API for request bodies and
-// by `--config-file`. Unknown keys and wrong types are errors that name the offending key.
+// The whole VM configuration as one JSON document, in Firecracker's schema: the `--config-file`
+// reader (with its size and time limits) and the GET /vm/config writer. Each object in it goes
+// through api/json/config_codec.h. Unknown keys and wrong types are errors that name the key.
 #pragma once
 
 #include <chrono>
@@ -21,7 +22,9 @@ inline constexpr size_t kMaxConfigFileBytes = size_t{4} << 20;
 inline constexpr std::chrono::milliseconds kConfigFifoTimeout{10'000};
 
 // A whole config file: `boot-source`, `machine-config`, `drives`, `network-interfaces`, `logger`,
-// `metrics`, `serial`...; keys of devices Ember lacks are refused with a message saying so.
+// `metrics`, `serial`...; keys of devices Ember lacks are refused with a message saying so. Only
+// parsed: the configuration's rules are checked once, by the VMM that takes it
+// (VmmController's configure path), as for API requests.
 Result<VmConfig> parse_vm_config(std::string_view json);
 // GET /vm/config: the same schema, so the output fed back as a config file builds the same VM.
 std::string render_vm_config(const VmConfig& config);
