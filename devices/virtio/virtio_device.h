@@ -1,16 +1,20 @@
 // VirtioDevice: what a virtio device is to its transport: a device type, feature bits, a
 // configuration space, queues, and the work to do when the driver notifies a queue. It knows no
-// registers, no eventfds and no KVM (the transport owns those).
+// registers, no eventfds and no KVM (the transport owns those); it declares its own fds (tap,
+// timers, io_uring completions) as event sources, which the device manager watches for it.
 // Thread: the transport calls it on vCPU threads with the bus mutex held; the event loop calls
-// process_queue() and the device's own fd handlers on the vmm thread with the same mutex held.
+// process_queue() and the device's event-source handlers on the vmm thread with the same mutex
+// held.
 #pragma once
 
 #include <fmt/core.h>
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
+#include "devices/event_source.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio_interrupt.h"
 #include "devices/virtio/virtio_spec.h"
@@ -34,6 +38,8 @@ public:
     virtual ~VirtioDevice() = default;
 
     virtual uint32_t device_type() const = 0;
+    // What the API calls the device (drive_id, iface_id): unique among the devices of its type.
+    virtual std::string_view id() const = 0;
     // Feature bits the device offers (VIRTIO_F_VERSION_1 included).
     virtual uint64_t device_features() const = 0;
     // Device-specific configuration space (virtio 1.2 §4.2.2 offset 0x100 onwards). Reads past
@@ -52,6 +58,8 @@ public:
     virtual void reset() = 0;
     // The driver notified queue `index` (its ioeventfd fired or QueueNotify was written).
     virtual void process_queue(uint32_t index) = 0;
+    // The device's own fds to watch besides the queue notifications, for as long as it lives.
+    virtual std::vector<EventSource> event_sources() { return {}; }
 
     std::vector<Queue>& queues() { return queues_; }
     const std::vector<Queue>& queues() const { return queues_; }

@@ -19,6 +19,7 @@ public:
     FakeVirtioDevice() : VirtioDevice(kQueueSizes) {}
 
     uint32_t device_type() const override { return 42; }
+    std::string_view id() const override { return "fake"; }
     uint64_t device_features() const override { return kFeatures; }
     void read_config(uint64_t offset, std::span<uint8_t> data) const override {
         for (size_t i = 0; i < data.size(); ++i) {

@@ -6,7 +6,7 @@
 #include "vmm/arch/x86_64/boot.h"
 #include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 #include "vmm/kvm/vcpu_state.h"
 
 namespace ember {

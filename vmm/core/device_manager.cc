@@ -1,18 +1,18 @@
 #include "vmm/core/device_manager.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
-#include <cerrno>
 
 #include <fmt/core.h>
 
+#include "vmm/base/log.h"
+
 namespace ember {
 
+// kernel_cmdline_entries() tells the kernel each window is 4K.
+static_assert(virtio::mmio::kWindowSize == 0x1000);
+
 DeviceManager::~DeviceManager() {
-    if (serial_loop_ && serial_input_) (void)serial_loop_->remove(serial_input_.get());
-    for (int fd : watched_fds_) (void)virtio_loop_->remove(fd);
+    for (int fd : watched_fds_) (void)loop_->remove(fd);
 }
 
 Result<EventFdIrqLine*> DeviceManager::make_irq(uint32_t gsi) {
@@ -22,6 +22,39 @@ Result<EventFdIrqLine*> DeviceManager::make_irq(uint32_t gsi) {
     return irqs_.back().get();
 }
 
+Result<void> DeviceManager::watch(std::vector<EventSource> sources, std::mutex* guard,
+                                  EventLoop& loop) {
+    if (loop_ && loop_ != &loop) {
+        return Error::invalid("watch device fd", "all devices must share one event loop");
+    }
+    loop_ = &loop;
+    for (EventSource& source : sources) {
+        const int fd = source.fd;
+        EMBER_TRY(loop.add(
+            fd,
+            [this, fd, guard, run = std::move(source.handler)](uint32_t) {
+                EventSource::Next next = EventSource::Next::kKeepWatching;
+                if (guard) {
+                    std::lock_guard lock(*guard);
+                    next = run();
+                } else {
+                    next = run();
+                }
+                if (next == EventSource::Next::kStopWatching) unwatch(fd);
+            },
+            source.events));
+        watched_fds_.push_back(fd);
+    }
+    return ok();
+}
+
+void DeviceManager::unwatch(int fd) {
+    auto it = std::find(watched_fds_.begin(), watched_fds_.end(), fd);
+    if (it == watched_fds_.end()) return;
+    watched_fds_.erase(it);
+    (void)loop_->remove(fd);
+}
+
 Result<void> DeviceManager::add_serial(std::unique_ptr<SerialOutput> output, UniqueFd input,
                                        EventLoop& loop) {
     if (serial_) return Error::invalid("add serial", "COM1 already exists");
@@ -29,35 +62,15 @@ Result<void> DeviceManager::add_serial(std::unique_ptr<SerialOutput> output, Uni
     serial_output_ = std::move(output);
     serial_ = std::make_unique<Serial8250>(*irq, *serial_output_);
     EMBER_TRY(pio_bus_.insert(kSerialPort, Serial8250::kPortSize, serial_.get()));
-    if (input) {
-        // epoll refuses regular files; a VM without console input is still a VM.
-        Result<void> added = loop.add(input.get(), [this](uint32_t) { on_serial_input(); });
-        if (added) {
-            serial_input_ = std::move(input);
-            serial_loop_ = &loop;
-        } else {
-            EMBER_DEBUG("serial input not watched: {}", added.error().message());
-        }
+    if (!input) return ok();
+    auto console = std::make_unique<SerialConsole>(*serial_, std::move(input));
+    // The console takes the serial port's mutex itself, around what it touches.
+    if (Result<void> watched = watch(console->event_sources(), nullptr, loop); !watched) {
+        EMBER_DEBUG("serial input not watched: {}", watched.error().message());
+        return ok();
     }
+    serial_console_ = std::move(console);
     return ok();
-}
-
-void DeviceManager::on_serial_input() {
-    std::array<uint8_t, Serial8250::kFifoSize> buf{};
-    ssize_t n = ::read(serial_input_.get(), buf.data(), buf.size());
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {
-        // End of file or a dead terminal: stop watching it, or epoll reports it forever.
-        (void)serial_loop_->remove(serial_input_.get());
-        serial_input_.reset();
-        return;
-    }
-    std::lock_guard lock(serial_->mutex());
-    size_t taken = serial_->enqueue_input({buf.data(), static_cast<size_t>(n)});
-    if (taken < static_cast<size_t>(n)) {
-        EMBER_LOG_LIMITED(input_log_, log::Level::kDebug, "serial: dropped {} input bytes",
-                          static_cast<size_t>(n) - taken);
-    }
 }
 
 Result<void> DeviceManager::add_i8042(const EventFd& reset_evt) {
@@ -79,29 +92,26 @@ Result<void> DeviceManager::add_boot_timer(BootTimer::StartTime start) {
     return mmio_bus_.insert(BootTimer::kMmioAddress, BootTimer::kMmioSize, boot_timer_.get());
 }
 
-Result<DeviceManager::MmioSlot> DeviceManager::add_virtio_mmio(std::unique_ptr<BusDevice> transport) {
-    uint32_t index = static_cast<uint32_t>(virtio_slots_.size());
+Result<DeviceManager::MmioSlot> DeviceManager::place_virtio_mmio(BusDevice& transport) {
+    uint32_t index = static_cast<uint32_t>(virtio_.size());
     uint32_t gsi = kFirstVirtioGsi + index;
     if (gsi > kLastVirtioGsi) {
         return Error(std::make_error_code(std::errc::no_space_on_device), "add virtio-mmio device",
                      "no legacy GSI left (19 virtio-mmio devices at most)");
     }
     MmioSlot slot;
-    slot.base = GuestAddress(kVirtioMmioStart + uint64_t{index} * kVirtioMmioSize);
+    slot.base = GuestAddress(kVirtioMmioStart + uint64_t{index} * virtio::mmio::kWindowSize);
     slot.gsi = gsi;
     slot.irq = EMBER_TRY(make_irq(gsi));
-    EMBER_TRY(mmio_bus_.insert(slot.base.value(), kVirtioMmioSize, transport.get()));
-    virtio_devices_.push_back(std::move(transport));
-    virtio_slots_.push_back(slot);
+    EMBER_TRY(mmio_bus_.insert(slot.base.value(), virtio::mmio::kWindowSize, &transport));
     return slot;
 }
 
-Result<DeviceManager::AddedVirtio> DeviceManager::add_virtio_device(
+Result<DeviceManager::AttachedVirtio> DeviceManager::add_virtio_device(
     std::unique_ptr<virtio::VirtioDevice> device, const GuestMemory& memory, EventLoop& loop) {
-    if (virtio_loop_ && virtio_loop_ != &loop) {
-        return Error::invalid("add virtio device", "all virtio devices must share one event loop");
+    if (loop_ && loop_ != &loop) {
+        return Error::invalid("add virtio device", "all devices must share one event loop");
     }
-    virtio_loop_ = &loop;
     const uint32_t queue_count = static_cast<uint32_t>(device->queues().size());
     std::vector<EventFd*> evts;
     for (uint32_t i = 0; i < queue_count; ++i) {
@@ -111,25 +121,33 @@ Result<DeviceManager::AddedVirtio> DeviceManager::add_virtio_device(
     }
     // A QueueNotify write that no ioeventfd caught (another width) goes the same way, so the
     // queue is always processed on the vmm thread.
-    auto transport = std::make_unique<virtio::MmioTransport>(
+    auto owned = std::make_unique<virtio::MmioTransport>(
         std::move(device), memory, [evts](uint32_t index) {
             if (index < evts.size()) (void)evts[index]->write(1);
         });
-    virtio::MmioTransport* raw = transport.get();
-    MmioSlot slot = EMBER_TRY(add_virtio_mmio(std::move(transport)));
-    raw->attach_irq(*slot.irq);
+    virtio::MmioTransport* transport = owned.get();
+    MmioSlot slot = EMBER_TRY(place_virtio_mmio(*transport));
+    transports_.push_back(std::move(owned));
+    transport->attach_irq(*slot.irq);
+    virtio_.push_back(AttachedVirtio{&transport->device(), transport, slot});
+
+    std::vector<EventSource> sources;
     for (uint32_t i = 0; i < queue_count; ++i) {
         EventFd* evt = evts[i];
         EMBER_TRY(vm_.register_ioeventfd(*evt, kvm::Vm::AddressSpace::kMmio,
                                          slot.base.value() + virtio::mmio::kQueueNotifyOffset,
                                          sizeof(uint32_t), uint64_t{i}));
-        EMBER_TRY(watch_device_fd(*raw, evt->fd(), [raw, evt, i] {
+        sources.push_back(EventSource::always(evt->fd(), [transport, evt, i] {
             (void)evt->read();
             // The ioeventfd bypasses the transport's check that the driver is done.
-            if (raw->device().is_activated()) raw->device().process_queue(i);
+            if (transport->device().is_activated()) transport->device().process_queue(i);
         }));
     }
-    return AddedVirtio{raw, slot};
+    for (EventSource& source : transport->device().event_sources()) {
+        sources.push_back(std::move(source));
+    }
+    EMBER_TRY(watch(std::move(sources), &transport->mutex(), loop));
+    return virtio_.back();
 }
 
 void DeviceManager::kick_queues() {
@@ -137,94 +155,10 @@ void DeviceManager::kick_queues() {
     for (const auto& evt : queue_evts_) (void)evt->write(1);
 }
 
-Result<void> DeviceManager::watch_device_fd(virtio::MmioTransport& transport, int fd,
-                                            std::function<void()> handler, uint32_t events) {
-    if (!virtio_loop_) return Error::invalid("watch device fd", "no virtio device was added");
-    virtio::MmioTransport* guarded = &transport;
-    EMBER_TRY(virtio_loop_->add(
-        fd,
-        [guarded, run = std::move(handler)](uint32_t) {
-            std::lock_guard lock(guarded->mutex());
-            run();
-        },
-        events));
-    watched_fds_.push_back(fd);
-    return ok();
-}
-
-void DeviceManager::unwatch_device_fd(int fd) {
-    auto it = std::find(watched_fds_.begin(), watched_fds_.end(), fd);
-    if (it == watched_fds_.end()) return;
-    watched_fds_.erase(it);
-    (void)virtio_loop_->remove(fd);
-}
-
-Result<void> DeviceManager::watch_block_completions(const AttachedBlock& block) {
-    const int fd = block.device->completion_fd();
-    if (fd < 0) return ok();  // The sync engine completes inside submit().
-    virtio::BlockDevice* device = block.device;
-    return watch_device_fd(*block.transport, fd, [device] { device->process_completions(); });
-}
-
-Result<void> DeviceManager::add_block(std::unique_ptr<virtio::BlockDevice> device,
-                                      const GuestMemory& memory, EventLoop& loop) {
-    virtio::BlockDevice* raw = device.get();
-    AddedVirtio added = EMBER_TRY(add_virtio_device(std::move(device), memory, loop));
-    AttachedBlock block{raw, added.transport, added.slot};
-    EMBER_TRY(watch_device_fd(*block.transport, raw->rate_limiter_fd(),
-                              [raw] { raw->process_rate_limiter_event(); }));
-    EMBER_TRY(watch_block_completions(block));
-    blocks_.push_back(block);
-    return ok();
-}
-
-Result<void> DeviceManager::add_net(std::unique_ptr<virtio::NetDevice> device,
-                                    const GuestMemory& memory, EventLoop& loop) {
-    virtio::NetDevice* raw = device.get();
-    AddedVirtio added = EMBER_TRY(add_virtio_device(std::move(device), memory, loop));
-    AttachedNet net{raw, added.transport, added.slot};
-    // Edge-triggered: the device reads the tap until EAGAIN or remembers that it could not.
-    EMBER_TRY(watch_device_fd(*net.transport, raw->tap_fd(), [raw] { raw->process_tap_rx(); },
-                              EPOLLIN | EPOLLET));
-    EMBER_TRY(watch_device_fd(*net.transport, raw->rx_rate_limiter_fd(),
-                              [raw] { raw->process_rx_rate_limiter_event(); }));
-    EMBER_TRY(watch_device_fd(*net.transport, raw->tx_rate_limiter_fd(),
-                              [raw] { raw->process_tx_rate_limiter_event(); }));
-    nets_.push_back(net);
-    return ok();
-}
-
-std::optional<DeviceManager::AttachedBlock> DeviceManager::block(const std::string& drive_id) const {
-    for (const AttachedBlock& b : blocks_) {
-        if (b.device->drive_id() == drive_id) return b;
-    }
-    return std::nullopt;
-}
-
-std::optional<DeviceManager::AttachedNet> DeviceManager::net(const std::string& iface_id) const {
-    for (const AttachedNet& n : nets_) {
-        if (n.device->iface_id() == iface_id) return n;
-    }
-    return std::nullopt;
-}
-
-Result<void> DeviceManager::replace_block_disk(const std::string& drive_id,
-                                               const std::string& path) {
-    std::optional<AttachedBlock> found = block(drive_id);
-    if (!found) return Error::invalid("drive_id", fmt::format("no drive '{}'", drive_id));
-    std::lock_guard lock(found->transport->mutex());
-    // The old ring's fd closes with it: stop watching it first, then watch whatever the device
-    // has afterwards (its old backend when the update failed).
-    if (int old_fd = found->device->completion_fd(); old_fd >= 0) unwatch_device_fd(old_fd);
-    Result<void> replaced = found->device->update_disk(path);
-    EMBER_TRY(watch_block_completions(*found));
-    return replaced;
-}
-
 std::string DeviceManager::kernel_cmdline_entries() const {
     std::string out;
-    for (const MmioSlot& slot : virtio_slots_) {
-        out += fmt::format(" virtio_mmio.device=4K@{:#x}:{}", slot.base.value(), slot.gsi);
+    for (const AttachedVirtio& v : virtio_) {
+        out += fmt::format(" virtio_mmio.device=4K@{:#x}:{}", v.slot.base.value(), v.slot.gsi);
     }
     return out;
 }

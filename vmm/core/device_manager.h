@@ -1,28 +1,27 @@
-// DeviceManager: creates the devices of one VM, puts them on the port I/O and MMIO buses and wires
-// their interrupts to KVM. Legacy devices sit at fixed places (COM1 0x3f8/GSI 4, i8042 0x60/GSI 1,
-// the boot timer at MMIO 0xC0000000); virtio-mmio devices get 4 KiB windows from 0xC0001000 and one
-// GSI each from 5, and a `virtio_mmio.device=` entry for the kernel command line. For each virtio
-// device it registers one ioeventfd per queue and watches it, and the device's own fds, on the
-// vmm thread's event loop; the handlers run with the transport's mutex held.
+// DeviceManager: creates the legacy devices of one VM and places every device: on the port I/O and
+// MMIO buses, with its interrupt wired to KVM. Legacy devices sit at fixed places (COM1 0x3f8/GSI 4,
+// i8042 0x60/GSI 1, the boot timer at MMIO 0xC0000000); virtio-mmio devices get 4 KiB windows
+// from 0xC0001000 and one GSI each from 5, and a `virtio_mmio.device=` entry for the kernel
+// command line. For each virtio device it registers one ioeventfd per queue and watches it, and
+// the event sources the device declares, on the vmm thread's event loop, with the transport's
+// mutex held; it never knows which kind of virtio device it holds.
 // Thread: the vmm thread. The devices are then reached by vCPU threads through the buses.
 #pragma once
 
-#include <sys/epoll.h>
-
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "devices/event_source.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
-#include "devices/virtio/block/block_device.h"
-#include "devices/virtio/net/net_device.h"
+#include "devices/legacy/serial_console.h"
 #include "devices/virtio/transport/mmio_transport.h"
 #include "vmm/base/event_fd.h"
 #include "vmm/base/result.h"
@@ -43,7 +42,6 @@ public:
     static constexpr uint64_t kI8042Port = 0x60;
     static constexpr uint32_t kI8042Gsi = 1;
     static constexpr uint64_t kVirtioMmioStart = 0xc0001000;
-    static constexpr uint64_t kVirtioMmioSize = 0x1000;
     static constexpr uint32_t kFirstVirtioGsi = 5;
     static constexpr uint32_t kLastVirtioGsi = 23;
 
@@ -52,8 +50,9 @@ public:
     DeviceManager(const DeviceManager&) = delete;
     DeviceManager& operator=(const DeviceManager&) = delete;
 
-    // COM1. Output goes to `output`; when `input` is a valid fd, its bytes are fed to the guest
-    // from `loop` (the fd is closed when it reaches end of file).
+    // COM1. Output goes to `output`; when `input` is a valid fd, a SerialConsole feeds its bytes
+    // to the guest from `loop` (a console input epoll refuses, such as a regular file, is left
+    // unwatched: a VM without console input is still a VM).
     Result<void> add_serial(std::unique_ptr<SerialOutput> output, UniqueFd input, EventLoop& loop);
     // The i8042 controller; its 0xFE command writes `reset_evt`.
     Result<void> add_i8042(const EventFd& reset_evt);
@@ -67,49 +66,43 @@ public:
         uint32_t gsi = 0;
         EventFdIrqLine* irq = nullptr;  // Owned by the manager.
     };
-    // Puts a virtio-mmio transport in the next 4 KiB window with the next GSI (irqfd registered)
-    // and records its command-line entry. The transport registers its queue-notify ioeventfds
-    // through vm() at `base + 0x50`.
-    Result<MmioSlot> add_virtio_mmio(std::unique_ptr<BusDevice> transport);
-
-    // A virtio device behind a new MMIO transport in the next window (add_virtio_mmio), with one
-    // ioeventfd per queue on the window's QueueNotify register (datamatch: the queue index) that
-    // `loop` turns into process_queue() calls.
-    struct AddedVirtio {
-        virtio::MmioTransport* transport = nullptr;
-        MmioSlot slot;
-    };
-    Result<AddedVirtio> add_virtio_device(std::unique_ptr<virtio::VirtioDevice> device,
-                                          const GuestMemory& memory, EventLoop& loop);
-    // Watches a virtio device's own fd (io_uring completions, tap, rate-limiter timer) on the
-    // loop of add_virtio_device(); `handler` runs with the transport's mutex held. The manager
-    // stops watching when it is destroyed or on unwatch_device_fd().
-    Result<void> watch_device_fd(virtio::MmioTransport& transport, int fd,
-                                 std::function<void()> handler, uint32_t events = EPOLLIN);
-    void unwatch_device_fd(int fd);
-
-    // virtio-blk and virtio-net with every fd of theirs watched. The root drive must come first
-    // so that it is /dev/vda.
+    // A virtio device in its window. `device` is owned by `transport`, which the manager owns.
     template <typename Device>
     struct Attached {
         Device* device = nullptr;
         virtio::MmioTransport* transport = nullptr;
         MmioSlot slot;
     };
-    using AttachedBlock = Attached<virtio::BlockDevice>;
-    using AttachedNet = Attached<virtio::NetDevice>;
-    Result<void> add_block(std::unique_ptr<virtio::BlockDevice> device, const GuestMemory& memory,
-                           EventLoop& loop);
-    Result<void> add_net(std::unique_ptr<virtio::NetDevice> device, const GuestMemory& memory,
-                         EventLoop& loop);
-    std::optional<AttachedBlock> block(const std::string& drive_id) const;
-    std::optional<AttachedNet> net(const std::string& iface_id) const;
-    // In the order they were added (their MMIO windows ascend in that order).
-    const std::vector<AttachedBlock>& blocks() const { return blocks_; }
-    const std::vector<AttachedNet>& nets() const { return nets_; }
-    // PATCH /drives with a new file: swaps the backing file and, for io_uring, the watched
-    // completion fd (the new ring has a new one).
-    Result<void> replace_block_disk(const std::string& drive_id, const std::string& path);
+    using AttachedVirtio = Attached<virtio::VirtioDevice>;
+
+    // Puts `device` behind a new MMIO transport in the next window with the next GSI (irqfd
+    // registered), with one ioeventfd per queue on the window's QueueNotify register (datamatch:
+    // the queue index) that `loop` turns into process_queue() calls, and watches the device's
+    // event sources on `loop`. Every virtio device shares one loop. Devices are probed in window
+    // order: a root drive must come first to be /dev/vda.
+    Result<AttachedVirtio> add_virtio_device(std::unique_ptr<virtio::VirtioDevice> device,
+                                             const GuestMemory& memory, EventLoop& loop);
+    // The device of type `Device` called `id`, for PATCH and metrics. Ids are unique per type
+    // only (a drive and a network interface may share one).
+    template <typename Device>
+    std::optional<Attached<Device>> find(std::string_view id) const {
+        for (const AttachedVirtio& v : virtio_) {
+            auto* device = dynamic_cast<Device*>(v.device);
+            if (device && device->id() == id) return Attached<Device>{device, v.transport, v.slot};
+        }
+        return std::nullopt;
+    }
+    // Every device of type `Device`, in window order.
+    template <typename Device>
+    std::vector<Attached<Device>> all() const {
+        std::vector<Attached<Device>> out;
+        for (const AttachedVirtio& v : virtio_) {
+            if (auto* device = dynamic_cast<Device*>(v.device)) {
+                out.push_back(Attached<Device>{device, v.transport, v.slot});
+            }
+        }
+        return out;
+    }
 
     // Signals every queue's ioeventfd, as if the driver had notified each queue: after a
     // restore, a queue the old process had not finished (a throttled request, a notification
@@ -130,8 +123,13 @@ public:
 
 private:
     Result<EventFdIrqLine*> make_irq(uint32_t gsi);
-    void on_serial_input();
-    Result<void> watch_block_completions(const AttachedBlock& block);
+    // The next virtio-mmio window and GSI (irqfd registered), with `transport` on the MMIO bus
+    // there.
+    Result<MmioSlot> place_virtio_mmio(BusDevice& transport);
+    // Watches each source on `loop`; with `guard`, each handler runs with it held. The manager
+    // stops watching when a handler asks to or when it is destroyed.
+    Result<void> watch(std::vector<EventSource> sources, std::mutex* guard, EventLoop& loop);
+    void unwatch(int fd);
 
     kvm::Vm& vm_;
     Bus pio_bus_;
@@ -139,20 +137,16 @@ private:
     std::vector<std::unique_ptr<EventFdIrqLine>> irqs_;
     std::unique_ptr<SerialOutput> serial_output_;
     std::unique_ptr<Serial8250> serial_;
-    UniqueFd serial_input_;
-    EventLoop* serial_loop_ = nullptr;
+    std::unique_ptr<SerialConsole> serial_console_;
     std::unique_ptr<I8042> i8042_;
     std::unique_ptr<Cmos> cmos_;
     std::unique_ptr<BootTimer> boot_timer_;
-    std::vector<std::unique_ptr<BusDevice>> virtio_devices_;
-    std::vector<MmioSlot> virtio_slots_;
+    std::vector<std::unique_ptr<virtio::MmioTransport>> transports_;
+    std::vector<AttachedVirtio> virtio_;  // In window order.
     // Queue-notify eventfds; KVM signals them and the loop's handlers read them.
     std::vector<std::unique_ptr<EventFd>> queue_evts_;
-    EventLoop* virtio_loop_ = nullptr;
-    std::vector<int> watched_fds_;  // On virtio_loop_.
-    std::vector<AttachedBlock> blocks_;
-    std::vector<AttachedNet> nets_;
-    log::RateLimiter input_log_;
+    EventLoop* loop_ = nullptr;     // The one loop every watched fd is on.
+    std::vector<int> watched_fds_;  // On loop_.
 };
 
 }  // namespace ember

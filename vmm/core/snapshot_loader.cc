@@ -13,7 +13,7 @@
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 #include "vmm/arch/x86_64/boot.h"
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 #include "vmm/snapshot/kvm_snapshot.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
@@ -177,25 +177,19 @@ Result<void> check_slot(const DeviceManager::MmioSlot& got, const snapshot::Virt
     return ok();
 }
 
-// Creates the virtio devices in their saved windows; their state comes later.
+// Attaches the virtio devices as the builder does, from their saved configuration, and checks
+// that each lands in its saved window; their state comes later.
 Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved, EventLoop& loop) {
     DeviceManager& devices = machine.devices;
     for (const SavedDevices::Virtio& v : saved.virtio) {
         if (v.block) {
             const DriveConfig& drive = v.block->drive;
-            auto device = virtio::BlockDevice::create(block_device_options(drive));
-            if (!device) return device.error().within("snapshot device", drive.drive_id);
-            EMBER_TRY(devices.add_block(std::move(*device), machine.memory, loop));
-            EMBER_TRY(check_slot(devices.blocks().back().slot, v.block->slot, drive.drive_id));
+            auto block = EMBER_TRY(attach_drive(drive, devices, machine.memory, loop));
+            EMBER_TRY(check_slot(block.slot, v.block->slot, drive.drive_id));
         } else {
             const NetConfig& net = v.net->net;
-            virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
-            auto tap = virtio::Tap::open(net.host_dev_name);
-            if (!tap) return tap.error().within("snapshot device", net.iface_id);
-            auto device = virtio::NetDevice::create(options, std::move(*tap));
-            if (!device) return device.error().within("snapshot device", net.iface_id);
-            EMBER_TRY(devices.add_net(std::move(*device), machine.memory, loop));
-            EMBER_TRY(check_slot(devices.nets().back().slot, v.net->slot, net.iface_id));
+            auto attached = EMBER_TRY(attach_net(net, devices, machine.memory, loop));
+            EMBER_TRY(check_slot(attached.slot, v.net->slot, net.iface_id));
         }
     }
     return ok();
@@ -211,11 +205,14 @@ Result<void> restore_legacy(Device* device, const std::optional<State>& state, c
 }
 
 // Device first, then its transport, which re-activates it with the restored queues.
-template <typename Attached, typename Saved>
-Result<void> restore_virtio(const Attached& attached, const Saved& saved, const std::string& id) {
-    std::lock_guard lock(attached.transport->mutex());
-    Result<void> restored = attached.device->restore_state(saved.device);
-    if (restored) restored = attached.transport->restore_state(saved.slot.transport);
+template <typename Device, typename Saved>
+Result<void> restore_virtio(const DeviceManager& devices, const Saved& saved,
+                            const std::string& id) {
+    auto attached = devices.find<Device>(id);
+    if (!attached) return Error::invalid("snapshot device", fmt::format("{} is not attached", id));
+    std::lock_guard lock(attached->transport->mutex());
+    Result<void> restored = attached->device->restore_state(saved.device);
+    if (restored) restored = attached->transport->restore_state(saved.slot.transport);
     if (!restored) return restored.error().within("snapshot device", id);
     return ok();
 }
@@ -226,13 +223,12 @@ Result<void> restore_device_states(Machine& machine, const SavedDevices& saved) 
     EMBER_TRY(restore_legacy(devices.serial(), saved.serial, "serial"));
     EMBER_TRY(restore_legacy(devices.i8042(), saved.i8042, "i8042"));
     EMBER_TRY(restore_legacy(devices.cmos(), saved.cmos, "cmos"));
-    size_t block = 0;
-    size_t net = 0;
     for (const SavedDevices::Virtio& v : saved.virtio) {
         if (v.block) {
-            EMBER_TRY(restore_virtio(devices.blocks().at(block++), *v.block, v.block->drive.drive_id));
+            EMBER_TRY(restore_virtio<virtio::BlockDevice>(devices, *v.block,
+                                                          v.block->drive.drive_id));
         } else {
-            EMBER_TRY(restore_virtio(devices.nets().at(net++), *v.net, v.net->net.iface_id));
+            EMBER_TRY(restore_virtio<virtio::NetDevice>(devices, *v.net, v.net->net.iface_id));
         }
     }
     return ok();

@@ -53,7 +53,7 @@ Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& device
         std::lock_guard lock(devices.cmos()->mutex());
         out.push_back(snapshot::encode_cmos(devices.cmos()->save_state()));
     }
-    for (const DeviceManager::AttachedBlock& block : devices.blocks()) {
+    for (const auto& block : devices.all<virtio::BlockDevice>()) {
         std::lock_guard lock(block.transport->mutex());
         // Requests still in the io_uring point into guest memory: finish them first.
         EMBER_TRY(block.device->quiesce());
@@ -64,7 +64,7 @@ Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& device
                                     .slot = slot_state(block.slot, *block.transport),
                                     .device = EMBER_TRY(block.device->save_state())}));
     }
-    for (const DeviceManager::AttachedNet& net : devices.nets()) {
+    for (const auto& net : devices.all<virtio::NetDevice>()) {
         std::lock_guard lock(net.transport->mutex());
         const NetConfig* iface = EMBER_TRY(find_config<NetConfig>(
             config.nets, net.device->iface_id(), &NetConfig::iface_id, "network interface"));

@@ -6,7 +6,7 @@
 
 #include "devices/virtio/block/backend.h"
 #include "devices/virtio/net/tap.h"
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 #include "vmm/core/vmm.h"
 
 namespace ember {

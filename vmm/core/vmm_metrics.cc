@@ -9,7 +9,9 @@
 
 #include "devices/legacy/i8042_metrics.h"
 #include "devices/legacy/serial_metrics.h"
+#include "devices/virtio/block/block_device.h"
 #include "devices/virtio/block/block_metrics.h"
+#include "devices/virtio/net/net_device.h"
 #include "devices/virtio/net/net_metrics.h"
 #include "vmm/base/log.h"
 #include "vmm/core/vmm.h"
@@ -122,13 +124,13 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
     if (machine_) {
         // Device state is touched with the transport's mutex held (see DeviceManager).
         for (const DriveConfig& drive : config_.drives) {
-            if (auto block = machine_->devices.block(drive.drive_id)) {
+            if (auto block = machine_->devices.find<virtio::BlockDevice>(drive.drive_id)) {
                 std::lock_guard lock(block->transport->mutex());
                 groups.push_back(virtio::block_metrics(drive.drive_id, block->device->counters()));
             }
         }
         for (const NetConfig& net : config_.nets) {
-            if (auto attached = machine_->devices.net(net.iface_id)) {
+            if (auto attached = machine_->devices.find<virtio::NetDevice>(net.iface_id)) {
                 std::lock_guard lock(attached->transport->mutex());
                 groups.push_back(virtio::net_metrics(net.iface_id, attached->device->counters()));
             }

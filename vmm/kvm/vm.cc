@@ -71,37 +71,18 @@ Result<void> Vm::register_irqfd(const EventFd& evt, uint32_t gsi) {
     return ok();
 }
 
-Result<void> Vm::ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr, uint32_t len,
-                           std::optional<uint64_t> datamatch, uint32_t extra_flags) {
+Result<void> Vm::register_ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr,
+                                    uint32_t len, std::optional<uint64_t> datamatch) {
     kvm_ioeventfd io{};
     io.addr = addr;
     io.len = len;
     io.fd = evt.fd();
-    io.flags = extra_flags;
     if (space == AddressSpace::kPio) io.flags |= KVM_IOEVENTFD_FLAG_PIO;
     if (datamatch) {
         io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
         io.datamatch = *datamatch;
     }
     if (::ioctl(fd_.get(), KVM_IOEVENTFD, &io) < 0) return Error::from_errno("KVM_IOEVENTFD");
-    return ok();
-}
-
-Result<void> Vm::register_ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr,
-                                    uint32_t len, std::optional<uint64_t> datamatch) {
-    return ioeventfd(evt, space, addr, len, datamatch, 0);
-}
-
-Result<void> Vm::unregister_ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr,
-                                      uint32_t len, std::optional<uint64_t> datamatch) {
-    return ioeventfd(evt, space, addr, len, datamatch, KVM_IOEVENTFD_FLAG_DEASSIGN);
-}
-
-Result<void> Vm::set_irq_line(uint32_t gsi, bool level) {
-    kvm_irq_level irq{};
-    irq.irq = gsi;
-    irq.level = level ? 1 : 0;
-    if (::ioctl(fd_.get(), KVM_IRQ_LINE, &irq) < 0) return Error::from_errno("KVM_IRQ_LINE");
     return ok();
 }
 

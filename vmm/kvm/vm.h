@@ -43,9 +43,6 @@ public:
     enum class AddressSpace { kMmio, kPio };
     Result<void> register_ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr,
                                     uint32_t len, std::optional<uint64_t> datamatch);
-    Result<void> unregister_ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr,
-                                      uint32_t len, std::optional<uint64_t> datamatch);
-    Result<void> set_irq_line(uint32_t gsi, bool level);
     Result<kvm_clock_data> clock() const;
     Result<void> set_clock(const kvm_clock_data& data);
 
@@ -54,8 +51,6 @@ public:
 
 private:
     Vm(UniqueFd fd, size_t vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
-    Result<void> ioeventfd(const EventFd& evt, AddressSpace space, uint64_t addr, uint32_t len,
-                           std::optional<uint64_t> datamatch, uint32_t extra_flags);
 
     UniqueFd fd_;
     size_t vcpu_mmap_size_ = 0;

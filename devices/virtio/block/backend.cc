@@ -25,11 +25,13 @@ Result<DiskFile> DiskFile::open(const std::string& path, Access access) {
     return DiskFile{std::move(fd), static_cast<uint64_t>(end), std::move(id)};
 }
 
-Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd) {
+Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd,
+                                                         const EventFd* completions) {
     if (engine == BlockEngine::kSync) {
         return std::unique_ptr<BlockBackend>(std::make_unique<SyncBackend>(std::move(fd)));
     }
-    auto uring = EMBER_TRY(UringBackend::create(std::move(fd)));
+    if (!completions) return Error::invalid("io_uring backend", "no completion eventfd");
+    auto uring = EMBER_TRY(UringBackend::create(std::move(fd), *completions));
     return std::unique_ptr<BlockBackend>(std::move(uring));
 }
 

@@ -1,6 +1,7 @@
 // BlockBackend: how a block device reaches its backing file. The sync engine does the I/O inside
-// submit(); the io_uring engine queues it and reports completions through completion_fd(), which
-// the event loop watches. Both return results through reap(), so the device has one code path.
+// submit(); the io_uring engine queues it and signals completions on the device's completion
+// eventfd, which the event loop watches. Both return results through reap(), so the device has
+// one code path.
 // Thread: the vmm thread.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/base/event_fd.h"
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
 
@@ -49,8 +51,6 @@ public:
     virtual Result<void> drain() = 0;
     // How many ops may be in flight at once.
     virtual size_t max_in_flight() const = 0;
-    // Readable when completions are ready; -1 for the sync engine (it completes in submit()).
-    virtual int completion_fd() const = 0;
     virtual BlockEngine engine() const = 0;
 };
 
@@ -65,7 +65,11 @@ struct DiskFile {
     static Result<DiskFile> open(const std::string& path, Access access);
 };
 
-// The backend of `engine` over `file` (the backend takes the fd).
-Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd);
+// The backend of `engine` over `file` (the backend takes the fd). io_uring signals its completions
+// on `completions`, which must be given and outlive the backend; the sync engine completes inside
+// submit() and ignores it. A new backend for the same device reuses the same eventfd, so the
+// event loop keeps watching one fd across PATCH /drives.
+Result<std::unique_ptr<BlockBackend>> make_block_backend(BlockEngine engine, UniqueFd fd,
+                                                         const EventFd* completions);
 
 }  // namespace ember::virtio

@@ -31,22 +31,41 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(const BlockDeviceOption
                    options.drive_id, file.size_bytes % kSectorSize, options.path);
     }
     auto limiter = EMBER_TRY(RateLimiter::create(options.bandwidth, options.ops, clock_of(options)));
-    const uint64_t size = file.size_bytes;
-    std::string id = file.id;
-    auto backend = EMBER_TRY(make_block_backend(options.engine, std::move(file.fd)));
-    return std::unique_ptr<BlockDevice>(new BlockDevice(options, DiskFile{UniqueFd(), size, id},
-                                                        std::move(backend), std::move(limiter)));
+    std::optional<EventFd> completion_evt;
+    if (options.engine == BlockEngine::kIoUring) completion_evt = EMBER_TRY(EventFd::create());
+    UniqueFd fd = std::move(file.fd);
+    std::unique_ptr<BlockDevice> device(
+        new BlockDevice(options, std::move(file), std::move(completion_evt), std::move(limiter)));
+    device->backend_ = EMBER_TRY(device->new_backend(std::move(fd)));
+    return device;
 }
 
 BlockDevice::BlockDevice(BlockDeviceOptions options, DiskFile file,
-                         std::unique_ptr<BlockBackend> backend, RateLimiter limiter)
+                         std::optional<EventFd> completion_evt, RateLimiter limiter)
     : VirtioDevice(kQueueSizes),
       options_(std::move(options)),
       disk_size_bytes_(file.size_bytes),
       disk_id_(std::move(file.id)),
-      backend_(std::move(backend)),
+      completion_evt_(std::move(completion_evt)),
       rate_limiter_(std::move(limiter)),
       pending_(kQueueSize) {}
+
+Result<std::unique_ptr<BlockBackend>> BlockDevice::new_backend(UniqueFd fd) const {
+    return make_block_backend(options_.engine, std::move(fd),
+                              completion_evt_ ? &*completion_evt_ : nullptr);
+}
+
+std::vector<EventSource> BlockDevice::event_sources() {
+    std::vector<EventSource> sources;
+    sources.push_back(EventSource::always(rate_limiter_.timer_fd(),
+                                          [this] { process_rate_limiter_event(); }));
+    // The sync engine completes inside submit(): nothing to watch.
+    if (completion_evt_) {
+        sources.push_back(
+            EventSource::always(completion_evt_->fd(), [this] { process_completions(); }));
+    }
+    return sources;
+}
 
 BlockDevice::~BlockDevice() {
     // In-flight io_uring ops point into guest memory: let them finish before anything goes away.
@@ -93,9 +112,7 @@ Result<void> BlockDevice::activate(const GuestMemory& memory, VirtioInterrupt& i
 void BlockDevice::reset() {
     // Wait for the kernel to be done with guest buffers, then forget the requests.
     if (!backend_->drain()) ++counters_.event_fails;
-    completions_.clear();
-    backend_->reap(completions_);
-    completions_.clear();
+    discard_completions();
     for (Pending& p : pending_) p = Pending{};
     in_flight_ = 0;
     memory_ = nullptr;
@@ -333,6 +350,12 @@ void BlockDevice::reap_and_complete() {
     signal_used_if_needed();
 }
 
+void BlockDevice::discard_completions() {
+    completions_.clear();
+    backend_->reap(completions_);
+    completions_.clear();
+}
+
 void BlockDevice::signal_used_if_needed() {
     if (!memory_ || !interrupt_) return;
     auto notify = queues()[0].needs_notification(*memory_);
@@ -346,9 +369,7 @@ void BlockDevice::signal_used_if_needed() {
 void BlockDevice::process_completions() {
     if (!is_activated()) {
         // Completions after a reset were already collected by drain().
-        completions_.clear();
-        backend_->reap(completions_);
-        completions_.clear();
+        discard_completions();
         return;
     }
     reap_and_complete();
@@ -380,7 +401,7 @@ Result<void> BlockDevice::update_disk(const std::string& path) {
     reap_and_complete();
     const uint64_t size = file->size_bytes;
     std::string id = file->id;
-    auto backend = make_block_backend(options_.engine, std::move(file->fd));
+    auto backend = new_backend(std::move(file->fd));
     if (!backend) {
         ++counters_.update_fails;
         return backend.error();
@@ -399,9 +420,7 @@ Result<void> BlockDevice::quiesce() {
     if (is_activated()) {
         reap_and_complete();
     } else {
-        completions_.clear();
-        backend_->reap(completions_);
-        completions_.clear();
+        discard_completions();
     }
     if (!drained()) return Error::invalid("virtio-blk", "requests still in flight after drain");
     return ok();

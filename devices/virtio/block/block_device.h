@@ -1,9 +1,11 @@
 // BlockDevice: virtio-blk (virtio 1.2 §5.2) over a raw image file, with one queue of 256, the
 // sync or io_uring engine behind BlockBackend, and a rate limiter on requests and bytes.
-// Event-loop surface (all on the vmm thread, with the transport's bus mutex held):
-//   queue 0 ioeventfd        -> process_queue(0)
-//   completion_fd() (uring)  -> process_completions()
-//   rate_limiter_fd()        -> process_rate_limiter_event()
+// Event sources (all on the vmm thread, with the transport's bus mutex held), besides queue 0's
+// notification (process_queue(0)):
+//   completion_fd() (io_uring only) -> process_completions()
+//   rate_limiter_fd()               -> process_rate_limiter_event()
+// The completion eventfd is the device's and is registered with each ring it creates, so a new
+// backing file (update_disk) needs no change in the event loop.
 #pragma once
 
 #include <array>
@@ -16,6 +18,7 @@
 #include "devices/virtio/block/backend.h"
 #include "devices/virtio/block/request.h"
 #include "devices/virtio/virtio_device.h"
+#include "vmm/base/event_fd.h"
 #include "vmm/base/log.h"
 
 namespace ember::virtio {
@@ -74,22 +77,24 @@ public:
     ~BlockDevice() override;
 
     uint32_t device_type() const override { return kDeviceIdBlock; }
+    std::string_view id() const override { return options_.drive_id; }
     uint64_t device_features() const override;
     void read_config(uint64_t offset, std::span<uint8_t> data) const override;
     Result<void> activate(const GuestMemory& memory, VirtioInterrupt& interrupt) override;
     void reset() override;
     void process_queue(uint32_t index) override;
+    std::vector<EventSource> event_sources() override;
 
     // io_uring completions are ready (completion_fd() readable).
     void process_completions();
     // The rate limiter's timer fired: resume the queue.
     void process_rate_limiter_event();
-    // -1 for the sync engine, which needs no fd in the event loop.
-    int completion_fd() const { return backend_->completion_fd(); }
+    // -1 for the sync engine, which needs no fd in the event loop. Stable across update_disk().
+    int completion_fd() const { return completion_evt_ ? completion_evt_->fd() : -1; }
     int rate_limiter_fd() const { return rate_limiter_.timer_fd(); }
 
     // PATCH /drives: a new backing file (same access and engine), capacity re-read, and a
-    // configuration-change interrupt for an active driver.
+    // configuration-change interrupt for an active driver. Caller holds the transport's mutex.
     Result<void> update_disk(const std::string& path);
     void update_rate_limiter(const BucketUpdate& bandwidth, const BucketUpdate& ops);
 
@@ -111,8 +116,10 @@ public:
     Result<void> restore_state(const BlockDeviceState& state);
 
 private:
-    BlockDevice(BlockDeviceOptions options, DiskFile file, std::unique_ptr<BlockBackend> backend,
+    BlockDevice(BlockDeviceOptions options, DiskFile file, std::optional<EventFd> completion_evt,
                 RateLimiter limiter);
+    // A backend over `fd` with this device's engine and completion eventfd.
+    Result<std::unique_ptr<BlockBackend>> new_backend(UniqueFd fd) const;
 
     // Runs one parsed request: completes it at once or hands it to the backend. False when the
     // backend is full and the request must be retried.
@@ -122,6 +129,9 @@ private:
     void complete(uint16_t head, uint32_t used_len);
     void on_completion(const BlockCompletion& completion);
     void reap_and_complete();
+    // Collects and forgets completions of requests already given up (after a reset's drain, or
+    // while inactive).
+    void discard_completions();
     void signal_used_if_needed();
     void fail_queue(const Error& error);
 
@@ -133,6 +143,8 @@ private:
     BlockDeviceOptions options_;
     uint64_t disk_size_bytes_;
     std::string disk_id_;
+    // io_uring only. Declared before backend_, which signals it and must go first.
+    std::optional<EventFd> completion_evt_;
     std::unique_ptr<BlockBackend> backend_;
     RateLimiter rate_limiter_;
     const GuestMemory* memory_ = nullptr;

@@ -16,7 +16,6 @@ public:
     void reap(std::vector<BlockCompletion>& out) override;
     Result<void> drain() override { return ok(); }
     size_t max_in_flight() const override { return 1024; }
-    int completion_fd() const override { return -1; }
     BlockEngine engine() const override { return BlockEngine::kSync; }
 
 private:

@@ -4,9 +4,9 @@
 
 namespace ember::virtio {
 
-Result<std::unique_ptr<UringBackend>> UringBackend::create(UniqueFd fd) {
-    auto event = EMBER_TRY(EventFd::create());
-    std::unique_ptr<UringBackend> backend(new UringBackend(std::move(fd), std::move(event)));
+Result<std::unique_ptr<UringBackend>> UringBackend::create(UniqueFd fd,
+                                                           const EventFd& completions) {
+    std::unique_ptr<UringBackend> backend(new UringBackend(std::move(fd), completions));
     int rc = io_uring_queue_init(kEntries, &backend->ring_, 0);
     if (rc < 0) return Error::from_errno(-rc, "io_uring_queue_init");
     backend->ring_ready_ = true;

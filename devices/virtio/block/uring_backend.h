@@ -1,6 +1,6 @@
 // UringBackend: the io_uring engine (Firecracker's `Async`): a ring of 128 entries, the backing
-// file registered as fixed file 0, and an eventfd registered with the ring that becomes readable
-// when completions arrive; the event loop watches completion_fd() and calls the device.
+// file registered as fixed file 0, and the device's completion eventfd registered with the ring,
+// readable when completions arrive; the event loop watches it and calls the device.
 // Thread: the vmm thread.
 #pragma once
 
@@ -15,7 +15,8 @@ class UringBackend final : public BlockBackend {
 public:
     static constexpr unsigned kEntries = 128;
 
-    static Result<std::unique_ptr<UringBackend>> create(UniqueFd fd);
+    // `completions` must outlive the backend (the device owns it, and keeps it across backends).
+    static Result<std::unique_ptr<UringBackend>> create(UniqueFd fd, const EventFd& completions);
     ~UringBackend() override;
     UringBackend(const UringBackend&) = delete;
     UringBackend& operator=(const UringBackend&) = delete;
@@ -25,15 +26,14 @@ public:
     void reap(std::vector<BlockCompletion>& out) override;
     Result<void> drain() override;
     size_t max_in_flight() const override { return kEntries; }
-    int completion_fd() const override { return event_.fd(); }
     BlockEngine engine() const override { return BlockEngine::kIoUring; }
 
 private:
-    UringBackend(UniqueFd fd, EventFd event) : fd_(std::move(fd)), event_(std::move(event)) {}
+    UringBackend(UniqueFd fd, const EventFd& event) : fd_(std::move(fd)), event_(event) {}
     void collect(io_uring_cqe* cqe);
 
     UniqueFd fd_;
-    EventFd event_;
+    const EventFd& event_;
     io_uring ring_{};
     bool ring_ready_ = false;
     size_t in_flight_ = 0;  // Submitted and not yet collected.

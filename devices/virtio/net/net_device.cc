@@ -160,6 +160,15 @@ void NetDevice::process_queue(uint32_t index) {
     }
 }
 
+std::vector<EventSource> NetDevice::event_sources() {
+    return {
+        // Edge-triggered: the device reads the tap until EAGAIN or remembers that it could not.
+        EventSource::always(tap_.fd(), [this] { process_tap_rx(); }, EPOLLIN | EPOLLET),
+        EventSource::always(rx_limiter_.timer_fd(), [this] { process_rx_rate_limiter_event(); }),
+        EventSource::always(tx_limiter_.timer_fd(), [this] { process_tx_rate_limiter_event(); }),
+    };
+}
+
 void NetDevice::process_tap_rx() {
     ++counters_.rx_tap_event_count;
     tap_readable_ = true;

@@ -1,9 +1,8 @@
 // NetDevice: virtio-net (virtio 1.2 §5.1) over a TAP interface, as Firecracker's: an RX and a TX
 // queue of 256, the 12-byte virtio_net_hdr_v1 passed through to the tap, merged RX buffers, and
 // rate limiters on both directions.
-// Event-loop surface (all on the vmm thread, with the transport's bus mutex held):
-//   RX queue ioeventfd (queue 0)     -> process_queue(0): new RX buffers, resume deferred RX
-//   TX queue ioeventfd (queue 1)     -> process_queue(1)
+// Event sources (all on the vmm thread, with the transport's bus mutex held), besides the queue
+// notifications (process_queue(0): new RX buffers, resume deferred RX; process_queue(1): TX):
 //   tap_fd(), EPOLLIN | EPOLLET      -> process_tap_rx()
 //   rx_rate_limiter_fd()             -> process_rx_rate_limiter_event()
 //   tx_rate_limiter_fd()             -> process_tx_rate_limiter_event()
@@ -88,12 +87,14 @@ public:
     static Result<std::unique_ptr<NetDevice>> create(const NetDeviceOptions& options, Tap tap);
 
     uint32_t device_type() const override { return kDeviceIdNet; }
+    std::string_view id() const override { return options_.iface_id; }
     uint64_t device_features() const override;
     void read_config(uint64_t offset, std::span<uint8_t> data) const override;
     void write_config(uint64_t offset, std::span<const uint8_t> data) override;
     Result<void> activate(const GuestMemory& memory, VirtioInterrupt& interrupt) override;
     void reset() override;
     void process_queue(uint32_t index) override;
+    std::vector<EventSource> event_sources() override;
 
     void process_tap_rx();
     void process_rx_rate_limiter_event();

@@ -49,7 +49,8 @@ inline constexpr uint64_t kConfig = 0x100;
 inline constexpr uint32_t kMagic = 0x74726976;  // "virt"
 inline constexpr uint32_t kVersion2 = 2;
 inline constexpr uint32_t kVendor = 0;
-// The window the device manager maps per device, and where the queue notify ioeventfds go.
+// The window the device manager maps per device (the register file and configuration space),
+// and where the queue notify ioeventfds go.
 inline constexpr uint64_t kWindowSize = 0x1000;
 inline constexpr uint64_t kQueueNotifyOffset = kQueueNotify;
 }  // namespace mmio
@@ -83,12 +84,10 @@ public:
     // For a device manager that assigns the IRQ after creating the transport: call
     // attach_irq() before the guest runs.
     MmioTransport(VirtioDevice& device, const GuestMemory& memory, NotifyCallback notify = {});
-    // Owns the device: the device manager keeps transports, and the VMM keeps a typed pointer
-    // to the device for its event handlers and PATCH requests.
+    // Owns the device: the device manager keeps transports and finds devices through them.
     MmioTransport(std::unique_ptr<VirtioDevice> device, const GuestMemory& memory,
                   NotifyCallback notify = {});
     void attach_irq(IrqLine& irq) { interrupt_.attach(irq); }
-    void set_notify_callback(NotifyCallback notify) { notify_ = std::move(notify); }
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;

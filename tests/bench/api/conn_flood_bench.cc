@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/http_response.h"
 #include "vmm/base/unique_fd.h"
 
 namespace {
@@ -172,16 +173,7 @@ private:
 std::string read_answer(int fd, Clock::time_point deadline) {
     std::string buffer;
     for (;;) {
-        size_t head_end = buffer.find("\r\n\r\n");
-        if (head_end != std::string::npos) {
-            size_t cl = buffer.find("Content-Length: ");
-            size_t length = (cl != std::string::npos && cl < head_end)
-                                ? std::strtoul(buffer.c_str() + cl + 16, nullptr, 10)
-                                : 0;
-            if (buffer.size() >= head_end + 4 + length) {
-                return buffer.substr(0, buffer.find("\r\n"));
-            }
-        }
+        if (ember::bench::complete_response_size(buffer) > 0) return buffer.substr(0, buffer.find("\r\n"));
         auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) return "timeout";
         pollfd p{fd, POLLIN, 0};

@@ -9,14 +9,7 @@ rootfs=$2
 sock=$PWD/api.sock
 ember_pid=""
 
-fail() {
-    echo "FAIL: $*"
-    echo "---- console (last 30 lines)"; tail -n 30 console.txt 2>/dev/null
-    echo "---- ember stderr"; cat ember.log 2>/dev/null
-    echo "---- api log"; cat api.log 2>/dev/null
-    [[ -n "$ember_pid" ]] && kill "$ember_pid" 2>/dev/null
-    exit 1
-}
+fail() { fail_and_show "$*" 30 console.txt ember.log api.log; }
 source "$(dirname "$0")/api_client.sh"
 
 ip tuntap add dev tap0 mode tap || fail "cannot create tap0"

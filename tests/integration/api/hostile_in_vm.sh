@@ -11,13 +11,7 @@ rootfs=$2
 sock=$PWD/api.sock
 ember_pid=""
 
-fail() {
-    echo "FAIL: $*"
-    echo "---- console (last 20 lines)"; tail -n 20 console.txt 2>/dev/null
-    echo "---- ember stderr (last 20 lines)"; tail -n 20 ember.log 2>/dev/null
-    [[ -n "$ember_pid" ]] && kill "$ember_pid" 2>/dev/null
-    exit 1
-}
+fail() { fail_and_show "$*" 20 console.txt ember.log; }
 source "$(dirname "$0")/api_client.sh"
 ember_alive() {
     ember_exited && fail "ember exited during: $1 ($(grep -h 'bad syscall' ember.log | head -n 1))"

@@ -6,14 +6,7 @@
 # first moves into a bind mount of it, as a host with a real root file system would be.
 set -u
 ember_pid=""
-fail() {
-    echo "FAIL: $*"
-    for f in jail.log console.txt jail2.log console2.txt; do
-        [[ -e $f ]] && { echo "---- $f"; tail -n 40 "$f"; }
-    done
-    [[ -n "$ember_pid" ]] && kill "$ember_pid" 2>/dev/null
-    exit 1
-}
+fail() { fail_and_show "$*" 40 jail.log console.txt jail2.log console2.txt; }
 
 if [[ -z "${EMBER_IN_BIND_ROOT:-}" ]]; then
     mkdir -p /sys/fs/cgroup

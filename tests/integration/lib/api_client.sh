@@ -4,6 +4,19 @@
 
 ok() { echo "ok: $*"; }
 
+# fail_and_show MESSAGE LINES FILE...: prints "FAIL: MESSAGE" and the last LINES lines of each
+# FILE that exists, stops the background ember and exits 1. Callers' fail() wrap it.
+fail_and_show() {
+    local message=$1 lines=$2 f
+    shift 2
+    echo "FAIL: $message"
+    for f in "$@"; do
+        [[ -e $f ]] && { echo "---- $f (last $lines lines)"; tail -n "$lines" "$f"; }
+    done
+    [[ -n "${ember_pid:-}" ]] && kill "$ember_pid" 2>/dev/null
+    exit 1
+}
+
 # api METHOD PATH [BODY]: prints the body and sets $status.
 api() {
     local out

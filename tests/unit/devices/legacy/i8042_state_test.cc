@@ -3,9 +3,9 @@
 
 #include <vector>
 
-#include "counting_irq_line.h"
 #include "devices/legacy/i8042.h"
 #include "tests/fakes/byte_port.h"
+#include "tests/fakes/fake_irq_line.h"
 
 namespace ember {
 namespace {
@@ -17,7 +17,7 @@ struct Controller {
     uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(dev, offset); }
     void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(dev, offset, value); }
 
-    test::CountingIrqLine irq;
+    testing::FakeIrqLine irq;
     EventFd reset = EventFd::create().value();
     I8042 dev{irq, reset};
 };
@@ -61,7 +61,7 @@ TEST(I8042State, RestoredDeviceReadsLikeTheOriginal) {
     ASSERT_TRUE(restored.dev.restore_state(state).has_value());
     EXPECT_EQ(restored.dev.save_state(), state);
     EXPECT_EQ(restored.dev.command_byte(), 0x47);
-    EXPECT_EQ(restored.irq.count, 1);  // Output is waiting: IRQ1 raised again.
+    EXPECT_EQ(restored.irq.count(), 1u);  // Output is waiting: IRQ1 raised again.
 
     const std::vector<uint8_t> expected = read_everything(original);
     EXPECT_EQ(read_everything(restored), expected);
@@ -76,14 +76,14 @@ TEST(I8042State, NoInterruptWhenTheCommandByteMasksIt) {
     ASSERT_TRUE(original.dev.send_ctrl_alt_del().has_value());
     Controller restored;
     ASSERT_TRUE(restored.dev.restore_state(original.dev.save_state()).has_value());
-    EXPECT_EQ(restored.irq.count, 0);
+    EXPECT_EQ(restored.irq.count(), 0u);
     EXPECT_EQ(restored.in(kData), 0x14);
 }
 
 TEST(I8042State, RefusesInvalidStatesAndStaysUnchanged) {
     Controller c;
     make_busy(c);
-    const int irqs = c.irq.count;
+    const uint64_t irqs = c.irq.count();
     const I8042::State good = c.dev.save_state();
     std::vector<I8042::State> bad(5, good);
     bad[0].buffer_len = I8042::kBufferSize + 1;
@@ -97,7 +97,7 @@ TEST(I8042State, RefusesInvalidStatesAndStaysUnchanged) {
         EXPECT_EQ(r.error().code(), std::errc::invalid_argument);
     }
     EXPECT_EQ(c.dev.save_state(), good);
-    EXPECT_EQ(c.irq.count, irqs);
+    EXPECT_EQ(c.irq.count(), irqs);
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "counting_irq_line.h"
 #include "tests/fakes/byte_port.h"
+#include "tests/fakes/fake_irq_line.h"
 
 namespace ember {
 namespace {
@@ -16,7 +16,7 @@ protected:
     uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(dev, offset); }
     void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(dev, offset, value); }
 
-    test::CountingIrqLine irq;
+    testing::FakeIrqLine irq;
     EventFd reset = EventFd::create().value();
     I8042 dev{irq, reset};
 };
@@ -54,19 +54,19 @@ TEST_F(I8042Test, WritesTheCommandByteThroughTheDataPort) {
 
 TEST_F(I8042Test, AcknowledgesKeyboardCommandsWithAnInterrupt) {
     out(kData, 0xed);  // Set LEDs.
-    EXPECT_EQ(irq.count, 1);
+    EXPECT_EQ(irq.count(), 1u);
     EXPECT_EQ(in(kData), 0xfa);
 }
 
 TEST_F(I8042Test, CtrlAltDelQueuesScancodesAndRaisesKeyboardInterrupt) {
     ASSERT_TRUE(dev.send_ctrl_alt_del().has_value());
-    EXPECT_EQ(irq.count, 1);
+    EXPECT_EQ(irq.count(), 1u);
     EXPECT_EQ(in(kData), 0x14);
-    EXPECT_EQ(irq.count, 2);  // One interrupt per byte still waiting.
+    EXPECT_EQ(irq.count(), 2u);  // One interrupt per byte still waiting.
     EXPECT_EQ(in(kData), 0x11);
     EXPECT_EQ(in(kData), 0xe0);
     EXPECT_EQ(in(kData), 0x71);
-    EXPECT_EQ(irq.count, 4);
+    EXPECT_EQ(irq.count(), 4u);
     EXPECT_EQ(in(kCommand) & I8042::kStatusOutputFull, 0);
 }
 
@@ -74,7 +74,7 @@ TEST_F(I8042Test, CtrlAltDelWithoutKeyboardInterruptQueuesSilently) {
     out(kCommand, 0x60);
     out(kData, 0x04);
     ASSERT_TRUE(dev.send_ctrl_alt_del().has_value());
-    EXPECT_EQ(irq.count, 0);
+    EXPECT_EQ(irq.count(), 0u);
     EXPECT_EQ(in(kData), 0x14);
 }
 

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "counting_irq_line.h"
 #include "devices/legacy/serial_8250.h"
 #include "tests/fakes/byte_port.h"
+#include "tests/fakes/fake_irq_line.h"
 
 namespace ember {
 namespace {
@@ -30,7 +30,7 @@ struct Uart {
         dev.enqueue_input({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
     }
 
-    test::CountingIrqLine irq;
+    testing::FakeIrqLine irq;
     NullOutput output;
     Serial8250 dev{irq, output};
 };
@@ -79,7 +79,7 @@ TEST(Serial8250State, RestoredDeviceReadsLikeTheOriginal) {
     ASSERT_TRUE(restored.dev.restore_state(state).has_value());
     EXPECT_EQ(restored.dev.save_state(), state);
     // The pending interrupt is raised again on the new line.
-    EXPECT_EQ(restored.irq.count, 1);
+    EXPECT_EQ(restored.irq.count(), 1u);
 
     const std::vector<uint8_t> expected = read_everything(original);
     EXPECT_EQ(read_everything(restored), expected);
@@ -98,7 +98,7 @@ TEST(Serial8250State, FullFifoAndLoopbackSurvive) {
     original.feed(fill);
     Uart restored;
     ASSERT_TRUE(restored.dev.restore_state(original.dev.save_state()).has_value());
-    EXPECT_EQ(restored.irq.count, 0);  // No interrupt enabled, none raised.
+    EXPECT_EQ(restored.irq.count(), 0u);  // No interrupt enabled, none raised.
     EXPECT_EQ(restored.dev.input_space(), 0u);
     EXPECT_EQ(restored.in(kMsr), 0xf0);
     std::string back;
@@ -115,7 +115,7 @@ TEST(Serial8250State, FullFifoAndLoopbackSurvive) {
 TEST(Serial8250State, RefusesInvalidStatesAndStaysUnchanged) {
     Uart u;
     make_busy(u);
-    const int irqs = u.irq.count;
+    const uint64_t irqs = u.irq.count();
     const Serial8250::State good = u.dev.save_state();
     std::vector<Serial8250::State> bad(4, good);
     bad[0].rx_len = Serial8250::kFifoSize + 1;
@@ -129,7 +129,7 @@ TEST(Serial8250State, RefusesInvalidStatesAndStaysUnchanged) {
         EXPECT_NE(r.error().message().find("serial restore"), std::string::npos);
     }
     EXPECT_EQ(u.dev.save_state(), good);
-    EXPECT_EQ(u.irq.count, irqs);
+    EXPECT_EQ(u.irq.count(), irqs);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "devices/virtio/transport/mmio_transport.h"
 #include "tests/fakes/fake_clock.h"
@@ -363,6 +364,33 @@ TEST_P(BlockDeviceTest, UpdateDiskChangesCapacityAndSignalsConfigChange) {
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
     EXPECT_FALSE(dev->update_disk("/nonexistent/disk.img").has_value());
     EXPECT_EQ(dev->counters().update_fails, 1u);
+}
+
+TEST_P(BlockDeviceTest, DeclaresOneCompletionFdThatOutlivesUpdateDisk) {
+    auto dev = make_device();
+    const int completion_fd = dev->completion_fd();
+    std::vector<EventSource> sources = dev->event_sources();
+    std::vector<int> fds;
+    for (const EventSource& source : sources) fds.push_back(source.fd);
+    if (GetParam() == BlockEngine::kSync) {
+        EXPECT_EQ(completion_fd, -1);  // It completes inside submit(): nothing to watch.
+        EXPECT_EQ(fds, std::vector<int>{dev->rate_limiter_fd()});
+    } else {
+        EXPECT_GE(completion_fd, 0);
+        EXPECT_EQ(fds, (std::vector<int>{dev->rate_limiter_fd(), completion_fd}));
+    }
+    TempDisk other;
+    ASSERT_TRUE(dev->update_disk(other.path()).has_value());
+    EXPECT_EQ(dev->completion_fd(), completion_fd);
+    // The new ring signals the fd declared before the update, and its handler reaps it.
+    auto req = submit(VIRTIO_BLK_T_IN, 0, 512);
+    dev->process_queue(0);
+    while (dev->in_flight() > 0) {
+        pollfd pfd{completion_fd, POLLIN, 0};
+        ASSERT_EQ(::poll(&pfd, 1, 5000), 1);
+        EXPECT_EQ(sources.back().handler(), EventSource::Next::kKeepWatching);
+    }
+    EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
 }
 
 TEST_P(BlockDeviceTest, ResetWaitsForInFlightIoAndForgetsTheQueue) {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <vector>
 
 #include "devices/virtio/net/virtio_net_spec.h"
 #include "devices/virtio/transport/mmio_transport.h"
@@ -100,6 +101,23 @@ TEST_F(NetDeviceTest, OffersMacAndMtuOnlyWhenConfigured) {
     uint16_t mtu = 0;
     std::memcpy(&mtu, config + 10, 2);
     EXPECT_EQ(mtu, 1400);
+}
+
+TEST_F(NetDeviceTest, DeclaresTheTapEdgeTriggeredAndBothLimiterTimers) {
+    auto dev = make_device();
+    EXPECT_EQ(dev->id(), "eth0");
+    std::vector<EventSource> sources = dev->event_sources();
+    ASSERT_EQ(sources.size(), 3u);
+    EXPECT_EQ(sources[0].fd, dev->tap_fd());
+    EXPECT_EQ(sources[0].events, static_cast<uint32_t>(EPOLLIN | EPOLLET));
+    EXPECT_EQ(sources[1].fd, dev->rx_rate_limiter_fd());
+    EXPECT_EQ(sources[2].fd, dev->tx_rate_limiter_fd());
+    // The tap's handler reads what the tap holds into the guest's buffers.
+    const uint64_t gpa = post_rx_buffer(2048);
+    send_from_tap(frame(60, 7));
+    EXPECT_EQ(sources[0].handler(), EventSource::Next::kKeepWatching);
+    EXPECT_EQ(num_buffers_at(gpa), 1);
+    EXPECT_EQ(dev->counters().rx_packets_count, 1u);
 }
 
 TEST_F(NetDeviceTest, TransmitsAGatheredGuestFrameToTheTap) {

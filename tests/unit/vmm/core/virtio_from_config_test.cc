@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 #include "vmm/core/vmm.h"
 
 namespace ember {

@@ -1,6 +1,7 @@
-#include "vmm/core/virtio_devices.h"
+#include "vmm/core/virtio_from_config.h"
 
 #include <cstdio>
+#include <mutex>
 
 #include <fmt/core.h>
 
@@ -64,50 +65,70 @@ Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net) {
 
 namespace {
 
-Result<void> attach_drive(const DriveConfig& drive, DeviceManager& devices,
-                          const GuestMemory& memory, EventLoop& loop) {
-    auto device = virtio::BlockDevice::create(block_device_options(drive));
-    if (!device) {
-        return device.error().within("attach drive", drive.drive_id);
-    }
-    EMBER_INFO("Drive {}: {} ({}, {} sectors)", drive.drive_id, drive.path_on_host,
-               drive.is_read_only ? "read-only" : "read-write", (*device)->capacity_sectors());
-    return devices.add_block(std::move(*device), memory, loop);
-}
-
-Result<void> attach_net(const NetConfig& net, DeviceManager& devices, const GuestMemory& memory,
-                        EventLoop& loop) {
-    virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
-    auto tap = virtio::Tap::open(net.host_dev_name);
-    if (!tap) {
-        return tap.error().within("attach network interface", net.iface_id);
-    }
-    auto device = EMBER_TRY(virtio::NetDevice::create(options, std::move(*tap)));
-    EMBER_INFO("Network interface {}: tap {}", net.iface_id, net.host_dev_name);
-    return devices.add_net(std::move(device), memory, loop);
+// Places a device made for `Device` and keeps its type in the handle.
+template <typename Device>
+Result<DeviceManager::Attached<Device>> attach(std::unique_ptr<Device> device,
+                                               DeviceManager& devices, const GuestMemory& memory,
+                                               EventLoop& loop) {
+    Device* typed = device.get();
+    DeviceManager::AttachedVirtio added =
+        EMBER_TRY(devices.add_virtio_device(std::move(device), memory, loop));
+    return DeviceManager::Attached<Device>{typed, added.transport, added.slot};
 }
 
 }  // namespace
 
+Result<DeviceManager::Attached<virtio::BlockDevice>> attach_drive(const DriveConfig& drive,
+                                                                  DeviceManager& devices,
+                                                                  const GuestMemory& memory,
+                                                                  EventLoop& loop) {
+    auto device = virtio::BlockDevice::create(block_device_options(drive));
+    if (!device) return device.error().within("attach drive", drive.drive_id);
+    return attach(std::move(*device), devices, memory, loop);
+}
+
+Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(const NetConfig& net,
+                                                              DeviceManager& devices,
+                                                              const GuestMemory& memory,
+                                                              EventLoop& loop) {
+    virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
+    auto tap = virtio::Tap::open(net.host_dev_name);
+    if (!tap) return tap.error().within("attach network interface", net.iface_id);
+    auto device = virtio::NetDevice::create(options, std::move(*tap));
+    if (!device) return device.error().within("attach network interface", net.iface_id);
+    return attach(std::move(*device), devices, memory, loop);
+}
+
 Result<void> attach_virtio_devices(const VmConfig& config, DeviceManager& devices,
                                    const GuestMemory& memory, EventLoop& loop) {
     // The kernel names virtio disks in probe order, which is the command-line order.
+    std::vector<const DriveConfig*> drives;
     for (const DriveConfig& drive : config.drives) {
-        if (drive.is_root_device) EMBER_TRY(attach_drive(drive, devices, memory, loop));
+        if (drive.is_root_device) drives.push_back(&drive);
     }
     for (const DriveConfig& drive : config.drives) {
-        if (!drive.is_root_device) EMBER_TRY(attach_drive(drive, devices, memory, loop));
+        if (!drive.is_root_device) drives.push_back(&drive);
     }
-    for (const NetConfig& net : config.nets) EMBER_TRY(attach_net(net, devices, memory, loop));
+    for (const DriveConfig* drive : drives) {
+        auto block = EMBER_TRY(attach_drive(*drive, devices, memory, loop));
+        EMBER_INFO("Drive {}: {} ({}, {} sectors)", drive->drive_id, drive->path_on_host,
+                   drive->is_read_only ? "read-only" : "read-write",
+                   block.device->capacity_sectors());
+    }
+    for (const NetConfig& net : config.nets) {
+        EMBER_TRY(attach_net(net, devices, memory, loop));
+        EMBER_INFO("Network interface {}: tap {}", net.iface_id, net.host_dev_name);
+    }
     return ok();
 }
 
 Result<void> update_drive(DeviceManager& devices, const DriveUpdate& update) {
-    std::optional<DeviceManager::AttachedBlock> block = devices.block(update.drive_id);
+    auto block = devices.find<virtio::BlockDevice>(update.drive_id);
     if (!block) return Error::invalid("drive_id", fmt::format("no drive '{}'", update.drive_id));
-    if (update.path_on_host) EMBER_TRY(devices.replace_block_disk(update.drive_id, *update.path_on_host));
+    std::lock_guard lock(block->transport->mutex());
+    // The completion eventfd is the device's, so a new file changes nothing in the event loop.
+    if (update.path_on_host) EMBER_TRY(block->device->update_disk(*update.path_on_host));
     if (update.rate_limiter) {
-        std::lock_guard lock(block->transport->mutex());
         block->device->update_rate_limiter(bucket_update(update.rate_limiter->bandwidth),
                                            bucket_update(update.rate_limiter->ops));
     }
@@ -115,7 +136,7 @@ Result<void> update_drive(DeviceManager& devices, const DriveUpdate& update) {
 }
 
 Result<void> update_net(DeviceManager& devices, const NetUpdate& update) {
-    std::optional<DeviceManager::AttachedNet> net = devices.net(update.iface_id);
+    auto net = devices.find<virtio::NetDevice>(update.iface_id);
     if (!net) {
         return Error::invalid("iface_id", fmt::format("no network interface '{}'", update.iface_id));
     }
