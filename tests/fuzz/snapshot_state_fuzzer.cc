@@ -12,10 +12,16 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/snapshot/byte_io.h"
+#include "devices/legacy/boot_timer_persist.h"
+#include "devices/legacy/cmos_persist.h"
+#include "devices/legacy/i8042_persist.h"
+#include "devices/legacy/serial_persist.h"
+#include "devices/virtio/block/block_persist.h"
+#include "devices/virtio/net/net_persist.h"
+#include "vmm/persist/byte_io.h"
 #include "vmm/snapshot/crc64.h"
 #include "vmm/snapshot/describe.h"
-#include "vmm/snapshot/device_codec.h"
+#include "vmm/snapshot/device_summary.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/state_file.h"
 

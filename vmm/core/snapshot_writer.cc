@@ -5,8 +5,13 @@
 
 #include <fmt/core.h>
 
+#include "devices/legacy/boot_timer_persist.h"
+#include "devices/legacy/cmos_persist.h"
+#include "devices/legacy/i8042_persist.h"
+#include "devices/legacy/serial_persist.h"
+#include "devices/virtio/block/block_persist.h"
+#include "devices/virtio/net/net_persist.h"
 #include "vmm/kvm/vm_state.h"
-#include "vmm/snapshot/device_codec.h"
 #include "vmm/snapshot/kvm_snapshot.h"
 #include "vmm/snapshot/memory_file.h"
 

@@ -7,8 +7,12 @@
 #include <mutex>
 #include <string>
 
+#include "devices/legacy/i8042_metrics.h"
+#include "devices/legacy/serial_metrics.h"
 #include "devices/virtio/block/block_device.h"
+#include "devices/virtio/block/block_metrics.h"
 #include "devices/virtio/net/net_device.h"
+#include "devices/virtio/net/net_metrics.h"
 #include "vmm/base/log.h"
 #include "vmm/core/vm_phase.h"
 #include "vmm/core/vmm.h"
@@ -20,58 +24,6 @@ uint64_t utc_now_ms() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-}
-
-// Firecracker's block_<drive_id> and net_<iface_id> groups, field for field.
-MetricGroup block_group(const std::string& id, const virtio::BlockCounters& c) {
-    return {"block_" + id,
-            {
-                {"activate_fails", c.activate_fails},
-                {"cfg_fails", c.cfg_fails},
-                {"event_fails", c.event_fails},
-                {"execute_fails", c.execute_fails},
-                {"flush_count", c.flush_count},
-                {"invalid_reqs_count", c.invalid_reqs_count},
-                {"no_avail_buffer", c.no_avail_buffer},
-                {"queue_event_count", c.queue_event_count},
-                {"rate_limiter_event_count", c.rate_limiter_event_count},
-                {"rate_limiter_throttled_events", c.rate_limiter_throttled_events},
-                {"io_engine_throttled_events", c.io_engine_throttled_events},
-                {"read_bytes", c.read_bytes},
-                {"read_count", c.read_count},
-                {"write_bytes", c.write_bytes},
-                {"write_count", c.write_count},
-                {"update_count", c.update_count},
-                {"update_fails", c.update_fails},
-            }};
-}
-
-MetricGroup net_group(const std::string& id, const virtio::NetCounters& c) {
-    return {"net_" + id,
-            {
-                {"activate_fails", c.activate_fails},
-                {"cfg_fails", c.cfg_fails},
-                {"mac_address_updates", c.mac_address_updates},
-                {"no_rx_avail_buffer", c.no_rx_avail_buffer},
-                {"no_tx_avail_buffer", c.no_tx_avail_buffer},
-                {"event_fails", c.event_fails},
-                {"rx_queue_event_count", c.rx_queue_event_count},
-                {"rx_event_rate_limiter_count", c.rx_event_rate_limiter_count},
-                {"rx_tap_event_count", c.rx_tap_event_count},
-                {"rx_bytes_count", c.rx_bytes_count},
-                {"rx_packets_count", c.rx_packets_count},
-                {"rx_fails", c.rx_fails},
-                {"rx_count", c.rx_count},
-                {"rx_rate_limiter_throttled", c.rx_rate_limiter_throttled},
-                {"tx_bytes_count", c.tx_bytes_count},
-                {"tx_malformed_frames", c.tx_malformed_frames},
-                {"tx_fails", c.tx_fails},
-                {"tx_count", c.tx_count},
-                {"tx_packets_count", c.tx_packets_count},
-                {"tx_queue_event_count", c.tx_queue_event_count},
-                {"tx_rate_limiter_event_count", c.tx_rate_limiter_event_count},
-                {"tx_rate_limiter_throttled", c.tx_rate_limiter_throttled},
-            }};
 }
 
 }  // namespace
@@ -158,20 +110,11 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
         groups.push_back({"vcpu", {{"failures", failures}, {"kvm_run_count", runs}}});
         if (Serial8250* serial = machine->devices.serial()) {
             std::lock_guard lock(serial->mutex());
-            const Serial8250::Counters& c = serial->counters();
-            groups.push_back({"uart",
-                              {{"write_count", c.bytes_out},
-                               {"read_count", c.bytes_in},
-                               {"missed_write_count", c.missed_write},
-                               {"missed_read_count", c.dropped_in}}});
+            groups.push_back(serial_metrics(serial->counters()));
         }
         if (I8042* i8042 = machine->devices.i8042()) {
             std::lock_guard lock(i8042->mutex());
-            const I8042::Counters& c = i8042->counters();
-            groups.push_back({"i8042",
-                              {{"reset_count", c.reset_count},
-                               {"missed_read_count", c.missed_read_count},
-                               {"missed_write_count", c.missed_write_count}}});
+            groups.push_back(i8042_metrics(i8042->counters()));
         }
     }
     if (machine) {
@@ -179,13 +122,13 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
         for (const DriveConfig& drive : resources_.config().drives) {
             if (auto block = machine->devices.find<virtio::BlockDevice>(drive.drive_id)) {
                 std::lock_guard lock(block->transport->mutex());
-                groups.push_back(block_group(drive.drive_id, block->device->counters()));
+                groups.push_back(virtio::block_metrics(drive.drive_id, block->device->counters()));
             }
         }
         for (const NetConfig& net : resources_.config().nets) {
             if (auto attached = machine->devices.find<virtio::NetDevice>(net.iface_id)) {
                 std::lock_guard lock(attached->transport->mutex());
-                groups.push_back(net_group(net.iface_id, attached->device->counters()));
+                groups.push_back(virtio::net_metrics(net.iface_id, attached->device->counters()));
             }
         }
     }

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "vmm/snapshot/device_codec.h"
+#include "vmm/snapshot/device_summary.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"

@@ -13,6 +13,7 @@
 #include "vmm/base/result.h"
 #include "vmm/kvm/vcpu_state.h"
 #include "vmm/kvm/vm_state.h"
+#include "vmm/persist/device_state.h"
 
 namespace ember::snapshot {
 
@@ -30,16 +31,6 @@ struct MemoryRegionState {
     uint64_t size_bytes = 0;
     uint64_t file_offset = 0;
     bool operator==(const MemoryRegionState&) const = default;
-};
-
-// A device's state as an opaque blob its owner encodes (with FieldWriter, ideally) and decodes;
-// `version` is the owner's own, so a device can evolve its blob without a format bump.
-struct DeviceState {
-    std::string id;    // "rootfs", "eth0", "serial"
-    std::string type;  // "virtio-block", "virtio-net", "serial-8250"
-    uint32_t version = 0;
-    std::vector<uint8_t> data;
-    bool operator==(const DeviceState&) const = default;
 };
 
 // Who wrote the file; informational only.

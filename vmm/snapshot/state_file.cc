@@ -10,7 +10,7 @@
 
 #include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
-#include "vmm/snapshot/byte_io.h"
+#include "vmm/persist/byte_io.h"
 #include "vmm/snapshot/crc64.h"
 
 namespace ember::snapshot {

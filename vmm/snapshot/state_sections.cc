@@ -2,7 +2,7 @@
 
 #include <fmt/core.h>
 
-#include "vmm/snapshot/state_fields.h"
+#include "vmm/persist/state_fields.h"
 
 namespace ember::snapshot {
 namespace {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/snapshot/device_codec.h"
+#include "devices/legacy/cmos_persist.h"
+#include "devices/legacy/i8042_persist.h"
+#include "devices/legacy/serial_persist.h"
+#include "devices/virtio/net/net_persist.h"
 
 namespace ember {
 namespace {

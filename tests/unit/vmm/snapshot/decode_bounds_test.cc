@@ -13,13 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "devices/legacy/boot_timer_persist.h"
+#include "devices/legacy/cmos_persist.h"
+#include "devices/legacy/i8042_persist.h"
+#include "devices/legacy/serial_persist.h"
+#include "devices/virtio/block/block_persist.h"
 #include "tests/unit/vmm/snapshot/test_state.h"
 #include "vmm/base/unique_fd.h"
-#include "vmm/snapshot/byte_io.h"
+#include "vmm/persist/byte_io.h"
+#include "vmm/persist/state_fields.h"
 #include "vmm/snapshot/describe.h"
-#include "vmm/snapshot/device_codec.h"
 #include "vmm/snapshot/machine_state.h"
-#include "vmm/snapshot/state_fields.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
 

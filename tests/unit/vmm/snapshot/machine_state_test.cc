@@ -6,8 +6,8 @@
 #include <string>
 
 #include "tests/unit/vmm/snapshot/test_state.h"
+#include "vmm/persist/state_fields.h"
 #include "vmm/snapshot/describe.h"
-#include "vmm/snapshot/state_fields.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
 

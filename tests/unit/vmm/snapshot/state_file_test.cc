@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "vmm/snapshot/byte_io.h"
+#include "vmm/persist/byte_io.h"
 #include "vmm/snapshot/crc64.h"
 
 namespace ember::snapshot {

@@ -1,4 +1,4 @@
-#include "vmm/snapshot/state_fields.h"
+#include "vmm/persist/state_fields.h"
 
 #include <fmt/core.h>
 

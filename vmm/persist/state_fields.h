@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "vmm/base/result.h"
-#include "vmm/snapshot/byte_io.h"
+#include "vmm/persist/byte_io.h"
 
 namespace ember::snapshot {
 

@@ -1,5 +1,5 @@
 // BlobReader: typed, error-reporting access to the tagged fields of a device blob (see
-// device_codec.h), so that every decode_* refuses a malformed blob with the device, the path to the
+// device_blob.h), so that every decode_* refuses a malformed blob with the device, the path to the
 // struct and the field named, and never reads past a field.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "vmm/base/result.h"
-#include "vmm/snapshot/state_fields.h"
+#include "vmm/persist/state_fields.h"
 
 namespace ember::snapshot {
 

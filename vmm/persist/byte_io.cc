@@ -1,4 +1,4 @@
-#include "vmm/snapshot/byte_io.h"
+#include "vmm/persist/byte_io.h"
 
 #include <fmt/core.h>
 
