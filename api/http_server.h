@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,8 +30,11 @@
 
 namespace ember::api {
 
+// Firecracker's default API socket, used when --api-sock is not given.
+inline constexpr std::string_view kDefaultSocketPath = "/run/firecracker.socket";
+
 struct HttpServerOptions {
-    std::string socket_path = "/run/firecracker.socket";
+    std::string socket_path{kDefaultSocketPath};
     RequestLimits limits;
     ConnectionTimeouts timeouts;
     // Open connections at most (at least 1). A newcomer beyond it evicts the connection stalled
