@@ -106,8 +106,8 @@ private:
     Clock::time_point next_deadline_ = Clock::time_point::max();
     bool accept_paused_ = false;
     Clock::time_point accept_resume_at_;
-    log::RateLimiter accept_log_;
-    log::RateLimiter evict_log_;
+    log::LineLimiter accept_log_;
+    log::LineLimiter evict_log_;
     std::jthread thread_;  // Last: joined before the members it uses go away.
 
     static constexpr uint64_t kListenerToken = 0;

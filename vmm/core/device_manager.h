@@ -152,7 +152,7 @@ private:
     std::vector<int> watched_fds_;  // On virtio_loop_.
     std::vector<AttachedBlock> blocks_;
     std::vector<AttachedNet> nets_;
-    log::RateLimiter input_log_;
+    log::LineLimiter input_log_;
 };
 
 }  // namespace ember
