@@ -110,12 +110,12 @@ private:
     }
 
     void pipeline(Slot& s) {
-        static const std::string burst = [] {
+        static const std::string kBurst = [] {
             std::string b;
             for (int i = 0; i < 64; ++i) b += kGet;
             return b;
         }();
-        while (::send(s.fd.get(), burst.data(), burst.size(), MSG_NOSIGNAL) > 0) {
+        while (::send(s.fd.get(), kBurst.data(), kBurst.size(), MSG_NOSIGNAL) > 0) {
         }
     }
 
