@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,8 +30,11 @@
 
 namespace ember::api {
 
+// Firecracker's default API socket, used when --api-sock is not given.
+inline constexpr std::string_view kDefaultSocketPath = "/run/firecracker.socket";
+
 struct HttpServerOptions {
-    std::string socket_path = "/run/firecracker.socket";
+    std::string socket_path{kDefaultSocketPath};
     RequestLimits limits;
     ConnectionTimeouts timeouts;
     // Open connections at most (at least 1). A newcomer beyond it evicts the connection stalled
@@ -102,8 +106,8 @@ private:
     Clock::time_point next_deadline_ = Clock::time_point::max();
     bool accept_paused_ = false;
     Clock::time_point accept_resume_at_;
-    log::RateLimiter accept_log_;
-    log::RateLimiter evict_log_;
+    log::LineLimiter accept_log_;
+    log::LineLimiter evict_log_;
     std::jthread thread_;  // Last: joined before the members it uses go away.
 
     static constexpr uint64_t kListenerToken = 0;

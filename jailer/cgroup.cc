@@ -89,11 +89,11 @@ Result<void> inherit_cpuset(int dirfd, const std::string& mount_path, const std:
         current = join(current, part);
         for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
             std::string here = join(current, file);
-            std::string shown = mount_path + "/" + here;
+            std::string shown = join(mount_path, here);
             std::string value = EMBER_TRY(read_at(dirfd, here, shown));
             if (!value.empty()) continue;
             std::string from = parent.empty() ? std::string(file) : join(parent, file);
-            std::string inherited = EMBER_TRY(read_at(dirfd, from, mount_path + "/" + from));
+            std::string inherited = EMBER_TRY(read_at(dirfd, from, join(mount_path, from)));
             EMBER_TRY(write_at(dirfd, here, inherited, shown));
         }
         parent = current;

@@ -31,6 +31,7 @@ Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t sta
                                           "--start-time-cpu-us", std::to_string(start_cpu_us)};
     argv_text.insert(argv_text.end(), args.extra_args.begin(), args.extra_args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_text.size() + 1);
     for (std::string& arg : argv_text) argv.push_back(arg.data());
     argv.push_back(nullptr);
     char* envp[] = {nullptr};

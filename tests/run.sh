@@ -17,6 +17,19 @@ step "build (release, static)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 
+status=0
+passed=0 failed=0
+# Style is checked, not reviewed: the format check fails on any diff from .clang-format, the tidy
+# check on any finding of the checks .clang-tidy enables (over build/compile_commands.json).
+step "style: clang-format"
+if tests/style/check_format.sh; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi
+step "style: clang-tidy ($jobs jobs)"
+if EMBER_JOBS="$jobs" tests/style/check_tidy.sh build; then
+    passed=$((passed + 1))
+else
+    status=1; failed=$((failed + 1))
+fi
+
 step "guest images"
 eval "$(./resources/guest/images.sh --ensure)"
 export VMLINUX BZIMAGE ROOTFS INITRD
@@ -32,8 +45,6 @@ if [[ -w $hugetlb ]] && (($(cat "$hugetlb") < 16)); then
     echo 16 >"$hugetlb" || true
 fi
 echo "2 MiB pages: $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) free for the hugetlb tests"
-status=0
-passed=0 failed=0
 # Adds CTest's "N tests failed out of M" from log $1 to the totals printed at the end.
 count() {
     local line f m
@@ -89,6 +100,6 @@ done
 rm -f "$log"
 step "done"
 ((failed == 0)) || status=1
-# CTest cases (release and sanitizer runs) plus fuzz targets.
+# CTest cases (release and sanitizer runs), the two style checks and the fuzz targets.
 echo "ember: $passed passed, $failed failed"
 exit $status

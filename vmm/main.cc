@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "api/http_server.h"
 #include "api/config_file.h"
 #include "api/router.h"
@@ -33,7 +35,7 @@ constexpr int kExitArgParsing = 153;
 constexpr const char* kUsage = R"(Usage: ember [OPTIONS]
 A KVM-based microVM monitor with Firecracker's API.
 
-  --api-sock PATH        Unix socket for the HTTP API (default /run/firecracker.socket)
+  --api-sock PATH        Unix socket for the HTTP API (default {})
   --config-file PATH     Build and boot the VM described by this JSON file
   --no-api               Serve no API (requires --config-file)
   --boot-timer           Attach the boot-timer device at MMIO 0xC0000000
@@ -52,9 +54,11 @@ A KVM-based microVM monitor with Firecracker's API.
   --help                 Print this help and exit
 )";
 
+void print_usage(std::FILE* out) { fmt::print(out, kUsage, api::kDefaultSocketPath); }
+
 // Everything the command line can say. Flags for later features are parsed and kept.
 struct CliOptions {
-    std::string api_sock = "/run/firecracker.socket";
+    std::string api_sock{api::kDefaultSocketPath};
     std::optional<std::string> config_file;
     bool no_api = false;
     bool boot_timer = false;
@@ -138,7 +142,7 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
     int opt;
     while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
         switch (opt) {
-            case kOptHelp: std::fputs(kUsage, stdout); return kExitOk;
+            case kOptHelp: print_usage(stdout); return kExitOk;
             case kOptVersion: std::printf("Ember v%s\n", EMBER_VERSION); return kExitOk;
             case kOptApiSock: cli.api_sock = optarg; break;
             case kOptConfigFile: cli.config_file = optarg; break;
@@ -170,7 +174,7 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
             case kOptParentCpuTimeUs:
                 if (!number("parent-cpu-time-us", cli.parent_cpu_time_us)) return kExitArgParsing;
                 break;
-            default: std::fputs(kUsage, stderr); return kExitArgParsing;
+            default: print_usage(stderr); return kExitArgParsing;
         }
     }
     if (optind < argc) {

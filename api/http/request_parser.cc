@@ -32,7 +32,7 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
     settings_.on_message_complete = on_message_complete;
 }
 
-int RequestParser::fail(int status, std::string message) {
+int RequestParser::fail(int status, std::string_view message) {
     failed_ = true;
     error_ = HttpResponse::fault(message, status);
     return -1;

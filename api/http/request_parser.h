@@ -56,7 +56,7 @@ private:
     static int on_body(http_parser* p, const char* at, size_t length);
     static int on_message_complete(http_parser* p);
 
-    int fail(int status, std::string message);
+    int fail(int status, std::string_view message);
     bool count_header_bytes(size_t length);
 
     RequestLimits limits_;

@@ -85,7 +85,7 @@ private:
     uint8_t output_port_ = 0;
     uint8_t pending_command_ = 0;  // A command waiting for its data byte on port 0x60.
     Counters counters_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember

@@ -105,7 +105,7 @@ private:
     uint8_t dlm_ = 0;
     bool thr_empty_pending_ = false;
     Counters counters_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember

@@ -27,7 +27,7 @@ public:
 private:
     Serial8250& serial_;
     UniqueFd input_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember

@@ -134,7 +134,7 @@ void write(Level level, const char* file, int line, std::string_view message) {
     }
 }
 
-bool RateLimiter::allow(uint64_t& suppressed) {
+bool LineLimiter::allow(uint64_t& suppressed) {
     auto now = std::chrono::steady_clock::now();
     if (now - window_start_ >= period_) {
         window_start_ = now;

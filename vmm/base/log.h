@@ -45,9 +45,9 @@ void write(Level level, const char* file, int line, std::string_view message);
 
 // Lets through `burst` lines per `period`, then counts the rest and reports how many were
 // suppressed when it opens again. Owned by whoever logs on a guest-triggerable path.
-class RateLimiter {
+class LineLimiter {
 public:
-    explicit RateLimiter(uint32_t burst = 10,
+    explicit LineLimiter(uint32_t burst = 10,
                          std::chrono::milliseconds period = std::chrono::seconds(5))
         : burst_(burst), period_(period) {}
     // True when this line may be printed; `suppressed` gets the count dropped since the last one.
@@ -73,7 +73,7 @@ private:
 #define EMBER_INFO(...) EMBER_LOG(::ember::log::Level::kInfo, __VA_ARGS__)
 #define EMBER_DEBUG(...) EMBER_LOG(::ember::log::Level::kDebug, __VA_ARGS__)
 
-// For every log site a guest can trigger: `limiter` is a log::RateLimiter the caller owns.
+// For every log site a guest can trigger: `limiter` is a log::LineLimiter the caller owns.
 #define EMBER_LOG_LIMITED(limiter, level, ...)                                               \
     do {                                                                                     \
         uint64_t ember_suppressed_ = 0;                                                      \

@@ -37,12 +37,14 @@ Result<MmapRegion> MmapRegion::anonymous_aligned(size_t size_bytes, size_t align
     void* p = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return Error::from_errno("mmap");
+    // Offsets from the reservation's start, so the pointers stay derived from mmap's.
     const auto start = reinterpret_cast<uintptr_t>(p);
-    const uintptr_t aligned = (start + alignment - 1) & ~(uintptr_t{alignment} - 1);
-    if (aligned > start) ::munmap(p, aligned - start);
-    const size_t tail = start + reserved - (aligned + size_bytes);
-    if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size_bytes), tail);
-    return MmapRegion(reinterpret_cast<void*>(aligned), size_bytes);
+    const size_t head = ((start + alignment - 1) & ~(uintptr_t{alignment} - 1)) - start;
+    uint8_t* const base = static_cast<uint8_t*>(p);
+    if (head > 0) ::munmap(base, head);
+    const size_t tail = reserved - (head + size_bytes);
+    if (tail > 0) ::munmap(base + head + size_bytes, tail);
+    return MmapRegion(base + head, size_bytes);
 }
 
 Result<MmapRegion> MmapRegion::anonymous_huge_2m(size_t size_bytes) {

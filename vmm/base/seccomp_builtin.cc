@@ -1,7 +1,10 @@
 #include "vmm/base/seccomp_builtin.h"
 
-// Defined in the .cc that ember-seccompiler generates at build time (resources/seccomp).
+// Defined in the .cc that ember-seccompiler generates at build time (resources/seccomp): C
+// symbols, named as C names are.
+// NOLINTNEXTLINE(readability-identifier-naming)
 extern "C" const unsigned char ember_seccomp_blob[];
+// NOLINTNEXTLINE(readability-identifier-naming)
 extern "C" const unsigned long ember_seccomp_blob_size;
 
 namespace ember {

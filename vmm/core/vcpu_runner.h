@@ -94,7 +94,7 @@ private:
     std::string error_;                    // Guarded by mu_.
     std::atomic<bool> kicked_{false};      // A request is pending; checked on every exit.
     std::atomic<uint64_t> run_count_{0};
-    log::RateLimiter unhandled_log_;       // vCPU thread only.
+    log::LineLimiter unhandled_log_;       // vCPU thread only.
     std::jthread thread_;
 };
 

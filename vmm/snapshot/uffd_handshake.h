@@ -22,7 +22,7 @@ namespace ember::snapshot {
 // Bounds on the handshake, checked by the handler: the JSON text (the fd rides with its first
 // byte) and the number of regions in it. Ember sends one region per guest RAM region (two at most
 // on x86_64), about 110 bytes each.
-inline constexpr size_t kMaxUffdHandshakeBytes = 64 * 1024;
+inline constexpr size_t kMaxUffdHandshakeBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxUffdRegions = 256;
 
 // Firecracker's GuestRegionUffdMapping.

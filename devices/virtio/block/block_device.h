@@ -151,7 +151,7 @@ private:
     size_t in_flight_ = 0;
     std::vector<BlockCompletion> completions_;
     BlockCounters counters_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember::virtio

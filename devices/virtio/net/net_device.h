@@ -149,7 +149,7 @@ private:
     std::vector<iovec> tx_iov_;
 
     NetCounters counters_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember::virtio

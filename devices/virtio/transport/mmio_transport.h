@@ -128,7 +128,7 @@ private:
     uint64_t driver_features_ = 0;
     uint32_t queue_sel_ = 0;
     MmioTransportCounters counters_;
-    log::RateLimiter log_limiter_;
+    log::LineLimiter log_limiter_;
 };
 
 }  // namespace ember::virtio

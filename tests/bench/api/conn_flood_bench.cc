@@ -111,12 +111,12 @@ private:
     }
 
     void pipeline(Slot& s) {
-        static const std::string burst = [] {
+        static const std::string kBurst = [] {
             std::string b;
             for (int i = 0; i < 64; ++i) b += kGet;
             return b;
         }();
-        while (::send(s.fd.get(), burst.data(), burst.size(), MSG_NOSIGNAL) > 0) {
+        while (::send(s.fd.get(), kBurst.data(), kBurst.size(), MSG_NOSIGNAL) > 0) {
         }
     }
 
@@ -126,7 +126,9 @@ private:
         while (!stop.stop_requested()) {
             int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 20);
             auto now = Clock::now();
-            for (int k = 0; k < n; ++k) {
+            // n is -1 on an error (EINTR): no events then.
+            const size_t ready = n > 0 ? static_cast<size_t>(n) : 0;
+            for (size_t k = 0; k < ready; ++k) {
                 size_t i = events[k].data.u64;
                 Slot& s = slots_[i];
                 if (!s.fd) continue;

@@ -377,8 +377,8 @@ TEST_F(JailerTest, ReportsAFailureOfTheExecInANewPidNamespaceWithANonZeroExit) {
     ASSERT_EQ(::chmod(probe_.c_str(), 0644), 0);
     for (const char* daemonize : {"", "--daemonize"}) {
         auto args = base_args();
-        args.push_back("--new-pid-ns");
-        if (*daemonize != 0) args.push_back(daemonize);
+        args.emplace_back("--new-pid-ns");
+        if (*daemonize != 0) args.emplace_back(daemonize);
         JailerRun run = run_jailer(args, false);
         EXPECT_EQ(run.exit_code, 1) << daemonize;
         EXPECT_NE(run.output.find("exec: /jail_probe"), std::string::npos) << run.output;
@@ -453,7 +453,7 @@ TEST_F(JailerTest, RefusesRootUnlessAllowRootIsGiven) {
     auto args = base_args();
     args[5] = "0";
     args[7] = "0";
-    args.push_back("--allow-root");
+    args.emplace_back("--allow-root");
     JailerRun run = run_jailer(args);
     ASSERT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(run.seen.at("uid"), "0");

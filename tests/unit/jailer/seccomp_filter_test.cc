@@ -141,7 +141,7 @@ TEST(SeccompFilters, VmmFilterAllowsItsWorkAndStopsExecutableMappings) {
         if (rw == MAP_FAILED) return 10;
         if (::munmap(rw, 4096) != 0) return 11;
         say("allowed\n");
-        ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        (void)::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);
@@ -171,7 +171,7 @@ TEST(SeccompFilters, ApiFilterAcceptsButMakesNoSocketsAndOpensNoFiles) {
     EXPECT_EQ(r.stderr_text, "allowed\n" + violation(SYS_socket, ThreadKind::kApi));
 
     r = run_filtered(builtin(), ThreadKind::kApi, [] {
-        ::openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+        (void)::openat(AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
         return 12;
     });
     EXPECT_EQ(r.exit_code, kSeccompViolationExitCode);

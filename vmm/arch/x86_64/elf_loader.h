@@ -10,7 +10,7 @@ namespace ember::x86 {
 // XEN_ELFNOTE_PHYS32_ENTRY (include/xen/interface/elfnote.h): the 32-bit PVH entry point.
 inline constexpr uint32_t kXenElfnotePhys32Entry = 18;
 // PT_NOTE segments larger than this are refused rather than read (Linux's are under 1 KiB).
-inline constexpr uint64_t kMaxNoteSegmentSize = 64 * 1024;
+inline constexpr uint64_t kMaxNoteSegmentSize = uint64_t{64} * 1024;
 
 // True if the image starts with the ELF magic.
 bool is_elf(const ImageFile& image);

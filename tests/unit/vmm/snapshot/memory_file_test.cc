@@ -15,11 +15,12 @@ namespace ember::snapshot {
 namespace {
 
 constexpr size_t kPages = 16;
+constexpr size_t kDataPages[] = {0, 1, 2, 3, 12, 13, 14, 15};
 
 // Guest memory: pages 0-3 and 12-15 hold data, 4-11 are zero.
 std::vector<uint8_t> sample_memory() {
     std::vector<uint8_t> mem(kPages * kPageSize, 0);
-    for (size_t p : {0, 1, 2, 3, 12, 13, 14, 15}) {
+    for (size_t p : kDataPages) {
         for (size_t i = 0; i < kPageSize; ++i) mem[p * kPageSize + i] = static_cast<uint8_t>(p + i);
     }
     return mem;
@@ -143,7 +144,7 @@ TEST_F(MemoryFileTest, DiffRefusesAShortBitmap) {
 TEST_F(MemoryFileTest, ResidentPagesAreTheTouchedOnes) {
     Result<MmapRegion> ram = MmapRegion::anonymous(130 * kPageSize);
     ASSERT_TRUE(ram);
-    for (size_t p : {0, 5, 64, 129}) ram->data()[p * kPageSize] = 1;
+    for (size_t p : {size_t{0}, size_t{5}, size_t{64}, size_t{129}}) ram->data()[p * kPageSize] = 1;
     Result<std::vector<uint64_t>> bitmap = resident_pages({ram->data(), ram->size()});
     ASSERT_TRUE(bitmap) << bitmap.error().message();
     ASSERT_EQ(bitmap->size(), 3u);
@@ -279,7 +280,7 @@ TEST_F(MemoryFileTest, MergeTakesADiffWithoutHolesWhoseZeroPagesLieOverZeroBaseP
     ASSERT_TRUE(write_full_memory(base, chunks));
     // Pages 4-11 stay zero, every data page changes: nothing is lost either way.
     std::vector<uint8_t> next = mem;
-    for (size_t p : {0, 1, 2, 3, 12, 13, 14, 15}) std::fill_n(next.begin() + p * kPageSize, kPageSize, 0x77);
+    for (size_t p : kDataPages) std::fill_n(next.data() + p * kPageSize, kPageSize, 0x77);
     std::string diff = path("zero-over-zero-diff");
     write_dense(diff, next);
     Result<MergeStats> stats = merge_diff(base, diff);

@@ -75,7 +75,7 @@ TEST(StateFile, RoundTripsHeaderAndSections) {
 TEST(StateFile, DetectsAFlippedBitAtEveryOffset) {
     std::vector<uint8_t> bytes = encode_state_file(sample_file());
     for (size_t i = 0; i < bytes.size(); ++i) {
-        for (uint8_t mask : {0x01, 0x80}) {
+        for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
             std::vector<uint8_t> bad = bytes;
             bad[i] ^= mask;
             EXPECT_FALSE(decode_state_file(bad)) << "flip at offset " << i;

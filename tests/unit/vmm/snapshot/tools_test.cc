@@ -30,6 +30,7 @@ ToolRun run_tool(std::vector<std::string> args) {
     EXPECT_GE(out_fd, 0);
     args.insert(args.begin(), EMBER_SNAPSHOT_TOOL);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;

@@ -362,6 +362,7 @@ class UffdEndToEnd : public ::testing::Test {
                                          "--mem-file", dir_ + "/mem"};
         args.insert(args.end(), extra.begin(), extra.end());
         std::vector<char*> argv;
+        argv.reserve(args.size() + 1);
         for (std::string& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         posix_spawn_file_actions_t actions;

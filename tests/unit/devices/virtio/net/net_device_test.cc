@@ -325,7 +325,7 @@ TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheTxRateLimiterDrained) {
     // One TX frame per second: the second waits in the queue when the VM is snapshotted.
     const NetDeviceOptions limited{.rx_bandwidth = {1 << 20, 0, 1000}, .tx_ops = {1, 0, 1000}};
     auto dev = make_device(limited);
-    for (uint8_t seed : {1, 2}) {
+    for (uint8_t seed : {uint8_t{1}, uint8_t{2}}) {
         const auto f = frame(60, seed);
         tx_.add_chain({{tx_.alloc_bytes(f.data(), static_cast<uint32_t>(f.size())),
                         static_cast<uint32_t>(f.size())}});

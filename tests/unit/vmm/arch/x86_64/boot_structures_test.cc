@@ -49,7 +49,7 @@ TEST(BootStructures, WritesTheZeroPageCommandLineAndPageTablesForLinuxBoot) {
     EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPml4Start)).value(), kPdpteStart | 3);
     EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPdpteStart)).value(), kPdeStart | 3);
     EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPdeStart)).value(), 0x83U);
-    EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPdeStart + 511 * 8)).value(),
+    EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPdeStart + 511ULL * 8)).value(),
               (511ULL << 21) | 0x83);
 
     const auto gdt = mem.read_obj<std::array<uint64_t, kGdtEntries>>(GuestAddress(kGdtStart));

@@ -123,7 +123,7 @@ TEST(MpTable, RefusesZeroVcpusAndMoreThanTheIoapicIdAllows) {
 
 TEST(MpTable, RefusesGuestRamThatDoesNotCoverTheTable) {
     // 512 KiB of RAM ends before 0x9fc00.
-    auto mem = GuestMemory::anonymous(ram_ranges(512 * 1024));
+    auto mem = GuestMemory::anonymous(ram_ranges(512ULL * 1024));
     ASSERT_TRUE(mem.has_value());
     EXPECT_FALSE(write_mptable(*mem, 1).has_value());
 }
