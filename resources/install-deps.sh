@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
     # Build.
     build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev file
+    # Style checks in tests/run.sh.
+    clang-format clang-tidy
     linux-libc-dev liburing-dev libfmt-dev rapidjson-dev libgtest-dev libgmock-dev
     libseccomp-dev libhttp-parser-dev
     # Guest images and the sandbox.

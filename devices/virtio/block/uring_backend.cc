@@ -34,6 +34,7 @@ Result<void> UringBackend::submit(const BlockOp& op) {
         if (!sqe) return Error::from_errno(EAGAIN, "io_uring submit");
     }
     constexpr int kFixedFile = 0;
+    // Offsets and lengths were checked against the disk's size, an off_t, so they fit one.
     switch (op.kind) {
         case BlockOpKind::kRead:
             io_uring_prep_readv(sqe, kFixedFile, op.iov.data(), static_cast<unsigned>(op.iov.size()),
@@ -48,11 +49,13 @@ Result<void> UringBackend::submit(const BlockOp& op) {
             break;
         case BlockOpKind::kDiscard:
             io_uring_prep_fallocate(sqe, kFixedFile, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                    op.offset_bytes, op.len_bytes);
+                                    static_cast<off_t>(op.offset_bytes),
+                                    static_cast<off_t>(op.len_bytes));
             break;
         case BlockOpKind::kWriteZeroes:
             io_uring_prep_fallocate(sqe, kFixedFile, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-                                    op.offset_bytes, op.len_bytes);
+                                    static_cast<off_t>(op.offset_bytes),
+                                    static_cast<off_t>(op.len_bytes));
             break;
     }
     sqe->flags |= IOSQE_FIXED_FILE;

@@ -47,9 +47,9 @@ protected:
         ASSERT_TRUE(device_.is_activated());
     }
     // The device side of `count` requests on `queue`: pop each and return it used.
-    void serve(VirtioDevice& device, uint32_t queue, int count) {
+    void serve(VirtioDevice& device, uint32_t queue, uint32_t count) {
         Queue& q = device.queues()[queue];
-        for (int i = 0; i < count; ++i) {
+        for (uint32_t i = 0; i < count; ++i) {
             auto next = q.pop(memory_);
             ASSERT_TRUE(next.has_value());
             ASSERT_TRUE(next->has_value());
