@@ -9,12 +9,9 @@ namespace {
 
 // Top-level keys of Firecracker's config file for devices Ember does not have.
 constexpr std::pair<const char*, const char*> kUnsupportedKeys[] = {
-    {"balloon", "balloon devices"},
-    {"vsock", "vsock devices"},
-    {"entropy", "entropy devices"},
-    {"pmem", "pmem devices"},
-    {"memory-hotplug", "memory hotplug"},
-    {"mmds-config", "MMDS"},
+    {"balloon", "balloon devices"},         {"vsock", "vsock devices"},
+    {"entropy", "entropy devices"},         {"pmem", "pmem devices"},
+    {"memory-hotplug", "memory hotplug"},   {"mmds-config", "MMDS"},
     {"cpu-config", "custom CPU templates"},
 };
 

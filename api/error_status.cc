@@ -12,11 +12,8 @@ struct KindStatus {
 // the cause (its VmmActionError has no other status), and clients match on that. A kind moves to
 // 404, 409 or 500 here, and only here, if Firecracker's API ever does.
 constexpr KindStatus kStatusOfKind[] = {
-    {ErrorKind::kInvalidInput, 400},
-    {ErrorKind::kWrongPhase, 400},
-    {ErrorKind::kNotFound, 400},
-    {ErrorKind::kUnsupported, 400},
-    {ErrorKind::kInternal, 400},
+    {ErrorKind::kInvalidInput, 400}, {ErrorKind::kWrongPhase, 400}, {ErrorKind::kNotFound, 400},
+    {ErrorKind::kUnsupported, 400},  {ErrorKind::kInternal, 400},
 };
 
 }  // namespace

@@ -52,9 +52,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     if (!stop) return fail(stop.error());
     if (auto r = epoll->add(listener.get(), EPOLLIN, kListenerToken); !r) return fail(r.error());
     if (auto r = epoll->add(stop->fd(), EPOLLIN, kStopToken); !r) return fail(r.error());
-    std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), router,
-                                                      std::move(listener), std::move(*epoll),
-                                                      std::move(*stop)));
+    std::unique_ptr<HttpServer> server(new HttpServer(
+        std::move(options), router, std::move(listener), std::move(*epoll), std::move(*stop)));
     // The thread confines itself first; start() returns only once that has worked, so no
     // request is ever served by an unconfined thread.
     std::atomic<int> confined{0};  // 1: filter in place, -errno: it failed.

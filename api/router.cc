@@ -2,19 +2,19 @@
 
 #include <fmt/core.h>
 
+#include "api/config_file.h"
 #include "api/error_status.h"
 #include "api/json/config_codec.h"
 #include "api/json/request_json.h"
-#include "api/config_file.h"
 
 namespace ember::api {
 namespace {
 
 // Paths of devices Ember lacks, by first segment, with the words for the answer.
 constexpr std::pair<std::string_view, std::string_view> kUnsupportedPaths[] = {
-    {"balloon", "balloon devices"}, {"vsock", "vsock devices"},
-    {"entropy", "entropy devices"}, {"pmem", "pmem devices"},
-    {"hotplug", "memory hotplug"},  {"mmds", "MMDS"},
+    {"balloon", "balloon devices"},         {"vsock", "vsock devices"},
+    {"entropy", "entropy devices"},         {"pmem", "pmem devices"},
+    {"hotplug", "memory hotplug"},          {"mmds", "MMDS"},
     {"cpu-config", "custom CPU templates"},
 };
 
@@ -229,7 +229,8 @@ HttpResponse Router::network_interfaces(const HttpRequest& request, std::string_
 HttpResponse Router::patch_vm(const HttpRequest& request) {
     auto state = parse_body(request, parse_vm_state);
     if (!state) return from_error(state.error());
-    return from_result(*state == VmStateChange::kPause ? controller_.pause() : controller_.resume());
+    return from_result(*state == VmStateChange::kPause ? controller_.pause()
+                                                       : controller_.resume());
 }
 
 }  // namespace ember::api

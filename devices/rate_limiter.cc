@@ -10,6 +10,7 @@ namespace ember {
 namespace {
 
 constexpr uint64_t kNsPerMs = 1'000'000;
+// NOLINTNEXTLINE(modernize-use-using): __extension__ (for -Wpedantic) takes only a typedef.
 __extension__ typedef unsigned __int128 Uint128;
 
 }  // namespace
@@ -21,8 +22,8 @@ uint64_t SteadyClock::now_ns() const {
 }
 
 const SteadyClock& SteadyClock::instance() {
-    static const SteadyClock clock;
-    return clock;
+    static const SteadyClock kClock;
+    return kClock;
 }
 
 std::optional<TokenBucket> TokenBucket::create(const TokenBucketParams& params,
@@ -158,11 +159,8 @@ bool RateLimiter::consume(uint64_t tokens, TokenType type) {
     std::optional<TokenBucket>& bucket = type == TokenType::kBytes ? bandwidth_ : ops_;
     if (!bucket) return true;
     switch (bucket->reduce(tokens)) {
-        case BucketReduction::kFailure:
-            activate_timer(kRefillTimerDuration);
-            return false;
-        case BucketReduction::kSuccess:
-            return true;
+        case BucketReduction::kFailure: activate_timer(kRefillTimerDuration); return false;
+        case BucketReduction::kSuccess: return true;
         case BucketReduction::kOverConsumption:
             activate_timer(std::chrono::milliseconds(static_cast<uint64_t>(
                 bucket->overconsumption_ratio() * static_cast<double>(bucket->refill_time_ms()))));
@@ -188,11 +186,8 @@ Result<void> RateLimiter::on_timer_event() {
 void RateLimiter::update_buckets(const BucketUpdate& bandwidth, const BucketUpdate& ops) {
     auto apply = [this](std::optional<TokenBucket>& bucket, const BucketUpdate& update) {
         switch (update.kind) {
-            case BucketUpdate::Kind::kNone:
-                break;
-            case BucketUpdate::Kind::kDisabled:
-                bucket.reset();
-                break;
+            case BucketUpdate::Kind::kNone: break;
+            case BucketUpdate::Kind::kDisabled: bucket.reset(); break;
             case BucketUpdate::Kind::kUpdate:
                 bucket = TokenBucket::create(update.params, *clock_);
                 break;

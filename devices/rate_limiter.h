@@ -150,10 +150,9 @@ public:
     std::chrono::milliseconds last_timer_duration() const { return last_timer_duration_; }
 
 private:
-    RateLimiter(std::optional<TokenBucket> bandwidth, std::optional<TokenBucket> ops,
-                TimerFd timer, const Clock& clock)
-        : bandwidth_(std::move(bandwidth)), ops_(std::move(ops)), timer_(std::move(timer)),
-          clock_(&clock) {}
+    RateLimiter(std::optional<TokenBucket> bandwidth, std::optional<TokenBucket> ops, TimerFd timer,
+                const Clock& clock)
+        : bandwidth_(bandwidth), ops_(ops), timer_(std::move(timer)), clock_(&clock) {}
     void activate_timer(std::chrono::milliseconds duration);
 
     std::optional<TokenBucket> bandwidth_;

@@ -27,18 +27,20 @@ std::optional<uint32_t> parse_id_number(std::string_view text) {
 }
 
 bool is_cgroup_file_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 // FILE=VALUE with FILE like `cpuset.cpus`: a controller, a dot, a name; no path separators.
 Result<CgroupSetting> parse_cgroup(std::string_view text) {
     size_t eq = text.find('=');
-    if (eq == std::string_view::npos) return bad("--cgroup: expected FILE=VALUE, got '" + std::string(text) + "'");
+    if (eq == std::string_view::npos)
+        return bad("--cgroup: expected FILE=VALUE, got '" + std::string(text) + "'");
     std::string_view file = text.substr(0, eq);
     std::string_view value = text.substr(eq + 1);
     size_t dot = file.find('.');
-    bool file_ok = !file.empty() && dot != std::string_view::npos && dot > 0 && dot + 1 < file.size();
+    bool file_ok =
+        !file.empty() && dot != std::string_view::npos && dot > 0 && dot + 1 < file.size();
     for (char c : file) file_ok = file_ok && is_cgroup_file_char(c);
     if (!file_ok) return bad("--cgroup: bad cgroup file name '" + std::string(file) + "'");
     if (value.empty() || value.find('\n') != std::string_view::npos) {
@@ -49,7 +51,8 @@ Result<CgroupSetting> parse_cgroup(std::string_view text) {
 
 Result<void> parse_resource_limit(std::string_view text, ResourceLimits& limits) {
     size_t eq = text.find('=');
-    if (eq == std::string_view::npos) return bad("--resource-limit: expected NAME=VALUE, got '" + std::string(text) + "'");
+    if (eq == std::string_view::npos)
+        return bad("--resource-limit: expected NAME=VALUE, got '" + std::string(text) + "'");
     std::string_view name = text.substr(0, eq);
     auto value = parse_unsigned<uint64_t>(text.substr(eq + 1));
     if (!value) return bad("--resource-limit: bad value in '" + std::string(text) + "'");
@@ -58,7 +61,8 @@ Result<void> parse_resource_limit(std::string_view text, ResourceLimits& limits)
     } else if (name == "no-file") {
         limits.no_file = *value;
     } else {
-        return bad("--resource-limit: unknown resource '" + std::string(name) + "' (fsize, no-file)");
+        return bad("--resource-limit: unknown resource '" + std::string(name) +
+                   "' (fsize, no-file)");
     }
     return ok();
 }
@@ -69,7 +73,8 @@ bool is_clean_relative_path(std::string_view path) {
     size_t start = 0;
     while (start <= path.size()) {
         size_t slash = path.find('/', start);
-        std::string_view part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        std::string_view part =
+            path.substr(start, slash == std::string_view::npos ? slash : slash - start);
         if (part.empty() || part == "." || part == "..") return false;
         for (char c : part) {
             if (!is_cgroup_file_char(c)) return false;
@@ -86,7 +91,8 @@ bool is_clean_absolute_path(std::string_view path) {
     size_t start = 1;
     while (start < path.size()) {
         size_t slash = path.find('/', start);
-        std::string_view part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        std::string_view part =
+            path.substr(start, slash == std::string_view::npos ? slash : slash - start);
         if (part == "." || part == "..") return false;
         if (slash == std::string_view::npos) break;
         start = slash + 1;
@@ -124,7 +130,8 @@ std::string JailerArgs::exec_name() const {
 bool is_valid_id(std::string_view id) {
     if (id.empty() || id.size() > kMaxIdLength) return false;
     for (char c : id) {
-        bool good = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+        bool good =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
         if (!good) return false;
     }
     return true;
@@ -193,7 +200,8 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> argv) {
             have_gid = true;
         } else if (flag == "--chroot-base-dir") {
             if (!is_clean_absolute_path(value)) {
-                return bad("--chroot-base-dir: '" + std::string(value) + "' must be an absolute path without . or ..");
+                return bad("--chroot-base-dir: '" + std::string(value) +
+                           "' must be an absolute path without . or ..");
             }
             args.chroot_base_dir = value;
             while (args.chroot_base_dir.size() > 1 && args.chroot_base_dir.back() == '/') {
@@ -205,12 +213,16 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> argv) {
         } else if (flag == "--cgroup") {
             args.cgroups.push_back(EMBER_TRY(parse_cgroup(value)));
         } else if (flag == "--cgroup-version") {
-            if (value == "1") args.cgroup_version = CgroupVersion::kV1;
-            else if (value == "2") args.cgroup_version = CgroupVersion::kV2;
-            else return bad("--cgroup-version: must be 1 or 2, got '" + std::string(value) + "'");
+            if (value == "1")
+                args.cgroup_version = CgroupVersion::kV1;
+            else if (value == "2")
+                args.cgroup_version = CgroupVersion::kV2;
+            else
+                return bad("--cgroup-version: must be 1 or 2, got '" + std::string(value) + "'");
         } else if (flag == "--parent-cgroup") {
             if (!is_clean_relative_path(value)) {
-                return bad("--parent-cgroup: '" + std::string(value) + "' must be a relative path without . or ..");
+                return bad("--parent-cgroup: '" + std::string(value) +
+                           "' must be a relative path without . or ..");
             }
             args.parent_cgroup = std::string(value);
         } else if (flag == "--resource-limit") {

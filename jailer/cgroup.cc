@@ -44,10 +44,12 @@ std::string own_cgroup(std::string_view self_cgroup, const std::vector<std::stri
         size_t first = line.find(':');
         size_t second = line.find(':', first + 1);
         if (first == std::string::npos || second == std::string::npos) continue;
-        std::vector<std::string> listed = split(std::string_view(line).substr(first + 1, second - first - 1), ',');
-        bool match = controllers.empty() ? (listed.size() == 1 && listed[0].empty())
-                                         : std::any_of(controllers.begin(), controllers.end(),
-                                                       [&](const std::string& c) { return contains(listed, c); });
+        std::vector<std::string> listed =
+            split(std::string_view(line).substr(first + 1, second - first - 1), ',');
+        bool match = controllers.empty()
+                         ? (listed.size() == 1 && listed[0].empty())
+                         : std::any_of(controllers.begin(), controllers.end(),
+                                       [&](const std::string& c) { return contains(listed, c); });
         if (!match) continue;
         std::string path = line.substr(second + 1);
         while (!path.empty() && path.front() == '/') path.erase(path.begin());
@@ -60,7 +62,8 @@ std::string join(const std::string& dir, const std::string& name) {
     return dir.empty() ? name : dir + "/" + name;
 }
 
-Result<void> write_at(int dirfd, const std::string& rel, std::string_view value, const std::string& shown) {
+Result<void> write_at(int dirfd, const std::string& rel, std::string_view value,
+                      const std::string& shown) {
     UniqueFd fd(::openat(dirfd, rel.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return Error::from_errno("cgroup: open", shown);
     if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
@@ -116,7 +119,8 @@ std::vector<MountEntry> parse_mounts(std::string_view text) {
 Result<CgroupJail> CgroupJail::create(const JailerArgs& args, pid_t pid) {
     CgroupJail jail;
     jail.version_ = args.cgroup_version;
-    if (args.cgroups.empty() && !(args.cgroup_version == CgroupVersion::kV2 && args.parent_cgroup)) {
+    if (args.cgroups.empty() &&
+        !(args.cgroup_version == CgroupVersion::kV2 && args.parent_cgroup)) {
         return jail;
     }
     std::vector<MountEntry> mounts = parse_mounts(EMBER_TRY(read_file("/proc/mounts")));
@@ -144,7 +148,8 @@ Result<void> CgroupJail::make_leaf(Hierarchy& h) {
 }
 
 Result<void> CgroupJail::setup_v1(const JailerArgs& args, pid_t pid,
-                                  const std::vector<MountEntry>& mounts, std::string_view self_cgroup) {
+                                  const std::vector<MountEntry>& mounts,
+                                  std::string_view self_cgroup) {
     std::string leaf = args.parent_cgroup_or_default() + "/" + args.id;
     // One hierarchy per mount that holds a named controller, in the order the flags name them.
     std::vector<std::vector<const CgroupSetting*>> settings;
@@ -154,7 +159,8 @@ Result<void> CgroupJail::setup_v1(const JailerArgs& args, pid_t pid,
             return m.fstype == "cgroup" && contains(m.options, controller);
         });
         if (mount == mounts.end()) {
-            return Error::invalid("cgroup: no v1 hierarchy for controller", controller + " (" + setting.file + ")");
+            return Error::invalid("cgroup: no v1 hierarchy for controller",
+                                  controller + " (" + setting.file + ")");
         }
         auto known = std::find_if(hierarchies_.begin(), hierarchies_.end(),
                                   [&](const Hierarchy& h) { return h.mount_path == mount->path; });
@@ -167,7 +173,8 @@ Result<void> CgroupJail::setup_v1(const JailerArgs& args, pid_t pid,
         h.mount_dir = UniqueFd(::open(mount->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!h.mount_dir) return Error::from_errno("cgroup: open", mount->path);
         for (const std::string& option : mount->options) {
-            if (option != "rw" && option != "ro" && option.find('=') == std::string::npos) h.controllers.push_back(option);
+            if (option != "rw" && option != "ro" && option.find('=') == std::string::npos)
+                h.controllers.push_back(option);
         }
         h.original = own_cgroup(self_cgroup, {controller});
         h.leaf = leaf;
@@ -177,20 +184,23 @@ Result<void> CgroupJail::setup_v1(const JailerArgs& args, pid_t pid,
     for (size_t i = 0; i < hierarchies_.size(); ++i) {
         Hierarchy& h = hierarchies_[i];
         EMBER_TRY(make_leaf(h));
-        if (contains(h.controllers, "cpuset")) EMBER_TRY(inherit_cpuset(h.mount_dir.get(), h.mount_path, h.leaf));
+        if (contains(h.controllers, "cpuset"))
+            EMBER_TRY(inherit_cpuset(h.mount_dir.get(), h.mount_path, h.leaf));
         for (const CgroupSetting* setting : settings[i]) {
             std::string rel = join(h.leaf, setting->file);
             EMBER_TRY(write_at(h.mount_dir.get(), rel, setting->value, h.mount_path + "/" + rel));
         }
         std::string tasks = join(h.leaf, "tasks");
-        EMBER_TRY(write_at(h.mount_dir.get(), tasks, std::to_string(pid), h.mount_path + "/" + tasks));
+        EMBER_TRY(
+            write_at(h.mount_dir.get(), tasks, std::to_string(pid), h.mount_path + "/" + tasks));
         h.joined = true;
     }
     return ok();
 }
 
 Result<void> CgroupJail::setup_v2(const JailerArgs& args, pid_t pid,
-                                  const std::vector<MountEntry>& mounts, std::string_view self_cgroup) {
+                                  const std::vector<MountEntry>& mounts,
+                                  std::string_view self_cgroup) {
     auto mount = std::find_if(mounts.begin(), mounts.end(),
                               [](const MountEntry& m) { return m.fstype == "cgroup2"; });
     if (mount == mounts.end()) return Error::invalid("cgroup: no cgroup2 mount", "/proc/mounts");
@@ -203,7 +213,8 @@ Result<void> CgroupJail::setup_v2(const JailerArgs& args, pid_t pid,
     if (args.cgroups.empty()) {
         // Firecracker: with no settings, just move into --parent-cgroup if it exists.
         struct stat st {};
-        if (::fstatat(h.mount_dir.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return ok();
+        if (::fstatat(h.mount_dir.get(), parent.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return ok();
         h.leaf = parent;
     } else {
         h.leaf = parent + "/" + args.id;
@@ -216,25 +227,30 @@ Result<void> CgroupJail::setup_v2(const JailerArgs& args, pid_t pid,
         for (const CgroupSetting& setting : args.cgroups) {
             std::string controller = setting.controller();
             // Core interface files (cgroup.max.descendants, ...) need no controller.
-            if (controller != "cgroup" && !contains(controllers, controller)) controllers.push_back(controller);
+            if (controller != "cgroup" && !contains(controllers, controller))
+                controllers.push_back(controller);
         }
         std::vector<std::string> levels{""};
         std::string current;
-        for (const std::string& part : split(parent, '/')) levels.push_back(current = join(current, part));
+        for (const std::string& part : split(parent, '/'))
+            levels.push_back(current = join(current, part));
         for (const std::string& level : levels) {
             for (const std::string& controller : controllers) {
                 std::string rel = join(level, "cgroup.subtree_control");
-                EMBER_TRY(write_at(added.mount_dir.get(), level.empty() ? "cgroup.subtree_control" : rel,
-                                   "+" + controller, added.mount_path + "/" + rel));
+                EMBER_TRY(write_at(added.mount_dir.get(),
+                                   level.empty() ? "cgroup.subtree_control" : rel, "+" + controller,
+                                   added.mount_path + "/" + rel));
             }
         }
         for (const CgroupSetting& setting : args.cgroups) {
             std::string rel = join(added.leaf, setting.file);
-            EMBER_TRY(write_at(added.mount_dir.get(), rel, setting.value, added.mount_path + "/" + rel));
+            EMBER_TRY(
+                write_at(added.mount_dir.get(), rel, setting.value, added.mount_path + "/" + rel));
         }
     }
     std::string procs = join(added.leaf, "cgroup.procs");
-    EMBER_TRY(write_at(added.mount_dir.get(), procs, std::to_string(pid), added.mount_path + "/" + procs));
+    EMBER_TRY(write_at(added.mount_dir.get(), procs, std::to_string(pid),
+                       added.mount_path + "/" + procs));
     added.joined = true;
     return ok();
 }
@@ -243,17 +259,20 @@ void CgroupJail::rollback() {
     for (auto h = hierarchies_.rbegin(); h != hierarchies_.rend(); ++h) {
         if (h->joined) {
             // "0" is the writing process itself, whatever pid namespace it is in.
-            std::string back = join(h->original, version_ == CgroupVersion::kV1 ? "tasks" : "cgroup.procs");
-            if (auto moved = write_at(h->mount_dir.get(), back, "0", h->mount_path + "/" + back); !moved) {
-                std::fprintf(stderr, "ember-jailer: rollback: %s\n", moved.error().message().c_str());
+            std::string back =
+                join(h->original, version_ == CgroupVersion::kV1 ? "tasks" : "cgroup.procs");
+            if (auto moved = write_at(h->mount_dir.get(), back, "0", h->mount_path + "/" + back);
+                !moved) {
+                std::fprintf(stderr, "ember-jailer: rollback: %s\n",
+                             moved.error().message().c_str());
             }
         }
         for (auto dir = h->created.rbegin(); dir != h->created.rend(); ++dir) {
-            if (::unlinkat(h->mount_dir.get(), dir->c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT &&
-                errno != EBUSY && errno != ENOTEMPTY) {
+            if (::unlinkat(h->mount_dir.get(), dir->c_str(), AT_REMOVEDIR) != 0 &&
+                errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY) {
                 // A shared parent still in use by another jail stays, silently.
-                std::fprintf(stderr, "ember-jailer: rollback: rmdir %s/%s: %s\n", h->mount_path.c_str(),
-                             dir->c_str(), std::strerror(errno));
+                std::fprintf(stderr, "ember-jailer: rollback: rmdir %s/%s: %s\n",
+                             h->mount_path.c_str(), dir->c_str(), std::strerror(errno));
             }
         }
     }

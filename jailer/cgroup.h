@@ -52,8 +52,8 @@ private:
         UniqueFd mount_dir;      // O_PATH fd of the hierarchy's mount point
         std::string mount_path;  // for messages
         std::vector<std::string> controllers;
-        std::string original;  // the process's cgroup before, relative to the mount
-        std::string leaf;      // `<parent>/<id>`, relative to the mount
+        std::string original;              // the process's cgroup before, relative to the mount
+        std::string leaf;                  // `<parent>/<id>`, relative to the mount
         std::vector<std::string> created;  // folders made, outermost first
         bool joined = false;
     };

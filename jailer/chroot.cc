@@ -30,7 +30,8 @@ Result<void> create_dirs(const std::string& path) {
         if (::mkdir(prefix.c_str(), 0755) == 0) continue;
         if (errno != EEXIST) return Error::from_errno("create jail dir: mkdir", prefix);
         struct stat st {};
-        if (::lstat(prefix.c_str(), &st) != 0) return Error::from_errno("create jail dir: lstat", prefix);
+        if (::lstat(prefix.c_str(), &st) != 0)
+            return Error::from_errno("create jail dir: lstat", prefix);
         if (!S_ISDIR(st.st_mode)) return Error::invalid("create jail dir: not a directory", prefix);
     }
     return ok();
@@ -42,7 +43,8 @@ Result<void> copy_exec_file(const std::string& source, const std::string& root_d
     if (::lstat(source.c_str(), &st) != 0) return Error::from_errno("exec file: lstat", source);
     if (S_ISLNK(st.st_mode)) return Error::invalid("exec file: refusing a symlink", source);
     if (!S_ISREG(st.st_mode)) return Error::invalid("exec file: not a regular file", source);
-    if (st.st_nlink > 1) return Error::invalid("exec file: refusing a file with several hard links", source);
+    if (st.st_nlink > 1)
+        return Error::invalid("exec file: refusing a file with several hard links", source);
 
     UniqueFd in(::open(source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) return Error::from_errno("exec file: open", source);
@@ -59,7 +61,8 @@ Result<void> copy_exec_file(const std::string& source, const std::string& root_d
     if (::unlinkat(root.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
         return Error::from_errno("exec copy: unlink old copy", target);
     }
-    UniqueFd out(::openat(root.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700));
+    UniqueFd out(::openat(root.get(), name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700));
     if (!out) return Error::from_errno("exec copy: create", target);
     off_t remaining = opened.st_size;
     while (remaining > 0) {
@@ -71,7 +74,8 @@ Result<void> copy_exec_file(const std::string& source, const std::string& root_d
     }
     if (::fchown(out.get(), uid, gid) != 0) return Error::from_errno("exec copy: fchown", target);
     // The source's permission bits, minus setuid/setgid/sticky.
-    if (::fchmod(out.get(), opened.st_mode & 0755) != 0) return Error::from_errno("exec copy: fchmod", target);
+    if (::fchmod(out.get(), opened.st_mode & 0755) != 0)
+        return Error::from_errno("exec copy: fchmod", target);
     return ok();
 }
 
@@ -89,9 +93,11 @@ Result<void> pivot_into(const std::string& root_dir) {
     if (::mkdir(kOldRoot, 0700) != 0 && errno != EEXIST) {
         return Error::from_errno("jail: mkdir", root_dir + "/" + kOldRoot);
     }
-    if (::syscall(SYS_pivot_root, ".", kOldRoot) != 0) return Error::from_errno("jail: pivot_root", root_dir);
+    if (::syscall(SYS_pivot_root, ".", kOldRoot) != 0)
+        return Error::from_errno("jail: pivot_root", root_dir);
     if (::chdir("/") != 0) return Error::from_errno("jail: chdir", "/");
-    if (::umount2(kOldRoot, MNT_DETACH) != 0) return Error::from_errno("jail: umount old root", kOldRoot);
+    if (::umount2(kOldRoot, MNT_DETACH) != 0)
+        return Error::from_errno("jail: umount old root", kOldRoot);
     if (::rmdir(kOldRoot) != 0) return Error::from_errno("jail: rmdir", kOldRoot);
     if (::chroot(".") != 0) return Error::from_errno("jail: chroot", "/");
     return ok();

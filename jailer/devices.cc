@@ -26,7 +26,8 @@ constexpr DeviceNode kDevices[] = {
 };
 
 Result<void> make_owned_dir(const char* path, uid_t uid, gid_t gid) {
-    if (::mkdir(path, 0755) != 0 && errno != EEXIST) return Error::from_errno("jail dirs: mkdir", path);
+    if (::mkdir(path, 0755) != 0 && errno != EEXIST)
+        return Error::from_errno("jail dirs: mkdir", path);
     struct stat st {};
     if (::lstat(path, &st) != 0) return Error::from_errno("jail dirs: lstat", path);
     if (!S_ISDIR(st.st_mode)) return Error::invalid("jail dirs: not a directory", path);
@@ -36,7 +37,8 @@ Result<void> make_owned_dir(const char* path, uid_t uid, gid_t gid) {
 
 Result<void> make_node(const char* path, unsigned major, unsigned minor, uid_t uid, gid_t gid) {
     // A leftover from an earlier jail may be anything the jailed user put there: replace it.
-    if (::unlink(path) != 0 && errno != ENOENT) return Error::from_errno("jail devices: unlink", path);
+    if (::unlink(path) != 0 && errno != ENOENT)
+        return Error::from_errno("jail devices: unlink", path);
     if (::mknod(path, S_IFCHR | 0600, makedev(major, minor)) != 0) {
         return Error::from_errno("jail devices: mknod", path);
     }
@@ -74,7 +76,8 @@ Result<std::optional<uint32_t>> host_userfaultfd_minor() {
 }
 
 Result<void> create_jail_devices(uid_t uid, gid_t gid, std::optional<uint32_t> uffd_minor) {
-    for (const char* dir : {"/", "/dev", "/dev/net", "/run"}) EMBER_TRY(make_owned_dir(dir, uid, gid));
+    for (const char* dir : {"/", "/dev", "/dev/net", "/run"})
+        EMBER_TRY(make_owned_dir(dir, uid, gid));
     for (const DeviceNode& node : kDevices) {
         EMBER_TRY(make_node(node.path, node.major, node.minor, uid, gid));
     }

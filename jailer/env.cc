@@ -16,7 +16,8 @@ namespace {
 uint64_t clock_us(clockid_t clock) {
     timespec ts{};
     ::clock_gettime(clock, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000ULL + static_cast<uint64_t>(ts.tv_nsec) / 1000ULL;
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000ULL +
+           static_cast<uint64_t>(ts.tv_nsec) / 1000ULL;
 }
 
 // Kernels before 5.9 lack close_range: close what /proc/self/fd lists instead.

@@ -30,7 +30,8 @@ std::optional<pid_t> read_pid_file(const std::string& pid_file) {
 
 bool is_rooted_in(pid_t pid, const std::string& root_dir) {
     // Comparing the roots, not just liveness, tells a reused pid from the jail's own process.
-    struct stat theirs {}, jail {};
+    struct stat theirs {
+    }, jail{};
     std::string proc_root = "/proc/" + std::to_string(pid) + "/root";
     if (::stat(proc_root.c_str(), &theirs) != 0) return false;
     if (::stat(root_dir.c_str(), &jail) != 0) return false;

@@ -16,7 +16,7 @@ namespace ember::jailer {
 inline constexpr size_t kMaxLaunchReportBytes = 4096;
 
 class LaunchReport {
-  public:
+public:
     LaunchReport() = default;  // Inactive: nothing to report to.
     static Result<LaunchReport> create();
 
@@ -32,7 +32,7 @@ class LaunchReport {
     void mark_exec() const;
     void report_failure(std::string_view message) const;
 
-  private:
+private:
     UniqueFd read_;
     UniqueFd write_;
 };

@@ -26,9 +26,12 @@ Result<void> exec_jailed(const JailerArgs& args, uint64_t start_us, uint64_t sta
                          const LaunchReport& report) {
     std::string path = "/" + args.exec_name();
     std::vector<std::string> argv_text = {path,
-                                          "--id", args.id,
-                                          "--start-time-us", std::to_string(start_us),
-                                          "--start-time-cpu-us", std::to_string(start_cpu_us)};
+                                          "--id",
+                                          args.id,
+                                          "--start-time-us",
+                                          std::to_string(start_us),
+                                          "--start-time-cpu-us",
+                                          std::to_string(start_cpu_us)};
     argv_text.insert(argv_text.end(), args.extra_args.begin(), args.extra_args.end());
     std::vector<char*> argv;
     argv.reserve(argv_text.size() + 1);
@@ -46,8 +49,8 @@ Result<void> run(const JailerArgs& args, uint64_t start_us, uint64_t start_cpu_u
     const std::string root = jail_root_path(args.chroot_base_dir, exec_name, args.id);
     EMBER_TRY(create_dirs(root));
     // Held until exec; refuses the id of a live jail before anything in it is touched.
-    JailLock lock = EMBER_TRY(JailLock::acquire(root.substr(0, root.rfind('/')), root,
-                                                root + "/" + exec_name + ".pid"));
+    JailLock lock = EMBER_TRY(
+        JailLock::acquire(root.substr(0, root.rfind('/')), root, root + "/" + exec_name + ".pid"));
     std::optional<uint32_t> uffd_minor = EMBER_TRY(host_userfaultfd_minor());
     EMBER_TRY(copy_exec_file(args.exec_file, root, exec_name, args.uid, args.gid));
     if (args.netns) EMBER_TRY(join_netns(*args.netns));

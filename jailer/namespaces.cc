@@ -47,13 +47,15 @@ Result<void> daemonize(const UniqueFd& dev_null, LaunchReport& report) {
     if (pid < 0) return Error::from_errno("daemonize: fork");
     if (pid > 0) ::_exit(0);
     for (int fd = 0; fd <= 2; ++fd) {
-        if (::dup2(dev_null.get(), fd) < 0) return Error::from_errno("daemonize: dup2", "/dev/null");
+        if (::dup2(dev_null.get(), fd) < 0)
+            return Error::from_errno("daemonize: dup2", "/dev/null");
     }
     return ok();
 }
 
 Result<void> write_pid_file(const std::string& path, pid_t pid) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("pid file: unlink", path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return Error::from_errno("pid file: unlink", path);
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd) return Error::from_errno("pid file: create", path);
     std::string text = std::to_string(pid);
@@ -63,7 +65,8 @@ Result<void> write_pid_file(const std::string& path, pid_t pid) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) return Error::from_errno("pid file: write", path);
     // A short write (a full disk) leaves a pid file nobody could trust.
-    if (static_cast<size_t>(n) != text.size()) return Error::from_errno(ENOSPC, "pid file: short write", path);
+    if (static_cast<size_t>(n) != text.size())
+        return Error::from_errno(ENOSPC, "pid file: short write", path);
     return ok();
 }
 

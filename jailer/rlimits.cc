@@ -10,7 +10,8 @@ Result<void> set_limit(int resource, uint64_t value, const char* name) {
     limit.rlim_cur = static_cast<rlim_t>(value);
     limit.rlim_max = static_cast<rlim_t>(value);
     if (::setrlimit(resource, &limit) != 0) {
-        return Error::from_errno("rlimits: setrlimit", std::string(name) + "=" + std::to_string(value));
+        return Error::from_errno("rlimits: setrlimit",
+                                 std::string(name) + "=" + std::to_string(value));
     }
     return ok();
 }
@@ -19,7 +20,8 @@ Result<void> set_limit(int resource, uint64_t value, const char* name) {
 
 Result<AppliedLimits> apply_rlimits(const ResourceLimits& limits) {
     AppliedLimits previous;
-    if (::getrlimit(RLIMIT_FSIZE, &previous.fsize) != 0) return Error::from_errno("rlimits: getrlimit", "fsize");
+    if (::getrlimit(RLIMIT_FSIZE, &previous.fsize) != 0)
+        return Error::from_errno("rlimits: getrlimit", "fsize");
     if (::getrlimit(RLIMIT_NOFILE, &previous.no_file) != 0) {
         return Error::from_errno("rlimits: getrlimit", "no-file");
     }

@@ -15,8 +15,8 @@
 
 #include <fmt/core.h>
 
-#include "api/http_server.h"
 #include "api/config_file.h"
+#include "api/http_server.h"
 #include "api/router.h"
 #include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
@@ -237,8 +237,8 @@ Vmm::MetricsSource api_metrics(const api::Router& router, uint64_t startup_us,
                           {{"process_startup_time_us", startup_us, MetricKind::kGauge},
                            {"process_startup_time_cpu_us", startup_cpu_us, MetricKind::kGauge}}});
         groups.push_back({"get_api_requests", {{"count", c.get_count.load()}}});
-        groups.push_back({"put_api_requests",
-                          {{"count", c.put_count.load()}, {"fails", c.put_fails.load()}}});
+        groups.push_back(
+            {"put_api_requests", {{"count", c.put_count.load()}, {"fails", c.put_fails.load()}}});
         groups.push_back({"patch_api_requests",
                           {{"count", c.patch_count.load()}, {"fails", c.patch_fails.load()}}});
     };
@@ -363,15 +363,14 @@ int run(int argc, char** argv) {
         // Firecracker's start-up figures: from the jailer's clocks when given, else from main.
         auto ready = std::chrono::steady_clock::now();
         uint64_t startup_us =
-            cli.start_time_us
-                ? micros(ready.time_since_epoch()) - std::min(*cli.start_time_us,
-                                                               micros(ready.time_since_epoch()))
-                : micros(ready - launch);
+            cli.start_time_us ? micros(ready.time_since_epoch()) -
+                                    std::min(*cli.start_time_us, micros(ready.time_since_epoch()))
+                              : micros(ready - launch);
         uint64_t cpu_us = process_cpu_us() + cli.parent_cpu_time_us.value_or(0);
         cpu_us -= std::min(cpu_us, cli.start_time_cpu_us.value_or(0));
         vmm.add_metrics_source(api_metrics(*router, startup_us, cpu_us));
-        EMBER_DEBUG("API server listening on {} after {} us ({} CPU us)", cli.api_sock,
-                    startup_us, cpu_us);
+        EMBER_DEBUG("API server listening on {} after {} us ({} CPU us)", cli.api_sock, startup_us,
+                    cpu_us);
     }
 
     if (cli.config_file) {

@@ -80,11 +80,11 @@ private:
     std::string out_;  // The answer not yet sent.
     bool close_after_write_ = false;
     bool peer_closed_ = false;
-    bool in_request_ = false;           // Bytes of an unanswered request have arrived.
-    Clock::time_point request_start_;   // Valid while in_request_.
-    Clock::time_point answer_ready_;    // Valid while out_ is not empty.
-    Clock::time_point idle_since_;      // Accept, or the last answer fully sent.
-    bool busy_ = false;                 // in_request_ or an answer unsent, since busy_since_.
+    bool in_request_ = false;          // Bytes of an unanswered request have arrived.
+    Clock::time_point request_start_;  // Valid while in_request_.
+    Clock::time_point answer_ready_;   // Valid while out_ is not empty.
+    Clock::time_point idle_since_;     // Accept, or the last answer fully sent.
+    bool busy_ = false;                // in_request_ or an answer unsent, since busy_since_.
     Clock::time_point busy_since_;
 };
 

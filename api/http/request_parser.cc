@@ -94,7 +94,8 @@ int RequestParser::on_headers_complete(http_parser* p) {
         !(parsed.field_set & (1 << UF_PATH))) {
         return r->fail(400, "Invalid URI.");
     }
-    r->request_.path = r->url_.substr(parsed.field_data[UF_PATH].off, parsed.field_data[UF_PATH].len);
+    r->request_.path =
+        r->url_.substr(parsed.field_data[UF_PATH].off, parsed.field_data[UF_PATH].len);
     r->request_.method = method_of(p->method);
     r->request_.method_name = http_method_str(static_cast<http_method>(p->method));
     r->keep_alive_ = http_should_keep_alive(p) != 0;

@@ -20,8 +20,8 @@ Result<std::optional<size_t>> optional_enum(JsonObject& obj, const char* key,
     }
     std::string expected;
     for (size_t i = 0; i < N; ++i) expected += fmt::format("{}\"{}\"", i ? ", " : "", names[i]);
-    return json_error(obj.path_of(key), fmt::format("unknown value \"{}\", expected one of {}",
-                                                    *s, expected));
+    return json_error(obj.path_of(key),
+                      fmt::format("unknown value \"{}\", expected one of {}", *s, expected));
 }
 
 constexpr std::string_view kHugePages[] = {"None", "Transparent", "2M"};

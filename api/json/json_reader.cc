@@ -16,11 +16,11 @@ Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
     // Strings must be UTF-8 (RFC 8259 §8.1), as serde_json requires in Firecracker: every
     // string may be echoed in an answer or a log line, which must stay valid UTF-8.
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
-                                                                                       text.size());
+                                                                                      text.size());
     if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
-        return Error::invalid(kJsonErrorContext,
-                              fmt::format("invalid UTF-8 in a string at offset {}",
-                                          doc.GetErrorOffset()));
+        return Error::invalid(
+            kJsonErrorContext,
+            fmt::format("invalid UTF-8 in a string at offset {}", doc.GetErrorOffset()));
     }
     if (doc.HasParseError()) {
         return Error::invalid(kJsonErrorContext,
@@ -89,14 +89,13 @@ std::string describe(const Error& error) {
 
 Result<JsonObject> JsonObject::from(const rapidjson::Value& value, std::string path) {
     if (!value.IsObject()) {
-        return json_error(path.empty() ? std::string("request body") : path,
-                          "expected an object");
+        return json_error(path.empty() ? std::string("request body") : path, "expected an object");
     }
     return JsonObject(value, std::move(path));
 }
 
 const rapidjson::Value* JsonObject::find(const char* key) {
-    known_.push_back(key);
+    known_.emplace_back(key);
     auto it = value_->FindMember(key);
     if (it == value_->MemberEnd() || it->value.IsNull()) return nullptr;
     return &it->value;

@@ -50,7 +50,7 @@ public:
     // The member when present and not null; the caller reads it with its own JsonObject.
     const rapidjson::Value* optional_member(const char* key);
     // Marks a key as known without reading it (for keys handled elsewhere).
-    void accept(const char* key) { known_.push_back(key); }
+    void accept(const char* key) { known_.emplace_back(key); }
     // Refuses keys that no read asked for, and keys given twice.
     Result<void> finish() const;
 

@@ -76,7 +76,8 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
         return json_error("mem_backend", "only one of mem_backend and mem_file_path may be given");
     }
     if (!backend && !mem_file_path) {
-        return json_error("mem_backend", "missing required field (or the deprecated mem_file_path)");
+        return json_error("mem_backend",
+                          "missing required field (or the deprecated mem_file_path)");
     }
     if (mem_file_path) {
         p.backend_type = MemBackendType::kFile;
@@ -91,9 +92,9 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
         } else if (type == "Uffd") {
             p.backend_type = MemBackendType::kUffd;
         } else {
-            return json_error("mem_backend.backend_type",
-                              fmt::format("unknown value \"{}\", expected one of \"File\", \"Uffd\"",
-                                          type));
+            return json_error(
+                "mem_backend.backend_type",
+                fmt::format("unknown value \"{}\", expected one of \"File\", \"Uffd\"", type));
         }
     }
     auto track = EMBER_TRY(obj.optional_bool("track_dirty_pages"));
@@ -103,8 +104,8 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
     if (const rapidjson::Value* list = obj.optional_member("network_overrides")) {
         if (!list->IsArray()) return json_error("network_overrides", "expected an array");
         for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
-            JsonObject o = EMBER_TRY(JsonObject::from((*list)[i],
-                                                      fmt::format("network_overrides[{}]", i)));
+            JsonObject o =
+                EMBER_TRY(JsonObject::from((*list)[i], fmt::format("network_overrides[{}]", i)));
             NetworkOverride n;
             n.iface_id = EMBER_TRY(o.required_string("iface_id"));
             n.host_dev_name = EMBER_TRY(o.required_string("host_dev_name"));

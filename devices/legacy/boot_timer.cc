@@ -19,13 +19,10 @@ BootTimer::StartTime BootTimer::StartTime::now() {
 }
 
 BootTimer::StartTime BootTimer::StartTime::from_us(uint64_t monotonic_us, uint64_t cpu_us) {
-    return {std::chrono::steady_clock::time_point(std::chrono::microseconds(monotonic_us)),
-            cpu_us};
+    return {std::chrono::steady_clock::time_point(std::chrono::microseconds(monotonic_us)), cpu_us};
 }
 
-void BootTimer::read(uint64_t, std::span<uint8_t> data) {
-    std::fill(data.begin(), data.end(), 0);
-}
+void BootTimer::read(uint64_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
 
 void BootTimer::write(uint64_t offset, std::span<const uint8_t> data) {
     if (offset != 0 || data.size() != 1 || data[0] != kMagic || boot_time_) return;

@@ -172,8 +172,8 @@ Result<void> Cmos::restore_state(const State& state) {
     // bounds also keep the time arithmetic free of overflow.
     auto in_range = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
     if (state.index > kIndexMask) {
-        return Error::invalid("cmos restore", "index " + std::to_string(state.index) +
-                                                  " is past the 128-byte RAM");
+        return Error::invalid("cmos restore",
+                              "index " + std::to_string(state.index) + " is past the 128-byte RAM");
     }
     if (state.nmi_disabled > 1 || state.setting > 1) {
         return Error::invalid("cmos restore", "nmi_disabled or setting is not 0 or 1");
@@ -185,9 +185,9 @@ Result<void> Cmos::restore_state(const State& state) {
         return Error::invalid("cmos restore", "register A, C or D holds read-only bits");
     }
     if (!in_range(state.clock_offset_s, -kMaxClockOffsetS, kMaxClockOffsetS)) {
-        return Error::invalid("cmos restore", "clock offset " +
-                                                  std::to_string(state.clock_offset_s) +
-                                                  " s is out of range");
+        return Error::invalid(
+            "cmos restore",
+            "clock offset " + std::to_string(state.clock_offset_s) + " s is out of range");
     }
     // A decoded register byte is at most 255 (0xff in BCD decodes to 165).
     if (!in_range(state.set_sec, 0, 255) || !in_range(state.set_min, 0, 255) ||

@@ -44,7 +44,7 @@ public:
     static constexpr uint8_t kRegBSet = 0x80;      // Updates stopped while the guest sets the time.
     static constexpr uint8_t kRegBBinary = 0x04;   // Binary instead of BCD.
     static constexpr uint8_t kRegB24Hour = 0x02;
-    static constexpr uint8_t kRegDValid = 0x80;    // Valid RAM and time: the battery is fine.
+    static constexpr uint8_t kRegDValid = 0x80;  // Valid RAM and time: the battery is fine.
 
     // Seconds since the epoch (UTC); time(nullptr) unless a test injects another clock.
     using WallClock = std::function<int64_t()>;
@@ -63,7 +63,7 @@ public:
         int32_t set_wday = 0;  // 0 is Sunday, as in std::tm.
         uint8_t index = 0;     // At most 0x7f.
         uint8_t nmi_disabled = 0;
-        uint8_t setting = 0;   // Must agree with SET in ram[kRegB].
+        uint8_t setting = 0;  // Must agree with SET in ram[kRegB].
         uint8_t ram[kRamSize] = {};
 
         bool operator==(const State&) const = default;

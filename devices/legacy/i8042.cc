@@ -129,8 +129,8 @@ Result<void> I8042::restore_state(const State& state) {
     // Only values the port interface can produce: anything else is a corrupt snapshot.
     if (state.buffer_len > kBufferSize) {
         return Error::invalid("i8042 restore", "output buffer length " +
-                                                   std::to_string(state.buffer_len) +
-                                                   " exceeds " + std::to_string(kBufferSize));
+                                                   std::to_string(state.buffer_len) + " exceeds " +
+                                                   std::to_string(kBufferSize));
     }
     if (state.status & ~kStatusValidBits) {
         return Error::invalid("i8042 restore",
@@ -143,8 +143,8 @@ Result<void> I8042::restore_state(const State& state) {
     }
     if (state.pending_command != 0 && state.pending_command != kCmdWriteCommandByte &&
         state.pending_command != kCmdWriteOutputPort) {
-        return Error::invalid("i8042 restore", "unknown pending command " +
-                                                   std::to_string(state.pending_command));
+        return Error::invalid("i8042 restore",
+                              "unknown pending command " + std::to_string(state.pending_command));
     }
     status_ = state.status;
     control_ = state.control;

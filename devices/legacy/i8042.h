@@ -1,7 +1,8 @@
 // I8042: the PS/2 controller as far as a microVM needs it: the data port (0x60) and the command /
 // status port (0x64), the controller command byte, CPU reset (command 0xFE) signalled on an
 // EventFd the VMM watches, and keyboard scancode injection for SendCtrlAltDel.
-// Thread: read/write from vCPU threads and send_ctrl_alt_del from the vmm thread, with mutex() held.
+// Thread: read/write from vCPU threads and send_ctrl_alt_del from the vmm thread, with mutex()
+// held.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +45,11 @@ public:
     // Everything the guest can observe, for snapshots. Counters, the IRQ line and the reset event
     // are host-side and not part of it.
     struct State {
-        uint8_t status = 0;           // Only the OBF, command and keyboard-enabled bits.
-        uint8_t control = 0;          // The controller command byte.
+        uint8_t status = 0;   // Only the OBF, command and keyboard-enabled bits.
+        uint8_t control = 0;  // The controller command byte.
         uint8_t output_port = 0;
-        uint8_t pending_command = 0;  // 0, or a command still waiting for its data byte.
-        uint8_t buffer_len = 0;       // Bytes used in buffer, at most kBufferSize.
+        uint8_t pending_command = 0;       // 0, or a command still waiting for its data byte.
+        uint8_t buffer_len = 0;            // Bytes used in buffer, at most kBufferSize.
         uint8_t buffer[kBufferSize] = {};  // Output to the guest, oldest byte first.
 
         bool operator==(const State&) const = default;

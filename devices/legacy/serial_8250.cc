@@ -119,8 +119,9 @@ uint8_t Serial8250::read_register(uint64_t offset) {
         case kIir: return interrupt_identification();
         case kLcr: return lcr_;
         case kMcr: return mcr_;
-        case kLsr: return static_cast<uint8_t>((rx_.empty() ? 0 : kLsrDataReady) | kLsrThrEmpty |
-                                               kLsrIdle);
+        case kLsr:
+            return static_cast<uint8_t>((rx_.empty() ? 0 : kLsrDataReady) | kLsrThrEmpty |
+                                        kLsrIdle);
         case kMsr: return modem_status();
         case kScr: return scr_;
     }
@@ -212,12 +213,12 @@ Serial8250::State Serial8250::save_state() const {
 Result<void> Serial8250::restore_state(const State& state) {
     // Only values the register interface can produce: anything else is a corrupt snapshot.
     if (state.ier & ~kIerValidBits) {
-        return Error::invalid("serial restore", "IER has reserved bits set: " +
-                                                    std::to_string(state.ier));
+        return Error::invalid("serial restore",
+                              "IER has reserved bits set: " + std::to_string(state.ier));
     }
     if (state.mcr & ~kMcrValidBits) {
-        return Error::invalid("serial restore", "MCR has reserved bits set: " +
-                                                    std::to_string(state.mcr));
+        return Error::invalid("serial restore",
+                              "MCR has reserved bits set: " + std::to_string(state.mcr));
     }
     if (state.thr_empty_pending > 1) {
         return Error::invalid("serial restore", "thr_empty_pending is not 0 or 1");

@@ -44,8 +44,8 @@ public:
     struct Counters {
         uint64_t bytes_out = 0;
         uint64_t bytes_in = 0;
-        uint64_t missed_write = 0;   // Output the sink refused.
-        uint64_t dropped_in = 0;     // Input that did not fit in the FIFO.
+        uint64_t missed_write = 0;  // Output the sink refused.
+        uint64_t dropped_in = 0;    // Input that did not fit in the FIFO.
     };
 
     // Everything the guest can observe, for snapshots. IIR, LSR and MSR are not stored: they are

@@ -52,12 +52,14 @@ Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestA
                 return chain_error("indirect descriptor without VIRTIO_F_INDIRECT_DESC", head);
             }
             if (in_indirect) return chain_error("nested indirect descriptor", head);
-            if (raw->flags & kDescFlagNext) return chain_error("indirect descriptor with NEXT", head);
+            if (raw->flags & kDescFlagNext)
+                return chain_error("indirect descriptor with NEXT", head);
             if (raw->len == 0 || raw->len % kDescriptorSize != 0) {
                 return chain_error("indirect table length not a multiple of 16", head);
             }
             const uint64_t entries = raw->len / kDescriptorSize;
-            if (entries > queue_size) return chain_error("indirect table longer than the queue", head);
+            if (entries > queue_size)
+                return chain_error("indirect table longer than the queue", head);
             if (!memory.contains_range(GuestAddress(raw->addr), raw->len)) {
                 return chain_error("indirect table outside guest memory", head);
             }

@@ -124,7 +124,8 @@ Result<bool> Queue::needs_notification(const GuestMemory& memory) {
     const uint16_t new_idx = next_used_;
     const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
     // vring_need_event(): notify when used_event lies in [old_idx, new_idx).
-    return static_cast<uint16_t>(new_idx - used_event - 1) < static_cast<uint16_t>(new_idx - old_idx);
+    return static_cast<uint16_t>(new_idx - used_event - 1) <
+           static_cast<uint16_t>(new_idx - old_idx);
 }
 
 QueueState Queue::save_state() const {

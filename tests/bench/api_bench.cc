@@ -46,10 +46,11 @@ int main(int argc, char** argv) {
         }
     }
     std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - begin;
-    std::printf("api_bench: %ld x GET / over one keep-alive connection: %.3f s, %.0f requests/s, "
-                "%.1f us/request\n",
-                requests, elapsed.count(), static_cast<double>(requests) / elapsed.count(),
-                elapsed.count() * 1e6 / static_cast<double>(requests));
+    std::printf(
+        "api_bench: %ld x GET / over one keep-alive connection: %.3f s, %.0f requests/s, "
+        "%.1f us/request\n",
+        requests, elapsed.count(), static_cast<double>(requests) / elapsed.count(),
+        elapsed.count() * 1e6 / static_cast<double>(requests));
     fd.reset();
     server->reset();
     ::rmdir(dir);

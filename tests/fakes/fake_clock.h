@@ -11,7 +11,9 @@ namespace ember::testing {
 class FakeClock final : public Clock {
 public:
     uint64_t now_ns() const override { return now_ns_; }
-    void advance(std::chrono::nanoseconds delta) { now_ns_ += static_cast<uint64_t>(delta.count()); }
+    void advance(std::chrono::nanoseconds delta) {
+        now_ns_ += static_cast<uint64_t>(delta.count());
+    }
 
 private:
     uint64_t now_ns_ = 1'000'000'000;

@@ -12,9 +12,9 @@ namespace ember::testing {
 class FakeVirtioDevice final : public virtio::VirtioDevice {
 public:
     static constexpr std::array<uint16_t, 2> kQueueSizes{256, 128};
-    static constexpr uint64_t kFeatures =
-        virtio::feature_bit(virtio::kFeatureVersion1) | virtio::feature_bit(virtio::kFeatureEventIdx) |
-        virtio::feature_bit(5);
+    static constexpr uint64_t kFeatures = virtio::feature_bit(virtio::kFeatureVersion1) |
+                                          virtio::feature_bit(virtio::kFeatureEventIdx) |
+                                          virtio::feature_bit(5);
 
     FakeVirtioDevice() : VirtioDevice(kQueueSizes) {}
 

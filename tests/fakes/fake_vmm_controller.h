@@ -30,12 +30,12 @@ public:
 
     InstanceInfo instance_info() override {
         std::lock_guard lock(mu_);
-        calls_.push_back("instance_info");
+        calls_.emplace_back("instance_info");
         return info;
     }
     VmConfig vm_config() override {
         std::lock_guard lock(mu_);
-        calls_.push_back("vm_config");
+        calls_.emplace_back("vm_config");
         return config;
     }
     Result<void> set_boot_source(const BootSourceConfig& c) override {
@@ -78,8 +78,12 @@ public:
     Result<void> start() override {
         return record("start", [&] { info.state = VmState::kRunning; });
     }
-    Result<void> send_ctrl_alt_del() override { return record("send_ctrl_alt_del", [] {}); }
-    Result<void> flush_metrics() override { return record("flush_metrics", [] {}); }
+    Result<void> send_ctrl_alt_del() override {
+        return record("send_ctrl_alt_del", [] {});
+    }
+    Result<void> flush_metrics() override {
+        return record("flush_metrics", [] {});
+    }
     Result<void> patch_drive(const DriveUpdate& u) override {
         return record("patch_drive", [&] { last_drive_update = u; });
     }
@@ -111,7 +115,7 @@ private:
     template <typename Apply>
     Result<void> record(const char* name, Apply apply) {
         std::lock_guard lock(mu_);
-        calls_.push_back(name);
+        calls_.emplace_back(name);
         if (error_) return *error_;
         apply();
         return ok();

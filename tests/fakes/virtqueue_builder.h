@@ -89,7 +89,9 @@ public:
         return out;
     }
     template <typename T>
-    void write_obj(uint64_t gpa, const T& v) const { write(gpa, &v, sizeof(v)); }
+    void write_obj(uint64_t gpa, const T& v) const {
+        write(gpa, &v, sizeof(v));
+    }
     template <typename T>
     T read_obj(uint64_t gpa) const {
         T v{};

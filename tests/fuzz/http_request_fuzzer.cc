@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ember::testing::FakeVmmController fake;
     if (data[0] & 0x80) fake.fail_with(ember::Error::invalid("phase", "wrong phase"));
     ember::api::Router router(fake);
-    ember::api::RequestParser parser(ember::api::RequestLimits{.max_header_bytes = 1024,
-                                                               .max_body_bytes = 4096});
+    ember::api::RequestParser parser(
+        ember::api::RequestLimits{.max_header_bytes = 1024, .max_body_bytes = 4096});
     std::string pending;
     for (size_t pos = 0; pos < input.size(); pos += chunk) {
         pending.append(input.substr(pos, chunk));

@@ -49,8 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto regions = ember::snapshot::parse_uffd_regions_json(json);
     if (!regions) return 0;
     check_promises(*regions);
-    auto again = ember::snapshot::parse_uffd_regions_json(
-        ember::snapshot::uffd_regions_json(*regions));
+    auto again =
+        ember::snapshot::parse_uffd_regions_json(ember::snapshot::uffd_regions_json(*regions));
     require(again && *again == *regions);
     return 0;
 }

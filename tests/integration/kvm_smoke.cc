@@ -75,8 +75,8 @@ Result<Report> run_smoke() {
     UniqueFd vcpu = EMBER_TRY(checked_fd(::ioctl(vm.get(), KVM_CREATE_VCPU, 0), "KVM_CREATE_VCPU"));
     const int run_size = ::ioctl(kvm.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
     EMBER_TRY(checked(run_size, "KVM_GET_VCPU_MMAP_SIZE"));
-    MmapRegion run_map = EMBER_TRY(MmapRegion::of_file(
-        vcpu.get(), static_cast<size_t>(run_size), 0, PROT_READ | PROT_WRITE, MAP_SHARED));
+    MmapRegion run_map = EMBER_TRY(MmapRegion::of_file(vcpu.get(), static_cast<size_t>(run_size), 0,
+                                                       PROT_READ | PROT_WRITE, MAP_SHARED));
     auto* run = reinterpret_cast<kvm_run*>(run_map.data());
 
     kvm_sregs sregs{};
@@ -100,8 +100,8 @@ Result<Report> run_smoke() {
 
     EMBER_TRY(checked(::ioctl(vcpu.get(), KVM_RUN, 0), "KVM_RUN"));
     if (run->exit_reason != KVM_EXIT_HLT) {
-        return Error::invalid("second exit",
-                              "expected KVM_EXIT_HLT, got reason " + std::to_string(run->exit_reason));
+        return Error::invalid(
+            "second exit", "expected KVM_EXIT_HLT, got reason " + std::to_string(run->exit_reason));
     }
     return report;
 }

@@ -12,13 +12,15 @@ Result<Epoll> Epoll::create() {
 
 Result<void> Epoll::add(int fd, uint32_t events, uint64_t token) {
     epoll_event ev{.events = events, .data = {.u64 = token}};
-    if (::epoll_ctl(fd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return Error::from_errno("epoll_ctl add");
+    if (::epoll_ctl(fd_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+        return Error::from_errno("epoll_ctl add");
     return ok();
 }
 
 Result<void> Epoll::modify(int fd, uint32_t events, uint64_t token) {
     epoll_event ev{.events = events, .data = {.u64 = token}};
-    if (::epoll_ctl(fd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0) return Error::from_errno("epoll_ctl mod");
+    if (::epoll_ctl(fd_.get(), EPOLL_CTL_MOD, fd, &ev) < 0)
+        return Error::from_errno("epoll_ctl mod");
     return ok();
 }
 

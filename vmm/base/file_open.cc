@@ -27,8 +27,7 @@ const char* kinds_name(FileKinds kinds) {
         case FileKinds::kRegular: return "a regular file";
         case FileKinds::kRegularOrBlockDevice: return "a regular file or block device";
         case FileKinds::kRegularOrFifo: return "a regular file or FIFO";
-        case FileKinds::kRegularFifoOrCharDevice:
-            return "a regular file, FIFO or character device";
+        case FileKinds::kRegularFifoOrCharDevice: return "a regular file, FIFO or character device";
     }
     return "a regular file";
 }
@@ -73,8 +72,8 @@ Result<void> wait_readable(int fd, std::chrono::steady_clock::time_point deadlin
                            std::chrono::milliseconds timeout, const std::string& path,
                            const char* context) {
     while (true) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             return Error::invalid(context, fmt::format("{}: the FIFO's writer did not finish "
                                                        "within {} ms",
@@ -116,7 +115,8 @@ Result<NamedFile> open_named_file(const std::string& path, FileAccess access, Fi
     } else {
         struct stat seen {};
         if (::fstat(probe.get(), &seen) != 0) return Error::from_errno(context, path);
-        if (!kind_allowed(seen.st_mode, kinds)) return wrong_kind(path, seen.st_mode, kinds, context);
+        if (!kind_allowed(seen.st_mode, kinds))
+            return wrong_kind(path, seen.st_mode, kinds, context);
         out.fd.reset(::open(path.c_str(), open_flags(access, seen.st_mode)));
         if (!out.fd) return Error::from_errno(context, path);
         if (::fstat(out.fd.get(), &out.st) != 0) return Error::from_errno(context, path);

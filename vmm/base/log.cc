@@ -47,7 +47,7 @@ bool from_module(std::string_view file, std::string_view module) {
 
 Result<Level> parse_level(std::string_view name) {
     static constexpr std::pair<std::string_view, Level> kNames[] = {
-        {"off", Level::kOff},     {"error", Level::kError}, {"warning", Level::kWarning},
+        {"off", Level::kOff},      {"error", Level::kError}, {"warning", Level::kWarning},
         {"warn", Level::kWarning}, {"info", Level::kInfo},   {"debug", Level::kDebug},
         {"trace", Level::kTrace}};
     std::string lower(name);
@@ -120,8 +120,8 @@ void write(Level level, const char* file, int line, std::string_view message) {
     Sink& s = sink();
     std::lock_guard lock(s.mu);
     if (!s.options.module.empty() && !from_module(file, s.options.module)) return;
-    std::string prefix = fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id,
-                                     t_thread_name);
+    std::string prefix =
+        fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id, t_thread_name);
     if (s.options.show_level) prefix += fmt::format(":{}", level_name(level));
     if (s.options.show_origin) {
         const char* base = std::strrchr(file, '/');

@@ -74,13 +74,13 @@ private:
 #define EMBER_DEBUG(...) EMBER_LOG(::ember::log::Level::kDebug, __VA_ARGS__)
 
 // For every log site a guest can trigger: `limiter` is a log::LineLimiter the caller owns.
-#define EMBER_LOG_LIMITED(limiter, level, ...)                                               \
-    do {                                                                                     \
-        uint64_t ember_suppressed_ = 0;                                                      \
-        if (::ember::log::enabled(level) && (limiter).allow(ember_suppressed_)) {            \
-            std::string ember_msg_ = ::fmt::format(__VA_ARGS__);                             \
-            if (ember_suppressed_)                                                           \
+#define EMBER_LOG_LIMITED(limiter, level, ...)                                                    \
+    do {                                                                                          \
+        uint64_t ember_suppressed_ = 0;                                                           \
+        if (::ember::log::enabled(level) && (limiter).allow(ember_suppressed_)) {                 \
+            std::string ember_msg_ = ::fmt::format(__VA_ARGS__);                                  \
+            if (ember_suppressed_)                                                                \
                 ember_msg_ += ::fmt::format(" ({} similar lines suppressed)", ember_suppressed_); \
-            ::ember::log::write(level, __FILE__, __LINE__, ember_msg_);                      \
-        }                                                                                    \
+            ::ember::log::write(level, __FILE__, __LINE__, ember_msg_);                           \
+        }                                                                                         \
     } while (0)

@@ -35,9 +35,9 @@ void append_json_string(std::string& out, std::string_view s) {
 Result<MetricsWriter> MetricsWriter::open(const std::string& path) {
     // A FIFO is opened read-write, as Firecracker does, so that it need not have a reader yet;
     // lines that do not fit in its buffer are dropped rather than stalling the vmm thread.
-    NamedFile file =
-        EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
-                                  IoMode::kNonBlocking, "open metrics file"));
+    NamedFile file = EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate,
+                                               FileKinds::kRegularFifoOrCharDevice,
+                                               IoMode::kNonBlocking, "open metrics file"));
     return MetricsWriter(std::move(file.fd));
 }
 
@@ -76,9 +76,9 @@ std::string MetricsWriter::render_line(std::span<const MetricGroup> groups,
     for (std::string_view name : kStandardMetricGroups) write_group(name, find(name));
     // Per-device groups (block_<id>, net_<id>) in the order given.
     for (const MetricGroup& g : groups) {
-        bool standard = std::find(std::begin(kStandardMetricGroups),
-                                  std::end(kStandardMetricGroups),
-                                  g.name) != std::end(kStandardMetricGroups);
+        bool standard =
+            std::find(std::begin(kStandardMetricGroups), std::end(kStandardMetricGroups), g.name) !=
+            std::end(kStandardMetricGroups);
         if (!standard) write_group(g.name, &g);
     }
     out += "}\n";

@@ -43,18 +43,33 @@ struct MetricGroup {
 template <typename Counters>
 MetricGroup metric_group(std::string name, const Counters& counters) {
     MetricGroup group{std::move(name), {}};
-    counters.visit([&group](std::string_view metric, uint64_t value,
-                            MetricKind kind = MetricKind::kCounter) {
-        group.metrics.push_back({metric, value, kind});
-    });
+    counters.visit(
+        [&group](std::string_view metric, uint64_t value, MetricKind kind = MetricKind::kCounter) {
+            group.metrics.push_back({metric, value, kind});
+        });
     return group;
 }
 
 // The groups Firecracker always emits (docs/metrics.md), empty when nothing reports into them.
 inline constexpr std::string_view kStandardMetricGroups[] = {
-    "api_server", "balloon",  "block",   "deprecated_api",    "entropy", "get_api_requests",
-    "i8042",      "latencies_us", "logger", "mmds",            "net",     "patch_api_requests",
-    "put_api_requests", "seccomp", "signals", "uart",          "vcpu",    "vmm",
+    "api_server",
+    "balloon",
+    "block",
+    "deprecated_api",
+    "entropy",
+    "get_api_requests",
+    "i8042",
+    "latencies_us",
+    "logger",
+    "mmds",
+    "net",
+    "patch_api_requests",
+    "put_api_requests",
+    "seccomp",
+    "signals",
+    "uart",
+    "vcpu",
+    "vmm",
     "vsock",
 };
 

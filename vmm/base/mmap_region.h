@@ -35,8 +35,7 @@ public:
     // with ENOMEM instead of raising SIGBUS when a page is first touched.
     static Result<MmapRegion> anonymous_huge_2m(size_t size_bytes);
     // A mapping of `fd` from `offset`, e.g. a snapshot's memory file with MAP_PRIVATE.
-    static Result<MmapRegion> of_file(int fd, size_t size_bytes, off_t offset, int prot,
-                                      int flags);
+    static Result<MmapRegion> of_file(int fd, size_t size_bytes, off_t offset, int prot, int flags);
 
     uint8_t* data() const { return static_cast<uint8_t*>(addr_); }
     size_t size() const { return size_; }

@@ -152,9 +152,9 @@ inline Result<void> ok() { return {}; }
 
 // Propagates the error of a Result expression, else yields its value (as Rust's `?`).
 // GNU statement expression: GCC and clang both support it.
-#define EMBER_TRY(expr)                                             \
-    __extension__({                                                            \
-        auto&& ember_try_result_ = (expr);                          \
+#define EMBER_TRY(expr)                                                      \
+    __extension__({                                                          \
+        auto&& ember_try_result_ = (expr);                                   \
         if (!ember_try_result_) return std::move(ember_try_result_).error(); \
-        std::move(ember_try_result_).value();                       \
+        std::move(ember_try_result_).value();                                \
     })

@@ -55,8 +55,8 @@ size_t format_decimal(long value, char* buf, size_t size) {
     char tmp[24];
     size_t n = 0;
     bool negative = value < 0;
-    unsigned long v = negative ? 0UL - static_cast<unsigned long>(value)
-                               : static_cast<unsigned long>(value);
+    unsigned long v =
+        negative ? 0UL - static_cast<unsigned long>(value) : static_cast<unsigned long>(value);
     do {
         tmp[n++] = static_cast<char>('0' + v % 10);
         v /= 10;
@@ -111,12 +111,14 @@ Result<SeccompFilters> SeccompFilters::parse(std::span<const uint8_t> bytes) {
     const uint8_t* p = nullptr;
     if (!reader.take(kSeccompFileMagic.size(), &p) ||
         std::memcmp(p, kSeccompFileMagic.data(), kSeccompFileMagic.size()) != 0) {
-        return Error::invalid("seccomp filter file", "bad magic (not compiled by ember-seccompiler)");
+        return Error::invalid("seccomp filter file",
+                              "bad magic (not compiled by ember-seccompiler)");
     }
     if (!reader.take(4, &p)) return Error::invalid("seccomp filter file", "truncated header");
     uint32_t count = load_u32(p);
     if (count != kThreadKindCount) {
-        return Error::invalid("seccomp filter file", "must hold exactly the vmm, api and vcpu filters");
+        return Error::invalid("seccomp filter file",
+                              "must hold exactly the vmm, api and vcpu filters");
     }
     SeccompFilters filters;
     std::array<bool, kThreadKindCount> seen{};
@@ -127,9 +129,12 @@ Result<SeccompFilters> SeccompFilters::parse(std::span<const uint8_t> bytes) {
         std::string_view name(reinterpret_cast<const char*>(p),
                               strnlen(reinterpret_cast<const char*>(p), kSeccompNameBytes));
         auto kind = parse_thread_kind(name);
-        if (!kind) return Error::invalid("seccomp filter file", "unknown thread kind: " + std::string(name));
+        if (!kind)
+            return Error::invalid("seccomp filter file",
+                                  "unknown thread kind: " + std::string(name));
         size_t index = static_cast<size_t>(*kind);
-        if (seen[index]) return Error::invalid("seccomp filter file", "duplicate filter: " + std::string(name));
+        if (seen[index])
+            return Error::invalid("seccomp filter file", "duplicate filter: " + std::string(name));
         seen[index] = true;
         if (!reader.take(4, &p)) return Error::invalid("seccomp filter file", "truncated length");
         uint32_t insns = load_u32(p);
@@ -139,7 +144,8 @@ Result<SeccompFilters> SeccompFilters::parse(std::span<const uint8_t> bytes) {
         BpfProgram& program = filters.programs_[index];
         program.resize(insns);
         for (uint32_t j = 0; j < insns; ++j) {
-            if (!reader.take(8, &p)) return Error::invalid("seccomp filter file", "truncated program");
+            if (!reader.take(8, &p))
+                return Error::invalid("seccomp filter file", "truncated program");
             program[j].code = static_cast<uint16_t>(p[0] | p[1] << 8);
             program[j].jt = p[2];
             program[j].jf = p[3];

@@ -14,7 +14,8 @@ Result<void> validate_id(const char* field, const std::string& id) {
     }
     for (char c : id) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
-            return Error::invalid(field, fmt::format("'{}' may hold only letters, digits and '_'", id));
+            return Error::invalid(field,
+                                  fmt::format("'{}' may hold only letters, digits and '_'", id));
         }
     }
     return ok();
@@ -23,9 +24,8 @@ Result<void> validate_id(const char* field, const std::string& id) {
 Result<MacAddress> parse_mac(const std::string& text) {
     unsigned b[6];
     char tail = 0;
-    if (text.size() != 17 ||
-        std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                    &b[5], &tail) != 6) {
+    if (text.size() != 17 || std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1],
+                                         &b[2], &b[3], &b[4], &b[5], &tail) != 6) {
         return Error::invalid("guest_mac", fmt::format("'{}' is not a MAC address", text));
     }
     MacAddress mac{};
@@ -54,7 +54,8 @@ Result<void> BootSourceConfig::validate() const {
 
 Result<void> MachineConfig::validate() const {
     if (vcpu_count < 1 || vcpu_count > kMaxVcpus) {
-        return Error::invalid("vcpu_count", fmt::format("must be 1 to {}, got {}", kMaxVcpus, vcpu_count));
+        return Error::invalid("vcpu_count",
+                              fmt::format("must be 1 to {}, got {}", kMaxVcpus, vcpu_count));
     }
     if (smt && vcpu_count > 1 && vcpu_count % 2 != 0) {
         return Error::invalid("vcpu_count", "must be 1 or even when smt is enabled");
@@ -65,7 +66,8 @@ Result<void> MachineConfig::validate() const {
     if (huge_pages == HugePages::k2M && mem_size_mib % 2 != 0) {
         return Error::invalid("mem_size_mib",
                               fmt::format("{} is not a multiple of the configured page size (2 MiB "
-                                          "with huge_pages 2M)", mem_size_mib));
+                                          "with huge_pages 2M)",
+                                          mem_size_mib));
     }
     return ok();
 }
@@ -127,7 +129,8 @@ Result<void> VmConfig::validate() const {
             return Error::invalid("iface_id", fmt::format("'{}' is used twice", n.iface_id));
         }
         if (!taps.insert(n.host_dev_name).second) {
-            return Error::invalid("host_dev_name", fmt::format("'{}' is used twice", n.host_dev_name));
+            return Error::invalid("host_dev_name",
+                                  fmt::format("'{}' is used twice", n.host_dev_name));
         }
         // Compared as written, as PUT /network-interfaces always has.
         if (n.guest_mac && !macs.insert(*n.guest_mac).second) {

@@ -13,8 +13,8 @@ namespace ember {
 namespace {
 
 Result<UniqueFd> open_readonly(const std::string& path, const char* what) {
-    NamedFile file = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
-                                               IoMode::kBlocking, what));
+    NamedFile file = EMBER_TRY(
+        open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular, IoMode::kBlocking, what));
     return std::move(file.fd);
 }
 
@@ -154,8 +154,8 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     for (uint32_t i = 0; i < machine_config.vcpu_count; ++i) {
         kvm::Vcpu vcpu = EMBER_TRY(kvm::Vcpu::create(machine->vm, i));
         machine->vcpus.push_back(std::make_unique<kvm::Vcpu>(std::move(vcpu)));
-        EMBER_TRY(configure_vcpu(*machine->vcpus.back(), supported, kernel,
-                                 machine_config.vcpu_count));
+        EMBER_TRY(
+            configure_vcpu(*machine->vcpus.back(), supported, kernel, machine_config.vcpu_count));
     }
     // Keys reach the guest as typed, Ctrl-C included, until the Machine goes (Firecracker's
     // set_raw_mode on stdin). Nothing to do when the console input is not a terminal.

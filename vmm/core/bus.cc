@@ -14,8 +14,8 @@ Result<void> Bus::insert(uint64_t base, uint64_t size, BusDevice* device) {
     // The first range starting after `base`, and the one before it, are the only candidates.
     auto next = ranges_.upper_bound(base);
     if (next != ranges_.end() && next->first <= last) {
-        return Error::invalid("bus insert", fmt::format("range {:#x}+{:#x} overlaps {:#x}", base,
-                                                        size, next->first));
+        return Error::invalid(
+            "bus insert", fmt::format("range {:#x}+{:#x} overlaps {:#x}", base, size, next->first));
     }
     if (next != ranges_.begin()) {
         auto prev = std::prev(next);

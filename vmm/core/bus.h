@@ -8,8 +8,8 @@
 #include <map>
 #include <span>
 
-#include "vmm/base/result.h"
 #include "devices/bus_device.h"
+#include "vmm/base/result.h"
 
 namespace ember {
 

@@ -121,8 +121,8 @@ Result<DeviceManager::AttachedVirtio> DeviceManager::add_virtio_device(
     }
     // A QueueNotify write that no ioeventfd caught (another width) goes the same way, so the
     // queue is always processed on the vmm thread.
-    auto owned = std::make_unique<virtio::MmioTransport>(
-        std::move(device), memory, [evts](uint32_t index) {
+    auto owned =
+        std::make_unique<virtio::MmioTransport>(std::move(device), memory, [evts](uint32_t index) {
             if (index < evts.size()) (void)evts[index]->write(1);
         });
     virtio::MmioTransport* transport = owned.get();

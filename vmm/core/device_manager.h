@@ -1,6 +1,6 @@
 // DeviceManager: creates the legacy devices of one VM and places every device: on the port I/O and
-// MMIO buses, with its interrupt wired to KVM. Legacy devices sit at fixed places (COM1 0x3f8/GSI 4,
-// i8042 0x60/GSI 1, the boot timer at MMIO 0xC0000000); virtio-mmio devices get 4 KiB windows
+// MMIO buses, with its interrupt wired to KVM. Legacy devices sit at fixed places (COM1 0x3f8/GSI
+// 4, i8042 0x60/GSI 1, the boot timer at MMIO 0xC0000000); virtio-mmio devices get 4 KiB windows
 // from 0xC0001000 and one GSI each from 5, and a `virtio_mmio.device=` entry for the kernel
 // command line. For each virtio device it registers one ioeventfd per queue and watches it, and
 // the event sources the device declares, on the vmm thread's event loop, with the transport's

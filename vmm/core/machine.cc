@@ -7,8 +7,8 @@ Result<void> Machine::start_vcpus(std::chrono::steady_clock::time_point launch,
     for (auto& vcpu : vcpus) {
         VcpuRunner::Options options{
             .index = vcpu->index(), .launch = launch, .seccomp = seccomp, .start_paused = paused};
-        runners.push_back(std::make_unique<VcpuRunner>(*vcpu, devices.pio_bus(),
-                                                       devices.mmio_bus(), vcpu_exit_evt, options));
+        runners.push_back(std::make_unique<VcpuRunner>(*vcpu, devices.pio_bus(), devices.mmio_bus(),
+                                                       vcpu_exit_evt, options));
         EMBER_TRY(runners.back()->start());
     }
     return ok();

@@ -64,7 +64,8 @@ Result<SavedDevices> decode_devices(const std::vector<snapshot::DeviceState>& st
         }
     }
     if (!saved.serial || !saved.i8042 || !saved.cmos) {
-        return Error::invalid("snapshot devices", "the serial port, i8042 or CMOS state is missing");
+        return Error::invalid("snapshot devices",
+                              "the serial port, i8042 or CMOS state is missing");
     }
     std::sort(saved.virtio.begin(), saved.virtio.end(),
               [](const SavedDevices::Virtio& a, const SavedDevices::Virtio& b) {
@@ -81,9 +82,9 @@ Result<void> apply_network_overrides(SavedDevices& saved,
                                    return v.net && v.net->net.iface_id == o.iface_id;
                                });
         if (it == saved.virtio.end()) {
-            return Error::invalid("network_overrides",
-                                  fmt::format("the snapshot has no network interface '{}'",
-                                              o.iface_id));
+            return Error::invalid(
+                "network_overrides",
+                fmt::format("the snapshot has no network interface '{}'", o.iface_id));
         }
         it->net->net.host_dev_name = o.host_dev_name;
     }
@@ -225,8 +226,8 @@ Result<void> restore_device_states(Machine& machine, const SavedDevices& saved) 
     EMBER_TRY(restore_legacy(devices.cmos(), saved.cmos, "cmos"));
     for (const SavedDevices::Virtio& v : saved.virtio) {
         if (v.block) {
-            EMBER_TRY(restore_virtio<virtio::BlockDevice>(devices, *v.block,
-                                                          v.block->drive.drive_id));
+            EMBER_TRY(
+                restore_virtio<virtio::BlockDevice>(devices, *v.block, v.block->drive.drive_id));
         } else {
             EMBER_TRY(restore_virtio<virtio::NetDevice>(devices, *v.net, v.net->net.iface_id));
         }

@@ -11,10 +11,10 @@
 
 #include "vmm/base/result.h"
 #include "vmm/config/vm_config.h"
+#include "vmm/config/vmm_controller.h"
 #include "vmm/core/builder.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/machine.h"
-#include "vmm/config/vmm_controller.h"
 #include "vmm/snapshot/machine_state.h"
 
 namespace ember {

@@ -29,9 +29,8 @@ Result<const Item*> find_config(const std::vector<Item>& items, const std::strin
 
 snapshot::VirtioSlotState slot_state(const DeviceManager::MmioSlot& slot,
                                      const virtio::MmioTransport& transport) {
-    return snapshot::VirtioSlotState{.mmio_base = slot.base.value(),
-                                     .gsi = slot.gsi,
-                                     .transport = transport.save_state()};
+    return snapshot::VirtioSlotState{
+        .mmio_base = slot.base.value(), .gsi = slot.gsi, .transport = transport.save_state()};
 }
 
 Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& devices,
@@ -68,10 +67,10 @@ Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& device
         std::lock_guard lock(net.transport->mutex());
         const NetConfig* iface = EMBER_TRY(find_config<NetConfig>(
             config.nets, net.device->iface_id(), &NetConfig::iface_id, "network interface"));
-        out.push_back(snapshot::encode_net(
-            snapshot::NetSnapshot{.net = *iface,
-                                  .slot = slot_state(net.slot, *net.transport),
-                                  .device = net.device->save_state()}));
+        out.push_back(
+            snapshot::encode_net(snapshot::NetSnapshot{.net = *iface,
+                                                       .slot = slot_state(net.slot, *net.transport),
+                                                       .device = net.device->save_state()}));
     }
     return out;
 }
@@ -84,8 +83,8 @@ Result<std::vector<std::vector<uint64_t>>> dirty_pages(const Machine& machine) {
     for (size_t i = 0; i < regions.size(); ++i) {
         std::vector<uint64_t> bitmap;
         if (machine.dirty_log) {
-            bitmap = EMBER_TRY(kvm::dirty_log(machine.vm.fd(), static_cast<uint32_t>(i),
-                                              regions[i].size()));
+            bitmap = EMBER_TRY(
+                kvm::dirty_log(machine.vm.fd(), static_cast<uint32_t>(i), regions[i].size()));
         } else {
             bitmap = EMBER_TRY(snapshot::resident_pages(
                 {regions[i].mapping.data(), static_cast<size_t>(regions[i].size())}));
@@ -136,9 +135,9 @@ Result<SnapshotWritten> write_snapshot(Machine& machine, const VmConfig& config,
     // kvmclock as the pause left it, so the restored guest's time continues from the pause
     // rather than from when the snapshot happened to be written.
     if (machine.paused_clock) state.vm.clock = *machine.paused_clock;
-    state.creator = snapshot::CreatorInfo{
-        .ember_version = EMBER_VERSION,
-        .created_unix_seconds = static_cast<uint64_t>(std::time(nullptr))};
+    state.creator =
+        snapshot::CreatorInfo{.ember_version = EMBER_VERSION,
+                              .created_unix_seconds = static_cast<uint64_t>(std::time(nullptr))};
 
     std::vector<snapshot::MemoryChunk> chunks = snapshot::chunks_of(machine.memory);
     snapshot::MemoryFileLayout layout;

@@ -9,8 +9,8 @@
 
 #include "vmm/base/result.h"
 #include "vmm/config/vm_config.h"
-#include "vmm/core/machine.h"
 #include "vmm/config/vmm_controller.h"
+#include "vmm/core/machine.h"
 
 namespace ember {
 

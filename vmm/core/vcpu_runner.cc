@@ -78,7 +78,8 @@ Result<void> VcpuRunner::pause() {
 Result<void> VcpuRunner::resume() {
     {
         std::lock_guard lock(mu_);
-        if (state_ != State::kPaused) return Error::invalid("vcpu resume", "the vCPU is not paused");
+        if (state_ != State::kPaused)
+            return Error::invalid("vcpu resume", "the vCPU is not paused");
     }
     request(Request::kRun);
     std::unique_lock lock(mu_);
@@ -209,12 +210,11 @@ bool VcpuRunner::handle(const kvm::VcpuExit& exit) {
         case Kind::kMmioWrite:
             if (!mmio_.write(exit.address, exit.data)) {
                 EMBER_LOG_LIMITED(unhandled_log_, log::Level::kDebug,
-                                  "vCPU {}: MMIO write to {:#x} outside any device",
-                                  options_.index, exit.address);
+                                  "vCPU {}: MMIO write to {:#x} outside any device", options_.index,
+                                  exit.address);
             }
             return true;
-        case Kind::kInterrupted:
-            return true;
+        case Kind::kInterrupted: return true;
         case Kind::kHlt:
             // With the in-kernel irqchip HLT stays in KVM; an exit means the guest is done.
             EMBER_INFO("vCPU {}: KVM_EXIT_HLT", options_.index);

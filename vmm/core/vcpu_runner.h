@@ -88,13 +88,13 @@ private:
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    Request request_ = Request::kRun;      // Guarded by mu_.
-    State state_ = State::kNotStarted;     // Guarded by mu_.
-    Outcome outcome_ = Outcome::kNone;     // Guarded by mu_.
-    std::string error_;                    // Guarded by mu_.
-    std::atomic<bool> kicked_{false};      // A request is pending; checked on every exit.
+    Request request_ = Request::kRun;   // Guarded by mu_.
+    State state_ = State::kNotStarted;  // Guarded by mu_.
+    Outcome outcome_ = Outcome::kNone;  // Guarded by mu_.
+    std::string error_;                 // Guarded by mu_.
+    std::atomic<bool> kicked_{false};   // A request is pending; checked on every exit.
     std::atomic<uint64_t> run_count_{0};
-    log::LineLimiter unhandled_log_;       // vCPU thread only.
+    log::LineLimiter unhandled_log_;  // vCPU thread only.
     std::jthread thread_;
 };
 

@@ -126,7 +126,8 @@ Result<void> update_drive(DeviceManager& devices, const DriveUpdate& update) {
 Result<void> update_net(DeviceManager& devices, const NetUpdate& update) {
     auto net = devices.find<virtio::NetDevice>(update.iface_id);
     if (!net) {
-        return Error::invalid("iface_id", fmt::format("no network interface '{}'", update.iface_id));
+        return Error::invalid("iface_id",
+                              fmt::format("no network interface '{}'", update.iface_id));
     }
     const std::optional<RateLimiterConfig>& rx = update.rx_rate_limiter;
     const std::optional<RateLimiterConfig>& tx = update.tx_rate_limiter;

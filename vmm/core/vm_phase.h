@@ -27,8 +27,8 @@ inline constexpr PhaseRule kPhaseDeviceUpdate{
     phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused),
     "the operation is not supported before the VM started"};
 // Actions on a started VM: pause, resume, SendCtrlAltDel.
-inline constexpr PhaseRule kPhaseStarted{
-    phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused), "the VM is not started"};
+inline constexpr PhaseRule kPhaseStarted{phase_bit(VmState::kRunning) | phase_bit(VmState::kPaused),
+                                         "the VM is not started"};
 inline constexpr PhaseRule kPhasePaused{phase_bit(VmState::kPaused),
                                         "the VM must be paused (PATCH /vm Paused)"};
 // A snapshot load builds the VM itself.

@@ -17,8 +17,7 @@ BuildOptions VmRuntime::build_options() const {
 }
 
 Result<void> VmRuntime::start(const VmConfig& config) {
-    Result<std::unique_ptr<Machine>> built = build_machine(config, build_options(),
-                                                           thread_.loop());
+    Result<std::unique_ptr<Machine>> built = build_machine(config, build_options(), thread_.loop());
     if (!built) return built.error();
     machine_ = std::move(*built);
     if (Result<void> launched = launch(/*paused=*/false); !launched) {
@@ -49,9 +48,8 @@ Result<void> VmRuntime::launch(bool paused) {
     }));
     EMBER_TRY(loop.add(machine->vcpu_exit_evt.fd(), [this](uint32_t) { on_vcpu_exit(); }));
     const SeccompFilters* seccomp = options_.seccomp;
-    EMBER_TRY(machine->start_vcpus(options_.launch,
-                                   seccomp ? &seccomp->program(ThreadKind::kVcpu) : nullptr,
-                                   paused));
+    EMBER_TRY(machine->start_vcpus(
+        options_.launch, seccomp ? &seccomp->program(ThreadKind::kVcpu) : nullptr, paused));
     // As Firecracker: the vmm thread confines itself once the VM is built, because building
     // opens files and devices that its allowlist does not need afterwards; from now on it
     // handles guest-driven device events.

@@ -31,8 +31,7 @@ public:
         const SeccompFilters* seccomp = nullptr;
     };
 
-    VmRuntime(VmmThread& thread, Options options)
-        : thread_(thread), options_(std::move(options)) {}
+    VmRuntime(VmmThread& thread, Options options) : thread_(thread), options_(std::move(options)) {}
     ~VmRuntime() { stop_vcpus(); }
     VmRuntime(const VmRuntime&) = delete;
     VmRuntime& operator=(const VmRuntime&) = delete;

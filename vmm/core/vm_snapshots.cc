@@ -68,8 +68,8 @@ Result<void> VmSnapshots::do_load(const SnapshotLoadParams& params) {
     latencies_.load_snapshot_us = elapsed_us(begin);
     EMBER_INFO("Snapshot {} loaded in {} us ({} memory backend {}), VM {}", params.snapshot_path,
                latencies_.load_snapshot_us,
-               params.backend_type == MemBackendType::kFile ? "File" : "Uffd",
-               params.backend_path, params.resume_vm ? "running" : "paused");
+               params.backend_type == MemBackendType::kFile ? "File" : "Uffd", params.backend_path,
+               params.resume_vm ? "running" : "paused");
     return ok();
 }
 

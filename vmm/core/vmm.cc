@@ -8,12 +8,11 @@ namespace ember {
 Result<std::unique_ptr<Vmm>> Vmm::create(Options options) {
     std::unique_ptr<VmmThread> thread = EMBER_TRY(VmmThread::create());
     TimerFd metrics_timer = EMBER_TRY(TimerFd::create());
-    std::unique_ptr<Vmm> vmm(new Vmm(std::move(options), std::move(thread),
-                                     std::move(metrics_timer)));
+    std::unique_ptr<Vmm> vmm(
+        new Vmm(std::move(options), std::move(thread), std::move(metrics_timer)));
     Vmm* self = vmm.get();
-    EMBER_TRY(vmm->thread_->loop().add(vmm->metrics_timer_.fd(), [self](uint32_t) {
-        self->on_metrics_timer();
-    }));
+    EMBER_TRY(vmm->thread_->loop().add(vmm->metrics_timer_.fd(),
+                                       [self](uint32_t) { self->on_metrics_timer(); }));
     return vmm;
 }
 
@@ -79,8 +78,7 @@ Result<void> Vmm::set_machine_config(const MachineConfig& config) {
 }
 
 Result<void> Vmm::put_drive(const DriveConfig& config) {
-    return in_phase(kPhaseBeforeBoot, "PUT /drives",
-                    [&] { return resources_.put_drive(config); });
+    return in_phase(kPhaseBeforeBoot, "PUT /drives", [&] { return resources_.put_drive(config); });
 }
 
 Result<void> Vmm::put_net(const NetConfig& config) {

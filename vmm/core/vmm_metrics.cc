@@ -87,14 +87,13 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                        {"missed_log_count", log::missed_lines()},
                        {"log_fails", log_fails_}}});
     const VmSnapshots::Latencies& snapshot = snapshots_.latencies();
-    groups.push_back({"latencies_us",
-                      {{"pause_vm", runtime_.pause_vm_us(), MetricKind::kGauge},
-                       {"resume_vm", runtime_.resume_vm_us(), MetricKind::kGauge},
-                       {"full_create_snapshot", snapshot.full_create_snapshot_us,
-                        MetricKind::kGauge},
-                       {"diff_create_snapshot", snapshot.diff_create_snapshot_us,
-                        MetricKind::kGauge},
-                       {"load_snapshot", snapshot.load_snapshot_us, MetricKind::kGauge}}});
+    groups.push_back(
+        {"latencies_us",
+         {{"pause_vm", runtime_.pause_vm_us(), MetricKind::kGauge},
+          {"resume_vm", runtime_.resume_vm_us(), MetricKind::kGauge},
+          {"full_create_snapshot", snapshot.full_create_snapshot_us, MetricKind::kGauge},
+          {"diff_create_snapshot", snapshot.diff_create_snapshot_us, MetricKind::kGauge},
+          {"load_snapshot", snapshot.load_snapshot_us, MetricKind::kGauge}}});
     Machine* machine = runtime_.machine();
     if (machine) {
         uint64_t runs = 0;

@@ -46,13 +46,15 @@ Result<Kvm> Kvm::open(const std::string& path) {
         int err = errno;
         if (err == ENOENT) {
             return Error::from_errno(err, "open KVM device",
-                                     path + " does not exist: load the kvm_intel or kvm_amd module, "
-                                            "or enable virtualization in the firmware");
+                                     path +
+                                         " does not exist: load the kvm_intel or kvm_amd module, "
+                                         "or enable virtualization in the firmware");
         }
         if (err == EACCES || err == EPERM) {
             return Error::from_errno(err, "open KVM device",
-                                     path + " is not accessible: add the user to the kvm group or "
-                                            "grant it read/write access (setfacl -m u:$USER:rw " +
+                                     path +
+                                         " is not accessible: add the user to the kvm group or "
+                                         "grant it read/write access (setfacl -m u:$USER:rw " +
                                          path + ")");
         }
         return Error::from_errno(err, "open KVM device", path);
@@ -61,9 +63,9 @@ Result<Kvm> Kvm::open(const std::string& path) {
 
     int version = ::ioctl(fd.get(), KVM_GET_API_VERSION, 0);
     if (version != kKvmApiVersion) {
-        return Error::invalid("KVM_GET_API_VERSION",
-                              "unsupported KVM API version " + std::to_string(version) +
-                                  " (Ember needs 12)");
+        return Error::invalid(
+            "KVM_GET_API_VERSION",
+            "unsupported KVM API version " + std::to_string(version) + " (Ember needs 12)");
     }
     for (const Capability& cap : kRequiredCapabilities) {
         if (::ioctl(fd.get(), KVM_CHECK_EXTENSION, cap.id) <= 0) {

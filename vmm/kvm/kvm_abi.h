@@ -60,7 +60,8 @@ public:
     }
     std::vector<T> entries() const {
         std::vector<T> out(count());
-        std::memcpy(out.data(), reinterpret_cast<const uint8_t*>(words_.data()) + sizeof(ArrayHeader),
+        std::memcpy(out.data(),
+                    reinterpret_cast<const uint8_t*>(words_.data()) + sizeof(ArrayHeader),
                     out.size() * sizeof(T));
         return out;
     }

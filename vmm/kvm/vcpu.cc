@@ -13,22 +13,21 @@
 #include <fmt/core.h>
 
 namespace ember::kvm {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<Vcpu> Vcpu::create(const Vm& vm, uint32_t index) {
     int raw = ::ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
     if (raw < 0) return Error::from_errno("KVM_CREATE_VCPU");
     UniqueFd fd(raw);
-    MmapRegion run = EMBER_TRY(MmapRegion::of_file(fd.get(), vm.vcpu_mmap_size(), 0,
-                                                   PROT_READ | PROT_WRITE, MAP_SHARED));
+    MmapRegion run = EMBER_TRY(
+        MmapRegion::of_file(fd.get(), vm.vcpu_mmap_size(), 0, PROT_READ | PROT_WRITE, MAP_SHARED));
     return Vcpu(std::move(fd), std::move(run), index);
 }
 
 Result<void> Vcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) {
     abi::ArrayBuffer<kvm_cpuid_entry2> cpuid(entries);
-    if (::ioctl(fd_.get(), abi::kSetCpuid2, cpuid.data()) < 0) return Error::from_errno("KVM_SET_CPUID2");
+    if (::ioctl(fd_.get(), abi::kSetCpuid2, cpuid.data()) < 0)
+        return Error::from_errno("KVM_SET_CPUID2");
     return ok();
 }
 
@@ -38,8 +37,9 @@ Result<void> Vcpu::set_msrs(std::span<const kvm_msr_entry> entries) {
     if (written < 0) return Error::from_errno("KVM_SET_MSRS");
     // KVM stops at the first MSR it refuses and returns how many it set.
     if (static_cast<size_t>(written) != entries.size()) {
-        return Error::invalid("KVM_SET_MSRS",
-                              fmt::format("KVM refused MSR {:#x}", entries[static_cast<size_t>(written)].index));
+        return Error::invalid(
+            "KVM_SET_MSRS",
+            fmt::format("KVM refused MSR {:#x}", entries[static_cast<size_t>(written)].index));
     }
     return ok();
 }
@@ -107,7 +107,7 @@ Result<VcpuExit> Vcpu::run() {
                 return Error::invalid("KVM_EXIT_IO", "I/O data outside the kvm_run mapping");
             }
             exit.kind = kr->io.direction == KVM_EXIT_IO_OUT ? VcpuExit::Kind::kIoOut
-                                                             : VcpuExit::Kind::kIoIn;
+                                                            : VcpuExit::Kind::kIoIn;
             exit.address = kr->io.port;
             exit.size = kr->io.size;
             exit.count = kr->io.count;
@@ -152,8 +152,8 @@ std::string Vcpu::describe_state() const {
     bool have_events = ::ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events) == 0;
     if (!r || !sr) return "registers unreadable";
     return fmt::format(
-        "rip {:#x} rsp {:#x} cr0 {:#x} cr2 {:#x} cr3 {:#x} cr4 {:#x} efer {:#x}, exception {}", r->rip,
-        r->rsp, sr->cr0, sr->cr2, sr->cr3, sr->cr4, sr->efer,
+        "rip {:#x} rsp {:#x} cr0 {:#x} cr2 {:#x} cr3 {:#x} cr4 {:#x} efer {:#x}, exception {}",
+        r->rip, r->rsp, sr->cr0, sr->cr2, sr->cr3, sr->cr4, sr->efer,
         !have_events ? std::string("unknown")
         : events.exception.injected || events.exception.pending
             ? fmt::format("{} (error code {:#x})", events.exception.nr, events.exception.error_code)

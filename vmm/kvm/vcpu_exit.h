@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <span>
+#include <string>
 
 #include "vmm/base/result.h"
 
@@ -12,10 +12,10 @@ namespace ember::kvm {
 
 struct VcpuExit {
     enum class Kind {
-        kIoIn,           // `address` is the port; fill `data` (size * count bytes).
-        kIoOut,          // `address` is the port; `data` holds size * count bytes.
-        kMmioRead,       // Fill `data`.
-        kMmioWrite,      // `data` holds the written bytes.
+        kIoIn,       // `address` is the port; fill `data` (size * count bytes).
+        kIoOut,      // `address` is the port; `data` holds size * count bytes.
+        kMmioRead,   // Fill `data`.
+        kMmioWrite,  // `data` holds the written bytes.
         kHlt,
         kShutdown,       // Triple fault or INIT-induced shutdown.
         kSystemEvent,    // `code` is KVM_SYSTEM_EVENT_*.

@@ -117,13 +117,15 @@ Result<VcpuState> capture_vcpu_state(int vcpu_fd, uint32_t index,
     std::memcpy(s.xsave.data(), xsave.data(), xsave_bytes);
 
     s.xcrs = EMBER_TRY(ioctl_get<kvm_xcrs>(vcpu_fd, KVM_GET_XCRS, "KVM_GET_XCRS"));
-    s.debugregs = EMBER_TRY(ioctl_get<kvm_debugregs>(vcpu_fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
+    s.debugregs =
+        EMBER_TRY(ioctl_get<kvm_debugregs>(vcpu_fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS"));
     s.lapic = EMBER_TRY(ioctl_get<kvm_lapic_state>(vcpu_fd, KVM_GET_LAPIC, "KVM_GET_LAPIC"));
     int khz = ::ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
     s.tsc_khz = khz > 0 ? static_cast<uint32_t>(khz) : 0;
     s.cpuid = EMBER_TRY(get_cpuid(vcpu_fd));
     s.msrs = EMBER_TRY(get_msrs(vcpu_fd, msr_indices));
-    s.events = EMBER_TRY(ioctl_get<kvm_vcpu_events>(vcpu_fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
+    s.events =
+        EMBER_TRY(ioctl_get<kvm_vcpu_events>(vcpu_fd, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS"));
     return s;
 }
 

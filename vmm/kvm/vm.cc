@@ -28,14 +28,16 @@ Result<void> Vm::set_identity_map_addr(uint64_t addr) {
 }
 
 Result<void> Vm::create_irq_chip() {
-    if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) return Error::from_errno("KVM_CREATE_IRQCHIP");
+    if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0)
+        return Error::from_errno("KVM_CREATE_IRQCHIP");
     return ok();
 }
 
 Result<void> Vm::create_pit2() {
     kvm_pit_config config{};
     config.flags = KVM_PIT_SPEAKER_DUMMY;
-    if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &config) < 0) return Error::from_errno("KVM_CREATE_PIT2");
+    if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &config) < 0)
+        return Error::from_errno("KVM_CREATE_PIT2");
     return ok();
 }
 

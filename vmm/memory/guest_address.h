@@ -21,7 +21,9 @@ public:
         return GuestAddress(out);
     }
     // For addresses Ember itself computes, where overflow is a programming error.
-    constexpr GuestAddress operator+(uint64_t offset) const { return GuestAddress(value_ + offset); }
+    constexpr GuestAddress operator+(uint64_t offset) const {
+        return GuestAddress(value_ + offset);
+    }
     constexpr uint64_t operator-(GuestAddress other) const { return value_ - other.value_; }
     // clang-tidy 14 takes the 0 that a defaulted <=> compares with for a null pointer.
     // NOLINTNEXTLINE(modernize-use-nullptr)

@@ -22,16 +22,14 @@ constexpr size_t kHugePageBytes = kHugePage2MBytes;
 
 Result<MmapRegion> map_range(const GuestRange& r, PageBacking backing) {
     switch (backing) {
-        case PageBacking::kHugetlb2M:
-            return MmapRegion::anonymous_huge_2m(r.size_bytes);
+        case PageBacking::kHugetlb2M: return MmapRegion::anonymous_huge_2m(r.size_bytes);
         case PageBacking::kTransparentHuge: {
             MmapRegion mapping =
                 EMBER_TRY(MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes));
             EMBER_TRY(mapping.advise(MADV_HUGEPAGE));
             return mapping;
         }
-        case PageBacking::kSmall:
-            break;
+        case PageBacking::kSmall: break;
     }
     return MmapRegion::anonymous_aligned(r.size_bytes, kHugePageBytes);
 }
@@ -79,7 +77,8 @@ Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
         const Region& r = regions[i];
         if (r.start.value() % page != 0 || r.size() % page != 0 || r.size() == 0) {
             return Error::invalid("guest memory", fmt::format("region at {:#x} size {:#x} is not "
-                                                              "page-aligned", r.start.value(), r.size()));
+                                                              "page-aligned",
+                                                              r.start.value(), r.size()));
         }
         if (!r.start.checked_add(r.size())) {
             return Error::invalid("guest memory", "region wraps the address space");
@@ -133,8 +132,9 @@ Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress gpa, uint64_t len) co
     if (std::optional<Location> at = locate(gpa, len)) {
         return std::span<uint8_t>(regions_[at->region].mapping.data() + at->offset, len);
     }
-    return Error::from_errno(EFAULT, "guest memory",
-                             fmt::format("range [{:#x}, +{:#x}) is outside guest RAM", gpa.value(), len));
+    return Error::from_errno(
+        EFAULT, "guest memory",
+        fmt::format("range [{:#x}, +{:#x}) is outside guest RAM", gpa.value(), len));
 }
 
 Result<void> GuestMemory::read(GuestAddress gpa, std::span<uint8_t> out) const {

@@ -54,7 +54,9 @@ public:
 
     // Host bytes for [gpa, gpa + len), or an error if any byte is outside a single region.
     Result<std::span<uint8_t>> slice(GuestAddress gpa, uint64_t len) const;
-    bool contains_range(GuestAddress gpa, uint64_t len) const { return slice(gpa, len).has_value(); }
+    bool contains_range(GuestAddress gpa, uint64_t len) const {
+        return slice(gpa, len).has_value();
+    }
 
     Result<void> read(GuestAddress gpa, std::span<uint8_t> out) const;
     Result<void> write(GuestAddress gpa, std::span<const uint8_t> in) const;
@@ -98,7 +100,7 @@ private:
 
     using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
     explicit GuestMemory(std::vector<Region> regions);
-    std::vector<Region> regions_;  // Sorted by start address.
+    std::vector<Region> regions_;                // Sorted by start address.
     PageBacking backing_ = PageBacking::kSmall;  // kSmall for file mappings too.
     std::vector<DirtyBitmap> dirty_;  // One per region; the atomics change through const methods.
 };

@@ -29,22 +29,25 @@ Result<HugePagePool> HugePagePool::read(const std::string& dir) {
 
 std::string huge_page_shortage(uint64_t pages_needed, const Result<HugePagePool>& pool) {
     if (!pool) {
-        return fmt::format("{} pages of 2 MiB needed, and the host has no 2 MiB huge page pool to "
-                           "reserve them in with /proc/sys/vm/nr_hugepages ({})",
-                           pages_needed, pool.error().message());
+        return fmt::format(
+            "{} pages of 2 MiB needed, and the host has no 2 MiB huge page pool to "
+            "reserve them in with /proc/sys/vm/nr_hugepages ({})",
+            pages_needed, pool.error().message());
     }
     if (pool->available() >= pages_needed) {
-        return fmt::format("{} pages of 2 MiB needed and {} of the host's {} are available: a "
-                           "hugetlb cgroup limit or another process may have taken them",
-                           pages_needed, pool->available(), pool->total);
+        return fmt::format(
+            "{} pages of 2 MiB needed and {} of the host's {} are available: a "
+            "hugetlb cgroup limit or another process may have taken them",
+            pages_needed, pool->available(), pool->total);
     }
     // /proc/sys/vm/nr_hugepages sizes the pool of the default huge page size, 2 MiB on x86_64
     // unless the host boots with default_hugepagesz; the sysfs file always means 2 MiB.
-    return fmt::format("{} pages of 2 MiB needed, {} of the host's {} are available ({} free, {} "
-                       "reserved); raise /proc/sys/vm/nr_hugepages (or {}/nr_hugepages) to at "
-                       "least {}",
-                       pages_needed, pool->available(), pool->total, pool->free, pool->reserved,
-                       HugePagePool::kSysfsDir, pool->total + pages_needed - pool->available());
+    return fmt::format(
+        "{} pages of 2 MiB needed, {} of the host's {} are available ({} free, {} "
+        "reserved); raise /proc/sys/vm/nr_hugepages (or {}/nr_hugepages) to at "
+        "least {}",
+        pages_needed, pool->available(), pool->total, pool->free, pool->reserved,
+        HugePagePool::kSysfsDir, pool->total + pages_needed - pool->available());
 }
 
 }  // namespace ember

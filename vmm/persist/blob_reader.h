@@ -21,7 +21,7 @@ namespace ember::snapshot {
 // One blob, or one nested struct inside it, being decoded. Errors carry the device's context and
 // the path to the struct ("slot.transport.device.queue 1") and name the field.
 class BlobReader {
-  public:
+public:
     static Result<BlobReader> parse(std::span<const uint8_t> bytes, const char* context,
                                     std::string where) {
         Result<FieldReader> fields = FieldReader::parse(bytes, "device blob");
@@ -113,7 +113,7 @@ class BlobReader {
 
     Error error(const std::string& what) const { return at(context_, where_, what); }
 
-  private:
+private:
     static constexpr size_t kAnySize = std::numeric_limits<size_t>::max();
 
     BlobReader(FieldReader fields, const char* context, std::string where)

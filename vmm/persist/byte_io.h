@@ -16,7 +16,7 @@
 namespace ember::snapshot {
 
 class ByteWriter {
-  public:
+public:
     void u8(uint8_t v) { bytes_.push_back(v); }
     void u16(uint16_t v) { put_le(v, 2); }
     void u32(uint32_t v) { put_le(v, 4); }
@@ -38,7 +38,7 @@ class ByteWriter {
     const std::vector<uint8_t>& data() const { return bytes_; }
     std::vector<uint8_t> take() { return std::move(bytes_); }
 
-  private:
+private:
     void put_le(uint64_t v, int n) {
         for (int i = 0; i < n; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
     }
@@ -46,7 +46,7 @@ class ByteWriter {
 };
 
 class ByteReader {
-  public:
+public:
     // `base_offset` is where `data` starts in the file, so errors name file offsets.
     explicit ByteReader(std::span<const uint8_t> data, size_t base_offset = 0)
         : data_(data), base_offset_(base_offset) {}
@@ -63,7 +63,7 @@ class ByteReader {
     size_t file_offset() const { return base_offset_ + pos_; }
     bool at_end() const { return pos_ == data_.size(); }
 
-  private:
+private:
     Result<uint64_t> le(size_t n);
     std::span<const uint8_t> data_;
     size_t base_offset_ = 0;

@@ -21,7 +21,7 @@
 namespace ember::snapshot {
 
 class FieldWriter {
-  public:
+public:
     void bytes(uint32_t tag, std::span<const uint8_t> data);
     void u32(uint32_t tag, uint32_t v);
     void u64(uint32_t tag, uint64_t v);
@@ -40,7 +40,7 @@ class FieldWriter {
     }
     std::vector<uint8_t> take() { return w_.take(); }
 
-  private:
+private:
     ByteWriter w_;
 };
 
@@ -52,7 +52,7 @@ enum class Presence { kRequired, kOptional };
 inline constexpr size_t kMaxFields = 256;
 
 class FieldReader {
-  public:
+public:
     // Splits `payload` into fields (views into it: keep it alive while reading); refuses a field
     // past the end, a tag given twice or more than kMaxFields fields. `what` names the section in
     // errors ("vCPU", "device").
@@ -92,7 +92,7 @@ class FieldReader {
         return fields_;
     }
 
-  private:
+private:
     using Field = std::pair<uint32_t, std::span<const uint8_t>>;
 
     explicit FieldReader(const char* what) : what_(what) {}

@@ -15,36 +15,24 @@ namespace {
 
 const char* section_name(uint32_t tag) {
     switch (static_cast<SectionTag>(tag)) {
-        case SectionTag::kMachine:
-            return "machine";
-        case SectionTag::kVm:
-            return "vm";
-        case SectionTag::kVcpu:
-            return "vcpu";
-        case SectionTag::kMemoryRegion:
-            return "memory-region";
-        case SectionTag::kDevice:
-            return "device";
-        case SectionTag::kCreator:
-            return "creator";
+        case SectionTag::kMachine: return "machine";
+        case SectionTag::kVm: return "vm";
+        case SectionTag::kVcpu: return "vcpu";
+        case SectionTag::kMemoryRegion: return "memory-region";
+        case SectionTag::kDevice: return "device";
+        case SectionTag::kCreator: return "creator";
     }
     return "unknown";
 }
 
 const char* mp_state_name(uint32_t state) {
     switch (state) {
-        case KVM_MP_STATE_RUNNABLE:
-            return "runnable";
-        case KVM_MP_STATE_UNINITIALIZED:
-            return "uninitialized";
-        case KVM_MP_STATE_INIT_RECEIVED:
-            return "init-received";
-        case KVM_MP_STATE_HALTED:
-            return "halted";
-        case KVM_MP_STATE_SIPI_RECEIVED:
-            return "sipi-received";
-        default:
-            return "other";
+        case KVM_MP_STATE_RUNNABLE: return "runnable";
+        case KVM_MP_STATE_UNINITIALIZED: return "uninitialized";
+        case KVM_MP_STATE_INIT_RECEIVED: return "init-received";
+        case KVM_MP_STATE_HALTED: return "halted";
+        case KVM_MP_STATE_SIPI_RECEIVED: return "sipi-received";
+        default: return "other";
     }
 }
 
@@ -71,10 +59,10 @@ std::string summarize(const Section& s) {
         case SectionTag::kMachine:
             return or_error(decode_machine_info(s.payload), [](const MachineInfo& m) {
                 // Hugetlb memory cannot be a file mapping: say so before a File load is tried.
-                return fmt::format("{} vCPUs, {} MiB, SMT {}, huge pages {}{}", m.vcpu_count,
-                                   m.mem_size_mib, m.smt ? "on" : "off", m.huge_pages,
-                                   m.huge_pages == "2M" ? " (restores with the Uffd backend only)"
-                                                        : "");
+                return fmt::format(
+                    "{} vCPUs, {} MiB, SMT {}, huge pages {}{}", m.vcpu_count, m.mem_size_mib,
+                    m.smt ? "on" : "off", m.huge_pages,
+                    m.huge_pages == "2M" ? " (restores with the Uffd backend only)" : "");
             });
         case SectionTag::kVm:
             return or_error(decode_vm_state(s.payload), [](const kvm::VmState& vm) {

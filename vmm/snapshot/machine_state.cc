@@ -152,9 +152,7 @@ Result<MachineState> decode_machine_state(std::span<const uint8_t> bytes) {
             case SectionTag::kMachine:
                 EMBER_TRY(take_once(machine, decode_machine_info(s.payload), "machine"));
                 break;
-            case SectionTag::kVm:
-                EMBER_TRY(take_once(vm, decode_vm_state(s.payload), "VM"));
-                break;
+            case SectionTag::kVm: EMBER_TRY(take_once(vm, decode_vm_state(s.payload), "VM")); break;
             case SectionTag::kCreator:
                 EMBER_TRY(take_once(creator, decode_creator_info(s.payload), "creator"));
                 break;

@@ -38,8 +38,10 @@ Result<void> pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset
 }
 
 Result<UniqueFd> create_file(const std::string& path, uint64_t size) {
-    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
-                                            IoMode::kBlocking, "open memory file")).fd;
+    UniqueFd fd =
+        EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
+                                  IoMode::kBlocking, "open memory file"))
+            .fd;
     if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
         return Error::from_errno("ftruncate memory file", path);
     }
@@ -169,7 +171,8 @@ Result<ZeroedPages> pages_a_dense_diff_would_zero(int base, const std::string& b
     ZeroedPages zeroed;
     std::vector<uint8_t> diff_buf(1 << 20), base_buf(1 << 20);
     for (off_t at = 0; at < size;) {
-        size_t len = static_cast<size_t>(std::min<off_t>(size - at, static_cast<off_t>(diff_buf.size())));
+        size_t len =
+            static_cast<size_t>(std::min<off_t>(size - at, static_cast<off_t>(diff_buf.size())));
         EMBER_TRY(pread_full(diff, diff_buf.data(), len, at, diff_path));
         bool base_read = false;
         for (size_t page = 0; page < len; page += kPageSize) {
@@ -190,9 +193,11 @@ Result<ZeroedPages> pages_a_dense_diff_would_zero(int base, const std::string& b
 
 Result<MergeStats> merge_diff(const std::string& base_path, const std::string& diff_path,
                               DenseDiff dense) {
-    struct stat base_st {}, diff_st {};
+    struct stat base_st {
+    }, diff_st{};
     UniqueFd base = EMBER_TRY(open_merge_file(base_path, O_RDWR, "open base memory file", base_st));
-    UniqueFd diff = EMBER_TRY(open_merge_file(diff_path, O_RDONLY, "open diff memory file", diff_st));
+    UniqueFd diff =
+        EMBER_TRY(open_merge_file(diff_path, O_RDONLY, "open diff memory file", diff_st));
     if (base_st.st_size != diff_st.st_size) {
         return Error::invalid("diff does not match its base",
                               fmt::format("{} is {} bytes, {} is {} bytes", base_path,
@@ -253,7 +258,8 @@ Result<MergeStats> merge_diff(const std::string& base_path, const std::string& d
 Result<GuestMemory> map_memory_file(const std::string& path,
                                     std::span<const MemoryRegionState> regions) {
     UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
-                                            IoMode::kBlocking, "open memory file")).fd;
+                                            IoMode::kBlocking, "open memory file"))
+                      .fd;
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
     std::vector<GuestMemory::Region> mapped;

@@ -112,8 +112,10 @@ Result<StateFile> decode_state_file(std::span<const uint8_t> bytes) {
 }
 
 Result<void> write_state_file(const std::string& path, std::span<const uint8_t> bytes) {
-    UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
-                                            IoMode::kBlocking, "open snapshot state file")).fd;
+    UniqueFd fd =
+        EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
+                                  IoMode::kBlocking, "open snapshot state file"))
+            .fd;
     size_t done = 0;
     while (done < bytes.size()) {
         ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
@@ -152,7 +154,8 @@ Result<std::vector<uint8_t>> read_at_most(const UniqueFd& fd, size_t size_hint, 
 
 Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
     UniqueFd fd = EMBER_TRY(open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
-                                            IoMode::kBlocking, "open snapshot state file")).fd;
+                                            IoMode::kBlocking, "open snapshot state file"))
+                      .fd;
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat snapshot state file", path);
     if (!S_ISREG(st.st_mode)) return Error::invalid("snapshot state is not a regular file", path);

@@ -34,10 +34,10 @@ Result<void> check_disjoint(std::vector<UffdRegion> regions, Key key, const char
               [&](const UffdRegion& a, const UffdRegion& b) { return key(a) < key(b); });
     for (size_t i = 1; i < regions.size(); ++i) {
         if (key(regions[i]) < key(regions[i - 1]) + regions[i - 1].size) {
-            return Error::invalid("uffd handshake JSON",
-                                  fmt::format("regions overlap in {}: {:#x}+{:#x} and {:#x}", what,
-                                              key(regions[i - 1]), regions[i - 1].size,
-                                              key(regions[i])));
+            return Error::invalid(
+                "uffd handshake JSON",
+                fmt::format("regions overlap in {}: {:#x}+{:#x} and {:#x}", what,
+                            key(regions[i - 1]), regions[i - 1].size, key(regions[i])));
         }
     }
     return ok();
@@ -59,10 +59,11 @@ Result<std::vector<UffdRegion>> uffd_regions_of(const GuestMemory& memory,
         }
         // The handler copies whole pages from the file: a region must start on one there too.
         if (match->file_offset % memory.host_page_bytes() != 0) {
-            return Error::invalid("uffd regions",
-                                  fmt::format("file offset {:#x} of gpa {:#x} is not a multiple of "
-                                              "the {}-byte page size", match->file_offset,
-                                              r.start.value(), memory.host_page_bytes()));
+            return Error::invalid(
+                "uffd regions",
+                fmt::format("file offset {:#x} of gpa {:#x} is not a multiple of "
+                            "the {}-byte page size",
+                            match->file_offset, r.start.value(), memory.host_page_bytes()));
         }
         out.push_back({.base_host_virt_addr = reinterpret_cast<uint64_t>(r.mapping.data()),
                        .size = r.size(),
@@ -91,8 +92,8 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
         return Error::invalid("uffd handshake JSON", "expected a non-empty array of regions");
     }
     if (doc.Size() > kMaxUffdRegions) {
-        return Error::invalid("uffd handshake JSON", fmt::format("{} regions, at most {}",
-                                                                 doc.Size(), kMaxUffdRegions));
+        return Error::invalid("uffd handshake JSON",
+                              fmt::format("{} regions, at most {}", doc.Size(), kMaxUffdRegions));
     }
     std::vector<UffdRegion> regions;
     for (const rapidjson::Value& v : doc.GetArray()) {
@@ -107,7 +108,8 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
         bool power_of_two = r.page_size >= 4096 && (r.page_size & (r.page_size - 1)) == 0;
         if (!power_of_two || r.size == 0 || r.size % r.page_size != 0 ||
             r.base_host_virt_addr % r.page_size != 0 || r.offset % r.page_size != 0 ||
-            r.base_host_virt_addr + r.size < r.base_host_virt_addr || r.offset + r.size < r.offset) {
+            r.base_host_virt_addr + r.size < r.base_host_virt_addr ||
+            r.offset + r.size < r.offset) {
             return Error::invalid(
                 "uffd handshake JSON",
                 fmt::format("bad region: address {:#x} size {:#x} offset {:#x} "
@@ -118,10 +120,10 @@ Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
     }
     // Overlaps would let two regions claim one fault, and let a short list ask for more
     // bookkeeping than the memory file has pages.
-    EMBER_TRY(check_disjoint(regions, [](const UffdRegion& r) { return r.base_host_virt_addr; },
-                             "the address space"));
-    EMBER_TRY(check_disjoint(regions, [](const UffdRegion& r) { return r.offset; },
-                             "the memory file"));
+    EMBER_TRY(check_disjoint(
+        regions, [](const UffdRegion& r) { return r.base_host_virt_addr; }, "the address space"));
+    EMBER_TRY(check_disjoint(
+        regions, [](const UffdRegion& r) { return r.offset; }, "the memory file"));
     return regions;
 }
 
@@ -177,9 +179,9 @@ Result<UniqueFd> send_uffd_handshake(const std::string& socket_path, int uffd,
     // SO_SNDTIMEO expiring shows as EAGAIN (EINPROGRESS for connect on some kernels).
     auto failed = [&](const char* step, const char* what) {
         if (errno == EAGAIN || errno == EINPROGRESS) {
-            return Error::from_errno(ETIMEDOUT, step,
-                                     fmt::format("{}: {} after {} ms", socket_path, what,
-                                                 timeout.count()));
+            return Error::from_errno(
+                ETIMEDOUT, step,
+                fmt::format("{}: {} after {} ms", socket_path, what, timeout.count()));
         }
         return Error::from_errno(step, socket_path);
     };

@@ -26,15 +26,18 @@ constexpr size_t kPrefetchBatchPages = 64;
 // Finds where the top-level JSON value ends as bytes arrive, so that the text is parsed once,
 // when complete, however the peer splits it (a parse per piece would be quadratic).
 class JsonEnd {
-  public:
+public:
     // True once the value that started in the bytes fed so far is closed.
     bool feed(std::string_view bytes) {
         for (char c : bytes) {
             if (done_) return true;
             if (in_string_) {
-                if (escaped_) escaped_ = false;
-                else if (c == '\\') escaped_ = true;
-                else if (c == '"') in_string_ = false;
+                if (escaped_)
+                    escaped_ = false;
+                else if (c == '\\')
+                    escaped_ = true;
+                else if (c == '"')
+                    in_string_ = false;
             } else if (c == '"') {
                 in_string_ = true;
             } else if (c == '[' || c == '{') {
@@ -50,7 +53,7 @@ class JsonEnd {
         return done_;
     }
 
-  private:
+private:
     size_t depth_ = 0;
     bool in_string_ = false;
     bool escaped_ = false;
@@ -131,9 +134,9 @@ Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms) {
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) return Error::from_errno("poll uffd handshake");
         if (ready == 0) {
-            return Error::invalid("uffd handshake timed out",
-                                  fmt::format("incomplete after {} ms ({} bytes)", timeout_ms,
-                                              json.size()));
+            return Error::invalid(
+                "uffd handshake timed out",
+                fmt::format("incomplete after {} ms ({} bytes)", timeout_ms, json.size()));
         }
 
         iovec iov{.iov_base = buffer.data(), .iov_len = kMaxUffdHandshakeBytes - json.size()};
@@ -204,9 +207,9 @@ Result<std::vector<uint64_t>> read_page_offsets(const std::string& path) {
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat page offsets file", path);
     if (static_cast<uint64_t>(st.st_size) > kMaxPageOffsetsFileBytes) {
-        return Error::invalid("page offsets file too large",
-                              fmt::format("{}: {} bytes, at most {}", path, st.st_size,
-                                          kMaxPageOffsetsFileBytes));
+        return Error::invalid(
+            "page offsets file too large",
+            fmt::format("{}: {} bytes, at most {}", path, st.st_size, kMaxPageOffsetsFileBytes));
     }
     // Read at most the bound, even if the file grows meanwhile.
     std::string text(kMaxPageOffsetsFileBytes + 1, '\0');
@@ -311,14 +314,12 @@ Result<PageServer::Fill> PageServer::fill(Region& region, uint64_t page_addr) {
                 ::ioctl(hs_.uffd.get(), UFFDIO_WAKE, &range);
                 return Fill::kDone;
             }
-            case EAGAIN:
-                return Fill::kRetry;
+            case EAGAIN: return Fill::kRetry;
             case ESRCH:
             case ENOENT:
                 peer_gone_ = true;  // The address space is gone: the VM has exited.
                 return Fill::kDone;
-            default:
-                return Error::from_errno(zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
+            default: return Error::from_errno(zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
         }
     }
     region.removed[page] = false;

@@ -52,7 +52,7 @@ struct PageServerStats {
 };
 
 class PageServer {
-  public:
+public:
     // `record` (may be invalid) receives the file offset of each page the first time it faults.
     static Result<PageServer> create(UffdHandshake handshake, const std::string& memory_file,
                                      UniqueFd record);
@@ -64,7 +64,7 @@ class PageServer {
 
     const PageServerStats& stats() const { return stats_; }
 
-  private:
+private:
     struct Region {
         UffdRegion uffd;
         std::vector<bool> removed;   // Given back with MADV_DONTNEED: serve zeros, not the file.

@@ -25,8 +25,8 @@ enum class BlockOpKind { kRead, kWrite, kFlush, kDiscard, kWriteZeroes };
 struct BlockOp {
     BlockOpKind kind = BlockOpKind::kRead;
     uint64_t offset_bytes = 0;
-    uint64_t len_bytes = 0;       // kDiscard, kWriteZeroes.
-    std::span<const iovec> iov;   // kRead, kWrite: must stay valid until the op completes.
+    uint64_t len_bytes = 0;      // kDiscard, kWriteZeroes.
+    std::span<const iovec> iov;  // kRead, kWrite: must stay valid until the op completes.
     uint64_t user_data = 0;
 };
 

@@ -30,7 +30,8 @@ Result<std::unique_ptr<BlockDevice>> BlockDevice::create(const BlockDeviceOption
         EMBER_WARN("block {}: the last {} bytes of {} are not a whole sector and are not visible",
                    options.drive_id, file.size_bytes % kSectorSize, options.path);
     }
-    auto limiter = EMBER_TRY(RateLimiter::create(options.bandwidth, options.ops, clock_of(options)));
+    auto limiter =
+        EMBER_TRY(RateLimiter::create(options.bandwidth, options.ops, clock_of(options)));
     std::optional<EventFd> completion_evt;
     if (options.engine == IoEngine::kAsync) completion_evt = EMBER_TRY(EventFd::create());
     UniqueFd fd = std::move(file.fd);
@@ -57,8 +58,8 @@ Result<std::unique_ptr<BlockBackend>> BlockDevice::new_backend(UniqueFd fd) cons
 
 std::vector<EventSource> BlockDevice::event_sources() {
     std::vector<EventSource> sources;
-    sources.push_back(EventSource::always(rate_limiter_.timer_fd(),
-                                          [this] { process_rate_limiter_event(); }));
+    sources.push_back(
+        EventSource::always(rate_limiter_.timer_fd(), [this] { process_rate_limiter_event(); }));
     // The sync engine completes inside submit(): nothing to watch.
     if (completion_evt_) {
         sources.push_back(
@@ -147,16 +148,16 @@ void BlockDevice::process_queue(uint32_t index) {
         AvailableChain& avail = **next;
         if (!avail.chain) {
             ++counters_.invalid_reqs_count;
-            EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "block {}: {}",
-                              options_.drive_id, avail.chain.error().message());
+            EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "block {}: {}", options_.drive_id,
+                              avail.chain.error().message());
             complete(avail.head, 0);
             continue;
         }
         auto request = parse_block_request(*avail.chain);
         if (!request) {
             ++counters_.invalid_reqs_count;
-            EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "block {}: {}",
-                              options_.drive_id, request.error().message());
+            EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "block {}: {}", options_.drive_id,
+                              request.error().message());
             complete(avail.head, 0);
             continue;
         }
@@ -199,7 +200,10 @@ std::optional<BlockOp> BlockDevice::build_op(uint16_t head, const BlockRequest& 
             status = VIRTIO_BLK_S_OK;
             if (req.data_len == 0) return std::nullopt;
             return BlockOp{req.type == RequestType::kIn ? BlockOpKind::kRead : BlockOpKind::kWrite,
-                           req.sector * kSectorSize, 0, {}, head};
+                           req.sector * kSectorSize,
+                           0,
+                           {},
+                           head};
         }
         case RequestType::kFlush:
             status = VIRTIO_BLK_S_OK;
@@ -226,13 +230,13 @@ std::optional<BlockOp> BlockDevice::build_op(uint16_t head, const BlockRequest& 
             // Write zeroes with UNMAP may deallocate: a punched hole reads back as zeros.
             const bool punch = discard || (range.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
             return BlockOp{punch ? BlockOpKind::kDiscard : BlockOpKind::kWriteZeroes,
-                           range.sector * kSectorSize, uint64_t{range.num_sectors} * kSectorSize,
-                           {}, head};
+                           range.sector * kSectorSize,
+                           uint64_t{range.num_sectors} * kSectorSize,
+                           {},
+                           head};
         }
         case RequestType::kGetId:
-        case RequestType::kUnsupported:
-            status = VIRTIO_BLK_S_UNSUPP;
-            return std::nullopt;
+        case RequestType::kUnsupported: status = VIRTIO_BLK_S_UNSUPP; return std::nullopt;
     }
     return std::nullopt;
 }
@@ -330,11 +334,8 @@ void BlockDevice::on_completion(const BlockCompletion& completion) {
                 ++counters_.write_count;
                 counters_.write_bytes += req.data_len;
                 break;
-            case RequestType::kFlush:
-                ++counters_.flush_count;
-                break;
-            default:
-                break;
+            case RequestType::kFlush: ++counters_.flush_count; break;
+            default: break;
         }
     }
     *req.status = status;
@@ -439,17 +440,17 @@ Result<BlockDeviceState> BlockDevice::save_state() const {
 Result<void> BlockDevice::restore_state(const BlockDeviceState& state) {
     if (is_activated()) return Error::invalid("virtio-blk state", "restore into an active device");
     if (state.device_features != device_features()) {
-        return Error::invalid("virtio-blk state",
-                              fmt::format("drive {} offers features {:#x}, the snapshot {:#x}",
-                                          options_.drive_id, device_features(),
-                                          state.device_features));
+        return Error::invalid(
+            "virtio-blk state",
+            fmt::format("drive {} offers features {:#x}, the snapshot {:#x}", options_.drive_id,
+                        device_features(), state.device_features));
     }
     // The guest caches the capacity: another size would be noticed.
     if (state.disk_size_bytes != disk_size_bytes_) {
-        return Error::invalid("virtio-blk state",
-                              fmt::format("drive {} is {} bytes, the snapshot's was {}",
-                                          options_.drive_id, disk_size_bytes_,
-                                          state.disk_size_bytes));
+        return Error::invalid(
+            "virtio-blk state",
+            fmt::format("drive {} is {} bytes, the snapshot's was {}", options_.drive_id,
+                        disk_size_bytes_, state.disk_size_bytes));
     }
     rate_limiter_.restore_state(state.rate_limiter);
     return ok();

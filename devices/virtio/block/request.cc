@@ -28,20 +28,13 @@ std::vector<iovec> slice_iovecs(std::span<const Descriptor> descriptors, uint64_
 
 RequestType type_of(uint32_t raw) {
     switch (raw) {
-        case VIRTIO_BLK_T_IN:
-            return RequestType::kIn;
-        case VIRTIO_BLK_T_OUT:
-            return RequestType::kOut;
-        case VIRTIO_BLK_T_FLUSH:
-            return RequestType::kFlush;
-        case VIRTIO_BLK_T_GET_ID:
-            return RequestType::kGetId;
-        case VIRTIO_BLK_T_DISCARD:
-            return RequestType::kDiscard;
-        case VIRTIO_BLK_T_WRITE_ZEROES:
-            return RequestType::kWriteZeroes;
-        default:
-            return RequestType::kUnsupported;
+        case VIRTIO_BLK_T_IN: return RequestType::kIn;
+        case VIRTIO_BLK_T_OUT: return RequestType::kOut;
+        case VIRTIO_BLK_T_FLUSH: return RequestType::kFlush;
+        case VIRTIO_BLK_T_GET_ID: return RequestType::kGetId;
+        case VIRTIO_BLK_T_DISCARD: return RequestType::kDiscard;
+        case VIRTIO_BLK_T_WRITE_ZEROES: return RequestType::kWriteZeroes;
+        default: return RequestType::kUnsupported;
     }
 }
 
@@ -104,8 +97,7 @@ Result<BlockRequest> parse_block_request(const DescriptorChain& chain) {
             break;
         }
         case RequestType::kFlush:
-        case RequestType::kUnsupported:
-            break;
+        case RequestType::kUnsupported: break;
     }
     return req;
 }

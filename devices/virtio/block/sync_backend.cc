@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <climits>
 
-
 namespace ember::virtio {
 namespace {
 
@@ -49,14 +48,14 @@ int64_t SyncBackend::run(const BlockOp& op) const {
     const int fd = fd_.get();
     switch (op.kind) {
         case BlockOpKind::kRead:
-            return transfer_all([fd](const iovec* v, int n, off_t o) { return ::preadv(fd, v, n, o); },
-                                op.iov, op.offset_bytes);
+            return transfer_all(
+                [fd](const iovec* v, int n, off_t o) { return ::preadv(fd, v, n, o); }, op.iov,
+                op.offset_bytes);
         case BlockOpKind::kWrite:
             return transfer_all(
                 [fd](const iovec* v, int n, off_t o) { return ::pwritev(fd, v, n, o); }, op.iov,
                 op.offset_bytes);
-        case BlockOpKind::kFlush:
-            return ::fdatasync(fd) == 0 ? 0 : -errno;
+        case BlockOpKind::kFlush: return ::fdatasync(fd) == 0 ? 0 : -errno;
         case BlockOpKind::kDiscard:
             return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                static_cast<off_t>(op.offset_bytes),

@@ -37,8 +37,8 @@ Result<void> UringBackend::submit(const BlockOp& op) {
     // Offsets and lengths were checked against the disk's size, an off_t, so they fit one.
     switch (op.kind) {
         case BlockOpKind::kRead:
-            io_uring_prep_readv(sqe, kFixedFile, op.iov.data(), static_cast<unsigned>(op.iov.size()),
-                                op.offset_bytes);
+            io_uring_prep_readv(sqe, kFixedFile, op.iov.data(),
+                                static_cast<unsigned>(op.iov.size()), op.offset_bytes);
             break;
         case BlockOpKind::kWrite:
             io_uring_prep_writev(sqe, kFixedFile, op.iov.data(),

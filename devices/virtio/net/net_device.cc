@@ -29,8 +29,10 @@ const Clock& clock_of(const NetDeviceOptions& options) {
 }  // namespace
 
 Result<std::unique_ptr<NetDevice>> NetDevice::create(const NetDeviceOptions& options, Tap tap) {
-    auto rx = EMBER_TRY(RateLimiter::create(options.rx_bandwidth, options.rx_ops, clock_of(options)));
-    auto tx = EMBER_TRY(RateLimiter::create(options.tx_bandwidth, options.tx_ops, clock_of(options)));
+    auto rx =
+        EMBER_TRY(RateLimiter::create(options.rx_bandwidth, options.rx_ops, clock_of(options)));
+    auto tx =
+        EMBER_TRY(RateLimiter::create(options.tx_bandwidth, options.tx_ops, clock_of(options)));
     return std::unique_ptr<NetDevice>(
         new NetDevice(options, std::move(tap), std::move(rx), std::move(tx)));
 }
@@ -46,12 +48,11 @@ NetDevice::NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimi
 }
 
 uint64_t NetDevice::device_features() const {
-    uint64_t features = feature_bit(kFeatureVersion1) | feature_bit(kFeatureEventIdx) |
-                        feature_bit(kNetFCsum) | feature_bit(kNetFGuestCsum) |
-                        feature_bit(kNetFGuestTso4) | feature_bit(kNetFGuestTso6) |
-                        feature_bit(kNetFGuestUfo) | feature_bit(kNetFHostTso4) |
-                        feature_bit(kNetFHostTso6) | feature_bit(kNetFHostUfo) |
-                        feature_bit(kNetFMrgRxbuf);
+    uint64_t features =
+        feature_bit(kFeatureVersion1) | feature_bit(kFeatureEventIdx) | feature_bit(kNetFCsum) |
+        feature_bit(kNetFGuestCsum) | feature_bit(kNetFGuestTso4) | feature_bit(kNetFGuestTso6) |
+        feature_bit(kNetFGuestUfo) | feature_bit(kNetFHostTso4) | feature_bit(kNetFHostTso6) |
+        feature_bit(kNetFHostUfo) | feature_bit(kNetFMrgRxbuf);
     if (options_.guest_mac) features |= feature_bit(kNetFMac);
     if (options_.mtu) features |= feature_bit(kNetFMtu);
     return features;
@@ -101,10 +102,10 @@ NetDeviceState NetDevice::save_state() const {
 Result<void> NetDevice::restore_state(const NetDeviceState& state) {
     if (is_activated()) return Error::invalid("virtio-net state", "restore into an active device");
     if (state.device_features != device_features()) {
-        return Error::invalid("virtio-net state",
-                              fmt::format("iface {} offers features {:#x}, the snapshot {:#x}",
-                                          options_.iface_id, device_features(),
-                                          state.device_features));
+        return Error::invalid(
+            "virtio-net state",
+            fmt::format("iface {} offers features {:#x}, the snapshot {:#x}", options_.iface_id,
+                        device_features(), state.device_features));
     }
     if (state.mtu != options_.mtu.value_or(0)) {
         return Error::invalid("virtio-net state",
@@ -145,8 +146,8 @@ void NetDevice::reset() {
 
 void NetDevice::fail_queue(const char* what, const Error& error) {
     ++counters_.event_fails;
-    EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "net {}: {}: {}", options_.iface_id,
-                      what, error.message());
+    EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "net {}: {}: {}", options_.iface_id, what,
+                      error.message());
     mark_needs_reset(interrupt_);
 }
 
@@ -163,7 +164,8 @@ void NetDevice::process_queue(uint32_t index) {
 std::vector<EventSource> NetDevice::event_sources() {
     return {
         // Edge-triggered: the device reads the tap until EAGAIN or remembers that it could not.
-        EventSource::always(tap_.fd(), [this] { process_tap_rx(); }, EPOLLIN | EPOLLET),
+        EventSource::always(
+            tap_.fd(), [this] { process_tap_rx(); }, EPOLLIN | EPOLLET),
         EventSource::always(rx_limiter_.timer_fd(), [this] { process_rx_rate_limiter_event(); }),
         EventSource::always(tx_limiter_.timer_fd(), [this] { process_tx_rate_limiter_event(); }),
     };

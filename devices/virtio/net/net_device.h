@@ -67,9 +67,9 @@ struct NetCounters {
 // applies the negotiated offloads to it.
 struct NetDeviceState {
     uint64_t device_features = 0;  // Offered: the restored device's options must offer the same.
-    MacAddress mac{};              // The configuration space's MAC (the driver may have written it).
+    MacAddress mac{};  // The configuration space's MAC (the driver may have written it).
     uint16_t mtu = 0;
-    uint32_t tap_offload = 0;      // TUN_F_* from the acked GUEST_* features, for inspection.
+    uint32_t tap_offload = 0;  // TUN_F_* from the acked GUEST_* features, for inspection.
     // Tokens left, so that a restore does not refill the buckets.
     RateLimiterState rx_rate_limiter;
     RateLimiterState tx_rate_limiter;
@@ -143,9 +143,9 @@ private:
 
     std::vector<uint8_t> rx_frame_;  // kMaxFrameBytes: the frame read from the tap.
     size_t rx_frame_len_ = 0;
-    bool rx_pending_ = false;         // rx_frame_ holds a frame not yet given to the guest.
-    bool rx_tokens_taken_ = false;    // Its rate-limiter tokens are already consumed.
-    bool tap_readable_ = false;       // Edge-triggered: the tap may hold more frames.
+    bool rx_pending_ = false;       // rx_frame_ holds a frame not yet given to the guest.
+    bool rx_tokens_taken_ = false;  // Its rate-limiter tokens are already consumed.
+    bool tap_readable_ = false;     // Edge-triggered: the tap may hold more frames.
     std::vector<iovec> tx_iov_;
 
     NetCounters counters_;

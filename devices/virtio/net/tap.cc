@@ -27,7 +27,9 @@ Result<Tap> Tap::open(const std::string& if_name) {
     return Tap(std::move(fd), if_name, true);
 }
 
-Tap Tap::from_fd(UniqueFd fd, std::string name) { return Tap(std::move(fd), std::move(name), false); }
+Tap Tap::from_fd(UniqueFd fd, std::string name) {
+    return Tap(std::move(fd), std::move(name), false);
+}
 
 Result<void> Tap::set_offload(unsigned tun_flags) {
     if (!tun_) return ok();

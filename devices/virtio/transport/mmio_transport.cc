@@ -12,8 +12,7 @@ MmioTransport::MmioTransport(VirtioDevice& device, const GuestMemory& memory, Ir
                              NotifyCallback notify)
     : device_(&device), memory_(&memory), interrupt_(irq), notify_(std::move(notify)) {}
 
-MmioTransport::MmioTransport(VirtioDevice& device, const GuestMemory& memory,
-                             NotifyCallback notify)
+MmioTransport::MmioTransport(VirtioDevice& device, const GuestMemory& memory, NotifyCallback notify)
     : device_(&device), memory_(&memory), notify_(std::move(notify)) {}
 
 MmioTransport::MmioTransport(std::unique_ptr<VirtioDevice> device, const GuestMemory& memory,
@@ -30,8 +29,8 @@ uint32_t MmioTransport::device_status() const {
 
 void MmioTransport::bad_access(const char* what, uint64_t offset) {
     ++counters_.invalid_accesses;
-    EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "virtio-mmio: {} at offset {:#x}",
-                      what, offset);
+    EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "virtio-mmio: {} at offset {:#x}", what,
+                      offset);
 }
 
 void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
@@ -71,24 +70,18 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
     auto& queues = device_->queues();
     const Queue* queue = queue_sel_ < queues.size() ? &queues[queue_sel_] : nullptr;
     switch (offset) {
-        case mmio::kMagicValue:
-            return mmio::kMagic;
-        case mmio::kVersion:
-            return mmio::kVersion2;
-        case mmio::kDeviceId:
-            return device_->device_type();
-        case mmio::kVendorId:
-            return mmio::kVendor;
+        case mmio::kMagicValue: return mmio::kMagic;
+        case mmio::kVersion: return mmio::kVersion2;
+        case mmio::kDeviceId: return device_->device_type();
+        case mmio::kVendorId: return mmio::kVendor;
         case mmio::kDeviceFeatures: {
             const uint64_t features = device_->device_features();
             if (device_features_sel_ == 0) return static_cast<uint32_t>(features);
             if (device_features_sel_ == 1) return static_cast<uint32_t>(features >> 32);
             return 0;
         }
-        case mmio::kQueueNumMax:
-            return queue ? queue->max_size() : 0;
-        case mmio::kQueueReady:
-            return queue && queue->ready() ? 1 : 0;
+        case mmio::kQueueNumMax: return queue ? queue->max_size() : 0;
+        case mmio::kQueueReady: return queue && queue->ready() ? 1 : 0;
         case mmio::kQueueDescLow:
             return queue ? static_cast<uint32_t>(queue->desc_table().value()) : 0;
         case mmio::kQueueDescHigh:
@@ -101,22 +94,18 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
             return queue ? static_cast<uint32_t>(queue->used_ring().value()) : 0;
         case mmio::kQueueDeviceHigh:
             return queue ? static_cast<uint32_t>(queue->used_ring().value() >> 32) : 0;
-        case mmio::kInterruptStatus:
-            return interrupt_.status();
-        case mmio::kStatus:
-            return device_status();
-        case mmio::kConfigGeneration:
-            return device_->config_generation();
-        default:
-            bad_access("read of unknown register", offset);
-            return 0;
+        case mmio::kInterruptStatus: return interrupt_.status();
+        case mmio::kStatus: return device_status();
+        case mmio::kConfigGeneration: return device_->config_generation();
+        default: bad_access("read of unknown register", offset); return 0;
     }
 }
 
 Queue* MmioTransport::writable_queue() {
     auto& queues = device_->queues();
     const bool configuring = (status_ & kStatusFeaturesOk) && !(status_ & kStatusDriverOk) &&
-                             !(status_ & kStatusFailed) && !activate_failed_ && !device_->needs_reset();
+                             !(status_ & kStatusFailed) && !activate_failed_ &&
+                             !device_->needs_reset();
     if (!configuring || queue_sel_ >= queues.size()) return nullptr;
     return &queues[queue_sel_];
 }
@@ -134,12 +123,8 @@ GuestAddress with_high(GuestAddress a, uint32_t high) {
 
 void MmioTransport::write_register(uint64_t offset, uint32_t value) {
     switch (offset) {
-        case mmio::kDeviceFeaturesSel:
-            device_features_sel_ = value;
-            return;
-        case mmio::kDriverFeaturesSel:
-            driver_features_sel_ = value;
-            return;
+        case mmio::kDeviceFeaturesSel: device_features_sel_ = value; return;
+        case mmio::kDriverFeaturesSel: driver_features_sel_ = value; return;
         case mmio::kDriverFeatures: {
             // virtio 1.2 §3.1.1: features are written after DRIVER and before FEATURES_OK.
             if (!(status_ & kStatusDriver) || (status_ & kStatusFeaturesOk)) {
@@ -155,9 +140,7 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
             }
             return;
         }
-        case mmio::kQueueSel:
-            queue_sel_ = value;
-            return;
+        case mmio::kQueueSel: queue_sel_ = value; return;
         case mmio::kQueueNotify:
             if (!device_->is_activated()) {
                 bad_access("notify before DRIVER_OK", offset);
@@ -173,12 +156,8 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
                 device_->process_queue(value);
             }
             return;
-        case mmio::kInterruptAck:
-            interrupt_.acknowledge(value);
-            return;
-        case mmio::kStatus:
-            set_status(value);
-            return;
+        case mmio::kInterruptAck: interrupt_.acknowledge(value); return;
+        case mmio::kStatus: set_status(value); return;
         case mmio::kQueueNum:
         case mmio::kQueueReady:
         case mmio::kQueueDescLow:
@@ -186,11 +165,8 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
         case mmio::kQueueDriverLow:
         case mmio::kQueueDriverHigh:
         case mmio::kQueueDeviceLow:
-        case mmio::kQueueDeviceHigh:
-            break;
-        default:
-            bad_access("write of unknown or read-only register", offset);
-            return;
+        case mmio::kQueueDeviceHigh: break;
+        default: bad_access("write of unknown or read-only register", offset); return;
     }
 
     Queue* queue = writable_queue();
@@ -202,9 +178,7 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
         case mmio::kQueueNum:
             queue->set_size(static_cast<uint16_t>(value > 0xffff ? 0 : value));
             return;
-        case mmio::kQueueReady:
-            queue->set_ready(value == 1);
-            return;
+        case mmio::kQueueReady: queue->set_ready(value == 1); return;
         case mmio::kQueueDescLow:
             queue->set_desc_table(with_low(queue->desc_table(), value));
             return;
@@ -223,8 +197,7 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
         case mmio::kQueueDeviceHigh:
             queue->set_used_ring(with_high(queue->used_ring(), value));
             return;
-        default:
-            return;
+        default: return;
     }
 }
 
@@ -245,11 +218,13 @@ void MmioTransport::set_status(uint32_t value) {
         status_ |= kStatusAcknowledge;
     }
     if (added & kStatusDriver) {
-        if (!(status_ & kStatusAcknowledge)) return bad_access("DRIVER out of order", mmio::kStatus);
+        if (!(status_ & kStatusAcknowledge))
+            return bad_access("DRIVER out of order", mmio::kStatus);
         status_ |= kStatusDriver;
     }
     if (added & kStatusFeaturesOk) {
-        if (!(status_ & kStatusDriver)) return bad_access("FEATURES_OK out of order", mmio::kStatus);
+        if (!(status_ & kStatusDriver))
+            return bad_access("FEATURES_OK out of order", mmio::kStatus);
         const uint64_t offered = device_->device_features();
         if (driver_features_ & ~offered) {
             EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning,
@@ -265,7 +240,8 @@ void MmioTransport::set_status(uint32_t value) {
         status_ |= kStatusFeaturesOk;
     }
     if (added & kStatusDriverOk) {
-        if (!(status_ & kStatusFeaturesOk)) return bad_access("DRIVER_OK out of order", mmio::kStatus);
+        if (!(status_ & kStatusFeaturesOk))
+            return bad_access("DRIVER_OK out of order", mmio::kStatus);
         status_ |= kStatusDriverOk;
         activate();
     }
@@ -330,8 +306,8 @@ MmioTransportState MmioTransport::save_state() const {
 }
 
 Result<void> MmioTransport::restore_state(const MmioTransportState& state) {
-    constexpr uint32_t kKnownStatus = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk |
-                                      kStatusDriverOk | kStatusFailed;
+    constexpr uint32_t kKnownStatus =
+        kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk | kStatusFailed;
     const uint32_t status = state.status;
     if (status & ~kKnownStatus) {
         return Error::invalid("virtio-mmio state", fmt::format("bad status {:#x}", status));
@@ -341,7 +317,8 @@ Result<void> MmioTransport::restore_state(const MmioTransportState& state) {
                          (!(status & kStatusFeaturesOk) || (status & kStatusDriver)) &&
                          (!(status & kStatusDriverOk) || (status & kStatusFeaturesOk));
     if (!ordered) {
-        return Error::invalid("virtio-mmio state", fmt::format("status {:#x} out of order", status));
+        return Error::invalid("virtio-mmio state",
+                              fmt::format("status {:#x} out of order", status));
     }
     if (state.activate_failed > 1) return Error::invalid("virtio-mmio state", "bad activate flag");
     if (state.interrupt_status & ~(kInterruptUsedBuffer | kInterruptConfigChange)) {
@@ -364,7 +341,8 @@ Result<void> MmioTransport::restore_state(const MmioTransportState& state) {
     }
     if (state.device.activated) {
         for (const QueueState& q : state.device.queues) {
-            if (!q.ready) return Error::invalid("virtio-mmio state", "active device, queue not ready");
+            if (!q.ready)
+                return Error::invalid("virtio-mmio state", "active device, queue not ready");
         }
     }
     if (device_->is_activated() || status_ != 0) {

@@ -47,7 +47,8 @@ Result<BpfProgram> compile_thread(const ThreadPolicy& policy, std::string_view t
     if (!ctx) return Error::invalid("seccomp_init", name);
     for (const Rule& rule : policy.rules) {
         int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
-        if (nr == __NR_SCMP_ERROR) return Error::invalid("unknown syscall", name + "." + rule.syscall);
+        if (nr == __NR_SCMP_ERROR)
+            return Error::invalid("unknown syscall", name + "." + rule.syscall);
         std::vector<scmp_arg_cmp> cmps;
         for (const ArgCheck& check : rule.args) cmps.push_back(to_libseccomp(check));
         EMBER_TRY(from_rc(seccomp_rule_add_array(ctx.get(), policy.filter_action, nr,

@@ -1,12 +1,12 @@
 // The symbolic constants a policy file may use as argument values, taken from the system headers
 // at build time so the policy cannot drift from the ABI.
-#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -27,7 +27,8 @@ struct Constant {
     uint64_t value;
 };
 
-#define EMBER_CONSTANT(name) Constant{#name, static_cast<uint64_t>(name)}
+#define EMBER_CONSTANT(name) \
+    Constant { #name, static_cast < uint64_t>(name) }
 // KVM ioctls whose struct ends in a flexible array: the macros give other numbers in C++
 // (see vmm/kvm/kvm_abi.h), so these come from Ember's own definitions.
 
@@ -150,7 +151,8 @@ std::optional<uint64_t> resolve_value(std::string_view text) {
     size_t start = 0;
     while (true) {
         size_t bar = text.find('|', start);
-        auto part = resolve_one(text.substr(start, bar == std::string_view::npos ? bar : bar - start));
+        auto part =
+            resolve_one(text.substr(start, bar == std::string_view::npos ? bar : bar - start));
         if (!part) return std::nullopt;
         result |= *part;
         if (bar == std::string_view::npos) return result;

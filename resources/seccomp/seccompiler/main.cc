@@ -14,7 +14,8 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ember-seccompiler --input-file POLICY.json [--output-file OUT.bpf] [--cc-output OUT.cc]\n";
+    "Usage: ember-seccompiler --input-file POLICY.json [--output-file OUT.bpf] [--cc-output "
+    "OUT.cc]\n";
 
 bool write_file(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
     std::array<ember::BpfProgram, ember::kThreadKindCount> programs;
     for (size_t i = 0; i < ember::kThreadKindCount; ++i) {
         auto kind = static_cast<ember::ThreadKind>(i);
-        auto program = ember::seccompiler::compile_thread((*policy)[i], ember::thread_kind_name(kind));
+        auto program =
+            ember::seccompiler::compile_thread((*policy)[i], ember::thread_kind_name(kind));
         if (!program) {
             std::fprintf(stderr, "ember-seccompiler: %s: %s\n", input.c_str(),
                          program.error().message().c_str());

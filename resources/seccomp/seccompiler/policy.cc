@@ -62,13 +62,20 @@ Result<ArgCheck> parse_arg(const Value& v, const std::string& where) {
     if (op == v.MemberEnd()) return Error::invalid("seccomp policy: arg without op", where);
     if (op->value.IsString()) {
         std::string_view s = op->value.GetString();
-        if (s == "eq") check.op = SCMP_CMP_EQ;
-        else if (s == "ne") check.op = SCMP_CMP_NE;
-        else if (s == "lt") check.op = SCMP_CMP_LT;
-        else if (s == "le") check.op = SCMP_CMP_LE;
-        else if (s == "gt") check.op = SCMP_CMP_GT;
-        else if (s == "ge") check.op = SCMP_CMP_GE;
-        else return Error::invalid("seccomp policy: bad op", where);
+        if (s == "eq")
+            check.op = SCMP_CMP_EQ;
+        else if (s == "ne")
+            check.op = SCMP_CMP_NE;
+        else if (s == "lt")
+            check.op = SCMP_CMP_LT;
+        else if (s == "le")
+            check.op = SCMP_CMP_LE;
+        else if (s == "gt")
+            check.op = SCMP_CMP_GT;
+        else if (s == "ge")
+            check.op = SCMP_CMP_GE;
+        else
+            return Error::invalid("seccomp policy: bad op", where);
     } else if (op->value.IsObject() && op->value.HasMember("masked_eq")) {
         check.op = SCMP_CMP_MASKED_EQ;
         check.mask = EMBER_TRY(parse_value(op->value["masked_eq"], where));
@@ -83,14 +90,16 @@ Result<ArgCheck> parse_arg(const Value& v, const std::string& where) {
 }
 
 Result<ThreadPolicy> parse_thread(const Value& v, const std::string& thread) {
-    if (!v.IsObject()) return Error::invalid("seccomp policy: thread entry is not an object", thread);
+    if (!v.IsObject())
+        return Error::invalid("seccomp policy: thread entry is not an object", thread);
     ThreadPolicy policy;
     auto def = v.FindMember("default_action");
     auto filt = v.FindMember("filter_action");
     auto rules = v.FindMember("filter");
     if (def == v.MemberEnd() || filt == v.MemberEnd() || rules == v.MemberEnd() ||
         !rules->value.IsArray()) {
-        return Error::invalid("seccomp policy: needs default_action, filter_action, filter", thread);
+        return Error::invalid("seccomp policy: needs default_action, filter_action, filter",
+                              thread);
     }
     policy.default_action = EMBER_TRY(parse_action(def->value, thread + ".default_action"));
     policy.filter_action = EMBER_TRY(parse_action(filt->value, thread + ".filter_action"));
@@ -104,7 +113,8 @@ Result<ThreadPolicy> parse_thread(const Value& v, const std::string& thread) {
         std::string where = thread + "." + rule.syscall;
         auto args = r.FindMember("args");
         if (args != r.MemberEnd()) {
-            if (!args->value.IsArray()) return Error::invalid("seccomp policy: args not a list", where);
+            if (!args->value.IsArray())
+                return Error::invalid("seccomp policy: args not a list", where);
             for (const Value& a : args->value.GetArray()) {
                 rule.args.push_back(EMBER_TRY(parse_arg(a, where)));
             }

@@ -5,11 +5,11 @@
 // Hostile clients, in equal parts: idle (connect, send nothing), slowloris (one header byte a
 // second), half-sent headers (then silence) and pipeliners (send GET / as fast as the socket
 // takes it, never read). A dropped hostile client reconnects at once; as many as ember's table
-// and listen queue hold are connected at any moment, the rest retry connect() every 20 ms. Each round, a fresh well-behaved client connects and sends GET / and
-// then PUT /machine-config on the same connection; each latency runs from the request's first
-// byte (GET: from connect()) to the whole answer. Rounds are 1 s apart, after a 7 s warm-up in
-// which every hostile kind has passed ember's 5 s deadlines at least once. ember's output goes
-// to $EMBER_FLOOD_LOG if that is set.
+// and listen queue hold are connected at any moment, the rest retry connect() every 20 ms. Each
+// round, a fresh well-behaved client connects and sends GET / and then PUT /machine-config on the
+// same connection; each latency runs from the request's first byte (GET: from connect()) to the
+// whole answer. Rounds are 1 s apart, after a 7 s warm-up in which every hostile kind has passed
+// ember's 5 s deadlines at least once. ember's output goes to $EMBER_FLOOD_LOG if that is set.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -59,7 +59,7 @@ public:
     Flood(std::string path, size_t count) : path_(std::move(path)), slots_(count) {
         epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
         for (size_t i = 0; i < count; ++i) slots_[i].kind = static_cast<Kind>(i % 4);
-        thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+        thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
     }
     size_t connected() const { return connected_.load(); }
     uint64_t reconnects() const { return reconnects_.load(); }
@@ -120,7 +120,7 @@ private:
         }
     }
 
-    void run(std::stop_token stop) {
+    void run(const std::stop_token& stop) {
         std::vector<epoll_event> events(256);
         auto next_tick = Clock::now();
         while (!stop.stop_requested()) {
@@ -175,7 +175,8 @@ private:
 std::string read_answer(int fd, Clock::time_point deadline) {
     std::string buffer;
     for (;;) {
-        if (ember::bench::complete_response_size(buffer) > 0) return buffer.substr(0, buffer.find("\r\n"));
+        if (ember::bench::complete_response_size(buffer) > 0)
+            return buffer.substr(0, buffer.find("\r\n"));
         auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) return "timeout";
         pollfd p{fd, POLLIN, 0};
@@ -220,9 +221,10 @@ Round well_behaved(const std::string& path) {
     }
     r.get_ms = std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
     const std::string body = R"({"vcpu_count": 1, "mem_size_mib": 128})";
-    std::string put = "PUT /machine-config HTTP/1.1\r\nHost: localhost\r\n"
-                      "Content-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string put =
+        "PUT /machine-config HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     begin = Clock::now();
     if (::send(fd.get(), put.data(), put.size(), MSG_NOSIGNAL) < 0) {
         r.failure = "send PUT failed";
@@ -252,9 +254,9 @@ void print(const char* what, const std::vector<double>& v) {
         std::printf("    %-22s no answer in any round\n", what);
         return;
     }
-    std::printf("    %-22s median %8.3f ms, min %8.3f, max %8.3f (%zu answered)\n", what,
-                median(v), *std::min_element(v.begin(), v.end()),
-                *std::max_element(v.begin(), v.end()), v.size());
+    std::printf("    %-22s median %8.3f ms, min %8.3f, max %8.3f (%zu answered)\n", what, median(v),
+                *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
+                v.size());
 }
 
 Figures measure(const std::string& path, int rounds) {
@@ -314,9 +316,10 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(1ms);
     }
 
-    std::printf("api_conn_flood_bench: %s, %d rounds 1 s apart; latency of a fresh client's\n"
-                "GET / (from connect) and PUT /machine-config (same connection)\n",
-                ember, rounds);
+    std::printf(
+        "api_conn_flood_bench: %s, %d rounds 1 s apart; latency of a fresh client's\n"
+        "GET / (from connect) and PUT /machine-config (same connection)\n",
+        ember, rounds);
     Figures quiet = measure(sock, rounds);
     std::printf("  0 hostile connections:\n");
     print("GET / (from connect)", quiet.get);
@@ -342,9 +345,10 @@ int main(int argc, char** argv) {
         }
         reconnects = flood.reconnects() - before;
     }
-    std::printf("  %zu hostile clients (%zu-%zu connected or queued at each round; %lu dropped by\n"
-                "  ember and reconnected while measuring):\n",
-                hostile, connected_min, connected_max, static_cast<unsigned long>(reconnects));
+    std::printf(
+        "  %zu hostile clients (%zu-%zu connected or queued at each round; %lu dropped by\n"
+        "  ember and reconnected while measuring):\n",
+        hostile, connected_min, connected_max, static_cast<unsigned long>(reconnects));
     print("GET / (from connect)", loud.get);
     print("  of which connect()", loud.connect);
     print("PUT /machine-config", loud.put);

@@ -50,7 +50,8 @@ double startup_cpu_ms(int fd, const std::string& metrics_path) {
         "PUT /actions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         "Content-Length: 31\r\n\r\n{\"action_type\": \"FlushMetrics\"}";
     std::string buffer;
-    if (::send(fd, flush.data(), flush.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(flush.size()) ||
+    if (::send(fd, flush.data(), flush.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(flush.size()) ||
         !ember::bench::read_response(fd, buffer)) {
         return -1;
     }
@@ -59,7 +60,8 @@ double startup_cpu_ms(int fd, const std::string& metrics_path) {
     std::getline(in, line);
     const std::string key = "\"process_startup_time_cpu_us\":";
     size_t at = line.find(key);
-    return at == std::string::npos ? -1 : std::strtod(line.c_str() + at + key.size(), nullptr) / 1e3;
+    return at == std::string::npos ? -1
+                                   : std::strtod(line.c_str() + at + key.size(), nullptr) / 1e3;
 }
 
 Started start_ember(const char* ember, const std::string& sock) {
@@ -72,8 +74,8 @@ Started start_ember(const char* ember, const std::string& sock) {
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::dup2(null, 2);
-        ::execl(ember, ember, "--api-sock", sock.c_str(), "--metrics-path",
-                s.metrics_path.c_str(), static_cast<char*>(nullptr));
+        ::execl(ember, ember, "--api-sock", sock.c_str(), "--metrics-path", s.metrics_path.c_str(),
+                static_cast<char*>(nullptr));
         ::_exit(127);
     }
     auto deadline = begin + std::chrono::seconds(5);
@@ -123,12 +125,13 @@ int main(int argc, char** argv) {
         cpu.push_back(s.cpu_ms);
         stop_ember(s);
     }
-    std::printf("api_startup_bench: %d starts of %s until the API socket accepts:\n", starts, ember);
+    std::printf("api_startup_bench: %d starts of %s until the API socket accepts:\n", starts,
+                ember);
     std::printf("  wall ms: median %.2f, min %.2f, max %.2f\n", median(wall),
                 *std::min_element(wall.begin(), wall.end()),
                 *std::max_element(wall.begin(), wall.end()));
-    std::printf("  CPU ms (ember's own, all threads): median %.2f, min %.2f, max %.2f\n", median(cpu),
-                *std::min_element(cpu.begin(), cpu.end()),
+    std::printf("  CPU ms (ember's own, all threads): median %.2f, min %.2f, max %.2f\n",
+                median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()));
 
     Started s = start_ember(ember, sock);
@@ -146,10 +149,11 @@ int main(int argc, char** argv) {
         }
     }
     std::chrono::duration<double> elapsed = Clock::now() - begin;
-    std::printf("  %ld x GET / on one keep-alive connection to ember: %.0f requests/s, "
-                "%.1f us/request\n",
-                requests, static_cast<double>(requests) / elapsed.count(),
-                elapsed.count() * 1e6 / static_cast<double>(requests));
+    std::printf(
+        "  %ld x GET / on one keep-alive connection to ember: %.0f requests/s, "
+        "%.1f us/request\n",
+        requests, static_cast<double>(requests) / elapsed.count(),
+        elapsed.count() * 1e6 / static_cast<double>(requests));
     stop_ember(s);
     ::rmdir(dir);
     return 0;

@@ -63,6 +63,7 @@ double uffd_touch(const std::string& dir, const MemoryRegionState& region,
                                      dir + "/full"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t child = -1;

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <linux/fs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
         int src = -1;
         if (argc > 5 && (src = open(argv[5], O_RDONLY)) < 0) return die("open");
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
+        struct sockaddr_in addr = {.sin_family = AF_INET,
+                                   .sin_port = htons((uint16_t)atoi(argv[3]))};
         inet_pton(AF_INET, argv[2], &addr.sin_addr);
         if (connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) return die("connect");
         double t0 = now_s();

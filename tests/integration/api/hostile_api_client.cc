@@ -49,11 +49,12 @@ int run_random(const std::string& socket, uint64_t seed, int rounds, int seconds
     HostileGenerator gen(seed);
     auto start = std::chrono::steady_clock::now();
     int round = 0;
-    for (; round < rounds && std::chrono::steady_clock::now() - start < std::chrono::seconds(seconds);
+    for (;
+         round < rounds && std::chrono::steady_clock::now() - start < std::chrono::seconds(seconds);
          ++round) {
-        (void)send_and_receive(socket, gen.connection(),
-                               round % 7 == 0 ? std::chrono::milliseconds(20)
-                                              : std::chrono::seconds(20));
+        (void)send_and_receive(
+            socket, gen.connection(),
+            round % 7 == 0 ? std::chrono::milliseconds(20) : std::chrono::seconds(20));
         if (round % 10 == 9 && !still_serving(socket)) {
             std::printf("FAIL: seed %llu, round %d: GET / gets no 200\n",
                         static_cast<unsigned long long>(seed), round);

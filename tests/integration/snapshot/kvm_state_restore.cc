@@ -231,6 +231,7 @@ Result<void> run(const std::string& dir, const char* handler) {
     std::vector<std::string> args = {handler,      "--socket", sock,       "--mem-file",
                                      dir + "/mem", "--record", dir + "/ws"};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
     pid_t child = -1;

@@ -38,15 +38,15 @@ TEST(ApiUnderSeccompProperty, RandomHostileConnectionsNeverStopTheServer) {
         for (int i = 0; i < kRoundsPerChild && round < kRounds; ++i, ++round) {
             std::string bytes = gen.connection();
             // Some clients hang up without waiting for the answers.
-            (void)send_and_receive(child.socket_path(), bytes,
-                                   round % 7 == 0 ? std::chrono::milliseconds(20)
-                                                  : std::chrono::seconds(20));
-            ASSERT_TRUE(child.alive()) << "seed " << kSeed << ", round " << round << ": "
-                                       << child.obituary();
+            (void)send_and_receive(
+                child.socket_path(), bytes,
+                round % 7 == 0 ? std::chrono::milliseconds(20) : std::chrono::seconds(20));
+            ASSERT_TRUE(child.alive())
+                << "seed " << kSeed << ", round " << round << ": " << child.obituary();
         }
-        ASSERT_EQ(response_statuses(send_and_receive(child.socket_path(),
-                                                     http_request("GET", "/", ""))),
-                  std::vector<int>{200})
+        ASSERT_EQ(
+            response_statuses(send_and_receive(child.socket_path(), http_request("GET", "/", ""))),
+            std::vector<int>{200})
             << "seed " << kSeed << ", round " << round << ": " << child.obituary();
     }
     EXPECT_GE(round, 50) << "too few rounds in the time budget to mean anything";

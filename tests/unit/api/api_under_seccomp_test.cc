@@ -42,8 +42,7 @@ protected:
     // The child still runs and still answers.
     void expect_still_serving() {
         EXPECT_TRUE(child_->alive()) << child_->obituary();
-        EXPECT_EQ(send(http_request("GET", "/", "")), std::vector<int>{200})
-            << child_->obituary();
+        EXPECT_EQ(send(http_request("GET", "/", "")), std::vector<int>{200}) << child_->obituary();
     }
 
     std::string dir_;
@@ -120,7 +119,8 @@ TEST_F(ApiUnderSeccomp, TwoThousandPipelinedLargePutsAllGetAnAnswer) {
 }
 
 TEST_F(ApiUnderSeccomp, InvalidUtf8GetsA400AndTheProcessLivesOn) {
-    std::string body = "{\"vcpu_count\":1,\"mem_size_mib\":128,\"x\":\"\xff\xfe\xc0\x80\xed\xa0\x80\"}";
+    std::string body =
+        "{\"vcpu_count\":1,\"mem_size_mib\":128,\"x\":\"\xff\xfe\xc0\x80\xed\xa0\x80\"}";
     EXPECT_EQ(send(http_request("PUT", "/machine-config", body)), std::vector<int>{400});
     std::string big = "{\"drive_id\":\"";
     for (int i = 0; i < 10000; ++i) big += "\xc3\x28\xe2\x82";

@@ -94,7 +94,8 @@ TEST(RenderVmConfig, RoundTripsADefaultConfig) {
 TEST(ParseVmConfig, NamesTheKeyOfAWrongType) {
     EXPECT_EQ(error_of(R"({"machine-config": {"vcpu_count": "2", "mem_size_mib": 1}})"),
               "machine-config.vcpu_count: expected an integer");
-    EXPECT_EQ(error_of(R"({"drives": [{"drive_id": 1}]})"), "drives[0].drive_id: expected a string");
+    EXPECT_EQ(error_of(R"({"drives": [{"drive_id": 1}]})"),
+              "drives[0].drive_id: expected a string");
     EXPECT_EQ(error_of(R"({"drives": {}})"), "drives: expected an array");
     EXPECT_EQ(error_of(R"({"machine-config": {"vcpu_count": 1, "mem_size_mib": 1, "smt": 1}})"),
               "machine-config.smt: expected a boolean");
@@ -110,7 +111,8 @@ TEST(ParseVmConfig, NamesAnUnknownKey) {
 }
 
 TEST(ParseVmConfig, NamesAMissingRequiredField) {
-    EXPECT_EQ(error_of(R"({"boot-source": {}})"), "boot-source.kernel_image_path: missing required field");
+    EXPECT_EQ(error_of(R"({"boot-source": {}})"),
+              "boot-source.kernel_image_path: missing required field");
     EXPECT_EQ(error_of(R"({"machine-config": {"vcpu_count": 1}})"),
               "machine-config.mem_size_mib: missing required field");
     EXPECT_EQ(error_of(R"({"drives": [{"drive_id": "a", "path_on_host": "/a"}]})"),
@@ -120,8 +122,8 @@ TEST(ParseVmConfig, NamesAMissingRequiredField) {
 }
 
 TEST(ParseVmConfig, RefusesDevicesEmberLacks) {
-    for (const char* key : {"balloon", "vsock", "entropy", "pmem", "memory-hotplug", "mmds-config",
-                            "cpu-config"}) {
+    for (const char* key :
+         {"balloon", "vsock", "entropy", "pmem", "memory-hotplug", "mmds-config", "cpu-config"}) {
         std::string err = error_of(fmt::format(R"({{"{}": {{}}}})", key));
         EXPECT_NE(err.find("Ember does not support"), std::string::npos) << key << ": " << err;
         EXPECT_EQ(err.rfind(key, 0), 0u) << err;
@@ -131,15 +133,17 @@ TEST(ParseVmConfig, RefusesDevicesEmberLacks) {
 TEST(ParseVmConfig, RefusesBadEnumValuesListingTheChoices) {
     std::string err = error_of(R"({"drives": [{"drive_id": "a", "path_on_host": "/a",
         "is_root_device": false, "cache_type": "Fast"}]})");
-    EXPECT_EQ(err, "drives[0].cache_type: unknown value \"Fast\", expected one of \"Unsafe\", "
-                   "\"Writeback\"");
+    EXPECT_EQ(err,
+              "drives[0].cache_type: unknown value \"Fast\", expected one of \"Unsafe\", "
+              "\"Writeback\"");
 }
 
 TEST(ParseVmConfig, RefusesNegativeAndOutOfRangeIntegers) {
     EXPECT_EQ(error_of(R"({"machine-config": {"vcpu_count": -1, "mem_size_mib": 1}})"),
               "machine-config.vcpu_count: must not be negative");
     EXPECT_EQ(error_of(R"({"network-interfaces": [{"iface_id": "a", "host_dev_name": "t",
-        "mtu": 70000}]})"), "network-interfaces[0].mtu: must be at most 65535");
+        "mtu": 70000}]})"),
+              "network-interfaces[0].mtu: must be at most 65535");
     EXPECT_EQ(error_of(R"({"machine-config": {"vcpu_count": 1.5, "mem_size_mib": 1}})"),
               "machine-config.vcpu_count: expected an integer");
 }
@@ -152,8 +156,9 @@ TEST(ParseVmConfig, RefusesMalformedJsonAndNonObjects) {
 }
 
 TEST(ParseVmConfig, RefusesAKeyGivenTwice) {
-    EXPECT_EQ(error_of(R"({"boot-source": {"kernel_image_path": "/k", "kernel_image_path": "/j"}})"),
-              "boot-source.kernel_image_path: field given twice");
+    EXPECT_EQ(
+        error_of(R"({"boot-source": {"kernel_image_path": "/k", "kernel_image_path": "/j"}})"),
+        "boot-source.kernel_image_path: field given twice");
 }
 
 // The file is only parsed here; its rules are checked once, by the VMM that takes it

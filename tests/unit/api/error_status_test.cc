@@ -27,8 +27,8 @@ TEST(ErrorStatus, ControllerErrorsOfEveryKindGiveTheSameBytes) {
         testing::FakeVmmController fake;
         fake.fail_with(error);
         Router router(fake);
-        HttpResponse r = router.handle(
-            make_request(HttpMethod::kPatch, "/drives/x", R"({"drive_id": "x"})"));
+        HttpResponse r =
+            router.handle(make_request(HttpMethod::kPatch, "/drives/x", R"({"drive_id": "x"})"));
         std::string wire = serialize(r, true);
         EXPECT_EQ(wire,
                   "HTTP/1.1 400 Bad Request\r\nServer: Firecracker API\r\n"

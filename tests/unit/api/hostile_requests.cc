@@ -7,7 +7,9 @@
 
 namespace ember::api::testing {
 
-std::string nested_arrays(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string nested_arrays(size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+}
 
 std::string nested_objects(size_t depth) {
     std::string out;
@@ -54,9 +56,9 @@ std::vector<HostileCase> hostile_cases(size_t limit) {
     std::string utf8 = "{\"drive_id\":\"";
     while (utf8.size() + 8 < limit - 2) utf8 += "\xc3\x28\xe2\x82";
     put("a drive_id of invalid UTF-8 filling the body", "/drives/x", utf8 + "\"}", 400);
-    for (const char* path : {"/drives/rootfs", "/boot-source", "/network-interfaces/eth0",
-                             "/logger", "/metrics", "/mmds", "/snapshot/create", "/vm",
-                             "/machine-config", "/actions"}) {
+    for (const char* path :
+         {"/drives/rootfs", "/boot-source", "/network-interfaces/eth0", "/logger", "/metrics",
+          "/mmds", "/snapshot/create", "/vm", "/machine-config", "/actions"}) {
         // An answer, whichever: PUT /mmds takes any object where MMDS is supported.
         put(std::string("a large body on PUT ") + path, path, body_of_size(limit * 3 / 4),
             kAnyStatus);
@@ -78,7 +80,7 @@ bool statuses_match(const std::vector<int>& got, const std::vector<int>& wanted)
 std::string HostileGenerator::connection() {
     std::string out;
     size_t requests = pick({1, 1, 1, 2, 16, 300, 3000});
-    for (size_t i = 0; i < requests && out.size() < 4 * 1024 * 1024; ++i) {
+    for (size_t i = 0; i < requests && out.size() < size_t{4} * 1024 * 1024; ++i) {
         out += request(i + 1 == requests);
     }
     return out;
@@ -94,11 +96,21 @@ size_t HostileGenerator::pick(std::initializer_list<size_t> choices) {
 
 std::string HostileGenerator::request(bool last) {
     if (below(10) == 0) return random_bytes(below(70000));
-    static const char* kMethods[] = {"GET", "PUT", "PATCH", "DELETE", "POST"};
-    static const char* kPaths[] = {"/", "/machine-config", "/drives/rootfs", "/boot-source",
-                                   "/network-interfaces/eth0", "/actions", "/logger",
-                                   "/metrics", "/mmds", "/vm", "/snapshot/create",
-                                   "/balloon", "/vm/config", "/entropy"};
+    static const char* const kMethods[] = {"GET", "PUT", "PATCH", "DELETE", "POST"};
+    static const char* const kPaths[] = {"/",
+                                         "/machine-config",
+                                         "/drives/rootfs",
+                                         "/boot-source",
+                                         "/network-interfaces/eth0",
+                                         "/actions",
+                                         "/logger",
+                                         "/metrics",
+                                         "/mmds",
+                                         "/vm",
+                                         "/snapshot/create",
+                                         "/balloon",
+                                         "/vm/config",
+                                         "/entropy"};
     std::string method = kMethods[below(std::size(kMethods))];
     std::string path = kPaths[below(std::size(kPaths))];
     if (method == "GET") return http_request(method, path, "", last);
@@ -109,8 +121,9 @@ std::string HostileGenerator::body() {
     switch (below(6)) {
         case 0: return nest(1 + below(body_limit_ / 2));
         case 1: return keys(below(12000));
-        case 2: return string_field(pick({100, 4096, 32768, 40000, body_limit_ - 100,
-                                          body_limit_, body_limit_ + 1, 70000}));
+        case 2:
+            return string_field(pick(
+                {100, 4096, 32768, 40000, body_limit_ - 100, body_limit_, body_limit_ + 1, 70000}));
         case 3: return random_bytes(below(body_limit_ + 1000));
         case 4: return mixed(below(8));
         default: return R"({"vcpu_count":1,"mem_size_mib":128})";
@@ -134,8 +147,7 @@ std::string HostileGenerator::keys(size_t count) {
     std::string out = "{";
     for (size_t i = 0; i < count && out.size() < body_limit_ - 16; ++i) {
         if (i) out += ",";
-        out += "\"" + std::to_string(below(3) == 0 ? i : 0) + "\":" +
-               (below(5) == 0 ? "{}" : "1");
+        out += "\"" + std::to_string(below(3) == 0 ? i : 0) + "\":" + (below(5) == 0 ? "{}" : "1");
     }
     return out + "}";
 }

@@ -11,9 +11,9 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -149,9 +149,10 @@ std::string body_of(const std::string& response) {
 constexpr const char* kGetRoot = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 std::string put_request(std::string_view path, std::string_view body) {
-    return fmt::format("PUT {} HTTP/1.1\r\nContent-Type: application/json\r\n"
-                       "Content-Length: {}\r\n\r\n{}",
-                       path, body.size(), body);
+    return fmt::format(
+        "PUT {} HTTP/1.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: {}\r\n\r\n{}",
+        path, body.size(), body);
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -228,7 +229,8 @@ TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
 TEST_F(HttpServerTest, AnswersAFaultForABadBodyAndKeepsTheConnection) {
     start();
     Client c(options.socket_path);
-    ASSERT_TRUE(c.send(put_request("/machine-config", R"({"vcpu_count": "x", "mem_size_mib": 1})")));
+    ASSERT_TRUE(
+        c.send(put_request("/machine-config", R"({"vcpu_count": "x", "mem_size_mib": 1})")));
     std::string r = c.receive();
     EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
     EXPECT_EQ(body_of(r), R"({"fault_message":"vcpu_count: expected an integer"})");
@@ -371,6 +373,7 @@ TEST_F(HttpServerTest, ServesAHundredClientsAtOnce) {
     for (auto& c : clients) EXPECT_EQ(status_line(c->receive()), "HTTP/1.1 200 OK");
     // And from 100 threads at once.
     std::vector<std::jthread> threads;
+    threads.reserve(100);
     std::atomic<int> good{0};
     for (int i = 0; i < 100; ++i) {
         threads.emplace_back([&] {
@@ -583,7 +586,8 @@ TEST_F(SteppedServerTest, ServesNewcomersWhileEverySlotIsHeldByStalledClients) {
         switch (i % 4) {
             case 0: break;  // Connected, silent.
             case 1: ASSERT_TRUE(c->send("GET / HTTP/1.1\r\nX-Drip: a")); break;
-            case 2: ASSERT_TRUE(c->send(put_request("/machine-config", "{\"vcpu").substr(0, 60)));
+            case 2:
+                ASSERT_TRUE(c->send(put_request("/machine-config", "{\"vcpu").substr(0, 60)));
                 break;
             case 3: c->send_until_full(kGetRoot); break;
         }
@@ -652,7 +656,8 @@ private:
 };
 
 TEST_F(HttpServerTest, DoesNotSpinWhenOutOfFileDescriptors) {
-    if (ember::testing::kUnderSanitizer) GTEST_SKIP() << "no descriptor left for the sanitizers' checks";
+    if (ember::testing::kUnderSanitizer)
+        GTEST_SKIP() << "no descriptor left for the sanitizers' checks";
     start();
     ApiThreadCpu cpu;
     FdExhaustion exhausted(1);

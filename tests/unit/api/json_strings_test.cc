@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "api/config_file.h"
 #include "api/json/json_reader.h"
 #include "api/json/request_json.h"
-#include "api/config_file.h"
 #include "api/router.h"
 #include "tests/fakes/fake_vmm_controller.h"
 #include "tests/unit/api/test_request.h"
@@ -95,13 +95,20 @@ TEST(ParseVmConfig, RefusesANulInAConfigFilePath) {
 // Bodies whose strings are not UTF-8: a lone continuation byte, a 0xff, an overlong '/', a UTF-16
 // surrogate, a sequence cut short by the closing quote, and all of these in a key.
 const std::vector<std::string> kInvalidUtf8 = {
-    "\x80", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80", "a\xfe" "b",
+    "\x80",
+    "\xff",
+    "\xc0\xaf",
+    "\xed\xa0\x80",
+    "\xe2\x82",
+    "\xf4\x90\x80\x80",
+    "a\xfe"  // NOLINT(bugprone-suspicious-missing-comma): "\xfeb" would be one escape.
+    "b",
 };
 
 TEST_F(JsonStringsTest, AnswersInvalidUtf8InAValueWith400) {
     for (const std::string& bad : kInvalidUtf8) {
-        std::string body = R"({"drive_id": "rootfs", "path_on_host": "/r)" + bad +
-                           R"(", "is_root_device": true})";
+        std::string body =
+            R"({"drive_id": "rootfs", "path_on_host": "/r)" + bad + R"(", "is_root_device": true})";
         HttpResponse r = call(HttpMethod::kPut, "/drives/rootfs", body);
         EXPECT_EQ(r.status, 400);
         EXPECT_EQ(r.body.rfind(R"({"fault_message":"invalid UTF-8 in a string at offset )", 0), 0u)
@@ -133,7 +140,10 @@ TEST(ParseVmConfig, AcceptsValidMultiByteUtf8) {
 TEST(ToValidUtf8, ReplacesEachBadByteAndKeepsGoodSequences) {
     EXPECT_EQ(to_valid_utf8("plain"), "plain");
     EXPECT_EQ(to_valid_utf8("\xc3\xa9\xf0\x9f\x94\xa5"), "\xc3\xa9\xf0\x9f\x94\xa5");
-    EXPECT_EQ(to_valid_utf8("a\xff" "b"), "a\xef\xbf\xbd" "b");
+    EXPECT_EQ(to_valid_utf8("a\xff"
+                            "b"),
+              "a\xef\xbf\xbd"
+              "b");
     EXPECT_EQ(to_valid_utf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     EXPECT_EQ(to_valid_utf8("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
     EXPECT_EQ(to_valid_utf8(std::string("a\0b", 3)), std::string("a\0b", 3));

@@ -15,7 +15,7 @@
 namespace ember::api::testing {
 
 std::string send_and_receive(const std::string& socket, const std::string& bytes,
-                     std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout) {
     std::string received;
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return received;

@@ -12,7 +12,7 @@ namespace ember::api::testing {
 // stops reading until its answers are taken never deadlocks the exchange), until the server
 // closes the connection or `timeout` passes. Returns everything read.
 std::string send_and_receive(const std::string& socket, const std::string& bytes,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // The status codes of the HTTP/1.1 responses in `stream`, in order; stops at the first thing that
 // is not a complete response (Content-Length framed, as the server frames every answer).

@@ -39,8 +39,9 @@ constexpr const char* kNet = R"({"iface_id": "eth0", "host_dev_name": "tap0"})";
 TEST_F(RouterTest, AnswersInstanceInfoOnGetRoot) {
     HttpResponse r = get("/");
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, R"({"app_name":"Firecracker","id":"anonymous-instance","state":"Not started",)"
-                      R"("vmm_version":"1.7.0"})");
+    EXPECT_EQ(r.body,
+              R"({"app_name":"Firecracker","id":"anonymous-instance","state":"Not started",)"
+              R"("vmm_version":"1.7.0"})");
 }
 
 TEST_F(RouterTest, AnswersTheVersion) {
@@ -67,9 +68,9 @@ TEST_F(RouterTest, RefusesUnknownActions) {
 }
 
 TEST_F(RouterTest, SetsTheBootSource) {
-    EXPECT_EQ(put("/boot-source", R"({"kernel_image_path": "/vmlinux", "boot_args": "quiet"})")
-                  .status,
-              204);
+    EXPECT_EQ(
+        put("/boot-source", R"({"kernel_image_path": "/vmlinux", "boot_args": "quiet"})").status,
+        204);
     ASSERT_TRUE(fake.config.boot_source);
     EXPECT_EQ(fake.config.boot_source->kernel_image_path, "/vmlinux");
     EXPECT_EQ(fake.config.boot_source->boot_args, "quiet");
@@ -88,9 +89,9 @@ TEST_F(RouterTest, RefusesBadBootSources) {
 }
 
 TEST_F(RouterTest, PutsAndGetsTheMachineConfig) {
-    EXPECT_EQ(put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 512, "smt": true})")
-                  .status,
-              204);
+    EXPECT_EQ(
+        put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 512, "smt": true})").status,
+        204);
     EXPECT_EQ(fake.config.machine.vcpu_count, 2u);
     EXPECT_EQ(fake.config.machine.mem_size_mib, 512u);
     HttpResponse r = get("/machine-config");
@@ -120,8 +121,7 @@ TEST_F(RouterTest, RefusesBadMachineConfigs) {
 
 // PATCH hands the VMM the merged configuration, which the VMM checks as a whole.
 TEST_F(RouterTest, PatchSendsTheMergedMachineConfig) {
-    EXPECT_EQ(patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status,
-              204);
+    EXPECT_EQ(patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status, 204);
     EXPECT_EQ(fake.config.machine.huge_pages, HugePages::k2M);
     EXPECT_EQ(patch("/machine-config", R"({"mem_size_mib": 255})").status, 204);
     EXPECT_EQ(fake.config.machine.huge_pages, HugePages::k2M);
@@ -223,9 +223,9 @@ TEST_F(RouterTest, RendersTheVmConfig) {
 }
 
 TEST_F(RouterTest, ConfiguresLoggerMetricsAndSerial) {
-    EXPECT_EQ(put("/logger", R"({"log_path": "/l", "level": "warning", "show_level": true})")
-                  .status,
-              204);
+    EXPECT_EQ(
+        put("/logger", R"({"log_path": "/l", "level": "warning", "show_level": true})").status,
+        204);
     EXPECT_EQ(fake.config.logger->level, "warning");
     EXPECT_EQ(put("/metrics", R"({"metrics_path": "/m"})").status, 204);
     EXPECT_EQ(fake.config.metrics->metrics_path, "/m");
@@ -297,9 +297,9 @@ TEST_F(RouterTest, ReportsControllerErrorsAsFaults) {
 }
 
 TEST_F(RouterTest, RefusesDevicesEmberLacks) {
-    for (const char* path : {"/balloon", "/balloon/statistics", "/balloon/hinting/start", "/vsock",
-                             "/entropy", "/pmem/p0", "/hotplug/memory", "/mmds", "/mmds/config",
-                             "/cpu-config"}) {
+    for (const char* path :
+         {"/balloon", "/balloon/statistics", "/balloon/hinting/start", "/vsock", "/entropy",
+          "/pmem/p0", "/hotplug/memory", "/mmds", "/mmds/config", "/cpu-config"}) {
         expect_fault(put(path, "{}"), "Ember does not support");
         expect_fault(get(path), "Ember does not support");
     }
@@ -312,8 +312,9 @@ TEST_F(RouterTest, RefusesUnknownPathsAndMethodsAsFirecrackerDoes) {
     expect_fault(get("/actions"), "Invalid request method and/or path: GET /actions.");
     expect_fault(put("/drives", kDrive), "Invalid request method and/or path: PUT /drives.");
     expect_fault(put("/drives/a/b", kDrive), "Invalid request method and/or path");
-    expect_fault(call(HttpMethod::kOther, "/drives/a"), "Invalid request method and/or path: "
-                                                        "DELETE /drives/a.");
+    expect_fault(call(HttpMethod::kOther, "/drives/a"),
+                 "Invalid request method and/or path: "
+                 "DELETE /drives/a.");
     expect_fault(put("/vm", R"({"state": "Paused"})"), "Invalid request method and/or path");
 }
 

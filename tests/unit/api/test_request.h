@@ -1,4 +1,5 @@
-// An HttpRequest as the parser would hand it to the router, for tests that call the router directly.
+// An HttpRequest as the parser would hand it to the router, for tests that call the router
+// directly.
 #pragma once
 
 #include <string>

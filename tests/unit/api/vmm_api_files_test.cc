@@ -52,9 +52,8 @@ protected:
     // The answer to one request, or a failure (not a hang) if it takes over two seconds; the
     // vmm thread, blocked in open(), is then released by opening the FIFO's other end.
     HttpResponse call(HttpMethod method, const std::string& path, const std::string& body) {
-        auto answer = std::async(std::launch::async, [&] {
-            return router_->handle(make_request(method, path, body));
-        });
+        auto answer = std::async(std::launch::async,
+                                 [&] { return router_->handle(make_request(method, path, body)); });
         if (answer.wait_for(std::chrono::seconds(2)) == std::future_status::timeout) {
             ADD_FAILURE() << path << " blocked: " << body;
             UniqueFd release(::open(fifo_.c_str(), O_RDWR | O_NONBLOCK));
@@ -98,7 +97,7 @@ TEST_F(VmmApiFilesTest, RefusesADriveThatIsNotARegularFileOrBlockDeviceAndKeepsS
     for (const auto& [path, why] : cases) {
         for (const char* read_only : {"true", "false"}) {
             expect_fault(call(HttpMethod::kPut, "/drives/rootfs", drive(path, read_only)),
-                         "open disk: " + path + ": " + why);
+                         std::string("open disk: ").append(path).append(": ").append(why));
         }
     }
     EXPECT_EQ(call(HttpMethod::kGet, "/", "").status, 200);
@@ -108,8 +107,7 @@ TEST_F(VmmApiFilesTest, RefusesADriveThatIsNotARegularFileOrBlockDeviceAndKeepsS
 }
 
 TEST_F(VmmApiFilesTest, AcceptsAFifoWithNoReaderForTheLoggerAndMetrics) {
-    EXPECT_EQ(call(HttpMethod::kPut, "/logger", R"({"log_path": ")" + link_ + R"("})").status,
-              204);
+    EXPECT_EQ(call(HttpMethod::kPut, "/logger", R"({"log_path": ")" + link_ + R"("})").status, 204);
     EXPECT_EQ(call(HttpMethod::kPut, "/metrics", R"({"metrics_path": ")" + fifo_ + R"("})").status,
               204);
     EXPECT_EQ(call(HttpMethod::kPut, "/actions", R"({"action_type": "FlushMetrics"})").status, 204);

@@ -17,8 +17,8 @@
 
 #include "api/config_file.h"
 #include "api/router.h"
-#include "vmm/base/log.h"
 #include "tests/unit/api/test_request.h"
+#include "vmm/base/log.h"
 #include "vmm/core/vmm.h"
 
 namespace ember::api {
@@ -154,9 +154,9 @@ TEST_F(VmmApiTest, RefusesConfigurationsThatBreakItsRules) {
     expect_fault(
         vm.put("/machine-config", R"({"vcpu_count": 3, "mem_size_mib": 128, "smt": true})"),
         "vcpu_count: must be 1 or even");
-    expect_fault(vm.put("/machine-config",
-                        R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
-                 "mem_size_mib: 129 is not a multiple of the configured page size");
+    expect_fault(
+        vm.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
+        "mem_size_mib: 129 is not a multiple of the configured page size");
     expect_fault(vm.put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
                                               "is_root_device": false})"),
                  "drive_id: 'bad-id' may hold only letters, digits and '_'");
@@ -209,7 +209,8 @@ TEST_F(VmmApiTest, FailedSnapshotLoadAnswersAndEndsTheProcess) {
     std::string mem = touch("snap.mem");
     HttpResponse r = vm.put("/snapshot/load", R"({"snapshot_path": ")" + state +
                                                   R"(", "mem_backend": {"backend_type": "File",
-                                                  "backend_path": ")" + mem + R"("}})");
+                                                  "backend_path": ")" +
+                                                  mem + R"("}})");
     expect_fault(r, "snapshot load");
     expect_fault(r, "corrupt.state");
     EXPECT_EQ(vm.wait(), Vmm::kExitGeneric);
@@ -317,8 +318,7 @@ TEST_F(VmmApiTest, FlushMetricsWithoutAPathIsAccepted) {
 TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
     RunningVmm vm(dir_);
     std::string path = dir_ + "/ember.log";
-    expect_fault(vm.put("/logger", R"({"log_path": ")" + path + R"(", "level": "Loud"})"),
-                 "Loud");
+    expect_fault(vm.put("/logger", R"({"log_path": ")" + path + R"(", "level": "Loud"})"), "Loud");
     ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + path +
                                     R"(", "level": "Debug", "show_level": true,
                                     "show_log_origin": true})")
@@ -348,7 +348,7 @@ TEST_F(VmmApiTest, AnswersEveryPathAndMethodOfFirecrackersSpec) {
         const char* path;
         const char* body;
     };
-    const Case kSpec[] = {
+    static const Case kSpec[] = {
         {HttpMethod::kGet, "/", ""},
         {HttpMethod::kPut, "/actions", R"({"action_type": "FlushMetrics"})"},
         {HttpMethod::kGet, "/balloon", ""},
@@ -383,16 +383,15 @@ TEST_F(VmmApiTest, AnswersEveryPathAndMethodOfFirecrackersSpec) {
         {HttpMethod::kPut, "/network-interfaces/eth0",
          R"({"iface_id": "eth0", "host_dev_name": "no-such-tap"})"},
         {HttpMethod::kPatch, "/network-interfaces/eth0", R"({"iface_id": "eth0"})"},
-        {HttpMethod::kPut, "/snapshot/create",
-         R"({"snapshot_path": "/s", "mem_file_path": "/m"})"},
+        {HttpMethod::kPut, "/snapshot/create", R"({"snapshot_path": "/s", "mem_file_path": "/m"})"},
         {HttpMethod::kPut, "/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})"},
         {HttpMethod::kGet, "/version", ""},
         {HttpMethod::kPatch, "/vm", R"({"state": "Paused"})"},
         {HttpMethod::kGet, "/vm/config", ""},
         {HttpMethod::kPut, "/vsock", R"({"guest_cid": 3, "uds_path": "/v"})"},
     };
-    const std::string kUnsupported[] = {"/balloon", "/cpu-config", "/pmem", "/mmds",
-                                        "/entropy", "/hotplug", "/vsock"};
+    static const std::string kUnsupported[] = {"/balloon", "/cpu-config", "/pmem", "/mmds",
+                                               "/entropy", "/hotplug",    "/vsock"};
     for (const Case& c : kSpec) {
         HttpResponse r = vm.call(c.method, c.path, c.body);
         SCOPED_TRACE(std::string(c.path) + " -> " + std::to_string(r.status) + " " + r.body);

@@ -33,7 +33,7 @@ struct Layout {
     std::set<Path> strings;
 };
 
-void collect_leaves(std::span<const uint8_t> bytes, const Layout& layout, Path prefix,
+void collect_leaves(std::span<const uint8_t> bytes, const Layout& layout, const Path& prefix,
                     std::vector<Path>& all) {
     FieldReader fields = fields_of(bytes);
     for (const auto& [tag, data] : fields.fields()) {
@@ -44,7 +44,7 @@ void collect_leaves(std::span<const uint8_t> bytes, const Layout& layout, Path p
     }
 }
 
-std::set<Path> rate_limiter_paths(Path at, std::set<Path>& optional) {
+std::set<Path> rate_limiter_paths(const Path& at, std::set<Path>& optional) {
     std::set<Path> nested = {at};
     optional.insert(at);
     for (uint32_t bucket_tag : {1u, 2u}) {
@@ -79,7 +79,7 @@ Layout block_layout(uint32_t queues) {
 Layout net_layout(uint32_t queues) {
     Layout l;
     l.nested = rate_limiter_paths({1, 5}, l.optional);
-    for (Path at : {Path{1, 6}, Path{3, 5}, Path{3, 6}}) {
+    for (const Path& at : {Path{1, 6}, Path{3, 5}, Path{3, 6}}) {
         l.nested.merge(rate_limiter_paths(at, l.optional));
     }
     l.nested.insert({1});

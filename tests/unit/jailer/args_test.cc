@@ -11,7 +11,8 @@ namespace {
 
 Result<ParsedArgs> parse(std::initializer_list<std::string_view> extra, bool with_required = true) {
     std::vector<std::string_view> argv;
-    if (with_required) argv = {"--id", "vm-1", "--exec-file", "/usr/bin/ember", "--uid", "123", "--gid", "456"};
+    if (with_required)
+        argv = {"--id", "vm-1", "--exec-file", "/usr/bin/ember", "--uid", "123", "--gid", "456"};
     for (std::string_view arg : extra) argv.push_back(arg);
     return parse_args(argv);
 }
@@ -39,11 +40,27 @@ TEST(JailerArgs, ParsesTheRequiredFlagsAndAppliesFirecrackersDefaults) {
 }
 
 TEST(JailerArgs, ParsesEveryOptionalFlagAndForwardsArgumentsAfterTheSeparator) {
-    auto r = parse({"--chroot-base-dir=/var/jail/", "--netns", "/var/run/netns/vm", "--daemonize",
-                    "--new-pid-ns", "--cgroup", "cpuset.cpus=0-1", "--cgroup", "cpu.weight=50",
-                    "--cgroup-version", "2", "--parent-cgroup", "fc/vms", "--resource-limit",
-                    "fsize=1024", "--resource-limit=no-file=64", "--", "--api-sock", "/run/api.sock",
-                    "--id", "ignored"});
+    auto r = parse({"--chroot-base-dir=/var/jail/",
+                    "--netns",
+                    "/var/run/netns/vm",
+                    "--daemonize",
+                    "--new-pid-ns",
+                    "--cgroup",
+                    "cpuset.cpus=0-1",
+                    "--cgroup",
+                    "cpu.weight=50",
+                    "--cgroup-version",
+                    "2",
+                    "--parent-cgroup",
+                    "fc/vms",
+                    "--resource-limit",
+                    "fsize=1024",
+                    "--resource-limit=no-file=64",
+                    "--",
+                    "--api-sock",
+                    "/run/api.sock",
+                    "--id",
+                    "ignored"});
     ASSERT_TRUE(r) << error_of(r);
     const JailerArgs& a = r->args;
     EXPECT_EQ(a.chroot_base_dir, "/var/jail");
@@ -59,7 +76,8 @@ TEST(JailerArgs, ParsesEveryOptionalFlagAndForwardsArgumentsAfterTheSeparator) {
     EXPECT_EQ(a.parent_cgroup_or_default(), "fc/vms");
     EXPECT_EQ(a.limits.fsize, 1024u);
     EXPECT_EQ(a.limits.no_file, 64u);
-    EXPECT_EQ(a.extra_args, (std::vector<std::string>{"--api-sock", "/run/api.sock", "--id", "ignored"}));
+    EXPECT_EQ(a.extra_args,
+              (std::vector<std::string>{"--api-sock", "/run/api.sock", "--id", "ignored"}));
 }
 
 TEST(JailerArgs, RecognisesHelpAndVersion) {
@@ -73,7 +91,8 @@ TEST(JailerArgs, RecognisesHelpAndVersion) {
 
 TEST(JailerArgs, RejectsIdsThatCouldEscapeTheChrootBaseOrAreTooLong) {
     for (std::string_view id : {"../x", "a/b", "", ".", "vm_1", "vm 1", "vm.1"}) {
-        auto r = parse_args(std::vector<std::string_view>{"--id", id, "--exec-file", "/e", "--uid", "1", "--gid", "1"});
+        auto r = parse_args(std::vector<std::string_view>{"--id", id, "--exec-file", "/e", "--uid",
+                                                          "1", "--gid", "1"});
         EXPECT_FALSE(r) << "id '" << id << "' accepted";
         if (!r) {
             EXPECT_NE(r.error().message().find("--id"), std::string::npos);
@@ -81,12 +100,15 @@ TEST(JailerArgs, RejectsIdsThatCouldEscapeTheChrootBaseOrAreTooLong) {
     }
     std::string longest(64, 'a');
     std::string too_long(65, 'a');
-    EXPECT_TRUE(parse_args(std::vector<std::string_view>{"--id", longest, "--exec-file", "/e", "--uid", "1", "--gid", "1"}));
-    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", too_long, "--exec-file", "/e", "--uid", "1", "--gid", "1"}));
+    EXPECT_TRUE(parse_args(std::vector<std::string_view>{"--id", longest, "--exec-file", "/e",
+                                                         "--uid", "1", "--gid", "1"}));
+    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", too_long, "--exec-file", "/e",
+                                                          "--uid", "1", "--gid", "1"}));
 }
 
 TEST(JailerArgs, RejectsAMissingRequiredFlagAndNamesIt) {
-    const std::vector<std::string_view> all = {"--id", "vm", "--exec-file", "/e", "--uid", "1", "--gid", "1"};
+    const std::vector<std::string_view> all = {"--id",  "vm", "--exec-file", "/e",
+                                               "--uid", "1",  "--gid",       "1"};
     for (size_t drop = 0; drop < all.size(); drop += 2) {
         std::vector<std::string_view> argv;
         for (size_t i = 0; i < all.size(); ++i) {
@@ -94,7 +116,8 @@ TEST(JailerArgs, RejectsAMissingRequiredFlagAndNamesIt) {
         }
         auto r = parse_args(argv);
         ASSERT_FALSE(r) << "accepted without " << all[drop];
-        EXPECT_NE(r.error().message().find(std::string("missing required flag ") + std::string(all[drop])),
+        EXPECT_NE(r.error().message().find(std::string("missing required flag ") +
+                                           std::string(all[drop])),
                   std::string::npos)
             << r.error().message();
     }
@@ -136,7 +159,8 @@ TEST(JailerArgs, RejectsMalformedCgroupSettings) {
 }
 
 TEST(JailerArgs, RejectsMalformedResourceLimits) {
-    for (std::string_view bad : {"fsize", "fsize=", "fsize=-1", "fsize=12k", "nofile=10", "core=0", "=5"}) {
+    for (std::string_view bad :
+         {"fsize", "fsize=", "fsize=-1", "fsize=12k", "nofile=10", "core=0", "=5"}) {
         auto r = parse({"--resource-limit", bad});
         EXPECT_FALSE(r) << "resource limit '" << bad << "' accepted";
     }
@@ -146,8 +170,10 @@ TEST(JailerArgs, RejectsUnknownFlagsRelativeBaseDirsAndUnusableExecNames) {
     EXPECT_FALSE(parse({"--bogus", "1"}));
     EXPECT_FALSE(parse({"--chroot-base-dir", "relative/dir"}));
     EXPECT_FALSE(parse({"--chroot-base-dir", "/srv/../etc"}));
-    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", "vm", "--exec-file", "/usr/bin/", "--uid", "1", "--gid", "1"}));
-    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", "vm", "--exec-file", "/usr/..", "--uid", "1", "--gid", "1"}));
+    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", "vm", "--exec-file", "/usr/bin/",
+                                                          "--uid", "1", "--gid", "1"}));
+    EXPECT_FALSE(parse_args(std::vector<std::string_view>{"--id", "vm", "--exec-file", "/usr/..",
+                                                          "--uid", "1", "--gid", "1"}));
 }
 
 }  // namespace

@@ -66,11 +66,13 @@ int main(int argc, char** argv) {
     // `--write-to FILE` (after the jailer's own flags): print there instead of stdout, for runs
     // whose stdout is /dev/null (--daemonize).
     for (int i = 1; i + 1 < argc; ++i) {
-        if (std::string(argv[i]) == "--write-to" && !std::freopen(argv[i + 1], "w", stdout)) return 3;
+        if (std::string(argv[i]) == "--write-to" && !std::freopen(argv[i + 1], "w", stdout))
+            return 3;
     }
     struct stat in {};
     fstat(0, &in);
-    std::printf("stdin=%s:%u:%u\n", S_ISCHR(in.st_mode) ? "c" : "other", major(in.st_rdev), minor(in.st_rdev));
+    std::printf("stdin=%s:%u:%u\n", S_ISCHR(in.st_mode) ? "c" : "other", major(in.st_rdev),
+                minor(in.st_rdev));
     std::printf("session_leader=%d\n", getsid(0) == getpid() ? 1 : 0);
     std::printf("uid=%u\ngid=%u\neuid=%u\negid=%u\n", getuid(), getgid(), geteuid(), getegid());
     std::printf("groups=%d\n", getgroups(0, nullptr));
@@ -84,8 +86,9 @@ int main(int argc, char** argv) {
     std::printf("cwd=%s\n", cwd);
     std::printf("root=%s\n", listing("/").c_str());
     std::printf("dev=%s\n", listing("/dev").c_str());
-    std::printf("kvm=%s\ntun=%s\nurandom=%s\nuffd=%s\n", node("/dev/kvm").c_str(), node("/dev/net/tun").c_str(),
-                node("/dev/urandom").c_str(), node("/dev/userfaultfd").c_str());
+    std::printf("kvm=%s\ntun=%s\nurandom=%s\nuffd=%s\n", node("/dev/kvm").c_str(),
+                node("/dev/net/tun").c_str(), node("/dev/urandom").c_str(),
+                node("/dev/userfaultfd").c_str());
     std::printf("mounts=%d\n", line_count("/proc/self/mountinfo"));
     std::printf("pid=%d\n", getpid());
     char netns[64] = "";

@@ -4,8 +4,8 @@
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,7 +76,8 @@ protected:
     }
 
     void TearDown() override {
-        for (const std::string& mount : {std::string(kV1Cpu), std::string(kV1Pids), std::string(kV1Cpuset), cgroup2_mount()}) {
+        for (const std::string& mount :
+             {std::string(kV1Cpu), std::string(kV1Pids), std::string(kV1Cpuset), cgroup2_mount()}) {
             if (mount.empty()) continue;
             ::rmdir((mount + "/" + parent_ + "/" + id_).c_str());
             ::rmdir((mount + "/" + parent_).c_str());
@@ -94,8 +95,8 @@ protected:
     }
 
     std::vector<std::string> base_args() const {
-        return {"--id", id_, "--exec-file", probe_, "--uid", "4321", "--gid", "4322",
-                "--chroot-base-dir", jails_, "--parent-cgroup", parent_};
+        return {"--id",  id_,    "--exec-file",       probe_, "--uid",           "4321",
+                "--gid", "4322", "--chroot-base-dir", jails_, "--parent-cgroup", parent_};
     }
 
     // Runs the jailer in a private mount namespace that has a proc mount inside the jail root
@@ -131,7 +132,8 @@ protected:
         ::close(pipe_fds[1]);
         char buf[4096];
         ssize_t n;
-        while ((n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0) run.output.append(buf, static_cast<size_t>(n));
+        while ((n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0)
+            run.output.append(buf, static_cast<size_t>(n));
         ::close(pipe_fds[0]);
         int status = 0;
         ::waitpid(pid, &status, 0);
@@ -147,7 +149,8 @@ protected:
         }
     }
 
-    static void parse_probe_output(const std::string& text, std::map<std::string, std::string>& seen) {
+    static void parse_probe_output(const std::string& text,
+                                   std::map<std::string, std::string>& seen) {
         std::istringstream lines(text);
         std::string line;
         while (std::getline(lines, line)) {
@@ -161,9 +164,9 @@ protected:
 
 TEST_F(JailerTest, BuildsAV1JailAndRunsTheCopiedExecutableConfined) {
     auto args = base_args();
-    args.insert(args.end(), {"--cgroup", "cpu.shares=512", "--cgroup", "pids.max=10", "--cgroup", "cpuset.cpus=0",
-                             "--resource-limit", "no-file=100", "--resource-limit", "fsize=1048576",
-                             "--", "--api-sock", "/run/api.sock"});
+    args.insert(args.end(), {"--cgroup", "cpu.shares=512", "--cgroup", "pids.max=10", "--cgroup",
+                             "cpuset.cpus=0", "--resource-limit", "no-file=100", "--resource-limit",
+                             "fsize=1048576", "--", "--api-sock", "/run/api.sock"});
     JailerRun run = run_jailer(args);
     ASSERT_EQ(run.exit_code, 0) << run.output;
     const auto& s = run.seen;
@@ -184,26 +187,32 @@ TEST_F(JailerTest, BuildsAV1JailAndRunsTheCopiedExecutableConfined) {
     EXPECT_EQ(s.at("uffd") != "missing", host_has_uffd);
     // Only the jail root and the proc mount the test put in it: the host's mounts are gone.
     EXPECT_EQ(s.at("mounts"), "2");
-    EXPECT_NE(s.at("cgroup").find(":cpu:/" + parent_ + "/" + id_ + ";"), std::string::npos) << s.at("cgroup");
-    EXPECT_NE(s.at("cgroup").find(":pids:/" + parent_ + "/" + id_ + ";"), std::string::npos) << s.at("cgroup");
+    EXPECT_NE(s.at("cgroup").find(":cpu:/" + parent_ + "/" + id_ + ";"), std::string::npos)
+        << s.at("cgroup");
+    EXPECT_NE(s.at("cgroup").find(":pids:/" + parent_ + "/" + id_ + ";"), std::string::npos)
+        << s.at("cgroup");
     EXPECT_EQ(read_text(std::string(kV1Cpu) + "/" + parent_ + "/" + id_ + "/cpu.shares"), "512\n");
     EXPECT_EQ(read_text(std::string(kV1Pids) + "/" + parent_ + "/" + id_ + "/pids.max"), "10\n");
     // cpuset.mems was empty in the new folders: inherited from the root so the task could join.
     std::string cpuset_leaf = std::string(kV1Cpuset) + "/" + parent_ + "/" + id_;
-    EXPECT_NE(s.at("cgroup").find(":cpuset:/" + parent_ + "/" + id_ + ";"), std::string::npos) << s.at("cgroup");
+    EXPECT_NE(s.at("cgroup").find(":cpuset:/" + parent_ + "/" + id_ + ";"), std::string::npos)
+        << s.at("cgroup");
     EXPECT_EQ(read_text(cpuset_leaf + "/cpuset.cpus"), "0\n");
-    EXPECT_EQ(read_text(cpuset_leaf + "/cpuset.mems"), read_text(std::string(kV1Cpuset) + "/cpuset.mems"));
+    EXPECT_EQ(read_text(cpuset_leaf + "/cpuset.mems"),
+              read_text(std::string(kV1Cpuset) + "/cpuset.mems"));
     EXPECT_EQ(s.at("nofile"), "100");
     EXPECT_EQ(s.at("fsize"), "1048576");
     EXPECT_EQ(s.at("env"), "0");
     EXPECT_EQ(s.at("fds"), "0,1,2");
     EXPECT_NE(s.at("pid"), "1");
     EXPECT_EQ(read_text(root_ + "/jail_probe.pid"), s.at("pid"));
-    EXPECT_EQ(s.at("args").rfind("/jail_probe --id " + id_ + " --start-time-us ", 0), 0u) << s.at("args");
+    EXPECT_EQ(s.at("args").rfind("/jail_probe --id " + id_ + " --start-time-us ", 0), 0u)
+        << s.at("args");
     EXPECT_NE(s.at("args").find(" --start-time-cpu-us "), std::string::npos);
     EXPECT_NE(s.at("args").find(" --api-sock /run/api.sock"), std::string::npos);
     // A copy, not a link, owned by the jailed user.
-    struct stat original {}, copied {};
+    struct stat original {
+    }, copied{};
     ASSERT_EQ(::stat(probe_.c_str(), &original), 0);
     ASSERT_EQ(::stat((root_ + "/jail_probe").c_str(), &copied), 0);
     EXPECT_NE(original.st_ino, copied.st_ino);
@@ -215,14 +224,16 @@ TEST_F(JailerTest, BuildsAV2JailInANewPidNamespace) {
     std::string unified = cgroup2_mount();
     ASSERT_FALSE(unified.empty()) << "no cgroup2 mount";
     auto args = base_args();
-    args.insert(args.end(), {"--cgroup-version", "2", "--cgroup", "cgroup.max.descendants=3", "--new-pid-ns"});
+    args.insert(args.end(),
+                {"--cgroup-version", "2", "--cgroup", "cgroup.max.descendants=3", "--new-pid-ns"});
     JailerRun run = run_jailer(args);
     ASSERT_EQ(run.exit_code, 0) << run.output;
     const auto& s = run.seen;
     EXPECT_EQ(s.at("pid"), "1");
     EXPECT_EQ(s.at("uid"), "4321");
     EXPECT_EQ(s.at("fds"), "0,1,2");
-    EXPECT_NE(s.at("cgroup").find("0::/" + parent_ + "/" + id_ + ";"), std::string::npos) << s.at("cgroup");
+    EXPECT_NE(s.at("cgroup").find("0::/" + parent_ + "/" + id_ + ";"), std::string::npos)
+        << s.at("cgroup");
     EXPECT_EQ(read_text(unified + "/" + parent_ + "/" + id_ + "/cgroup.max.descendants"), "3\n");
     // The parent wrote the child's pid as seen from the host.
     std::string pid_text = read_text(root_ + "/jail_probe.pid");
@@ -254,7 +265,8 @@ TEST_F(JailerTest, JoinsTheGivenNetworkNamespace) {
     pid_t maker = ::fork();
     if (maker == 0) {
         if (::unshare(CLONE_NEWNET) != 0) ::_exit(1);
-        ::_exit(::mount("/proc/self/ns/net", ns_file.c_str(), nullptr, MS_BIND, nullptr) == 0 ? 0 : 2);
+        ::_exit(::mount("/proc/self/ns/net", ns_file.c_str(), nullptr, MS_BIND, nullptr) == 0 ? 0
+                                                                                              : 2);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(maker, &status, 0), maker);
@@ -298,7 +310,8 @@ TEST_F(JailerTest, RefusesAHardLinkedExecFile) {
 }
 
 TEST_F(JailerTest, RefusesToRunWithoutAUid) {
-    std::vector<std::string> args = {"--id", id_, "--exec-file", probe_, "--gid", "4322", "--chroot-base-dir", jails_};
+    std::vector<std::string> args = {"--id",  id_,    "--exec-file",       probe_,
+                                     "--gid", "4322", "--chroot-base-dir", jails_};
     JailerRun run = run_jailer(args, false);
     EXPECT_EQ(run.exit_code, 1);
     EXPECT_NE(run.output.find("missing required flag --uid"), std::string::npos) << run.output;
@@ -310,7 +323,8 @@ TEST_F(JailerTest, RemovesTheCgroupsItMadeWhenACgroupWriteFails) {
     args.insert(args.end(), {"--cgroup", "cpu.shares=512", "--cgroup", "pids.no_such_file=1"});
     JailerRun run = run_jailer(args, false);
     EXPECT_EQ(run.exit_code, 1);
-    EXPECT_NE(run.output.find("cgroup: open: " + std::string(kV1Pids) + "/" + parent_ + "/" + id_ + "/pids.no_such_file"),
+    EXPECT_NE(run.output.find("cgroup: open: " + std::string(kV1Pids) + "/" + parent_ + "/" + id_ +
+                              "/pids.no_such_file"),
               std::string::npos)
         << run.output;
     EXPECT_FALSE(exists(std::string(kV1Cpu) + "/" + parent_));
@@ -391,7 +405,8 @@ TEST_F(JailerTest, RefusesTheIdOfALiveJailAndReusesItOnceItsProcessIsGone) {
     const std::string fifo = root_ + "/run/hold";
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
     auto args = base_args();
-    args.insert(args.end(), {"--daemonize", "--", "--write-to", "/run/probe.out", "--block-on", "/run/hold"});
+    args.insert(args.end(),
+                {"--daemonize", "--", "--write-to", "/run/probe.out", "--block-on", "/run/hold"});
     JailerRun first = run_jailer(args, true, Orphans::kLeave);
     ASSERT_EQ(first.exit_code, 0) << first.output;
     const std::string live_pid = read_text(root_ + "/jail_probe.pid");
@@ -425,7 +440,8 @@ TEST_F(JailerTest, RefusesAJailThatAnotherJailerIsSettingUp) {
     JailerRun run = run_jailer(base_args(), false);
     ::close(held);
     EXPECT_EQ(run.exit_code, 1);
-    EXPECT_NE(run.output.find("being set up by another ember-jailer"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("being set up by another ember-jailer"), std::string::npos)
+        << run.output;
     EXPECT_FALSE(exists(root_ + "/jail_probe"));
 }
 

@@ -47,12 +47,13 @@ TEST(LaunchReport, FailsWithTheReportedMessage) {
 TEST(LaunchReport, FailsWhenTheWriterDiedBeforeExec) {
     Result<void> r = outcome([](const LaunchReport&) {}, End::kKilled);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message().find("died before exec"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("died before exec"), std::string::npos)
+        << r.error().message();
 }
 
 TEST(LaunchReport, KeepsOnlyTheFirstBytesOfAnOverlongMessage) {
-    Result<void> r = outcome([](const LaunchReport& rep) { rep.report_failure(std::string(100000, 'x')); },
-                             End::kExit);
+    Result<void> r = outcome(
+        [](const LaunchReport& rep) { rep.report_failure(std::string(100000, 'x')); }, End::kExit);
     ASSERT_FALSE(r);
     EXPECT_LE(r.error().detail().size(), kMaxLaunchReportBytes);
 }

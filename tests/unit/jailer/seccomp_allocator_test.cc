@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/base/seccomp_builtin.h"
 #include "tests/fakes/sanitizers.h"
+#include "vmm/base/seccomp_builtin.h"
 
 namespace ember {
 namespace {
@@ -36,8 +36,8 @@ size_t churn(uint64_t seed) {
         switch (rng() % 8) {
             case 0: size = 1 + rng() % 64; break;
             case 1: size = 1 + rng() % 4096; break;
-            case 2: size = 32UL * 1024 + rng() % (96UL * 1024); break;   // Below the mmap threshold.
-            case 3: size = 128UL * 1024 + rng() % (2 << 20); break;   // Above it: mmap/munmap.
+            case 2: size = 32UL * 1024 + rng() % (96UL * 1024); break;  // Below the mmap threshold.
+            case 3: size = 128UL * 1024 + rng() % (2 << 20); break;     // Above it: mmap/munmap.
             default: size = 1 + rng() % 1024; break;
         }
         void* p = std::malloc(size);

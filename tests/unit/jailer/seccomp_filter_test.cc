@@ -35,7 +35,8 @@ struct ChildResult {
 
 // Forks; the child installs the SIGSYS handler and `filters`' program for `kind`, then runs
 // `body`. The body may only use raw syscalls its filter allows (no gtest in the child).
-ChildResult run_filtered(const SeccompFilters& filters, ThreadKind kind, const std::function<int()>& body) {
+ChildResult run_filtered(const SeccompFilters& filters, ThreadKind kind,
+                         const std::function<int()>& body) {
     ChildResult result;
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return result;
@@ -50,7 +51,8 @@ ChildResult run_filtered(const SeccompFilters& filters, ThreadKind kind, const s
     ::close(fds[1]);
     char buf[512];
     ssize_t n;
-    while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) result.stderr_text.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(fds[0], buf, sizeof(buf))) > 0)
+        result.stderr_text.append(buf, static_cast<size_t>(n));
     ::close(fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -85,7 +87,8 @@ TEST(SeccompFilters, TheEmbeddedFileHoldsANonEmptyProgramPerThreadKind) {
 
 TEST(SeccompFilters, TheCompiledFileOnDiskIsTheEmbeddedOneAndLoads) {
     std::ifstream in(EMBER_SECCOMP_BPF_FILE, std::ios::binary);
-    std::vector<uint8_t> on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> on_disk((std::istreambuf_iterator<char>(in)),
+                                 std::istreambuf_iterator<char>());
     auto embedded = builtin_seccomp_bytes();
     EXPECT_EQ(on_disk, std::vector<uint8_t>(embedded.begin(), embedded.end()));
     auto loaded = SeccompFilters::load_file(EMBER_SECCOMP_BPF_FILE);
@@ -137,7 +140,8 @@ TEST(SeccompFilters, RejectsMalformedFiles) {
 
 TEST(SeccompFilters, VmmFilterAllowsItsWorkAndStopsExecutableMappings) {
     ChildResult r = run_filtered(builtin(), ThreadKind::kVmm, [] {
-        void* rw = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* rw =
+            ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (rw == MAP_FAILED) return 10;
         if (::munmap(rw, 4096) != 0) return 11;
         say("allowed\n");
@@ -240,7 +244,8 @@ TEST(SeccompFilters, ACustomFilterFileIsLoadedAndEnforced) {
     EXPECT_EQ(vmm.exit_code, kSeccompViolationExitCode);
     EXPECT_EQ(vmm.stderr_text, "allowed\n" + violation(SYS_getppid, ThreadKind::kVmm));
 
-    ChildResult api = run_filtered(*filters, ThreadKind::kApi, [] { return ::syscall(SYS_getppid) > 0 ? 0 : 10; });
+    ChildResult api = run_filtered(*filters, ThreadKind::kApi,
+                                   [] { return ::syscall(SYS_getppid) > 0 ? 0 : 10; });
     EXPECT_EQ(api.exit_code, 0) << api.stderr_text;
 }
 

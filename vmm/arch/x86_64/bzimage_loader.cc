@@ -14,7 +14,9 @@
 namespace ember::x86 {
 namespace {
 
-Error bad_bzimage(std::string detail) { return Error::invalid("bzImage kernel", std::move(detail)); }
+Error bad_bzimage(std::string detail) {
+    return Error::invalid("bzImage kernel", std::move(detail));
+}
 
 uint64_t align_up(uint64_t value, uint64_t alignment) {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0) return value;
@@ -28,8 +30,8 @@ Result<LoadedKernel> load_bzimage(const GuestMemory& mem, const ImageFile& image
     constexpr uint64_t kHeaderEnd = kSetupHeaderOffset + sizeof(SetupHeader);
     constexpr uint64_t kXloadflagsEnd = 0x238;
     if (image.size_bytes() < kXloadflagsEnd) {
-        return bad_bzimage(fmt::format("file of {} bytes is too short for a setup header",
-                                       image.size_bytes()));
+        return bad_bzimage(
+            fmt::format("file of {} bytes is too short for a setup header", image.size_bytes()));
     }
     std::vector<uint8_t> raw(std::min<uint64_t>(kHeaderEnd, image.size_bytes()) -
                              kSetupHeaderOffset);
@@ -61,18 +63,20 @@ Result<LoadedKernel> load_bzimage(const GuestMemory& mem, const ImageFile& image
     const uint64_t setup_sects = hdr.setup_sects == 0 ? 4 : hdr.setup_sects;
     const uint64_t payload_offset = (setup_sects + 1) * 512;
     if (payload_offset >= image.size_bytes()) {
-        return bad_bzimage(fmt::format("setup_sects {} puts the kernel at {:#x}, past the end of "
-                                       "the {:#x}-byte file",
-                                       hdr.setup_sects, payload_offset, image.size_bytes()));
+        return bad_bzimage(
+            fmt::format("setup_sects {} puts the kernel at {:#x}, past the end of "
+                        "the {:#x}-byte file",
+                        hdr.setup_sects, payload_offset, image.size_bytes()));
     }
     const uint64_t payload_size = image.size_bytes() - payload_offset;
     // syssize counts the protected-mode code in 16-byte paragraphs: a file shorter than that was
     // cut off.
     const uint64_t code_size = uint64_t{hdr.syssize} * 16;
     if (code_size > payload_size) {
-        return bad_bzimage(fmt::format("truncated: syssize says {:#x} bytes of protected-mode code "
-                                       "but the file holds {:#x}",
-                                       code_size, payload_size));
+        return bad_bzimage(
+            fmt::format("truncated: syssize says {:#x} bytes of protected-mode code "
+                        "but the file holds {:#x}",
+                        code_size, payload_size));
     }
     const GuestAddress load(kHimemStart);
     if (!mem.contains_range(load, payload_size)) {
@@ -92,15 +96,15 @@ Result<LoadedKernel> load_bzimage(const GuestMemory& mem, const ImageFile& image
         std::max(align_up(load.value(), hdr.kernel_alignment), pref_address);
     uint64_t runtime_end = 0;
     if (__builtin_add_overflow(runtime_start, init_size, &runtime_end)) {
-        return bad_bzimage(fmt::format("pref_address {:#x} + init_size {:#x} overflows",
-                                       pref_address, init_size));
+        return bad_bzimage(
+            fmt::format("pref_address {:#x} + init_size {:#x} overflows", pref_address, init_size));
     }
     kernel.kernel_end = GuestAddress(std::max(load.value() + payload_size, runtime_end));
     if (!mem.contains_range(load, kernel.kernel_end - load)) {
-        return bad_bzimage(fmt::format("guest RAM is too small: the kernel decompresses up to "
-                                       "{:#x} (pref_address {:#x} + init_size {:#x})",
-                                       kernel.kernel_end.value(), pref_address,
-                                       init_size));
+        return bad_bzimage(
+            fmt::format("guest RAM is too small: the kernel decompresses up to "
+                        "{:#x} (pref_address {:#x} + init_size {:#x})",
+                        kernel.kernel_end.value(), pref_address, init_size));
     }
     EMBER_TRY(image.load(mem, load, payload_offset, payload_size));
     return kernel;

@@ -141,9 +141,7 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
     const Vendor vendor = vendor_of(entries);
     for (kvm_cpuid_entry2& e : entries) {
         switch (e.function) {
-            case 0x1:
-                normalize_feature_leaf(e, index, count);
-                break;
+            case 0x1: normalize_feature_leaf(e, index, count); break;
             case 0x4:
                 if (vendor == Vendor::kIntel) normalize_cache_leaf(e, count);
                 break;
@@ -155,9 +153,7 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
                 e.eax = e.ebx = e.ecx = e.edx = 0;
                 break;
             case 0xb:
-            case 0x1f:
-                normalize_topology_leaf(e, index, count);
-                break;
+            case 0x1f: normalize_topology_leaf(e, index, count); break;
             case 0x80000008:
                 if (vendor == Vendor::kAmd) {
                     // ECX[7:0] cores - 1, ECX[15:12] APIC id bits.
@@ -177,13 +173,12 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
                 break;
             case 0x8000001e:
                 if (vendor == Vendor::kAmd) {
-                    e.eax = index;                         // Extended APIC id.
+                    e.eax = index;                                  // Extended APIC id.
                     e.ebx = with_bits(e.ebx, 0, 16, index & 0xff);  // Core id, 1 thread per core.
-                    e.ecx = with_bits(e.ecx, 0, 11, 0);    // Node 0 of 1.
+                    e.ecx = with_bits(e.ecx, 0, 11, 0);             // Node 0 of 1.
                 }
                 break;
-            default:
-                break;
+            default: break;
         }
     }
 }

@@ -19,8 +19,8 @@ Error bad_elf(std::string detail) { return Error::invalid("ELF kernel", std::mov
 
 Result<Elf64_Ehdr> read_ehdr(const ImageFile& image) {
     if (image.size_bytes() < sizeof(Elf64_Ehdr)) {
-        return bad_elf(fmt::format("file of {} bytes is shorter than an ELF64 header",
-                                   image.size_bytes()));
+        return bad_elf(
+            fmt::format("file of {} bytes is shorter than an ELF64 header", image.size_bytes()));
     }
     auto ehdr = EMBER_TRY(image.read_obj<Elf64_Ehdr>(0));
     if (std::memcmp(ehdr.e_ident, ELFMAG, SELFMAG) != 0) return bad_elf("no ELF magic");
@@ -89,22 +89,24 @@ Result<void> check_segment(const GuestMemory& mem, const ImageFile& image, const
                                    ph.p_paddr, ph.p_filesz, ph.p_memsz));
     }
     if (ph.p_paddr < kHimemStart) {
-        return bad_elf(fmt::format("segment at {:#x} is below 1 MiB, where the boot structures "
-                                   "live",
-                                   ph.p_paddr));
+        return bad_elf(
+            fmt::format("segment at {:#x} is below 1 MiB, where the boot structures "
+                        "live",
+                        ph.p_paddr));
     }
     if (!GuestAddress(ph.p_paddr).checked_add(ph.p_memsz)) {
         return bad_elf(fmt::format("segment at {:#x} of {:#x} bytes wraps the address space",
                                    ph.p_paddr, ph.p_memsz));
     }
     if (!image.contains(ph.p_offset, ph.p_filesz)) {
-        return bad_elf(fmt::format("segment data [{:#x}, +{:#x}) is outside the file of {:#x} "
-                                   "bytes (truncated?)",
-                                   ph.p_offset, ph.p_filesz, image.size_bytes()));
+        return bad_elf(
+            fmt::format("segment data [{:#x}, +{:#x}) is outside the file of {:#x} "
+                        "bytes (truncated?)",
+                        ph.p_offset, ph.p_filesz, image.size_bytes()));
     }
     if (!mem.contains_range(GuestAddress(ph.p_paddr), ph.p_memsz)) {
-        return bad_elf(fmt::format("segment [{:#x}, +{:#x}) does not fit in guest RAM",
-                                   ph.p_paddr, ph.p_memsz));
+        return bad_elf(fmt::format("segment [{:#x}, +{:#x}) does not fit in guest RAM", ph.p_paddr,
+                                   ph.p_memsz));
     }
     return ok();
 }
@@ -138,8 +140,8 @@ Result<LoadedKernel> load_elf(const GuestMemory& mem, const ImageFile& image) {
     for (const Elf64_Phdr& ph : phdrs) {
         if (ph.p_type == PT_NOTE && !pvh_entry) {
             if (ph.p_filesz > kMaxNoteSegmentSize) {
-                return bad_elf(fmt::format("PT_NOTE segment of {:#x} bytes is too large",
-                                           ph.p_filesz));
+                return bad_elf(
+                    fmt::format("PT_NOTE segment of {:#x} bytes is too large", ph.p_filesz));
             }
             if (!image.contains(ph.p_offset, ph.p_filesz)) {
                 return bad_elf(fmt::format("PT_NOTE segment [{:#x}, +{:#x}) is outside the file",

@@ -7,10 +7,10 @@ namespace ember::x86 {
 
 std::array<uint64_t, kGdtEntries> gdt_table(BootProtocol protocol) {
     if (protocol == BootProtocol::kPvh) {
-        return {gdt_entry(0, 0, 0),                  // Null.
-                gdt_entry(0xc09b, 0, 0xffffffff),    // Code: 32-bit, 4 GiB, execute/read.
-                gdt_entry(0xc093, 0, 0xffffffff),    // Data: 32-bit, 4 GiB, read/write.
-                gdt_entry(0x008b, 0, 0x67)};         // TSS: 32-bit busy.
+        return {gdt_entry(0, 0, 0),                // Null.
+                gdt_entry(0xc09b, 0, 0xffffffff),  // Code: 32-bit, 4 GiB, execute/read.
+                gdt_entry(0xc093, 0, 0xffffffff),  // Data: 32-bit, 4 GiB, read/write.
+                gdt_entry(0x008b, 0, 0x67)};       // TSS: 32-bit busy.
     }
     return {gdt_entry(0, 0, 0),              // Null.
             gdt_entry(0xa09b, 0, 0xfffff),   // Code: 64-bit (L), execute/read.

@@ -26,8 +26,8 @@ Result<void> ImageFile::read(uint64_t offset, std::span<uint8_t> out) const {
     }
     size_t done = 0;
     while (done < out.size()) {
-        const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                                  static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             return Error::from_errno("pread", what_);

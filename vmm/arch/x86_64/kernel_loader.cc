@@ -27,8 +27,9 @@ Result<LoadedKernel> load_kernel(const GuestMemory& mem, int kernel_fd) {
     const ImageFile image = EMBER_TRY(ImageFile::open(kernel_fd, "kernel"));
     if (is_elf(image)) return load_elf(mem, image);
     if (has_hdrs_magic(image)) return load_bzimage(mem, image);
-    return Error::invalid("kernel", "image is neither an ELF vmlinux (no \\x7fELF magic) nor a "
-                                    "bzImage (no \"HdrS\" at 0x202)");
+    return Error::invalid("kernel",
+                          "image is neither an ELF vmlinux (no \\x7fELF magic) nor a "
+                          "bzImage (no \"HdrS\" at 0x202)");
 }
 
 Result<GuestRange> load_initrd(const GuestMemory& mem, int initrd_fd, const LoadedKernel& kernel) {

@@ -12,10 +12,10 @@ inline constexpr uint64_t kGiB = 1ULL << 30;
 // Real-mode era structures below 1 MiB.
 inline constexpr uint64_t kGdtStart = 0x500;
 inline constexpr uint64_t kIdtStart = 0x520;
-inline constexpr uint64_t kPvhInfoStart = 0x6000;    // struct hvm_start_info.
+inline constexpr uint64_t kPvhInfoStart = 0x6000;     // struct hvm_start_info.
 inline constexpr uint64_t kPvhModlistStart = 0x6040;  // hvm_modlist_entry[], the initrd.
 inline constexpr uint64_t kPvhMemmapStart = 0x7000;   // hvm_memmap_table_entry[].
-inline constexpr uint64_t kZeroPageStart = 0x7000;   // struct boot_params (Linux 64-bit boot).
+inline constexpr uint64_t kZeroPageStart = 0x7000;    // struct boot_params (Linux 64-bit boot).
 inline constexpr uint64_t kBootStackPointer = 0x8ff0;
 inline constexpr uint64_t kPml4Start = 0x9000;
 inline constexpr uint64_t kPdpteStart = 0xa000;

@@ -40,8 +40,8 @@ size_t mptable_size(uint32_t vcpu_count) {
 
 Result<void> write_mptable(const GuestMemory& mem, uint32_t vcpu_count) {
     if (vcpu_count == 0 || vcpu_count > kMaxVcpus) {
-        return Error::invalid("mptable", fmt::format("{} vCPUs is outside 1..{}", vcpu_count,
-                                                     kMaxVcpus));
+        return Error::invalid("mptable",
+                              fmt::format("{} vCPUs is outside 1..{}", vcpu_count, kMaxVcpus));
     }
     const auto ioapic_id = static_cast<uint8_t>(vcpu_count + 1);
     // The configuration table follows the floating pointer; entries follow its header.
@@ -104,9 +104,9 @@ Result<void> write_mptable(const GuestMemory& mem, uint32_t vcpu_count) {
     std::memcpy(table.productid, "000000000000", 12);
     table.oemcount = count;
     table.lapic = static_cast<uint32_t>(kLapicStart);
-    const uint8_t sum = static_cast<uint8_t>(
-        sum_bytes(reinterpret_cast<const uint8_t*>(&table), sizeof(table)) +
-        sum_bytes(entries.data(), entries.size()));
+    const uint8_t sum =
+        static_cast<uint8_t>(sum_bytes(reinterpret_cast<const uint8_t*>(&table), sizeof(table)) +
+                             sum_bytes(entries.data(), entries.size()));
     table.checksum = static_cast<uint8_t>(-sum);
 
     MpfIntel mpf{};

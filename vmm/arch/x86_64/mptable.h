@@ -37,8 +37,13 @@ struct [[gnu::packed]] MpcTable {
 };
 static_assert(sizeof(MpcTable) == 44);
 
-enum MpEntryType : uint8_t { kMpProcessor = 0, kMpBus = 1, kMpIoapic = 2, kMpIntsrc = 3,
-                             kMpLintsrc = 4 };
+enum MpEntryType : uint8_t {
+    kMpProcessor = 0,
+    kMpBus = 1,
+    kMpIoapic = 2,
+    kMpIntsrc = 3,
+    kMpLintsrc = 4
+};
 
 struct [[gnu::packed]] MpcCpu {
     uint8_t type;

@@ -12,8 +12,8 @@ Result<void> write_pvh_start_info(const GuestMemory& mem, const BootParams& para
                                   std::span<const E820Entry> e820) {
     // The memmap runs from 0x7000 up to the boot stack page; refuse a map that would not fit.
     if (e820.size() > kE820MaxEntries) {
-        return Error::invalid("pvh memmap", fmt::format("{} entries exceed {}", e820.size(),
-                                                        kE820MaxEntries));
+        return Error::invalid("pvh memmap",
+                              fmt::format("{} entries exceed {}", e820.size(), kE820MaxEntries));
     }
     HvmStartInfo info{};
     info.magic = kHvmStartMagic;

@@ -17,10 +17,10 @@ namespace ember::x86 {
 // Where the setup header sits in a bzImage and in the zero page.
 inline constexpr size_t kSetupHeaderOffset = 0x1f1;
 inline constexpr uint16_t kBootFlagMagic = 0xaa55;
-inline constexpr uint32_t kHdrSMagic = 0x53726448;  // "HdrS"
+inline constexpr uint32_t kHdrSMagic = 0x53726448;    // "HdrS"
 inline constexpr uint16_t kMinBootProtocol = 0x020c;  // 2.12: xloadflags, 64-bit entry.
 inline constexpr uint8_t kLoaderTypeUndefined = 0xff;
-inline constexpr uint8_t kLoadedHigh = 1 << 0;  // loadflags: protected-mode code at 1 MiB.
+inline constexpr uint8_t kLoadedHigh = 1 << 0;    // loadflags: protected-mode code at 1 MiB.
 inline constexpr uint16_t kXlfKernel64 = 1 << 0;  // xloadflags: has the 64-bit entry at +0x200.
 inline constexpr uint16_t kVidModeNormal = 0xffff;
 inline constexpr uint32_t kKernelMinAlignment = 0x1000000;  // 16 MiB, as Firecracker.
@@ -103,41 +103,41 @@ static_assert(sizeof(BootE820Entry) == 20);
 
 // struct boot_params, "the zero page". Fields Ember does not fill are opaque padding.
 struct [[gnu::packed]] ZeroPage {
-    uint8_t screen_info[0x40];         // 0x000
-    uint8_t apm_bios_info[0x14];       // 0x040
-    uint8_t pad2[4];                   // 0x054
-    uint64_t tboot_addr;               // 0x058
-    uint8_t ist_info[0x10];            // 0x060
-    uint64_t acpi_rsdp_addr;           // 0x070
-    uint8_t pad3[8];                   // 0x078
-    uint8_t hd0_info[16];              // 0x080
-    uint8_t hd1_info[16];              // 0x090
-    uint8_t sys_desc_table[16];        // 0x0a0
-    uint8_t olpc_ofw_header[16];       // 0x0b0
-    uint32_t ext_ramdisk_image;        // 0x0c0
-    uint32_t ext_ramdisk_size;         // 0x0c4
-    uint32_t ext_cmd_line_ptr;         // 0x0c8
-    uint8_t pad4[112];                 // 0x0cc
-    uint32_t cc_blob_address;          // 0x13c
-    uint8_t edid_info[0x80];           // 0x140
-    uint8_t efi_info[0x20];            // 0x1c0
-    uint32_t alt_mem_k;                // 0x1e0
-    uint32_t scratch;                  // 0x1e4
-    uint8_t e820_entries;              // 0x1e8
-    uint8_t eddbuf_entries;            // 0x1e9
-    uint8_t edd_mbr_sig_buf_entries;   // 0x1ea
-    uint8_t kbd_status;                // 0x1eb
-    uint8_t secure_boot;               // 0x1ec
-    uint8_t pad5[2];                   // 0x1ed
-    uint8_t sentinel;                  // 0x1ef
-    uint8_t pad6[1];                   // 0x1f0
-    SetupHeader hdr;                   // 0x1f1
+    uint8_t screen_info[0x40];        // 0x000
+    uint8_t apm_bios_info[0x14];      // 0x040
+    uint8_t pad2[4];                  // 0x054
+    uint64_t tboot_addr;              // 0x058
+    uint8_t ist_info[0x10];           // 0x060
+    uint64_t acpi_rsdp_addr;          // 0x070
+    uint8_t pad3[8];                  // 0x078
+    uint8_t hd0_info[16];             // 0x080
+    uint8_t hd1_info[16];             // 0x090
+    uint8_t sys_desc_table[16];       // 0x0a0
+    uint8_t olpc_ofw_header[16];      // 0x0b0
+    uint32_t ext_ramdisk_image;       // 0x0c0
+    uint32_t ext_ramdisk_size;        // 0x0c4
+    uint32_t ext_cmd_line_ptr;        // 0x0c8
+    uint8_t pad4[112];                // 0x0cc
+    uint32_t cc_blob_address;         // 0x13c
+    uint8_t edid_info[0x80];          // 0x140
+    uint8_t efi_info[0x20];           // 0x1c0
+    uint32_t alt_mem_k;               // 0x1e0
+    uint32_t scratch;                 // 0x1e4
+    uint8_t e820_entries;             // 0x1e8
+    uint8_t eddbuf_entries;           // 0x1e9
+    uint8_t edd_mbr_sig_buf_entries;  // 0x1ea
+    uint8_t kbd_status;               // 0x1eb
+    uint8_t secure_boot;              // 0x1ec
+    uint8_t pad5[2];                  // 0x1ed
+    uint8_t sentinel;                 // 0x1ef
+    uint8_t pad6[1];                  // 0x1f0
+    SetupHeader hdr;                  // 0x1f1
     uint8_t pad7[0x290 - 0x1f1 - sizeof(SetupHeader)];
-    uint32_t edd_mbr_sig_buffer[16];   // 0x290
+    uint32_t edd_mbr_sig_buffer[16];            // 0x290
     BootE820Entry e820_table[kE820MaxEntries];  // 0x2d0
-    uint8_t pad8[48];                  // 0xcd0
-    uint8_t eddbuf[0xeec - 0xd00];     // 0xd00
-    uint8_t pad9[276];                 // 0xeec
+    uint8_t pad8[48];                           // 0xcd0
+    uint8_t eddbuf[0xeec - 0xd00];              // 0xd00
+    uint8_t pad9[276];                          // 0xeec
 };
 static_assert(sizeof(ZeroPage) == 4096);
 static_assert(offsetof(ZeroPage, acpi_rsdp_addr) == 0x070);

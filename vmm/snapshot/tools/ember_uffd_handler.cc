@@ -49,7 +49,8 @@ int run(const Options& opt) {
     if (!opt.record.empty()) {
         // O_NONBLOCK: a FIFO in its place fails (or opens) at once instead of blocking here.
         record.reset(::open(opt.record.c_str(),
-                            O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600));
+                            O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC,
+                            0600));
         if (!record) return fail("--record", Error::from_errno("open", opt.record));
         struct stat st {};
         if (::fstat(record.get(), &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -99,24 +100,12 @@ int main(int argc, char** argv) {
     int c;
     while ((c = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
         switch (c) {
-            case 's':
-                opt.socket = optarg;
-                break;
-            case 'm':
-                opt.mem_file = optarg;
-                break;
-            case 'r':
-                opt.record = optarg;
-                break;
-            case 'p':
-                opt.prefetch = optarg;
-                break;
-            case 'h':
-                std::fputs(kUsage, stdout);
-                return 0;
-            default:
-                std::fputs(kUsage, stderr);
-                return 2;
+            case 's': opt.socket = optarg; break;
+            case 'm': opt.mem_file = optarg; break;
+            case 'r': opt.record = optarg; break;
+            case 'p': opt.prefetch = optarg; break;
+            case 'h': std::fputs(kUsage, stdout); return 0;
+            default: std::fputs(kUsage, stderr); return 2;
         }
     }
     if (opt.socket.empty() || opt.mem_file.empty() || optind < argc) {

@@ -14,7 +14,7 @@ namespace {
 constexpr int64_t kNow = 1795441507;
 
 class CmosStateTest : public ::testing::Test {
-  protected:
+protected:
     static uint8_t data(Cmos& dev) {
         uint8_t b = 0;
         dev.read(1, {&b, 1});

@@ -37,17 +37,17 @@ TEST_F(I8042Test, ResetValueOnTheDataPortDoesNotReset) {
 
 TEST_F(I8042Test, ReadsTheCommandByte) {
     out(kCommand, 0x20);
-    EXPECT_EQ(in(kCommand) & I8042::kStatusOutputFull, I8042::kStatusOutputFull);
+    EXPECT_EQ(in(kCommand)&I8042::kStatusOutputFull, I8042::kStatusOutputFull);
     EXPECT_EQ(in(kData), 0x05);  // POST passed, keyboard interrupt enabled.
-    EXPECT_EQ(in(kCommand) & I8042::kStatusOutputFull, 0);
+    EXPECT_EQ(in(kCommand)&I8042::kStatusOutputFull, 0);
 }
 
 TEST_F(I8042Test, WritesTheCommandByteThroughTheDataPort) {
     out(kCommand, 0x60);
-    EXPECT_EQ(in(kCommand) & I8042::kStatusCommand, I8042::kStatusCommand);
+    EXPECT_EQ(in(kCommand)&I8042::kStatusCommand, I8042::kStatusCommand);
     out(kData, 0x44);
     EXPECT_EQ(dev.command_byte(), 0x44);
-    EXPECT_EQ(in(kCommand) & I8042::kStatusCommand, 0);
+    EXPECT_EQ(in(kCommand)&I8042::kStatusCommand, 0);
     out(kCommand, 0x20);
     EXPECT_EQ(in(kData), 0x44);
 }
@@ -67,7 +67,7 @@ TEST_F(I8042Test, CtrlAltDelQueuesScancodesAndRaisesKeyboardInterrupt) {
     EXPECT_EQ(in(kData), 0xe0);
     EXPECT_EQ(in(kData), 0x71);
     EXPECT_EQ(irq.count(), 4u);
-    EXPECT_EQ(in(kCommand) & I8042::kStatusOutputFull, 0);
+    EXPECT_EQ(in(kCommand)&I8042::kStatusOutputFull, 0);
 }
 
 TEST_F(I8042Test, CtrlAltDelWithoutKeyboardInterruptQueuesSilently) {

@@ -14,7 +14,7 @@ namespace {
 constexpr uint64_t kData = 0, kIer = 1, kIir = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6, kScr = 7;
 
 class NullOutput : public SerialOutput {
-  public:
+public:
     bool write(std::span<const uint8_t> bytes) override {
         text.append(bytes.begin(), bytes.end());
         return true;

@@ -27,7 +27,9 @@ public:
 class Serial8250Test : public ::testing::Test {
 protected:
     uint8_t in(uint64_t offset) { return ::ember::testing::read_byte(serial, offset); }
-    void out(uint64_t offset, uint8_t value) { ::ember::testing::write_byte(serial, offset, value); }
+    void out(uint64_t offset, uint8_t value) {
+        ::ember::testing::write_byte(serial, offset, value);
+    }
     void feed(const std::string& s) {
         serial.enqueue_input({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
     }
@@ -131,14 +133,14 @@ TEST_F(Serial8250Test, ReceiveFifoIsBounded) {
     EXPECT_EQ(serial.input_space(), 0u);
     EXPECT_EQ(serial.counters().dropped_in, 10u);
     for (size_t i = 0; i < Serial8250::kFifoSize; ++i) EXPECT_EQ(in(kData), 'k');
-    EXPECT_EQ(in(kLsr) & 0x01, 0);
+    EXPECT_EQ(in(kLsr)&0x01, 0);
     EXPECT_EQ(in(kData), 0);  // An empty receiver reads as zero.
 }
 
 TEST_F(Serial8250Test, FifoControlClearsTheReceiver) {
     feed("abc");
     out(kIir, 0x02);
-    EXPECT_EQ(in(kLsr) & 0x01, 0);
+    EXPECT_EQ(in(kLsr)&0x01, 0);
 }
 
 TEST_F(Serial8250Test, LoopbackSendsTransmittedBytesBackToTheReceiver) {
@@ -147,7 +149,7 @@ TEST_F(Serial8250Test, LoopbackSendsTransmittedBytesBackToTheReceiver) {
     out(kData, 'L');
     EXPECT_TRUE(output.text.empty());
     EXPECT_EQ(irq.count(), 1u);
-    EXPECT_EQ(in(kLsr) & 0x01, 0x01);
+    EXPECT_EQ(in(kLsr)&0x01, 0x01);
     EXPECT_EQ(in(kData), 'L');
 }
 

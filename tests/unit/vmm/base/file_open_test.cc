@@ -69,8 +69,8 @@ TEST_F(FileOpenTest, RefusesEveryNonRegularKindForADriveWithoutBlocking) {
                                        IoMode::kBlocking, "open disk");
             });
             ASSERT_FALSE(opened) << c.path;
-            EXPECT_EQ(opened.error().message(),
-                      "open disk: " + c.path + ": " + c.kind + ", not a regular file or block device");
+            EXPECT_EQ(opened.error().message(), "open disk: " + c.path + ": " + c.kind +
+                                                    ", not a regular file or block device");
         }
     }
 }
@@ -100,8 +100,8 @@ TEST_F(FileOpenTest, NamesAMissingFileWithItsErrno) {
 }
 
 TEST_F(FileOpenTest, RefusesAnEmptyPathAndOneWithANul) {
-    auto empty = open_named_file("", FileAccess::kReadOnly, FileKinds::kRegular,
-                                 IoMode::kBlocking, "open disk");
+    auto empty = open_named_file("", FileAccess::kReadOnly, FileKinds::kRegular, IoMode::kBlocking,
+                                 "open disk");
     ASSERT_FALSE(empty);
     EXPECT_EQ(empty.error().message(), "open disk: the path is empty");
     auto nul = open_named_file(file_ + std::string(1, '\0') + "x", FileAccess::kReadOnly,
@@ -111,8 +111,8 @@ TEST_F(FileOpenTest, RefusesAnEmptyPathAndOneWithANul) {
 }
 
 TEST_F(FileOpenTest, OpensARegularFileBlockingForReadAndWrite) {
-    auto opened = open_named_file(file_, FileAccess::kReadWrite,
-                                  FileKinds::kRegularOrBlockDevice, IoMode::kBlocking, "open disk");
+    auto opened = open_named_file(file_, FileAccess::kReadWrite, FileKinds::kRegularOrBlockDevice,
+                                  IoMode::kBlocking, "open disk");
     ASSERT_TRUE(opened) << opened.error().message();
     int flags = ::fcntl(opened->fd.get(), F_GETFL);
     EXPECT_EQ(flags & O_ACCMODE, O_RDWR);
@@ -124,8 +124,9 @@ TEST_F(FileOpenTest, OpensARegularFileBlockingForReadAndWrite) {
 TEST_F(FileOpenTest, AcceptsAFifoWithNoReaderForLogsAndDropsWhatDoesNotFit) {
     for (const std::string& path : {fifo_, link_}) {
         auto opened = bounded([&] {
-            return open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
-                                   IoMode::kBlocking, "open log file");
+            return open_named_file(path, FileAccess::kAppendOrCreate,
+                                   FileKinds::kRegularFifoOrCharDevice, IoMode::kBlocking,
+                                   "open log file");
         });
         ASSERT_TRUE(opened) << opened.error().message();
         EXPECT_TRUE(S_ISFIFO(opened->st.st_mode));
@@ -133,7 +134,8 @@ TEST_F(FileOpenTest, AcceptsAFifoWithNoReaderForLogsAndDropsWhatDoesNotFit) {
         EXPECT_NE(::fcntl(opened->fd.get(), F_GETFL) & O_NONBLOCK, 0);
         std::string chunk(65536, 'x');
         ssize_t n = 0;
-        for (int i = 0; i < 64 && n >= 0; ++i) n = ::write(opened->fd.get(), chunk.data(), chunk.size());
+        for (int i = 0; i < 64 && n >= 0; ++i)
+            n = ::write(opened->fd.get(), chunk.data(), chunk.size());
         EXPECT_EQ(n, -1);
         EXPECT_EQ(errno, EAGAIN);
     }
@@ -154,9 +156,9 @@ TEST_F(FileOpenTest, AcceptsDevNullAndATtyAsALogButNotADirectory) {
         ASSERT_TRUE(opened) << opened.error().message();
         EXPECT_TRUE(S_ISCHR(opened->st.st_mode));
     }
-    auto dir = open_named_file(dir_, FileAccess::kAppendOrCreate,
-                               FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking,
-                               "open log file");
+    auto dir =
+        open_named_file(dir_, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
+                        IoMode::kNonBlocking, "open log file");
     ASSERT_FALSE(dir);
     EXPECT_EQ(dir.error().message(), "open log file: " + dir_ +
                                          ": is a directory, not a regular file, FIFO or "
@@ -165,13 +167,15 @@ TEST_F(FileOpenTest, AcceptsDevNullAndATtyAsALogButNotADirectory) {
 
 TEST_F(FileOpenTest, CreatesAMissingFileForAppendAndKeepsAnExistingOne) {
     const std::string path = dir_ + "/log";
-    auto created = open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
-                                   IoMode::kNonBlocking, "open log file");
+    auto created =
+        open_named_file(path, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
+                        IoMode::kNonBlocking, "open log file");
     ASSERT_TRUE(created) << created.error().message();
     EXPECT_TRUE(S_ISREG(created->st.st_mode));
     EXPECT_EQ(created->st.st_mode & 0777, 0600u);
-    auto appended = open_named_file(file_, FileAccess::kAppendOrCreate,
-                                    FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open log file");
+    auto appended =
+        open_named_file(file_, FileAccess::kAppendOrCreate, FileKinds::kRegularFifoOrCharDevice,
+                        IoMode::kNonBlocking, "open log file");
     ASSERT_TRUE(appended);
     ASSERT_EQ(::write(appended->fd.get(), "!", 1), 1);
     struct stat st {};
@@ -214,8 +218,8 @@ TEST_F(FileOpenTest, RefusesAFileLargerThanTheLimitWithoutReadingIt) {
 
 TEST_F(FileOpenTest, RefusesDevZeroAndADirectoryAsAWholeFile) {
     for (const std::string& path : {std::string("/dev/zero"), dir_}) {
-        auto text = read_named_file(path, FileKinds::kRegularOrFifo, 4 << 20, milliseconds(0),
-                                    "config");
+        auto text =
+            read_named_file(path, FileKinds::kRegularOrFifo, 4 << 20, milliseconds(0), "config");
         ASSERT_FALSE(text) << path;
         EXPECT_NE(text.error().message().find(", not a regular file or FIFO"), std::string::npos);
     }
@@ -230,7 +234,8 @@ TEST_F(FileOpenTest, ReadsAFifoWhoseWriterConnectsAfterItIsOpened) {
         ASSERT_EQ(::write(w.get(), "{\"a\":", 5), 5);
         ASSERT_EQ(::write(w.get(), "1}", 2), 2);
     });
-    auto text = read_named_file(link_, FileKinds::kRegularOrFifo, 1024, milliseconds(5000), "config");
+    auto text =
+        read_named_file(link_, FileKinds::kRegularOrFifo, 1024, milliseconds(5000), "config");
     ASSERT_TRUE(text) << text.error().message();
     EXPECT_EQ(*text, "{\"a\":1}");
 }
@@ -257,8 +262,8 @@ TEST_F(FileOpenTest, StopsReadingAFifoPastTheLimit) {
         while (::write(w.get(), chunk.data(), chunk.size()) > 0) {
         }
     });
-    auto text = read_named_file(fifo_, FileKinds::kRegularOrFifo, 100000, milliseconds(5000),
-                                "config");
+    auto text =
+        read_named_file(fifo_, FileKinds::kRegularOrFifo, 100000, milliseconds(5000), "config");
     ASSERT_FALSE(text);
     EXPECT_EQ(text.error().message(), "config: " + fifo_ + ": more than the 100000 bytes allowed");
 }

@@ -79,8 +79,8 @@ TEST(ParseMac, ReadsSixHexBytesInEitherCase) {
     Result<MacAddress> mac = parse_mac("06:00:AC:10:00:ff");
     ASSERT_TRUE(mac);
     EXPECT_EQ(*mac, (MacAddress{0x06, 0x00, 0xac, 0x10, 0x00, 0xff}));
-    for (const char* bad : {"06:00:ac:10:00", "06:00:ac:10:00:02:", "06-00-ac-10-00-02",
-                            "06:00:ac:10:00:0g", ""}) {
+    for (const char* bad :
+         {"06:00:ac:10:00", "06:00:ac:10:00:02:", "06-00-ac-10-00-02", "06:00:ac:10:00:0g", ""}) {
         Result<MacAddress> refused = parse_mac(bad);
         ASSERT_FALSE(refused) << bad;
         EXPECT_EQ(refused.error().message(),

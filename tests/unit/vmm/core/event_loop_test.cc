@@ -12,11 +12,13 @@ TEST(EventLoopTest, StepRunsTheHandlerOfAReadyEventFd) {
     EventFd evt = EventFd::create().value();
     int calls = 0;
     uint64_t seen = 0;
-    ASSERT_TRUE(loop.add(evt.fd(), [&](uint32_t events) {
-                        ++calls;
-                        EXPECT_TRUE(events & EPOLLIN);
-                        seen = evt.read().value();
-                    }).has_value());
+    ASSERT_TRUE(loop.add(evt.fd(),
+                         [&](uint32_t events) {
+                             ++calls;
+                             EXPECT_TRUE(events & EPOLLIN);
+                             seen = evt.read().value();
+                         })
+                    .has_value());
     ASSERT_TRUE(evt.write(3).has_value());
     EXPECT_EQ(loop.step(0).value(), 1u);
     EXPECT_EQ(calls, 1);
@@ -56,16 +58,20 @@ TEST(EventLoopTest, HandlerMayRemoveAnotherReadyFd) {
     EventFd a = EventFd::create().value();
     EventFd b = EventFd::create().value();
     int calls = 0;
-    ASSERT_TRUE(loop.add(a.fd(), [&](uint32_t) {
-                        ++calls;
-                        (void)loop.remove(a.fd());
-                        (void)loop.remove(b.fd());
-                    }).has_value());
-    ASSERT_TRUE(loop.add(b.fd(), [&](uint32_t) {
-                        ++calls;
-                        (void)loop.remove(a.fd());
-                        (void)loop.remove(b.fd());
-                    }).has_value());
+    ASSERT_TRUE(loop.add(a.fd(),
+                         [&](uint32_t) {
+                             ++calls;
+                             (void)loop.remove(a.fd());
+                             (void)loop.remove(b.fd());
+                         })
+                    .has_value());
+    ASSERT_TRUE(loop.add(b.fd(),
+                         [&](uint32_t) {
+                             ++calls;
+                             (void)loop.remove(a.fd());
+                             (void)loop.remove(b.fd());
+                         })
+                    .has_value());
     ASSERT_TRUE(a.write(1).has_value());
     ASSERT_TRUE(b.write(1).has_value());
     EXPECT_EQ(loop.step(0).value(), 1u);

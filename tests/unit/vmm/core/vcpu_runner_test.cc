@@ -35,8 +35,8 @@ public:
             }
         }
         std::this_thread::yield();
-        return kvm::VcpuExit{.kind = Kind::kIoOut, .address = 0x80, .size = 1, .count = 1,
-                             .data = {post_code, 1}};
+        return kvm::VcpuExit{
+            .kind = Kind::kIoOut, .address = 0x80, .size = 1, .count = 1, .data = {post_code, 1}};
     }
     void set_immediate_exit(bool value) override {
         immediate_exit.store(value);
@@ -208,10 +208,10 @@ TEST_F(VcpuRunnerTest, EntryFailureEndsWithAnError) {
 TEST_F(VcpuRunnerTest, UnclaimedPortReadsReturnAllOnesAndClaimedOnesTheDevice) {
     uint8_t unclaimed[4] = {0, 0, 0, 0};  // A 2-byte `rep insb` of count 2.
     uint8_t claimed[1] = {0};
-    vcpu.push(kvm::VcpuExit{.kind = Kind::kIoIn, .address = 0x1234, .size = 2, .count = 2,
-                            .data = {unclaimed, 4}});
-    vcpu.push(kvm::VcpuExit{.kind = Kind::kIoIn, .address = 0x64, .size = 1, .count = 1,
-                            .data = {claimed, 1}});
+    vcpu.push(kvm::VcpuExit{
+        .kind = Kind::kIoIn, .address = 0x1234, .size = 2, .count = 2, .data = {unclaimed, 4}});
+    vcpu.push(kvm::VcpuExit{
+        .kind = Kind::kIoIn, .address = 0x64, .size = 1, .count = 1, .data = {claimed, 1}});
     vcpu.push(kvm::VcpuExit{.kind = Kind::kShutdown});
     VcpuRunner runner(vcpu, pio, mmio, exit_evt, {});
     ASSERT_TRUE(runner.start().has_value());
@@ -222,8 +222,8 @@ TEST_F(VcpuRunnerTest, UnclaimedPortReadsReturnAllOnesAndClaimedOnesTheDevice) {
 
 TEST_F(VcpuRunnerTest, UnclaimedMmioReadsReturnZeros) {
     uint8_t data[4] = {1, 2, 3, 4};
-    vcpu.push(kvm::VcpuExit{.kind = Kind::kMmioRead, .address = 0xd0000000, .size = 4, .count = 1,
-                            .data = {data, 4}});
+    vcpu.push(kvm::VcpuExit{
+        .kind = Kind::kMmioRead, .address = 0xd0000000, .size = 4, .count = 1, .data = {data, 4}});
     vcpu.push(kvm::VcpuExit{.kind = Kind::kHlt});
     VcpuRunner runner(vcpu, pio, mmio, exit_evt, {});
     ASSERT_TRUE(runner.start().has_value());

@@ -24,7 +24,8 @@ TEST(VirtioDevicesTest, MissingBucketMeansNoLimit) {
 TEST(VirtioDevicesTest, BucketUpdateOfSizeZeroDisablesTheBucket) {
     EXPECT_EQ(bucket_update(TokenBucketConfig{.size = 0, .refill_time_ms = 100}).kind,
               BucketUpdate::Kind::kDisabled);
-    BucketUpdate u = bucket_update(TokenBucketConfig{.size = 10, .one_time_burst = 5, .refill_time_ms = 100});
+    BucketUpdate u =
+        bucket_update(TokenBucketConfig{.size = 10, .one_time_burst = 5, .refill_time_ms = 100});
     EXPECT_EQ(u.kind, BucketUpdate::Kind::kUpdate);
     EXPECT_EQ(u.params.size, 10u);
     EXPECT_EQ(u.params.one_time_burst, 5u);
@@ -38,8 +39,9 @@ TEST(VirtioDevicesTest, DriveConfigBecomesBlockOptions) {
     d.is_read_only = true;
     d.cache_type = CacheType::kWriteback;
     d.io_engine = IoEngine::kAsync;
-    d.rate_limiter = RateLimiterConfig{.bandwidth = TokenBucketConfig{.size = 1000, .refill_time_ms = 10},
-                                       .ops = TokenBucketConfig{.size = 7, .refill_time_ms = 20}};
+    d.rate_limiter =
+        RateLimiterConfig{.bandwidth = TokenBucketConfig{.size = 1000, .refill_time_ms = 10},
+                          .ops = TokenBucketConfig{.size = 7, .refill_time_ms = 20}};
     virtio::BlockDeviceOptions o = block_device_options(d);
     EXPECT_EQ(o.drive_id, "data");
     EXPECT_EQ(o.path, "/tmp/x");
@@ -60,7 +62,8 @@ TEST(VirtioDevicesTest, NetConfigBecomesNetOptionsWithParsedMac) {
     n.host_dev_name = "tap0";
     n.guest_mac = "06:00:AC:10:00:02";
     n.mtu = 1400;
-    n.tx_rate_limiter = RateLimiterConfig{.bandwidth = TokenBucketConfig{.size = 65536, .refill_time_ms = 250}};
+    n.tx_rate_limiter =
+        RateLimiterConfig{.bandwidth = TokenBucketConfig{.size = 65536, .refill_time_ms = 250}};
     Result<virtio::NetDeviceOptions> o = net_device_options(n);
     ASSERT_TRUE(o) << o.error().message();
     ASSERT_TRUE(o->guest_mac);

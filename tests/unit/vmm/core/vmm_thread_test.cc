@@ -55,8 +55,9 @@ TEST(CheckPhase, AllowsTheRulesStatesAndRefusesOthersAsAWrongPhase) {
     Result<void> late = check_phase(VmState::kRunning, kPhaseBeforeBoot, "PUT /drives");
     ASSERT_FALSE(late);
     EXPECT_EQ(late.error().kind(), ErrorKind::kWrongPhase);
-    EXPECT_EQ(late.error().message(), "PUT /drives: the operation is not supported after the VM "
-                                      "started: Operation not permitted");
+    EXPECT_EQ(late.error().message(),
+              "PUT /drives: the operation is not supported after the VM "
+              "started: Operation not permitted");
     EXPECT_TRUE(check_phase(VmState::kPaused, kPhaseStarted, "pause"));
     EXPECT_TRUE(check_phase(VmState::kRunning, kPhaseDeviceUpdate, "PATCH /drives"));
     EXPECT_FALSE(check_phase(VmState::kNotStarted, kPhaseDeviceUpdate, "PATCH /drives"));

@@ -52,7 +52,7 @@ off_t next_hole(const std::string& path, off_t offset) {
 }
 
 class MemoryFileTest : public ::testing::Test {
-  protected:
+protected:
     std::string path(const char* name) {
         std::string p = ::testing::TempDir() + "/memory_file_test_" + name;
         paths_.push_back(p);
@@ -221,7 +221,8 @@ TEST_F(MemoryFileTest, MergeRefusesADiffOfAnotherSize) {
 // Writes `bytes` as a file with no holes, as `cat diff > copy` or scp would leave a diff.
 void write_dense(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
 }
 
 // Before: a diff copied without its holes zeroed every base page it had not written.
@@ -246,7 +247,8 @@ TEST_F(MemoryFileTest, MergeRefusesADiffWithoutHolesWhoseZeroPagesWouldEraseBase
     EXPECT_NE(stats.error().message().find("has no holes"), std::string::npos)
         << stats.error().message();
     // Pages 0-3 and 12-15: the first at 0.
-    EXPECT_NE(stats.error().message().find("8 of them (the first at offset 0x0)"), std::string::npos)
+    EXPECT_NE(stats.error().message().find("8 of them (the first at offset 0x0)"),
+              std::string::npos)
         << stats.error().message();
     EXPECT_EQ(read_all(base), before);
 

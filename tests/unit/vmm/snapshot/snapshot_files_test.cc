@@ -28,7 +28,6 @@ using std::chrono::milliseconds;
 
 class SnapshotFilesTest : public ::testing::Test {
 protected:
-
     // Runs `call` on another thread; fails instead of hanging if it takes over two seconds (a
     // blocked open of the FIFO is then released by opening its other end).
     template <typename Call>

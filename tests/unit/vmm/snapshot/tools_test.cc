@@ -89,7 +89,8 @@ TEST(EmberSnapshotTool, MergesADiffOntoItsBase) {
         std::ofstream out(dense, std::ios::binary);
         std::vector<uint8_t> bytes(8 * kPageSize, 0);
         std::fill_n(bytes.begin() + 3 * kPageSize, kPageSize, 0x44);
-        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
     }
     run = run_tool({"merge-diff", base, dense});
     EXPECT_EQ(run.status, 1);

@@ -1,13 +1,13 @@
 // The userfaultfd backend end to end on the host: this test plays ember (anonymous memory
 // registered with a userfaultfd, the handshake) against the real ember-uffd-handler binary.
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
-#include <fmt/core.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,19 +108,20 @@ TEST(UffdHandshakeJson, AcceptsTheOldPageSizeNameAndRefusesBadRegions) {
         R"([{"base_host_virt_addr":4096,"size":8192,"offset":0,"page_size_kib":4096}])");
     ASSERT_TRUE(old) << old.error().message();
     EXPECT_EQ((*old)[0].page_size, 4096u);
-    for (const char* bad : {
-             "",
-             "{}",
-             "[]",
-             "[1]",
-             R"([{"size":4096,"offset":0,"page_size":4096}])",
-             R"([{"base_host_virt_addr":100,"size":4096,"offset":0,"page_size":4096}])",
-             R"([{"base_host_virt_addr":4096,"size":0,"offset":0,"page_size":4096}])",
-             R"([{"base_host_virt_addr":4096,"size":4096,"offset":0,"page_size":3000}])",
-             R"([{"base_host_virt_addr":4096,"size":4096,"offset":-1,"page_size":4096}])",
-             // The file range wraps around.
-             R"([{"base_host_virt_addr":4096,"size":8192,"offset":18446744073709547520,"page_size":4096}])",
-         }) {
+    for (
+        const char* bad : {
+            "",
+            "{}",
+            "[]",
+            "[1]",
+            R"([{"size":4096,"offset":0,"page_size":4096}])",
+            R"([{"base_host_virt_addr":100,"size":4096,"offset":0,"page_size":4096}])",
+            R"([{"base_host_virt_addr":4096,"size":0,"offset":0,"page_size":4096}])",
+            R"([{"base_host_virt_addr":4096,"size":4096,"offset":0,"page_size":3000}])",
+            R"([{"base_host_virt_addr":4096,"size":4096,"offset":-1,"page_size":4096}])",
+            // The file range wraps around.
+            R"([{"base_host_virt_addr":4096,"size":8192,"offset":18446744073709547520,"page_size":4096}])",
+        }) {
         EXPECT_FALSE(parse_uffd_regions_json(bad)) << bad;
     }
 }
@@ -133,8 +134,8 @@ std::string region_json(uint64_t address, uint64_t size, uint64_t offset) {
 // Before: overlapping regions were accepted, each getting bookkeeping for its whole size, and two
 // regions could claim one fault.
 TEST(UffdHandshakeJson, RefusesRegionsThatOverlapInMemoryOrInTheFile) {
-    std::string in_memory = "[" + region_json(0x10000, 0x4000, 0) + "," +
-                            region_json(0x13000, 0x1000, 0x4000) + "]";
+    std::string in_memory =
+        "[" + region_json(0x10000, 0x4000, 0) + "," + region_json(0x13000, 0x1000, 0x4000) + "]";
     Result<std::vector<UffdRegion>> r = parse_uffd_regions_json(in_memory);
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("overlap in the address space"), std::string::npos)
@@ -146,8 +147,8 @@ TEST(UffdHandshakeJson, RefusesRegionsThatOverlapInMemoryOrInTheFile) {
     EXPECT_NE(r.error().message().find("overlap in the memory file"), std::string::npos)
         << r.error().message();
     // Adjacent is fine, in either order.
-    std::string adjacent = "[" + region_json(0x20000, 0x4000, 0x2000) + "," +
-                           region_json(0x10000, 0x2000, 0) + "]";
+    std::string adjacent =
+        "[" + region_json(0x20000, 0x4000, 0x2000) + "," + region_json(0x10000, 0x2000, 0) + "]";
     EXPECT_TRUE(parse_uffd_regions_json(adjacent));
 }
 
@@ -181,13 +182,14 @@ void send_with_fd(int sock, std::string_view bytes, int fd) {
         c->cmsg_len = CMSG_LEN(sizeof(int));
         std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
-    ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT), static_cast<ssize_t>(bytes.size()));
+    ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT),
+              static_cast<ssize_t>(bytes.size()));
 }
 
 // The handler's side of the handshake, in process: a listening socket and a peer connected to it
 // (the backlog holds the connection until accept_uffd_handshake takes it).
 class UffdHandshakeAccept : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         char tmpl[] = "/tmp/ember-uffd-hs-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -260,7 +262,8 @@ TEST_F(UffdHandshakeAccept, RefusesAMessageWithoutAnFd) {
     send_with_fd(peer_.get(), valid_json(), -1);
     Result<UffdHandshake> hs = accept_uffd_handshake(listener_.get(), 5000);
     ASSERT_FALSE(hs);
-    EXPECT_NE(hs.error().message().find("no userfaultfd"), std::string::npos) << hs.error().message();
+    EXPECT_NE(hs.error().message().find("no userfaultfd"), std::string::npos)
+        << hs.error().message();
 }
 
 // Before: ember's connect blocked for as long as the handler did not accept.
@@ -278,15 +281,16 @@ TEST(UffdHandshakeSend, GivesUpOnAHandlerThatNeverTakesTheConnection) {
     ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
     UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
     std::vector<UffdRegion> regions = {{.base_host_virt_addr = 0x10000, .size = 0x1000}};
-    Result<UniqueFd> first = send_uffd_handshake(dir + "/sock", read_end.get(), regions,
-                                                 std::chrono::milliseconds(200));
+    Result<UniqueFd> first =
+        send_uffd_handshake(dir + "/sock", read_end.get(), regions, std::chrono::milliseconds(200));
     ASSERT_TRUE(first) << first.error().message();
     auto start = std::chrono::steady_clock::now();
-    Result<UniqueFd> second = send_uffd_handshake(dir + "/sock", read_end.get(), regions,
-                                                 std::chrono::milliseconds(200));
+    Result<UniqueFd> second =
+        send_uffd_handshake(dir + "/sock", read_end.get(), regions, std::chrono::milliseconds(200));
     auto waited = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(second);
-    EXPECT_NE(second.error().message().find("not accepting connections after 200 ms"), std::string::npos)
+    EXPECT_NE(second.error().message().find("not accepting connections after 200 ms"),
+              std::string::npos)
         << second.error().message();
     EXPECT_LT(waited, std::chrono::seconds(5));
     ::unlink((dir + "/sock").c_str());
@@ -306,7 +310,7 @@ std::string slurp(const std::string& path) {
 // Two regions of `region_pages` pages each, registered with a userfaultfd; the memory file holds
 // both, in the opposite order. Pages are 4 KiB, or 2 MiB hugetlb pages in UffdHugetlbEndToEnd.
 class UffdEndToEnd : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { prepare(kPageSize, kRegionPages); }
 
     void prepare(uint64_t page_bytes, size_t region_pages) {
@@ -509,7 +513,7 @@ TEST_F(UffdEndToEnd, HandlerRefusesAFifoAsThePrefetchOrRecordFile) {
 // Guest RAM of 2 MiB hugetlb pages (a 2M VM restored with the Uffd backend): the handler must
 // fill each fault with one UFFDIO_COPY of the whole 2 MiB page, zero pages included.
 class UffdHugetlbEndToEnd : public UffdEndToEnd {
-  protected:
+protected:
     static constexpr size_t kHugeRegionPages = 2;
     void SetUp() override {
         if (test::available_huge_pages() < 2 * kHugeRegionPages) {

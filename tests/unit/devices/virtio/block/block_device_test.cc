@@ -34,7 +34,8 @@ public:
         EXPECT_GE(fd, 0);
         fd_.reset(fd);
         std::vector<uint8_t> data(size_bytes);
-        for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i / kSectorSize + 1);
+        for (size_t i = 0; i < data.size(); ++i)
+            data[i] = static_cast<uint8_t>(i / kSectorSize + 1);
         EXPECT_EQ(::pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
         ::fsync(fd);
     }
@@ -76,7 +77,7 @@ protected:
         return device ? std::move(*device) : nullptr;
     }
     std::unique_ptr<BlockDevice> make_device(BlockDeviceOptions options = {}) {
-        auto device = make_inactive_device(options);
+        auto device = make_inactive_device(std::move(options));
         if (!device) return nullptr;
         vq_.configure(device->queues()[0]);
         device->set_acked_features(device->device_features());
@@ -104,8 +105,8 @@ protected:
                      const std::vector<uint8_t>& out_data = {}) {
         const Header h{type, 0, sector};
         const uint64_t hdr = vq_.alloc_bytes(&h, sizeof(h));
-        const uint64_t data = out_data.empty() ? vq_.alloc(data_len)
-                                               : vq_.alloc_bytes(out_data.data(), data_len);
+        const uint64_t data =
+            out_data.empty() ? vq_.alloc(data_len) : vq_.alloc_bytes(out_data.data(), data_len);
         const uint64_t status = vq_.alloc(1);
         vq_.write_obj<uint8_t>(status, 0xff);
         std::vector<BufferSpec> chain{{hdr, sizeof(h)}};
@@ -178,7 +179,7 @@ TEST_P(BlockDeviceTest, WritesGuestDataToTheFile) {
     auto req = submit(VIRTIO_BLK_T_OUT, 10, 512, payload);
     run(*dev);
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
-    EXPECT_EQ(disk_.read(10 * 512, 512), payload);
+    EXPECT_EQ(disk_.read(uint64_t{10 * 512}, 512), payload);
     EXPECT_EQ(vq_.used_element(0).len, 1u);
     EXPECT_EQ(dev->counters().write_bytes, 512u);
 }
@@ -218,8 +219,8 @@ TEST_P(BlockDeviceTest, GetIdReturnsTwentyBytesOfTheFileIdentity) {
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
     struct stat st {};
     ASSERT_EQ(::stat(disk_.path().c_str(), &st), 0);
-    std::string expected = std::to_string(st.st_dev) + std::to_string(st.st_rdev) +
-                           std::to_string(st.st_ino);
+    std::string expected =
+        std::to_string(st.st_dev) + std::to_string(st.st_rdev) + std::to_string(st.st_ino);
     expected.resize(20, '\0');
     auto id = vq_.read(req.data, 20);
     EXPECT_EQ(std::string(id.begin(), id.end()), expected);
@@ -234,7 +235,7 @@ TEST_P(BlockDeviceTest, DiscardPunchesAHole) {
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
     EXPECT_LT(disk_.allocated_blocks(), before);
     EXPECT_EQ(disk_.read(0, 512), std::vector<uint8_t>(512, 0));
-    EXPECT_EQ(disk_.read(1024 * 512, 1)[0], static_cast<uint8_t>(1024 + 1));
+    EXPECT_EQ(disk_.read(uint64_t{1024 * 512}, 1)[0], static_cast<uint8_t>(1024 + 1));
 }
 
 TEST_P(BlockDeviceTest, WriteZeroesZeroesTheRangeAndKeepsTheSize) {
@@ -242,9 +243,9 @@ TEST_P(BlockDeviceTest, WriteZeroesZeroesTheRangeAndKeepsTheSize) {
     auto req = submit_range(VIRTIO_BLK_T_WRITE_ZEROES, 4, 2);
     run(*dev);
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
-    EXPECT_EQ(disk_.read(4 * 512, 1024), std::vector<uint8_t>(1024, 0));
-    EXPECT_EQ(disk_.read(3 * 512, 1)[0], 4);
-    EXPECT_EQ(disk_.read(6 * 512, 1)[0], 7);
+    EXPECT_EQ(disk_.read(uint64_t{4 * 512}, 1024), std::vector<uint8_t>(1024, 0));
+    EXPECT_EQ(disk_.read(uint64_t{3 * 512}, 1)[0], 4);
+    EXPECT_EQ(disk_.read(uint64_t{6 * 512}, 1)[0], 7);
     struct stat st {};
     ASSERT_EQ(::stat(disk_.path().c_str(), &st), 0);
     EXPECT_EQ(static_cast<uint64_t>(st.st_size), kDiskBytes);
@@ -371,6 +372,7 @@ TEST_P(BlockDeviceTest, DeclaresOneCompletionFdThatOutlivesUpdateDisk) {
     const int completion_fd = dev->completion_fd();
     std::vector<EventSource> sources = dev->event_sources();
     std::vector<int> fds;
+    fds.reserve(sources.size());
     for (const EventSource& source : sources) fds.push_back(source.fd);
     if (GetParam() == IoEngine::kSync) {
         EXPECT_EQ(completion_fd, -1);  // It completes inside submit(): nothing to watch.

@@ -27,8 +27,8 @@ protected:
 
 TEST_F(BlockRequestTest, ParsesTheUsualThreeDescriptorLayout) {
     const uint64_t data = vq_.alloc(1024), status = vq_.alloc(1);
-    auto c = chain(vq_.write_chain(
-        {{header(VIRTIO_BLK_T_IN, 7), 16}, {data, 1024, true}, {status, 1, true}}));
+    auto c = chain(
+        vq_.write_chain({{header(VIRTIO_BLK_T_IN, 7), 16}, {data, 1024, true}, {status, 1, true}}));
     ASSERT_TRUE(c.has_value());
     auto req = parse_block_request(*c);
     ASSERT_TRUE(req.has_value()) << req.error().message();
@@ -49,7 +49,8 @@ TEST_F(BlockRequestTest, AcceptsAnyLayoutWithDataAndStatusSharingADescriptor) {
     auto write = parse_block_request(*out);
     ASSERT_TRUE(write.has_value());
     EXPECT_EQ(write->data_len, 512u);
-    EXPECT_EQ(static_cast<uint8_t*>(write->data[0].iov_base), out->descriptors()[0].host.data() + 16);
+    EXPECT_EQ(static_cast<uint8_t*>(write->data[0].iov_base),
+              out->descriptors()[0].host.data() + 16);
 
     const uint64_t in_buf = vq_.alloc(513);
     auto in = chain(vq_.write_chain({{header(VIRTIO_BLK_T_IN, 0), 16}, {in_buf, 513, true}}));
@@ -60,7 +61,8 @@ TEST_F(BlockRequestTest, AcceptsAnyLayoutWithDataAndStatusSharingADescriptor) {
 }
 
 TEST_F(BlockRequestTest, RejectsAShortHeaderOrMissingStatus) {
-    auto shorter = chain(vq_.write_chain({{header(VIRTIO_BLK_T_IN, 0), 8}, {vq_.alloc(1), 1, true}}));
+    auto shorter =
+        chain(vq_.write_chain({{header(VIRTIO_BLK_T_IN, 0), 8}, {vq_.alloc(1), 1, true}}));
     EXPECT_FALSE(parse_block_request(*shorter).has_value());
     auto no_status = chain(vq_.write_chain({{header(VIRTIO_BLK_T_FLUSH, 0), 16}}));
     EXPECT_FALSE(parse_block_request(*no_status).has_value());
@@ -83,8 +85,8 @@ TEST_F(BlockRequestTest, ReadsDiscardSegmentsAndCountsThem) {
 }
 
 TEST_F(BlockRequestTest, RejectsAPartialDiscardSegment) {
-    auto c = chain(vq_.write_chain(
-        {{header(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8), 24}, {vq_.alloc(1), 1, true}}));
+    auto c = chain(
+        vq_.write_chain({{header(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8), 24}, {vq_.alloc(1), 1, true}}));
     EXPECT_FALSE(parse_block_request(*c).has_value());
 }
 

@@ -43,7 +43,7 @@ protected:
     }
     std::unique_ptr<NetDevice> make_device(NetDeviceOptions options = {},
                                            uint64_t drop_features = 0) {
-        auto dev = make_inactive_device(options);
+        auto dev = make_inactive_device(std::move(options));
         if (!dev) return nullptr;
         rx_.configure(dev->queues()[NetDevice::kRxQueue]);
         tx_.configure(dev->queues()[NetDevice::kTxQueue]);
@@ -137,9 +137,9 @@ TEST_F(NetDeviceTest, TransmitsAGatheredGuestFrameToTheTap) {
 
 TEST_F(NetDeviceTest, DropsMalformedTxFramesAndReturnsTheirBuffers) {
     auto dev = make_device();
-    tx_.add_chain({{tx_.alloc(8), 8}});                            // Shorter than the header.
+    tx_.add_chain({{tx_.alloc(8), 8}});                             // Shorter than the header.
     tx_.add_chain({{tx_.alloc(64), 64}, {tx_.alloc(8), 8, true}});  // Device-writable part.
-    tx_.add_chain({{1ull << 40, 64}});                             // Outside guest RAM.
+    tx_.add_chain({{1ull << 40, 64}});                              // Outside guest RAM.
     dev->process_queue(NetDevice::kTxQueue);
     EXPECT_EQ(tx_.used_idx(), 3);
     EXPECT_EQ(dev->counters().tx_malformed_frames, 3u);
@@ -313,8 +313,9 @@ TEST_F(NetDeviceTest, SnapshotRestoreKeepsTheMacAndContinuesTxOnANewTap) {
     EXPECT_EQ(config[5], 0xf);
 
     const auto g = frame(80, 9);
-    const uint16_t head = tx_.add_chain(
-        {{tx_.alloc_bytes(g.data(), static_cast<uint32_t>(g.size())), static_cast<uint32_t>(g.size())}});
+    const uint16_t head =
+        tx_.add_chain({{tx_.alloc_bytes(g.data(), static_cast<uint32_t>(g.size())),
+                        static_cast<uint32_t>(g.size())}});
     restored->process_queue(NetDevice::kTxQueue);
     EXPECT_EQ(receive_at_tap(), g);
     EXPECT_EQ(tx_.used_idx(), 2);

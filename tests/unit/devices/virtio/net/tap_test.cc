@@ -22,7 +22,7 @@ constexpr uint16_t kEtherType = 0x88b5;  // IEEE local experimental.
 
 std::vector<uint8_t> ethernet_frame(uint8_t marker) {
     std::vector<uint8_t> f(60, 0);
-    std::memset(f.data(), 0xff, 6);                               // Broadcast destination.
+    std::memset(f.data(), 0xff, 6);  // Broadcast destination.
     const uint8_t src[6] = {0x02, 0, 0, 0, 0, marker};
     std::memcpy(f.data() + 6, src, 6);
     f[12] = kEtherType >> 8;
@@ -98,10 +98,12 @@ TEST_F(TapTest, FrameSentOnTheInterfaceComesOutOfTheTapWithAHeader) {
         ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
         auto n = tap_->read({&iov, 1});
         ASSERT_TRUE(n.has_value());
-        if (*n < Tap::kVnetHeaderBytes + 14 || buf[Tap::kVnetHeaderBytes + 12] != (kEtherType >> 8)) {
+        if (*n < Tap::kVnetHeaderBytes + 14 ||
+            buf[Tap::kVnetHeaderBytes + 12] != (kEtherType >> 8)) {
             continue;
         }
-        std::vector<uint8_t> frame_out(buf.begin() + Tap::kVnetHeaderBytes, buf.begin() + static_cast<long>(*n));
+        std::vector<uint8_t> frame_out(buf.begin() + Tap::kVnetHeaderBytes,
+                                       buf.begin() + static_cast<long>(*n));
         EXPECT_EQ(frame_out, f);
         return;
     }

@@ -24,7 +24,9 @@ protected:
     void write32(uint64_t offset, uint32_t v) {
         transport_.write(offset, {reinterpret_cast<const uint8_t*>(&v), 4});
     }
-    void set_status(uint32_t bits) { write32(mmio::kStatus, read32(transport_, mmio::kStatus) | bits); }
+    void set_status(uint32_t bits) {
+        write32(mmio::kStatus, read32(transport_, mmio::kStatus) | bits);
+    }
     void setup_queue(uint32_t index, const testing::VirtqueueBuilder& vq) {
         write32(mmio::kQueueSel, index);
         write32(mmio::kQueueNum, vq.size());

@@ -199,8 +199,7 @@ TEST_F(MmioTransportTest, DirectQueueNotifyReachesTheDeviceOrTheCallback) {
     std::vector<uint32_t> forwarded;
     testing::FakeIrqLine irq;
     FakeVirtioDevice other;
-    MmioTransport with_callback(other, memory_, irq,
-                                [&](uint32_t q) { forwarded.push_back(q); });
+    MmioTransport with_callback(other, memory_, irq, [&](uint32_t q) { forwarded.push_back(q); });
     MmioTransport* saved = &with_callback;
     auto w = [&](uint64_t off, uint32_t v) {
         saved->write(off, {reinterpret_cast<const uint8_t*>(&v), 4});

@@ -81,7 +81,8 @@ TEST(BootStructures, WritesHvmStartInfoForPvh) {
     EXPECT_EQ(info.memmap_paddr, kPvhMemmapStart);
     for (size_t i = 0; i < e820.size(); ++i) {
         const auto entry = mem.read_obj<HvmMemmapEntry>(
-            GuestAddress(info.memmap_paddr + i * sizeof(HvmMemmapEntry))).value();
+                                  GuestAddress(info.memmap_paddr + i * sizeof(HvmMemmapEntry)))
+                               .value();
         EXPECT_EQ(entry.addr, e820[i].addr);
         EXPECT_EQ(entry.size, e820[i].size_bytes);
         EXPECT_EQ(entry.type, static_cast<uint32_t>(e820[i].type));

@@ -9,10 +9,10 @@ namespace ember::x86 {
 namespace {
 
 using test::BzImageSpec;
-using test::make_bzimage;
-using test::make_memory;
 using test::expect_error_mentions;
 using test::load;
+using test::make_bzimage;
+using test::make_memory;
 
 TEST(BzImageLoader, LoadsTheProtectedModeCodeAt1MiBAndEntersAt0x200) {
     GuestMemory mem = make_memory();

@@ -23,9 +23,9 @@ std::vector<kvm_cpuid_entry2> intel_host() {
         leaf(0x0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69),  // GenuineIntel
         // EBX: host APIC id 0x2a, 0x40 logical ids, CLFLUSH 0x10; ECX with PDCM set.
         leaf(0x1, 0, 0x000906ea, 0x2a401000 | 0x07, 0x7ffafbbf | (1U << 15), 0xbfebfbff),
-        leaf(0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0),  // L1d, 8 sharing, 8 cores.
-        leaf(0x4, 1, 0x1c004122, 0x01c0003f, 0x3f, 0),  // L1i
-        leaf(0x4, 2, 0x1c004143, 0x00c0003f, 0x3ff, 0),  // L2
+        leaf(0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0),    // L1d, 8 sharing, 8 cores.
+        leaf(0x4, 1, 0x1c004122, 0x01c0003f, 0x3f, 0),    // L1i
+        leaf(0x4, 2, 0x1c004143, 0x00c0003f, 0x3ff, 0),   // L2
         leaf(0x4, 3, 0x1c03c163, 0x03c0003f, 0x2fff, 6),  // L3
         leaf(0x4, 4, 0, 0, 0, 0),
         leaf(0x6, 0, 0x77, 0x2, 0x9, 0),
@@ -113,7 +113,7 @@ TEST(Cpuid, RewritesIntelCacheSharing) {
     for (uint32_t sub : {0U, 1U, 2U}) {
         const auto& cache = find(entries, 0x4, sub);
         EXPECT_EQ((cache.eax >> 14) & 0xfff, 0U) << sub;  // L1/L2: one thread each.
-        EXPECT_EQ(cache.eax >> 26, 3U) << sub;           // Four cores in the package.
+        EXPECT_EQ(cache.eax >> 26, 3U) << sub;            // Four cores in the package.
         EXPECT_EQ(cache.eax & 0x3fff, find(intel_host(), 0x4, sub).eax & 0x3fff);
     }
     EXPECT_EQ((find(entries, 0x4, 3).eax >> 14) & 0xfff, 3U);  // L3 shared by all four.
@@ -169,8 +169,8 @@ TEST(Cpuid, SetsAmdCoreCountAndExtendedApicIds) {
 std::vector<kvm_cpuid_entry2> xsave_host(uint32_t ebx0) {
     auto entries = amd_host();
     entries.push_back(leaf(0xd, 0, 0x7, ebx0, 0x340, 0));
-    entries.push_back(leaf(0xd, 1, 0x1, 0, 0, 0));          // XSAVEOPT only.
-    entries.push_back(leaf(0xd, 2, 0x100, 0x240, 0, 0));    // AVX: 256 bytes at 576.
+    entries.push_back(leaf(0xd, 1, 0x1, 0, 0, 0));        // XSAVEOPT only.
+    entries.push_back(leaf(0xd, 2, 0x100, 0x240, 0, 0));  // AVX: 256 bytes at 576.
     return entries;
 }
 

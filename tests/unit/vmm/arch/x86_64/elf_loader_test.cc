@@ -9,10 +9,10 @@ namespace ember::x86 {
 namespace {
 
 using test::ElfSpec;
-using test::make_elf;
-using test::make_memory;
 using test::expect_error_mentions;
 using test::load;
+using test::make_elf;
+using test::make_memory;
 
 TEST(ElfLoader, LoadsSegmentAtItsPhysicalAddressAndZeroesTheTail) {
     GuestMemory mem = make_memory();

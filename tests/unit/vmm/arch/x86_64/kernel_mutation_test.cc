@@ -28,9 +28,16 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> image, std::mt19937_64& rng) {
                 image[at] = static_cast<uint8_t>(rng());
                 break;
             case 2: {  // An interesting 64-bit value at an aligned offset.
-                static constexpr uint64_t kValues[] = {0, 1, 0x7fffffff, 0xffffffff,
-                                                       0x100000, 0xc0000000, 0x100000000ULL,
-                                                       ~0ULL, ~0ULL - 0xfff, 0x8000000000000000ULL};
+                static constexpr uint64_t kValues[] = {0,
+                                                       1,
+                                                       0x7fffffff,
+                                                       0xffffffff,
+                                                       0x100000,
+                                                       0xc0000000,
+                                                       0x100000000ULL,
+                                                       ~0ULL,
+                                                       ~0ULL - 0xfff,
+                                                       0x8000000000000000ULL};
                 const size_t aligned = at & ~size_t{7};
                 if (aligned + 8 <= image.size()) {
                     test::put(image, aligned, kValues[rng() % std::size(kValues)]);
@@ -38,8 +45,8 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> image, std::mt19937_64& rng) {
                 break;
             }
             case 3: {  // An interesting 32-bit value.
-                static constexpr uint32_t kValues[] = {0, 1, 18, 0xff, 0xffff, 0x7fffffff,
-                                                       0xffffffff, 0x80000000};
+                static constexpr uint32_t kValues[] = {0,      1,          18,         0xff,
+                                                       0xffff, 0x7fffffff, 0xffffffff, 0x80000000};
                 const size_t aligned = at & ~size_t{3};
                 if (aligned + 4 <= image.size()) {
                     test::put(image, aligned, kValues[rng() % std::size(kValues)]);

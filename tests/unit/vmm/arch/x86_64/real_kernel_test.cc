@@ -43,7 +43,8 @@ UniqueFd memfd_copy(int fd) {
     UniqueFd copy(::memfd_create("ember-real-kernel", MFD_CLOEXEC));
     off_t offset = 0;
     while (offset < st.st_size) {
-        const ssize_t n = ::sendfile(copy.get(), fd, &offset, static_cast<size_t>(st.st_size - offset));
+        const ssize_t n =
+            ::sendfile(copy.get(), fd, &offset, static_cast<size_t>(st.st_size - offset));
         if (n <= 0) throw std::runtime_error("sendfile");
     }
     return copy;

@@ -48,7 +48,7 @@ TEST(BootSregs, PutsLinuxInLongModeWithTheIdentityMap) {
     EXPECT_NE(sregs.cr0 & kCr0Pe, 0U);
     EXPECT_NE(sregs.cr0 & kCr0Pg, 0U);
     EXPECT_EQ(sregs.cr0 & (kCr0Cd | kCr0Nw), 0U);  // Caches on.
-    EXPECT_NE(sregs.cr0 & 0x10, 0U);                // ET kept from the reset value.
+    EXPECT_NE(sregs.cr0 & 0x10, 0U);               // ET kept from the reset value.
     EXPECT_NE(sregs.cr4 & kCr4Pae, 0U);
     EXPECT_EQ(sregs.cr3, 0x9000U);
     EXPECT_EQ(sregs.efer & (kEferLme | kEferLma), kEferLme | kEferLma);

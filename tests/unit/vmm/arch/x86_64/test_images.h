@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "vmm/arch/x86_64/boot.h"
