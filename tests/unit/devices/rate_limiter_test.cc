@@ -42,9 +42,9 @@ TEST(TokenBucket, ReducesTheRefillFractionByTheGcd) {
     FakeClock clock;
     const uint64_t thousand = 1000;
     TokenBucket tb =
-        bucket(clock, uint64_t{3 * 7 * 11 * 19} * thousand, 0, uint64_t{7 * 11 * 13 * 17});
+        bucket(clock, uint64_t{3} * 7 * 11 * 19 * thousand, 0, uint64_t{7} * 11 * 13 * 17);
     EXPECT_EQ(tb.processed_capacity(), 3u * 19);
-    EXPECT_EQ(tb.processed_refill_time(), uint64_t{13 * 17} * (1'000'000 / thousand));
+    EXPECT_EQ(tb.processed_refill_time(), uint64_t{13} * 17 * (1'000'000 / thousand));
 }
 
 TEST(TokenBucket, ReducesBurstFirstThenBudgetAndOverconsumes) {

@@ -71,7 +71,7 @@ TEST_F(CmosStateTest, RestoresRamIndexNmiAndATimeBeingSet) {
     set_reg(restored, Cmos::kRegB, Cmos::kRegB24Hour);
     now += 100;
     EXPECT_EQ(restored.guest_time(), original.guest_time());
-    EXPECT_EQ(restored.guest_time(), kNow - (13 - 9) * 3600 - 15 * 60 + 100);
+    EXPECT_EQ(restored.guest_time(), kNow - (13 - 9) * 3600L - 15 * 60L + 100);
     EXPECT_EQ(read_clock(restored), read_clock(original));
 }
 

@@ -141,7 +141,7 @@ TEST_F(CmosTest, GuestSetsTheClockUnderTheSetBit) {
 TEST_F(CmosTest, WriteWithoutSetAppliesAtOnce) {
     set_reg(Cmos::kHours, 0x02);
     EXPECT_EQ(reg(Cmos::kHours), 0x02);
-    EXPECT_EQ(dev.guest_time(), kNow - 11 * 3600);
+    EXPECT_EQ(dev.guest_time(), kNow - 11 * 3600L);
 }
 
 TEST_F(CmosTest, WideAccessesTouchEachPortInTurn) {

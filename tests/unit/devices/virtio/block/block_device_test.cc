@@ -179,7 +179,7 @@ TEST_P(BlockDeviceTest, WritesGuestDataToTheFile) {
     auto req = submit(VIRTIO_BLK_T_OUT, 10, 512, payload);
     run(*dev);
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
-    EXPECT_EQ(disk_.read(uint64_t{10 * 512}, 512), payload);
+    EXPECT_EQ(disk_.read(10 * uint64_t{512}, 512), payload);
     EXPECT_EQ(vq_.used_element(0).len, 1u);
     EXPECT_EQ(dev->counters().write_bytes, 512u);
 }
@@ -235,7 +235,7 @@ TEST_P(BlockDeviceTest, DiscardPunchesAHole) {
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
     EXPECT_LT(disk_.allocated_blocks(), before);
     EXPECT_EQ(disk_.read(0, 512), std::vector<uint8_t>(512, 0));
-    EXPECT_EQ(disk_.read(uint64_t{1024 * 512}, 1)[0], static_cast<uint8_t>(1024 + 1));
+    EXPECT_EQ(disk_.read(1024 * uint64_t{512}, 1)[0], static_cast<uint8_t>(1024 + 1));
 }
 
 TEST_P(BlockDeviceTest, WriteZeroesZeroesTheRangeAndKeepsTheSize) {
@@ -243,9 +243,9 @@ TEST_P(BlockDeviceTest, WriteZeroesZeroesTheRangeAndKeepsTheSize) {
     auto req = submit_range(VIRTIO_BLK_T_WRITE_ZEROES, 4, 2);
     run(*dev);
     EXPECT_EQ(status_of(req), VIRTIO_BLK_S_OK);
-    EXPECT_EQ(disk_.read(uint64_t{4 * 512}, 1024), std::vector<uint8_t>(1024, 0));
-    EXPECT_EQ(disk_.read(uint64_t{3 * 512}, 1)[0], 4);
-    EXPECT_EQ(disk_.read(uint64_t{6 * 512}, 1)[0], 7);
+    EXPECT_EQ(disk_.read(4 * uint64_t{512}, 1024), std::vector<uint8_t>(1024, 0));
+    EXPECT_EQ(disk_.read(3 * uint64_t{512}, 1)[0], 4);
+    EXPECT_EQ(disk_.read(6 * uint64_t{512}, 1)[0], 7);
     struct stat st {};
     ASSERT_EQ(::stat(disk_.path().c_str(), &st), 0);
     EXPECT_EQ(static_cast<uint64_t>(st.st_size), kDiskBytes);
