@@ -130,6 +130,18 @@ struct SerialConfig {
     bool operator==(const SerialConfig&) const = default;
 };
 
+// PUT /mmds/config: which interfaces answer the MMDS address, and how (Firecracker's MmdsConfig).
+enum class MmdsVersion { kV1, kV2 };
+struct MmdsConfig {
+    std::vector<std::string> network_interfaces;  // iface_ids; at least one.
+    MmdsVersion version = MmdsVersion::kV1;
+    std::array<uint8_t, 4> ipv4_address{169, 254, 169, 254};  // Link-local, as Firecracker's.
+    bool imds_compat = false;  // IMDS text listings even for Accept: application/json.
+
+    Result<void> validate() const;
+    bool operator==(const MmdsConfig&) const = default;
+};
+
 // Everything that describes a VM before it starts; GET /vm/config renders it and the config file
 // fills it.
 struct VmConfig {
@@ -140,6 +152,7 @@ struct VmConfig {
     std::optional<LoggerConfig> logger;
     std::optional<MetricsConfig> metrics;
     std::optional<SerialConfig> serial;
+    std::optional<MmdsConfig> mmds;
 
     Result<void> validate() const;
     bool operator==(const VmConfig&) const = default;

@@ -20,10 +20,18 @@
 #include "devices/virtio/net/tap.h"
 #include "devices/virtio/virtio_device.h"
 #include "vmm/base/log.h"
+#include "vmm/mmds/responder.h"
 
 namespace ember::virtio {
 
 using MacAddress = std::array<uint8_t, 6>;
+
+// The MMDS endpoint an interface answers (when PUT /mmds/config names it): frames to `ipv4` are
+// handled by the device's MMDS stack and never reach the tap.
+struct NetMmdsOptions {
+    mmds::Responder* responder = nullptr;  // Outlives the device.
+    std::array<uint8_t, 4> ipv4{169, 254, 169, 254};
+};
 
 struct NetDeviceOptions {
     std::string iface_id;
@@ -34,6 +42,7 @@ struct NetDeviceOptions {
     TokenBucketParams tx_bandwidth;
     TokenBucketParams tx_ops;
     const Clock* clock = nullptr;  // Null: the steady clock.
+    std::optional<NetMmdsOptions> mmds;
 };
 
 // Firecracker's net metrics.
