@@ -6,6 +6,9 @@
 //   guestbench tcpsend IP PORT MIB [FILE]
 //                                     sends MIB of zeros (or FILE's first MIB), waits for the peer
 //                                     to close; MiB/s
+//   guestbench httpget IP PORT PATH COUNT
+//                                     COUNT HTTP/1.1 GETs of PATH, one TCP connection each (as a
+//                                     metadata client does); requests/s, median and max latency
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -31,6 +34,60 @@ static int die(const char* what) {
     return 1;
 }
 
+static int compare_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+// One GET on a new connection; reads the headers, then Content-Length bytes of body (the server
+// may keep the connection open). Returns the body length, or -1.
+static long http_get(const struct sockaddr_in* addr, const char* path, char* buf, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr*)addr, sizeof *addr) != 0) return -1;
+    char req[512];
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\nAccept: */*\r\n\r\n", path);
+    if (write(fd, req, (size_t)len) != len) return close(fd), -1;
+    size_t got = 0;
+    long body = -1;
+    char* end = NULL;
+    while (got < cap - 1) {
+        ssize_t n = read(fd, buf + got, cap - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+        buf[got] = 0;
+        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+            const char* cl = strcasestr(buf, "content-length:");
+            body = cl ? atol(cl + 15) : 0;
+        }
+        if (end && got >= (size_t)(end + 4 - buf) + (size_t)body) break;
+    }
+    close(fd);
+    return end && strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200", 4) == 0 ? body : -1;
+}
+
+static int httpget(const char* ip, const char* port, const char* path, long count) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, ip, &addr.sin_addr);
+    static char buf[1 << 16];
+    double* lat = calloc((size_t)count, sizeof(double));
+    if (!lat) return die("calloc");
+    double t0 = now_s();
+    for (long i = 0; i < count; ++i) {
+        double s = now_s();
+        if (http_get(&addr, path, buf, sizeof buf) < 0) {
+            fprintf(stderr, "GET %s failed at request %ld\n", path, i);
+            return 1;
+        }
+        lat[i] = now_s() - s;
+    }
+    double t = now_s() - t0;
+    qsort(lat, (size_t)count, sizeof(double), compare_double);
+    printf("BENCH http_req_per_s=%.0f http_p50_us=%.0f http_max_us=%.0f\n", (double)count / t,
+           lat[count / 2] * 1e6, lat[count - 1] * 1e6);
+    free(lat);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: see the source\n");
@@ -41,6 +98,10 @@ int main(int argc, char** argv) {
     if (posix_memalign(&buf, 4096, mib) != 0) return die("posix_memalign");
     memset(buf, 0x5a, mib);
     const char* mode = argv[1];
+    if (strcmp(mode, "httpget") == 0) {
+        if (argc < 6) return 2;
+        return httpget(argv[2], argv[3], argv[4], atol(argv[5]));
+    }
     if (strcmp(mode, "tcpsend") == 0) {
         if (argc < 5) return 2;
         long total = atol(argv[4]);
