@@ -29,10 +29,29 @@ import replay_lib as lib  # noqa: E402
 
 # Rows where Ember answers differently from Firecracker on purpose, keyed "group: what", each
 # with the reason. A row that fails because Ember lacks something yet is a FAIL, never listed here.
+# Each maps to (the reason, a text Ember's own answer must show, so that the row still checks
+# what Ember does instead).
 KNOWN_DIFFERENCES = {
     # Ember is not Firecracker: its --version says so. Firecracker's framework reads the version
     # from GET /version (firecracker_version), which Ember answers in Firecracker's shape.
-    "cli: --version prints 'Firecracker v<semver>' first": "Ember names itself: 'Ember v<semver>'",
+    "cli: --version prints 'Firecracker v<semver>' first":
+        ("Ember names itself: 'Ember v<semver>'", "Ember v"),
+    # Firecracker's NetBuilder::build removes interface 1 before its failed update (tap in use),
+    # so the test's next PUT may reuse interface 1's MAC. Ember leaves a configuration unchanged
+    # when a PUT fails, so interface 1 keeps its MAC and the reuse is refused.
+    "api_net_put_update_pre_boot: new interface, free tap":
+        ("a failed PUT /network-interfaces leaves the old interface in place", "06:00:00:00:00:01"),
+    # Devices Ember does not emulate: every path answers 400 "Ember does not support ...".
+    "api_unsupported_devices: PUT /vsock accepted": ("no vsock device", "Ember does not support"),
+    "api_unsupported_devices: PUT /entropy accepted":
+        ("no entropy device", "Ember does not support"),
+    "api_unsupported_devices: PUT /balloon accepted":
+        ("no balloon device", "Ember does not support"),
+    "api_unsupported_devices: PUT /pmem accepted": ("no pmem device", "Ember does not support"),
+    "api_unsupported_devices: PUT /hotplug/memory accepted":
+        ("no memory hotplug", "Ember does not support"),
+    "api_unsupported_devices: PATCH /pmem before boot refused":
+        ("no pmem device, in any phase", "Ember does not support"),
 }
 
 EXPECTATION_FILES = [
@@ -83,7 +102,7 @@ def check_api(row, ember, workdir):
     problems = []
     if resp.status != row.status:
         problems.append(f"status {resp.status}, expected {row.status}")
-    if row.status == 204 and resp.body:
+    if row.status == 204 and resp.status == 204 and resp.body:
         problems.append("204 with a body")
     if row.status >= 400:
         fault = resp.fault()
@@ -338,9 +357,9 @@ def main():
             if outcome == "PASS":
                 passed += 1
                 print(f"PASS {key} [{row.origin}]")
-            elif key in KNOWN_DIFFERENCES:
+            elif key in KNOWN_DIFFERENCES and KNOWN_DIFFERENCES[key][1] in (reason or ""):
                 known += 1
-                print(f"DIFF {key} [{row.origin}] (known difference: {KNOWN_DIFFERENCES[key]})")
+                print(f"DIFF {key} [{row.origin}] (known difference: {KNOWN_DIFFERENCES[key][0]})")
             else:
                 failures.append(key)
                 print(f"FAIL {key} [{row.origin}]\n     {reason}")

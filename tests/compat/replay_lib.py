@@ -93,10 +93,22 @@ class Ember:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            if os.path.exists(self.sock):
+            if os.path.exists(self.sock) and self._accepts():
                 return True
             time.sleep(0.02)
         return False
+
+    def _accepts(self):
+        """The file exists between bind() and listen() too (in Firecracker as well): a client
+        that connects at once may be refused under load, so wait until a connect succeeds."""
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
 
     def connection(self):
         if self.conn is None:

@@ -1,7 +1,8 @@
 """Expectations from tests/integration_tests/functional/test_api.py that hold before boot."""
 
-from common import (BOOT_ARGS, FILES, NOT_SUPPORTED_BEFORE_START, TAP1, TAP2, TAP3,
-                    basic_config, net_iface)
+import re
+
+from common import FILES, NOT_SUPPORTED_BEFORE_START, TAP1, TAP2, TAP3, basic_config, net_iface
 from replay_lib import Api, Group, field, has_keys
 
 F = "test_api.py::"
@@ -177,8 +178,7 @@ VERSION = F + "test_api_version"
 version = Group("api_version", files=FILES, rows=basic_config(VERSION) + [
     Api(VERSION, "GET /version has firecracker_version (semver)", "GET", "/version", status=200,
         json=lambda d: has_keys("firecracker_version")(d) or (
-            None if __import__("re").fullmatch(r"\d+\.\d+\.\d+(-[\w.]+)?",
-                                               str(d["firecracker_version"]))
+            None if re.fullmatch(r"\d+\.\d+\.\d+(-[\w.]+)?", str(d["firecracker_version"]))
             else f"not semver: {d['firecracker_version']!r}")),
 ])
 
