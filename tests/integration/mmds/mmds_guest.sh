@@ -12,7 +12,7 @@ oneline() { tr '\r\n' '|,'; }  # one console line; MMDS answers end without a ne
 
 # A raw HTTP request through nc (busybox wget cannot PUT or show a status): prints the answer.
 # The MMDS keeps the connection open, so nc is stopped after a few seconds.
-raw() { printf "$1" | timeout 5 nc "$mmds" 80; }
+raw() { printf '%b' "$1" | timeout 5 nc "$mmds" 80; }
 
 if [ "$mode" = v2 ]; then
     answer=$(raw 'PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n')
@@ -61,4 +61,5 @@ while [ $i -lt 50 ]; do
 done
 echo "GUEST-CONCURRENT-MMDS=$ok during=$during"
 wait $bulk
-echo "GUEST-BULK-RC=$? $(cat /run/bulk.out | oneline)"
+rc=$?
+echo "GUEST-BULK-RC=$rc $(oneline </run/bulk.out)"
