@@ -11,6 +11,7 @@ namespace {
 // large answer does not keep its memory for the VM's lifetime.
 constexpr size_t kKeptResponseCapacity = 64 << 10;
 constexpr uint8_t kDupAckThreshold = 3;  // RFC 5681 §3.2.
+constexpr uint16_t kMinMss = 48;
 
 }  // namespace
 
@@ -22,8 +23,10 @@ void TcpConnection::open(const Ipv4Address& remote_ip, const TcpSegment& syn, ui
     state_ = State::kSynReceived;
     remote_ip_ = remote_ip;
     remote_port_ = syn.src_port;
-    // RFC 9293 §3.7.1: the guest's MSS option bounds what we send; without one, 536.
-    mss_ = std::max<uint16_t>(1, std::min(syn.mss.value_or(kTcpDefaultMss), local_mss));
+    // RFC 9293 §3.7.1: the guest's MSS option bounds what we send; without one, 536. A tiny MSS
+    // is raised to Linux's tcp_min_snd_mss (48), so that a guest cannot have us cut a response
+    // into one frame per byte.
+    mss_ = std::max(kMinMss, std::min(syn.mss.value_or(kTcpDefaultMss), local_mss));
     local_mss_ = local_mss;
     irs_ = syn.seq;
     rcv_nxt_ = syn.seq + 1;

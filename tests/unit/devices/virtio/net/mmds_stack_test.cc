@@ -229,6 +229,16 @@ TEST_F(MmdsStackTest, SendsA60KResponseWithinTheGuestsWindowAndMss) {
     EXPECT_EQ(stack_.max_buffered_bytes(), 0u);  // Fully acknowledged: released.
 }
 
+TEST_F(MmdsStackTest, ATinyMssIsRaisedToLinuxsMinimum) {
+    responder_.body_bytes = 200;
+    const uint32_t our = connect(40000, 65535, 1);
+    send(testing::tcp_frame(
+        {.seq = 1001, .ack = our, .flags = kAck, .payload = "GET / HTTP/1.1\r\n\r\n"}));
+    auto out = drain_tcp();
+    ASSERT_GT(out.size(), 2u);
+    EXPECT_EQ(out[0].payload.size(), 48u);
+}
+
 TEST_F(MmdsStackTest, AZeroWindowHoldsDataUntilTheGuestOpensIt) {
     responder_.body_bytes = 3000;
     const uint32_t our = connect();
