@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -49,7 +50,7 @@ inline uint16_t inet_checksum(const Bytes& b, size_t from, size_t to, uint32_t e
 
 inline Bytes arp_request(const std::array<uint8_t, 4>& target = kMmdsIp, uint16_t op = 1) {
     Bytes f(42);
-    for (int i = 0; i < 6; ++i) f[i] = 0xff;
+    std::fill_n(f.begin(), 6, 0xff);
     std::copy(kGuestMac.begin(), kGuestMac.end(), f.begin() + 6);
     put16(f, 12, 0x0806);
     put16(f, 14, 1);
