@@ -124,12 +124,20 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                 groups.push_back(virtio::block_metrics(drive.drive_id, block->device->counters()));
             }
         }
+        // Firecracker's "mmds" group is one per VMM: the sum over every interface's stack.
+        virtio::mmds_net::MmdsCounters mmds;
+        bool serves_mmds = false;
         for (const NetConfig& net : resources_.config().nets) {
             if (auto attached = machine->devices.find<virtio::NetDevice>(net.iface_id)) {
                 std::lock_guard lock(attached->transport->mutex());
                 groups.push_back(virtio::net_metrics(net.iface_id, attached->device->counters()));
+                if (const auto* counters = attached->device->mmds_counters()) {
+                    mmds += *counters;
+                    serves_mmds = true;
+                }
             }
         }
+        if (serves_mmds) groups.push_back(virtio::mmds_metrics(mmds));
     }
     for (const MetricsSource& source : metrics_sources_) source(groups);
     return groups;

@@ -45,6 +45,12 @@ NetDevice::NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimi
       tx_limiter_(std::move(tx)),
       rx_frame_(kMaxFrameBytes) {
     if (options_.guest_mac) mac_ = *options_.guest_mac;
+    if (options_.mmds && options_.mmds->responder) {
+        mmds_ =
+            std::make_unique<mmds_net::MmdsStack>(options_.mmds->ipv4, *options_.mmds->responder,
+                                                  clock_of(options_), options_.mtu.value_or(1500));
+        mmds_frame_.resize(kMaxMmdsFrameBytes);
+    }
 }
 
 uint64_t NetDevice::device_features() const {
@@ -140,6 +146,8 @@ void NetDevice::reset() {
     rx_pending_ = false;
     rx_tokens_taken_ = false;
     tap_readable_ = false;
+    rx_frame_is_mmds_ = false;
+    if (mmds_) mmds_->clear();
     if (options_.guest_mac) mac_ = *options_.guest_mac;
     reset_common();
 }
@@ -177,27 +185,47 @@ void NetDevice::process_tap_rx() {
     process_rx();
 }
 
+bool NetDevice::fetch_rx_frame() {
+    // The MMDS stack's frames go first, as in Firecracker's read_from_mmds_or_tap().
+    if (mmds_) {
+        const size_t n =
+            mmds_->write_next_frame(std::span<uint8_t>(rx_frame_).subspan(Tap::kVnetHeaderBytes));
+        if (n > 0) {
+            // A zero header: no offload asked, the stack's checksums are complete.
+            std::fill_n(rx_frame_.begin(), Tap::kVnetHeaderBytes, 0);
+            rx_frame_len_ = Tap::kVnetHeaderBytes + n;
+            rx_frame_is_mmds_ = true;
+            return true;
+        }
+    }
+    rx_frame_is_mmds_ = false;
+    while (tap_readable_) {
+        const iovec iov{rx_frame_.data(), rx_frame_.size()};
+        auto n = tap_.read({&iov, 1});
+        if (!n) {
+            tap_readable_ = false;
+            if (n.error().code() != std::errc::resource_unavailable_try_again) {
+                ++counters_.rx_fails;
+                EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "net {}: {}",
+                                  options_.iface_id, n.error().message());
+            }
+            return false;
+        }
+        if (*n < Tap::kVnetHeaderBytes) {
+            ++counters_.rx_fails;
+            continue;
+        }
+        rx_frame_len_ = *n;
+        return true;
+    }
+    return false;
+}
+
 void NetDevice::process_rx() {
     if (!is_activated() || needs_reset()) return;
     while (!needs_reset()) {
         if (!rx_pending_) {
-            if (!tap_readable_) break;
-            const iovec iov{rx_frame_.data(), rx_frame_.size()};
-            auto n = tap_.read({&iov, 1});
-            if (!n) {
-                tap_readable_ = false;
-                if (n.error().code() != std::errc::resource_unavailable_try_again) {
-                    ++counters_.rx_fails;
-                    EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "net {}: {}",
-                                      options_.iface_id, n.error().message());
-                }
-                break;
-            }
-            if (*n < Tap::kVnetHeaderBytes) {
-                ++counters_.rx_fails;
-                continue;
-            }
-            rx_frame_len_ = *n;
+            if (!fetch_rx_frame()) break;
             rx_pending_ = true;
         }
         if (!rx_tokens_taken_) {
@@ -216,6 +244,9 @@ void NetDevice::process_rx() {
         if (delivery == Delivery::kNoBuffers) {
             ++counters_.no_rx_avail_buffer;
             break;
+        }
+        if (delivery == Delivery::kDelivered && rx_frame_is_mmds_) {
+            mmds_->count_delivered(rx_frame_len_ - Tap::kVnetHeaderBytes);
         }
         rx_pending_ = false;
         rx_tokens_taken_ = false;
@@ -294,6 +325,7 @@ void NetDevice::process_tx() {
     if (!is_activated() || needs_reset()) return;
     Queue& queue = queues()[kTxQueue];
     bool popped_any = false;
+    bool fed_mmds = false;
     while (!tx_limiter_.is_blocked() && !needs_reset()) {
         auto next = queue.pop(*memory_);
         if (!next) {
@@ -327,6 +359,17 @@ void NetDevice::process_tx() {
             queue.undo_pop();
             break;
         }
+        if (mmds_ && divert_to_mmds(chain)) {
+            // MMDS frames are not accounted by the rate limiter (Firecracker's device.rs), nor in
+            // the tap's counters.
+            tx_limiter_.manual_replenish(1, TokenType::kOps);
+            tx_limiter_.manual_replenish(chain.readable_bytes(), TokenType::kBytes);
+            fed_mmds = true;
+            if (!queue.add_used(*memory_, avail.head, 0)) {
+                fail_queue("tx used ring", Error::invalid("virtqueue", "add_used"));
+            }
+            continue;
+        }
         tx_iov_.clear();
         for (const Descriptor& d : chain.readable()) {
             if (!d.host.empty()) tx_iov_.push_back({d.host.data(), d.host.size()});
@@ -346,6 +389,31 @@ void NetDevice::process_tx() {
     }
     if (!popped_any) ++counters_.no_tx_avail_buffer;
     signal_used_if_needed(kTxQueue);
+    // The stack may have an answer (a SYN-ACK, an ARP reply, data): deliver it now, the tap may
+    // stay silent.
+    if (fed_mmds) process_rx();
+}
+
+bool NetDevice::divert_to_mmds(const DescriptorChain& chain) {
+    // The virtio-net header, Ethernet and the ARP target or IPv4 destination: usually all in the
+    // first descriptor, read in place; else gathered into a small copy.
+    constexpr size_t kPeekBytes = Tap::kVnetHeaderBytes + mmds_net::kEthernetHeaderBytes + 28;
+    std::span<const uint8_t> head;
+    std::array<uint8_t, kPeekBytes> gathered;
+    const std::span<const Descriptor> readable = chain.readable();
+    if (!readable.empty() && readable.front().host.size() >= kPeekBytes) {
+        head = readable.front().host.first(kPeekBytes);
+    } else {
+        head = std::span<const uint8_t>(gathered.data(), ChainReader(readable).read(gathered));
+    }
+    if (!mmds_net::MmdsStack::is_mmds_frame(head.subspan(Tap::kVnetHeaderBytes),
+                                            options_.mmds->ipv4)) {
+        return false;
+    }
+    const size_t n = ChainReader(readable).read(mmds_frame_);
+    mmds_->receive_frame(std::span<const uint8_t>(mmds_frame_)
+                             .subspan(Tap::kVnetHeaderBytes, n - Tap::kVnetHeaderBytes));
+    return true;
 }
 
 void NetDevice::signal_used_if_needed(uint32_t index) {

@@ -8,6 +8,11 @@
 //   tx_rate_limiter_fd()             -> process_tx_rate_limiter_event()
 // The tap is edge-triggered: the device reads until EAGAIN, and when it must stop early (no RX
 // buffers, throttled) it remembers the tap is readable and resumes on the RX queue or timer event.
+// MMDS (options.mmds with a responder): a TX frame that is ARP for, or IPv4 to, the MMDS address
+// goes to the device's MmdsStack instead of the tap, without spending TX rate-limiter tokens; the
+// stack's frames reach the guest before the tap's, through the RX path and its rate limiter, as
+// in Firecracker's device.rs. A TX that fed the stack runs RX at once, so that the answer does not
+// wait for a tap event.
 #pragma once
 
 #include <array>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "devices/rate_limiter.h"
+#include "devices/virtio/net/mmds/mmds_stack.h"
 #include "devices/virtio/net/tap.h"
 #include "devices/virtio/virtio_device.h"
 #include "vmm/base/log.h"
@@ -92,6 +98,9 @@ public:
     static constexpr uint32_t kTxQueue = 1;
     // virtio_net_hdr_v1 plus the largest frame a TSO/UFO tap hands over (Firecracker's 65562).
     static constexpr size_t kMaxFrameBytes = Tap::kVnetHeaderBytes + 65550;
+    // A guest frame to MMDS: headers and at most the stack's 8 KiB receive window (a GSO frame
+    // never exceeds the window); a longer one is cut and fails the IPv4 length check.
+    static constexpr size_t kMaxMmdsFrameBytes = 16 << 10;
 
     static Result<std::unique_ptr<NetDevice>> create(const NetDeviceOptions& options, Tap tap);
 
@@ -122,8 +131,15 @@ public:
     const RateLimiter& tx_rate_limiter() const { return tx_limiter_; }
     // A received frame waits for guest buffers or tokens.
     bool rx_deferred() const { return rx_pending_; }
+    // The MMDS stack's counters (Firecracker's global "mmds" group: the VMM sums the devices');
+    // null when the interface does not serve MMDS.
+    const mmds_net::MmdsCounters* mmds_counters() const {
+        return mmds_ ? &mmds_->counters() : nullptr;
+    }
+    const mmds_net::MmdsStack* mmds_stack() const { return mmds_.get(); }
 
     // A frame read from the tap but not yet delivered is not saved: the network may drop it.
+    // Nor is the MMDS stack: its connections are reset after a restore, as in Firecracker.
     NetDeviceState save_state() const;
     // Into a device just created from the snapshot's options and a tap, before the transport's
     // restore_state(): refuses different offered features or MTU, and clamps the rate limiters'
@@ -137,6 +153,10 @@ private:
     void process_rx();
     Delivery deliver_frame();
     void process_tx();
+    // True when the chain's frame was for MMDS and the stack took it.
+    bool divert_to_mmds(const DescriptorChain& chain);
+    // Fills rx_frame_ from the MMDS stack or else the tap; false when neither has a frame.
+    bool fetch_rx_frame();
     void signal_used_if_needed(uint32_t queue);
     void fail_queue(const char* what, const Error& error);
     // TUN_F_* flags for the GUEST_* offloads the driver accepted.
@@ -156,6 +176,9 @@ private:
     bool rx_tokens_taken_ = false;  // Its rate-limiter tokens are already consumed.
     bool tap_readable_ = false;     // Edge-triggered: the tap may hold more frames.
     std::vector<iovec> tx_iov_;
+    std::unique_ptr<mmds_net::MmdsStack> mmds_;
+    std::vector<uint8_t> mmds_frame_;  // kMaxMmdsFrameBytes: a TX frame for the stack, gathered.
+    bool rx_frame_is_mmds_ = false;    // rx_frame_ came from the stack.
 
     NetCounters counters_;
     log::LineLimiter log_limiter_;

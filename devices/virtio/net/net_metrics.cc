@@ -32,4 +32,6 @@ MetricGroup net_metrics(std::string_view iface_id, const NetCounters& c) {
             }};
 }
 
+MetricGroup mmds_metrics(const mmds_net::MmdsCounters& sum) { return metric_group("mmds", sum); }
+
 }  // namespace ember::virtio

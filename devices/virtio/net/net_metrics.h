@@ -11,4 +11,9 @@ namespace ember::virtio {
 
 MetricGroup net_metrics(std::string_view iface_id, const NetCounters& c);
 
+// Firecracker's "mmds" group. It is global there, one per VMM, so the caller passes the sum of
+// every net device's stack counters (NetDevice::mmds_counters(), MmdsCounters::operator+=), with
+// the MMDS service's token counts in rx_invalid_token and rx_no_token.
+MetricGroup mmds_metrics(const mmds_net::MmdsCounters& sum);
+
 }  // namespace ember::virtio
