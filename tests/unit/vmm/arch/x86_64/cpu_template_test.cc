@@ -175,14 +175,12 @@ TEST(CpuTemplate, ACustomTemplateWinsOverAStaticOneAndSkipsItsChecks) {
 TEST(CpuTemplate, CustomModifiersKeepTheBitsTheyDoNotName) {
     auto cpuid = host(true, kCascadeLakeEax);
     CpuConfig custom;
-    custom.cpuid_modifiers.push_back(
-        {0x1,
-         0,
-         0,
-         {{CpuidRegister::kEcx, parse_bitmap("0bxxxxxxxxxxxxxxxxxxxxxxxxxx0xxxx1", 32).value()}}});
-    find(cpuid, 1).ecx = 0x10;
+    const BitFilter<uint64_t> b = parse_bitmap("0bxxxxxxxxxxxxxxxxxxxxxxxxxx0xxxx1", 32).value();
+    const BitFilter<uint32_t> ecx{static_cast<uint32_t>(b.filter), static_cast<uint32_t>(b.value)};
+    custom.cpuid_modifiers.push_back({0x1, 0, 0, {{CpuidRegister::kEcx, ecx}}});
+    find(cpuid, 1).ecx = 0x30;  // Bit 5 cleared, bit 4 kept, bit 0 set.
     ASSERT_TRUE(apply_cpuid_modifiers(custom, cpuid));
-    EXPECT_EQ(find(cpuid, 1).ecx, 0x1U);
+    EXPECT_EQ(find(cpuid, 1).ecx, 0x11U);
 }
 
 TEST(CpuTemplate, RefusesALeafTheHostLacks) {
