@@ -63,7 +63,7 @@ TEST_F(CpuConfigRouterTest, PutsACustomTemplate) {
     ASSERT_EQ(c.msr_modifiers.size(), 1U);
     EXPECT_EQ(c.msr_modifiers[0].addr, 0xaacU);
     EXPECT_EQ(c.msr_modifiers[0].bitmap.filter, 0x9000000000000003U);
-    EXPECT_EQ(c.msr_modifiers[0].bitmap.value, 0x8000000000000001U);
+    EXPECT_EQ(c.msr_modifiers[0].bitmap.value, 0x9000000000000001U);
 }
 
 TEST_F(CpuConfigRouterTest, AcceptsAnEmptyTemplate) {
