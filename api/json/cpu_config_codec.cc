@@ -17,7 +17,7 @@ constexpr std::pair<std::string_view, CpuidRegister> kRegisters[] = {
 
 // The cpu_config layer's parse errors, under the JSON path they came from.
 template <typename T>
-Result<T> at(const std::string& path, Result<T> r) {
+Result<T> at(std::string path, Result<T> r) {
     if (!r) return json_error(path, r.error().detail());
     return r;
 }
@@ -39,7 +39,7 @@ Result<std::vector<T>> parse_array(JsonObject& obj, const char* key,
 
 Result<KvmCapabilityChange> parse_capability(const rapidjson::Value& value, std::string path) {
     if (!value.IsString()) return json_error(path, "expected a string");
-    return at(path, parse_kvm_capability({value.GetString(), value.GetStringLength()}));
+    return at(std::move(path), parse_kvm_capability({value.GetString(), value.GetStringLength()}));
 }
 
 Result<uint32_t> number_field(JsonObject& obj, const char* key) {
