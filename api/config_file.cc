@@ -3,16 +3,17 @@
 #include <fmt/core.h>
 
 #include "api/json/config_codec.h"
+#include "api/json/cpu_config_codec.h"
+#include "vmm/base/file_open.h"
 
 namespace ember::api {
 namespace {
 
 // Top-level keys of Firecracker's config file for devices Ember does not have.
 constexpr std::pair<const char*, const char*> kUnsupportedKeys[] = {
-    {"balloon", "balloon devices"},         {"vsock", "vsock devices"},
-    {"entropy", "entropy devices"},         {"pmem", "pmem devices"},
-    {"memory-hotplug", "memory hotplug"},   {"mmds-config", "MMDS"},
-    {"cpu-config", "custom CPU templates"},
+    {"balloon", "balloon devices"},       {"vsock", "vsock devices"},
+    {"entropy", "entropy devices"},       {"pmem", "pmem devices"},
+    {"memory-hotplug", "memory hotplug"}, {"mmds-config", "MMDS"},
 };
 
 template <typename T, typename Parse>
@@ -25,6 +26,17 @@ Result<std::vector<T>> parse_array(JsonObject& obj, const char* key, Parse parse
         out.push_back(EMBER_TRY(parse((*v)[i], fmt::format("{}[{}]", key, i))));
     }
     return out;
+}
+
+// As Firecracker, "cpu-config" names a file that holds the custom CPU template.
+Result<CpuConfig> read_cpu_config(const std::string& path) {
+    std::string text = EMBER_TRY(read_named_file(
+        path, FileKinds::kRegularOrFifo, kMaxConfigFileBytes, kConfigFifoTimeout, "cpu-config"));
+    rapidjson::Document doc;
+    if (auto parsed = parse_json(text, doc); !parsed) {
+        return json_error("cpu-config", describe(parsed.error()));
+    }
+    return parse_cpu_config(doc, "cpu-config");
 }
 
 }  // namespace
@@ -43,6 +55,10 @@ Result<VmConfig> parse_vm_config(std::string_view json) {
     }
     if (const rapidjson::Value* v = obj.optional_member("machine-config")) {
         c.machine = EMBER_TRY(parse_machine_config(*v, "machine-config"));
+    }
+    if (auto path = EMBER_TRY(obj.optional_string("cpu-config"))) {
+        c.cpu_config = EMBER_TRY(read_cpu_config(*path));
+        c.machine.cpu_template = CpuTemplate::kNone;  // As there, it replaces a static one.
     }
     c.drives = EMBER_TRY(parse_array<DriveConfig>(obj, "drives", parse_drive));
     c.nets = EMBER_TRY(parse_array<NetConfig>(obj, "network-interfaces", parse_net));

@@ -23,8 +23,8 @@ inline constexpr std::chrono::milliseconds kConfigFifoTimeout{10'000};
 
 // A whole config file: `boot-source`, `machine-config`, `drives`, `network-interfaces`, `logger`,
 // `metrics`, `serial`...; keys of devices Ember lacks are refused with a message saying so. Only
-// parsed: the configuration's rules are checked once, by the VMM that takes it
-// (VmmController's configure path), as for API requests.
+// parsed (and the file `cpu-config` names read): the configuration's rules are checked once, by
+// the VMM that takes it (VmmController's configure path), as for API requests.
 Result<VmConfig> parse_vm_config(std::string_view json);
 // GET /vm/config: the same schema, so the output fed back as a config file builds the same VM.
 std::string render_vm_config(const VmConfig& config);

@@ -5,6 +5,7 @@
 #include "api/config_file.h"
 #include "api/error_status.h"
 #include "api/json/config_codec.h"
+#include "api/json/cpu_config_codec.h"
 #include "api/json/request_json.h"
 
 namespace ember::api {
@@ -12,10 +13,8 @@ namespace {
 
 // Paths of devices Ember lacks, by first segment, with the words for the answer.
 constexpr std::pair<std::string_view, std::string_view> kUnsupportedPaths[] = {
-    {"balloon", "balloon devices"},         {"vsock", "vsock devices"},
-    {"entropy", "entropy devices"},         {"pmem", "pmem devices"},
-    {"hotplug", "memory hotplug"},          {"mmds", "MMDS"},
-    {"cpu-config", "custom CPU templates"},
+    {"balloon", "balloon devices"}, {"vsock", "vsock devices"},    {"entropy", "entropy devices"},
+    {"pmem", "pmem devices"},       {"hotplug", "memory hotplug"}, {"mmds", "MMDS"},
 };
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -141,6 +140,10 @@ HttpResponse Router::dispatch(const HttpRequest& request,
             if (head == "serial") {
                 auto c = parse_object(request, parse_serial);
                 return c ? from_result(controller_.set_serial(*c)) : from_error(c.error());
+            }
+            if (head == "cpu-config") {
+                auto c = parse_object(request, parse_cpu_config);
+                return c ? from_result(controller_.set_cpu_config(*c)) : from_error(c.error());
             }
         }
     }

@@ -27,6 +27,8 @@ Result<std::optional<size_t>> optional_enum(JsonObject& obj, const char* key,
 constexpr std::string_view kHugePages[] = {"None", "Transparent", "2M"};
 constexpr std::string_view kCacheTypes[] = {"Unsafe", "Writeback"};
 constexpr std::string_view kIoEngines[] = {"Sync", "Async"};
+// In CpuTemplate's order.
+constexpr std::string_view kCpuTemplates[] = {"None", "C3", "T2", "T2S", "T2CL", "T2A"};
 
 Result<std::optional<RateLimiterConfig>> optional_rate_limiter(JsonObject& obj, const char* key) {
     const rapidjson::Value* v = obj.optional_member(key);
@@ -45,9 +47,9 @@ Result<void> read_machine_fields(JsonObject& obj, MachineConfig& m) {
     if (auto v = EMBER_TRY(optional_enum(obj, "huge_pages", kHugePages))) {
         m.huge_pages = static_cast<HugePages>(*v);
     }
-    // cpu_template is deprecated in Firecracker; Ember only knows the neutral one.
-    if (auto t = EMBER_TRY(obj.optional_string("cpu_template")); t && *t != "None") {
-        return json_error(obj.path_of("cpu_template"), "Ember does not support CPU templates");
+    // Deprecated in Firecracker, still applied there and here.
+    if (auto v = EMBER_TRY(optional_enum(obj, "cpu_template", kCpuTemplates))) {
+        m.cpu_template = static_cast<CpuTemplate>(*v);
     }
     return obj.finish();
 }
@@ -100,6 +102,8 @@ Result<MachineConfig> parse_machine_config(const rapidjson::Value& value, std::s
 Result<MachineConfig> parse_machine_config_patch(const rapidjson::Value& value, std::string path,
                                                  MachineConfig current) {
     JsonObject obj = EMBER_TRY(JsonObject::from(value, std::move(path)));
+    // Not merged: set only when the request names it, so that the VMM keeps a custom template.
+    current.cpu_template.reset();
     EMBER_TRY(read_machine_fields(obj, current));
     return current;
 }
@@ -268,6 +272,10 @@ void write_machine_config(JsonWriter& w, const MachineConfig& c) {
     w.Uint64(c.mem_size_mib);
     w.Key("smt");
     w.Bool(c.smt);
+    if (c.cpu_template) {
+        w.Key("cpu_template");
+        w.String(cpu_template_name(*c.cpu_template));
+    }
     w.Key("track_dirty_pages");
     w.Bool(c.track_dirty_pages);
     w.Key("huge_pages");

@@ -20,7 +20,8 @@ Result<RateLimiterConfig> parse_rate_limiter(const rapidjson::Value& value, std:
 Result<BootSourceConfig> parse_boot_source(const rapidjson::Value& value, std::string path);
 // PUT /machine-config and the config file: vcpu_count and mem_size_mib are required.
 Result<MachineConfig> parse_machine_config(const rapidjson::Value& value, std::string path);
-// PATCH /machine-config: every field optional, applied over `current`.
+// PATCH /machine-config: every field optional, applied over `current`; cpu_template is set only
+// when the request names it.
 Result<MachineConfig> parse_machine_config_patch(const rapidjson::Value& value, std::string path,
                                                  MachineConfig current);
 Result<DriveConfig> parse_drive(const rapidjson::Value& value, std::string path);

@@ -75,6 +75,9 @@ public:
     Result<void> set_serial(const SerialConfig& c) override {
         return record("set_serial", [&] { config.serial = c; });
     }
+    Result<void> set_cpu_config(const CpuConfig& c) override {
+        return record("set_cpu_config", [&] { config.cpu_config = c; });
+    }
     Result<void> start() override {
         return record("start", [&] { info.state = VmState::kRunning; });
     }

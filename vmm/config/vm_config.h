@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vmm/base/result.h"
+#include "vmm/config/cpu_config.h"
 
 namespace ember {
 
@@ -55,6 +56,9 @@ struct MachineConfig {
     bool smt = false;
     bool track_dirty_pages = false;
     HugePages huge_pages = HugePages::kNone;
+    // Unset: no static template. kNone: none, or a custom one (VmConfig::cpu_config), as
+    // Firecracker's GET shows it. Deprecated in Firecracker, still applied.
+    std::optional<CpuTemplate> cpu_template;
 
     static constexpr uint32_t kMaxVcpus = 32;
     Result<void> validate() const;
@@ -153,6 +157,7 @@ struct VmConfig {
     std::optional<MetricsConfig> metrics;
     std::optional<SerialConfig> serial;
     std::optional<MmdsConfig> mmds;
+    std::optional<CpuConfig> cpu_config;  // PUT /cpu-config; replaces a static template.
 
     Result<void> validate() const;
     bool operator==(const VmConfig&) const = default;

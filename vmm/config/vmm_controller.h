@@ -58,6 +58,8 @@ public:
     virtual Result<void> set_logger(const LoggerConfig& config) = 0;
     virtual Result<void> set_metrics(const MetricsConfig& config) = 0;
     virtual Result<void> set_serial(const SerialConfig& config) = 0;
+    // PUT /cpu-config: a custom CPU template, in place of any static one.
+    virtual Result<void> set_cpu_config(const CpuConfig& config) = 0;
 
     // Actions.
     virtual Result<void> start() = 0;

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include "vmm/arch/x86_64/boot.h"
+#include "vmm/arch/x86_64/cpu_template.h"
 #include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
 #include "vmm/core/virtio_from_config.h"
@@ -34,7 +37,9 @@ Result<std::unique_ptr<SerialOutput>> open_serial_output(const VmConfig& config)
     return std::unique_ptr<SerialOutput>(std::make_unique<FdSerialOutput>(std::move(fd)));
 }
 
+// `supported`: the host's CPUID with the CPU template applied; `template_msrs`: its MSR values.
 Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>& supported,
+                            std::span<const kvm_msr_entry> template_msrs,
                             const x86::LoadedKernel& kernel, uint32_t count) {
     std::vector<kvm_cpuid_entry2> cpuid = supported;
     x86::normalize_cpuid(cpuid, vcpu.index(), count);
@@ -45,6 +50,7 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>
     // to x87 on every VM entry, and the guest's xstate size check fails.
     EMBER_TRY(vcpu.set_xcr0(x86::supported_xcr0(cpuid)));
     std::vector<kvm_msr_entry> msrs = x86::boot_msrs();
+    msrs.insert(msrs.end(), template_msrs.begin(), template_msrs.end());
     EMBER_TRY(vcpu.set_msrs(msrs));
     EMBER_TRY(vcpu.set_regs(x86::boot_regs(kernel)));
     EMBER_TRY(vcpu.set_fpu(x86::boot_fpu()));
@@ -54,6 +60,18 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const std::vector<kvm_cpuid_entry2>
     kvm_lapic_state lapic = EMBER_TRY(vcpu.lapic());
     x86::configure_lapic(lapic);
     EMBER_TRY(vcpu.set_lapic(lapic));
+    return ok();
+}
+
+// Firecracker's kvm_capabilities: each one added must be there ("!N" only drops N from
+// Firecracker's own list; Ember checks what it uses when it uses it).
+Result<void> check_kvm_capabilities(const kvm::Kvm& kvm, const CpuConfig& cpu_template) {
+    for (const KvmCapabilityChange& c : cpu_template.kvm_capabilities) {
+        if (!c.remove && kvm.check_extension(c.capability) <= 0) {
+            return Error::invalid("cpu template",
+                                  fmt::format("Missing KVM capabilities: [{:#x}]", c.capability));
+        }
+    }
     return ok();
 }
 
@@ -120,6 +138,13 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     const MachineConfig& machine_config = config.machine;
 
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
+    // The CPU template first, as Firecracker: a host that cannot take it fails the start before
+    // any memory is set up. Applied before normalization, as there.
+    std::vector<kvm_cpuid_entry2> cpuid = EMBER_TRY(machine->kvm.supported_cpuid());
+    const CpuConfig cpu_template = EMBER_TRY(
+        x86::cpu_template_for_host(machine_config.cpu_template, config.cpu_config, cpuid));
+    EMBER_TRY(check_kvm_capabilities(machine->kvm, cpu_template));
+    EMBER_TRY(x86::apply_cpuid_modifiers(cpu_template, cpuid));
 
     std::vector<GuestRange> ranges = x86::ram_ranges(machine_config.mem_size_mib << 20);
     machine->memory =
@@ -150,12 +175,18 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     EMBER_TRY(x86::write_boot_structures(machine->memory, kernel, params));
     EMBER_DEBUG("kernel command line: {}", machine->cmdline);
 
-    std::vector<kvm_cpuid_entry2> supported = EMBER_TRY(machine->kvm.supported_cpuid());
+    std::vector<kvm_msr_entry> template_msrs;
     for (uint32_t i = 0; i < machine_config.vcpu_count; ++i) {
         kvm::Vcpu vcpu = EMBER_TRY(kvm::Vcpu::create(machine->vm, i));
+        if (i == 0 && !cpu_template.msr_modifiers.empty()) {
+            // The template's MSRs over the values a fresh vCPU has, the same for every vCPU.
+            std::vector<kvm_msr_entry> current =
+                EMBER_TRY(kvm::get_msrs(vcpu.fd(), x86::template_msr_indices(cpu_template)));
+            template_msrs = EMBER_TRY(x86::apply_msr_modifiers(cpu_template, current));
+        }
         machine->vcpus.push_back(std::make_unique<kvm::Vcpu>(std::move(vcpu)));
-        EMBER_TRY(
-            configure_vcpu(*machine->vcpus.back(), supported, kernel, machine_config.vcpu_count));
+        EMBER_TRY(configure_vcpu(*machine->vcpus.back(), cpuid, template_msrs, kernel,
+                                 machine_config.vcpu_count));
     }
     // Keys reach the guest as typed, Ctrl-C included, until the Machine goes (Firecracker's
     // set_raw_mode on stdin). Nothing to do when the console input is not a terminal.

@@ -56,7 +56,19 @@ Result<void> VmResources::set_boot_source(const BootSourceConfig& boot_source) {
 Result<void> VmResources::set_machine_config(const MachineConfig& machine) {
     VmConfig candidate = config_;
     candidate.machine = machine;
+    if (!machine.cpu_template) {
+        candidate.machine.cpu_template = config_.machine.cpu_template;
+    } else {
+        candidate.cpu_config.reset();
+        if (*machine.cpu_template == CpuTemplate::kNone) candidate.machine.cpu_template.reset();
+    }
     return commit(std::move(candidate));
+}
+
+void VmResources::set_cpu_config(const CpuConfig& cpu_config) {
+    config_.cpu_config = cpu_config;
+    config_.machine.cpu_template = CpuTemplate::kNone;
+    configured_ = true;
 }
 
 Result<void> VmResources::put_drive(const DriveConfig& drive) {

@@ -21,7 +21,11 @@ public:
     bool configured() const { return configured_; }
 
     Result<void> set_boot_source(const BootSourceConfig& boot_source);
+    // As Firecracker's VmConfig::update: a cpu_template the request names replaces any template
+    // (None clears a custom one too); an unnamed one keeps what is set.
     Result<void> set_machine_config(const MachineConfig& machine);
+    // A custom CPU template replaces a static one (GET shows cpu_template "None").
+    void set_cpu_config(const CpuConfig& cpu_config);
     Result<void> put_drive(const DriveConfig& drive);
     Result<void> put_net(const NetConfig& net);
     void set_serial(const SerialConfig& serial);

@@ -93,6 +93,13 @@ Result<void> Vmm::set_serial(const SerialConfig& config) {
     });
 }
 
+Result<void> Vmm::set_cpu_config(const CpuConfig& config) {
+    return in_phase(kPhaseBeforeBoot, "PUT /cpu-config", [&] {
+        resources_.set_cpu_config(config);
+        return ok();
+    });
+}
+
 Result<void> Vmm::configure(const VmConfig& config) {
     return in_phase(kPhaseBeforeBoot, "configure VM", [&] {
         return resources_.configure(config, [this](const VmConfig& valid) -> Result<void> {

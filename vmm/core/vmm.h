@@ -76,6 +76,7 @@ public:
     Result<void> set_logger(const LoggerConfig& config) override;
     Result<void> set_metrics(const MetricsConfig& config) override;
     Result<void> set_serial(const SerialConfig& config) override;
+    Result<void> set_cpu_config(const CpuConfig& config) override;
     Result<void> start() override;
     Result<void> send_ctrl_alt_del() override;
     Result<void> flush_metrics() override;

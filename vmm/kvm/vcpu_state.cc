@@ -34,23 +34,6 @@ Result<std::vector<kvm_cpuid_entry2>> get_cpuid(int fd) {
     return Error::from_errno(E2BIG, "KVM_GET_CPUID2");
 }
 
-// KVM_GET_MSRS reads entries in order and stops at the first it refuses; skip that one and go on.
-Result<std::vector<kvm_msr_entry>> get_msrs(int fd, std::span<const uint32_t> indices) {
-    std::vector<kvm_msr_entry> out;
-    size_t next = 0;
-    while (next < indices.size()) {
-        std::vector<kvm_msr_entry> wanted(indices.size() - next);
-        for (size_t i = 0; i < wanted.size(); ++i) wanted[i].index = indices[next + i];
-        abi::ArrayBuffer<kvm_msr_entry> buffer{std::span<const kvm_msr_entry>(wanted)};
-        int read = ::ioctl(fd, abi::kGetMsrs, buffer.data());
-        if (read < 0) return Error::from_errno("KVM_GET_MSRS");
-        std::vector<kvm_msr_entry> got = buffer.entries();
-        out.insert(out.end(), got.begin(), got.begin() + read);
-        next += static_cast<size_t>(read) + 1;
-    }
-    return out;
-}
-
 // The TSC deadline to write back. A zero deadline with a running timer would leave the guest
 // waiting for an interrupt that never comes: arm it at the saved TSC instead, as Firecracker does.
 std::optional<kvm_msr_entry> tsc_deadline(std::span<const kvm_msr_entry> msrs) {
@@ -77,6 +60,23 @@ Result<void> set_msrs(int fd, std::span<const kvm_msr_entry> msrs) {
 }
 
 }  // namespace
+
+// KVM_GET_MSRS reads entries in order and stops at the first it refuses; skip that one and go on.
+Result<std::vector<kvm_msr_entry>> get_msrs(int vcpu_fd, std::span<const uint32_t> indices) {
+    std::vector<kvm_msr_entry> out;
+    size_t next = 0;
+    while (next < indices.size()) {
+        std::vector<kvm_msr_entry> wanted(indices.size() - next);
+        for (size_t i = 0; i < wanted.size(); ++i) wanted[i].index = indices[next + i];
+        abi::ArrayBuffer<kvm_msr_entry> buffer{std::span<const kvm_msr_entry>(wanted)};
+        int read = ::ioctl(vcpu_fd, abi::kGetMsrs, buffer.data());
+        if (read < 0) return Error::from_errno("KVM_GET_MSRS");
+        std::vector<kvm_msr_entry> got = buffer.entries();
+        out.insert(out.end(), got.begin(), got.begin() + read);
+        next += static_cast<size_t>(read) + 1;
+    }
+    return out;
+}
 
 Result<std::vector<uint32_t>> msr_index_list(int kvm_fd) {
     // The first call with room for none reports the count through E2BIG.

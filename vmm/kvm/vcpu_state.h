@@ -32,6 +32,8 @@ struct VcpuState {
 
 // The MSRs to save: KVM_GET_MSR_INDEX_LIST on the /dev/kvm fd.
 Result<std::vector<uint32_t>> msr_index_list(int kvm_fd);
+// KVM_GET_MSRS of `indices`; those KVM refuses to read are left out.
+Result<std::vector<kvm_msr_entry>> get_msrs(int vcpu_fd, std::span<const uint32_t> indices);
 // The xsave buffer size for this VM: KVM_CAP_XSAVE2 on the VM fd, at least 4096.
 size_t xsave_size(int vm_fd);
 

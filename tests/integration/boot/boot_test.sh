@@ -28,6 +28,7 @@ Usage: $(basename "$0") --ember PATH [options]
   --console-lines N   how many console lines to print (default 20)
   --reject REGEX      an extended regex that no line of the output may match (repeatable)
   --repeat N          boot N times in the same sandbox run; every boot must pass (default 1)
+  --cpu-template T    machine-config's cpu_template (cpu_template_check.sh uses it)
   --huge-pages 2M     back guest memory with 2 MiB hugetlb pages (the sandbox reserves exactly
                       the pages the guest needs) and print HUGE_PAGES_AVAILABLE once booted
 USAGE
@@ -37,6 +38,7 @@ expects=()
 rejects=()
 repeat=1
 huge_pages=None
+cpu_template_field=""
 console_lines=20 ember="" format=bzimage kernel="" initrd="" vcpus=1 mem=256 timeout_s=240
 boot_args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 while (($#)); do
@@ -54,6 +56,7 @@ while (($#)); do
         --reject) rejects+=("$2"); shift 2 ;;
         --repeat) repeat=$2; shift 2 ;;
         --huge-pages) huge_pages=$2; shift 2 ;;
+        --cpu-template) cpu_template_field=", \"cpu_template\": \"$2\""; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "boot_test: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -109,7 +112,7 @@ cat >"$work/vm.json" <<JSON
     "initrd_path": "initrd",
     "boot_args": "$boot_args"
   },
-  "machine-config": { "vcpu_count": $vcpus, "mem_size_mib": $mem, "huge_pages": "$huge_pages" }
+  "machine-config": { "vcpu_count": $vcpus, "mem_size_mib": $mem, "huge_pages": "$huge_pages"$cpu_template_field }
 }
 JSON
 

@@ -7,11 +7,10 @@
 #include <cstdint>
 
 #include "vmm/arch/x86_64/boot.h"
+#include "vmm/arch/x86_64/cpu_template.h"
 
 namespace ember::x86 {
 namespace {
-
-enum class Vendor { kIntel, kAmd, kOther };
 
 // Leaf 0's vendor string, EBX-EDX-ECX.
 constexpr uint32_t kIntelEbx = 0x756e6547;  // "Genu"
@@ -34,15 +33,6 @@ constexpr uint32_t kTopologyLevelCore = 2;
 constexpr uint32_t kXsaveLegacyAndHeaderBytes = 512 + 64;
 constexpr unsigned kFirstExtendedXfeature = 2;
 constexpr unsigned kMaxXfeature = 63;
-
-Vendor vendor_of(const std::vector<kvm_cpuid_entry2>& entries) {
-    for (const kvm_cpuid_entry2& e : entries) {
-        if (e.function != 0) continue;
-        if (e.ebx == kIntelEbx && e.edx == kIntelEdx && e.ecx == kIntelEcx) return Vendor::kIntel;
-        if (e.ebx == kAmdEbx && e.edx == kAmdEdx && e.ecx == kAmdEcx) return Vendor::kAmd;
-    }
-    return Vendor::kOther;
-}
 
 // Replaces bits [lo, lo + width) of `reg` with `value`.
 constexpr uint32_t with_bits(uint32_t reg, unsigned lo, unsigned width, uint32_t value) {
@@ -118,6 +108,17 @@ const kvm_cpuid_entry2* find_leaf(const std::vector<kvm_cpuid_entry2>& entries, 
 
 }  // namespace
 
+CpuVendor cpu_vendor(const std::vector<kvm_cpuid_entry2>& entries) {
+    for (const kvm_cpuid_entry2& e : entries) {
+        if (e.function != 0) continue;
+        if (e.ebx == kIntelEbx && e.edx == kIntelEdx && e.ecx == kIntelEcx) {
+            return CpuVendor::kIntel;
+        }
+        if (e.ebx == kAmdEbx && e.edx == kAmdEdx && e.ecx == kAmdEcx) return CpuVendor::kAmd;
+    }
+    return CpuVendor::kOther;
+}
+
 uint64_t supported_xcr0(const std::vector<kvm_cpuid_entry2>& entries) {
     const kvm_cpuid_entry2* leaf = find_leaf(entries, 0xd, 0);
     if (leaf == nullptr) return kXcr0X87;
@@ -138,12 +139,12 @@ uint32_t xsave_size(const std::vector<kvm_cpuid_entry2>& entries, uint64_t xcr0)
 
 void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uint32_t count) {
     count = std::max<uint32_t>(count, 1);
-    const Vendor vendor = vendor_of(entries);
+    const CpuVendor vendor = cpu_vendor(entries);
     for (kvm_cpuid_entry2& e : entries) {
         switch (e.function) {
             case 0x1: normalize_feature_leaf(e, index, count); break;
             case 0x4:
-                if (vendor == Vendor::kIntel) normalize_cache_leaf(e, count);
+                if (vendor == CpuVendor::kIntel) normalize_cache_leaf(e, count);
                 break;
             case 0x6:
                 e.eax &= ~kLeaf6EaxTurbo;
@@ -155,7 +156,7 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
             case 0xb:
             case 0x1f: normalize_topology_leaf(e, index, count); break;
             case 0x80000008:
-                if (vendor == Vendor::kAmd) {
+                if (vendor == CpuVendor::kAmd) {
                     // ECX[7:0] cores - 1, ECX[15:12] APIC id bits.
                     e.ecx = with_bits(e.ecx, 0, 8, count - 1);
                     e.ecx = with_bits(e.ecx, 12, 4, id_bits(count));
@@ -172,7 +173,7 @@ void normalize_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t index, uin
                 }
                 break;
             case 0x8000001e:
-                if (vendor == Vendor::kAmd) {
+                if (vendor == CpuVendor::kAmd) {
                     e.eax = index;                                  // Extended APIC id.
                     e.ebx = with_bits(e.ebx, 0, 16, index & 0xff);  // Core id, 1 thread per core.
                     e.ecx = with_bits(e.ecx, 0, 11, 0);             // Node 0 of 1.
