@@ -280,9 +280,9 @@ TEST_F(VmmApiTest, GetVmConfigOutputConfiguresTheSameVmAsAConfigFile) {
 // cannot be had ("lo" is never one, root or not).
 TEST_F(VmmApiTest, RefusesAnInterfaceWhoseTapCannotBeOpenedInFirecrackersWords) {
     RunningVmm vm(dir_);
-    expect_fault(vm.put("/network-interfaces/eth0",
-                        R"({"iface_id": "eth0", "host_dev_name": "lo"})"),
-                 "Network config error: Could not create the network device: ");
+    expect_fault(
+        vm.put("/network-interfaces/eth0", R"({"iface_id": "eth0", "host_dev_name": "lo"})"),
+        "Network config error: Could not create the network device: ");
     EXPECT_TRUE(vm.vmm().vm_config().nets.empty());
 }
 
