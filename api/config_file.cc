@@ -39,6 +39,15 @@ Result<CpuConfig> read_cpu_config(const std::string& path) {
     return parse_cpu_config(doc, "cpu-config");
 }
 
+void write_null(JsonWriter& w, const char* key) {
+    w.Key(key);
+    w.Null();
+}
+
+// "mmds-config": null until MMDS is configured. The MMDS renderer writes VmConfig::mmds here
+// (Firecracker's MmdsConfig: version, network_interfaces, ipv4_address).
+void write_mmds_config(JsonWriter& w, const VmConfig& /*config*/) { write_null(w, "mmds-config"); }
+
 }  // namespace
 
 Result<VmConfig> parse_vm_config(std::string_view json) {
@@ -46,8 +55,11 @@ Result<VmConfig> parse_vm_config(std::string_view json) {
     EMBER_TRY(parse_json(json, doc));
     JsonObject obj = EMBER_TRY(JsonObject::from(doc, ""));
     for (const auto& [key, what] : kUnsupportedKeys) {
-        if (obj.has(key)) return json_error(key, fmt::format("Ember does not support {}", what));
-        obj.accept(key);  // A null value for such a key means "absent".
+        // A null value (or an empty list, as GET /vm/config writes "pmem") means "absent".
+        const rapidjson::Value* v = obj.optional_member(key);
+        if (v && !(v->IsArray() && v->Empty())) {
+            return json_error(key, fmt::format("Ember does not support {}", what));
+        }
     }
     VmConfig c;
     if (const rapidjson::Value* v = obj.optional_member("boot-source")) {
@@ -105,6 +117,38 @@ std::string render_vm_config(const VmConfig& config) {
         w.Key("serial");
         write_serial(w, *config.serial);
     }
+    w.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string render_full_vm_config(const VmConfig& config) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    write_null(w, "balloon");
+    w.Key("drives");
+    w.StartArray();
+    for (const DriveConfig& d : config.drives) write_drive(w, d);
+    w.EndArray();
+    // Not optional in Firecracker's VmmConfig: its default (an empty path) until one is set.
+    w.Key("boot-source");
+    write_boot_source(w, config.boot_source.value_or(BootSourceConfig{}));
+    write_null(w, "cpu-config");
+    write_null(w, "logger");  // Process-wide, not the VM's: Firecracker always writes null.
+    w.Key("machine-config");
+    write_machine_config(w, config.machine);
+    write_null(w, "metrics");
+    write_mmds_config(w, config);
+    w.Key("network-interfaces");
+    w.StartArray();
+    for (const NetConfig& n : config.nets) write_net(w, n);
+    w.EndArray();
+    write_null(w, "vsock");
+    write_null(w, "entropy");
+    w.Key("pmem");
+    w.StartArray();
+    w.EndArray();
+    write_null(w, "memory-hotplug");
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize());
 }

@@ -26,7 +26,12 @@ inline constexpr std::chrono::milliseconds kConfigFifoTimeout{10'000};
 // parsed (and the file `cpu-config` names read): the configuration's rules are checked once, by
 // the VMM that takes it (VmmController's configure path), as for API requests.
 Result<VmConfig> parse_vm_config(std::string_view json);
-// GET /vm/config: the same schema, so the output fed back as a config file builds the same VM.
+// The configuration as a config file: the same schema, so the output fed back as a config file
+// builds the same VM (logger, metrics and serial included).
 std::string render_vm_config(const VmConfig& config);
+// GET /vm/config: Firecracker's FullVmConfiguration (its VmmConfig, serialized by serde), key
+// for key and in its order: null for what is unset or not carried (logger, metrics, devices
+// Ember lacks), no keys outside the schema (no serial).
+std::string render_full_vm_config(const VmConfig& config);
 
 }  // namespace ember::api

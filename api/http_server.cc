@@ -63,7 +63,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
             s->options_.seccomp ? install_bpf_program(*s->options_.seccomp, "api") : ok();
         confined.store(installed ? 1 : -installed.error().code().value());
         confined.notify_one();
-        if (installed) s->run();
+        if (installed) {
+            EMBER_INFO("API server started.");  // Firecracker's words; launchers wait on them.
+            s->run();
+        }
     });
     confined.wait(0);
     if (int state = confined.load(); state < 0) {

@@ -2,11 +2,16 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
+#include <optional>
+
 #include "api/config_file.h"
 #include "api/error_status.h"
 #include "api/json/config_codec.h"
 #include "api/json/cpu_config_codec.h"
 #include "api/json/request_json.h"
+#include "api/request_log.h"
+#include "vmm/base/log.h"
 
 namespace ember::api {
 namespace {
@@ -71,11 +76,31 @@ Result<void> check_path_id(std::string_view path_id, const std::string& body_id)
 }  // namespace
 
 HttpResponse invalid_path_or_method(const HttpRequest& request) {
+    // As parsed_request.rs: Firecracker names the first segment of the path, without its slash
+    // ("GET nothing."), except under /snapshot, where it names the whole path.
+    std::vector<std::string_view> parts = split_path(request.path);
+    std::string what = parts.empty() ? std::string() : std::string(parts[0]);
+    if (parts.size() >= 2 && parts[0] == "snapshot") what = fmt::format("/snapshot/{}", parts[1]);
     return fault(ErrorKind::kInvalidInput, fmt::format("Invalid request method and/or path: {} {}.",
-                                                       request.method_name, request.path));
+                                                       request.method_name, what));
 }
 
 HttpResponse Router::handle(const HttpRequest& request) {
+    // Firecracker's lines around each request, and its Deprecation header.
+    const auto start = std::chrono::steady_clock::now();
+    log_request(request);
+    std::optional<std::string> deprecation = deprecation_message(request);
+    HttpResponse response = route(request);
+    response.deprecated = deprecation.has_value();
+    log_outcome(response, deprecation);
+    EMBER_DEBUG("Total previous API call duration: {} us.",
+                std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count());
+    return response;
+}
+
+HttpResponse Router::route(const HttpRequest& request) {
     switch (request.method) {
         case HttpMethod::kGet: counters_.get_count++; break;
         case HttpMethod::kPut: counters_.put_count++; break;
@@ -124,6 +149,11 @@ HttpResponse Router::dispatch(const HttpRequest& request,
         if (head == "actions" && m == HttpMethod::kPut) return put_actions(request);
         if (head == "machine-config") return machine_config(request);
         if (head == "vm" && m == HttpMethod::kPatch) return patch_vm(request);
+        if ((head == "drives" || head == "network-interfaces") &&
+            (m == HttpMethod::kPut || m == HttpMethod::kPatch)) {
+            return fault(ErrorKind::kInvalidInput,
+                         "The ID cannot be empty.");  // RequestError::EmptyID
+        }
         if (m == HttpMethod::kPut) {
             if (head == "boot-source") {
                 auto c = parse_object(request, parse_boot_source);
@@ -151,7 +181,7 @@ HttpResponse Router::dispatch(const HttpRequest& request,
         if (head == "drives") return drives(request, parts[1]);
         if (head == "network-interfaces") return network_interfaces(request, parts[1]);
         if (head == "vm" && parts[1] == "config" && m == HttpMethod::kGet) {
-            return HttpResponse::json(render_vm_config(controller_.vm_config()));
+            return HttpResponse::json(render_full_vm_config(controller_.vm_config()));
         }
         if (head == "snapshot" && m == HttpMethod::kPut) {
             if (parts[1] == "create") {

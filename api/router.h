@@ -33,6 +33,7 @@ public:
     const ApiRequestCounters& counters() const { return counters_; }
 
 private:
+    HttpResponse route(const HttpRequest& request);
     HttpResponse dispatch(const HttpRequest& request, const std::vector<std::string_view>& parts);
     HttpResponse put_actions(const HttpRequest& request);
     HttpResponse machine_config(const HttpRequest& request);

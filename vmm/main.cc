@@ -3,14 +3,17 @@
 // the vmm event loop on the main thread until the guest shuts down. Exit codes as Firecracker's
 // (vmm/src/lib.rs).
 #include <getopt.h>
-#include <time.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
@@ -18,11 +21,13 @@
 #include "api/config_file.h"
 #include "api/http_server.h"
 #include "api/router.h"
+#include "vmm/api_metrics.h"
 #include "vmm/base/file_open.h"
 #include "vmm/base/log.h"
 #include "vmm/base/seccomp_builtin.h"
 #include "vmm/core/vmm.h"
 #include "vmm/snapshot/describe.h"
+#include "vmm/snapshot/state_file.h"
 
 namespace ember {
 namespace {
@@ -31,6 +36,11 @@ constexpr int kExitOk = 0;
 constexpr int kExitGeneric = 1;
 constexpr int kExitBadConfiguration = 152;
 constexpr int kExitArgParsing = 153;
+
+// The Firecracker release whose API and command line Ember answers. `--version` names it first,
+// in Firecracker's "Firecracker vX.Y.Z" form, because launchers (Kata's, for one) take the second
+// word of that line as the version and check it against their minimum.
+constexpr const char* kFirecrackerVersion = "1.16.1";
 
 constexpr const char* kUsage = R"(Usage: ember [OPTIONS]
 A KVM-based microVM monitor with Firecracker's API.
@@ -50,11 +60,53 @@ A KVM-based microVM monitor with Firecracker's API.
   --no-seccomp           Install no seccomp filter
   --http-api-max-payload-size BYTES  Largest accepted API request body (default 51200)
   --describe-snapshot FILE  Print the format version and contents of a snapshot state file
+  --snapshot-version     Print the snapshot format version this binary writes and exit
   --version              Print the version and exit
   --help                 Print this help and exit
 )";
 
+std::string version_line() {
+    return fmt::format("Firecracker v{} (Ember v{})", kFirecrackerVersion, EMBER_VERSION);
+}
+
 void print_usage(std::FILE* out) { fmt::print(out, kUsage, api::kDefaultSocketPath); }
+
+// Firecracker's arg_parser words, then the usage; the caller exits with kExitArgParsing.
+int argument_error(const std::string& message) {
+    fmt::print(stderr, "Arguments parsing error: {} \n\nFor more information try --help.\n\n",
+               message);
+    print_usage(stderr);
+    return kExitArgParsing;
+}
+
+// As Firecracker's arg_parser: --help, then --version, anywhere before a `--`, win over
+// everything else on the line, which is then not looked at.
+std::optional<int> help_or_version(int argc, char** argv) {
+    bool help = false;
+    bool version = false;
+    for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+        help = help || std::strcmp(argv[i], "--help") == 0;
+        version = version || std::strcmp(argv[i], "--version") == 0;
+    }
+    if (help) {
+        fmt::print("{}\n\n", version_line());
+        print_usage(stdout);
+        return kExitOk;
+    }
+    if (version) {
+        fmt::print("{}\n\n", version_line());
+        return kExitOk;
+    }
+    return std::nullopt;
+}
+
+// The flag as typed (without "--" and "=value") for the option getopt_long just returned:
+// Firecracker takes only whole names, where getopt would also take a unique prefix.
+std::string_view typed_flag(char** argv, bool separate_value) {
+    std::string_view arg = argv[optind - (separate_value ? 2 : 1)];
+    if (arg.starts_with("--")) arg.remove_prefix(2);
+    return arg.substr(0, arg.find('='));
+}
 
 // Everything the command line can say. Flags for later features are parsed and kept.
 struct CliOptions {
@@ -98,6 +150,7 @@ enum OptionId {
     kOptParentCpuTimeUs,
     kOptModule,
     kOptDescribeSnapshot,
+    kOptSnapshotVersion,
 };
 
 std::optional<uint64_t> parse_u64(const char* text) {
@@ -132,18 +185,60 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
         {"parent-cpu-time-us", required_argument, nullptr, kOptParentCpuTimeUs},
         {"module", required_argument, nullptr, kOptModule},
         {"describe-snapshot", required_argument, nullptr, kOptDescribeSnapshot},
+        {"snapshot-version", no_argument, nullptr, kOptSnapshotVersion},
         {nullptr, 0, nullptr, 0},
     };
+    if (std::optional<int> code = help_or_version(argc, argv)) return code;
     auto number = [](const char* name, std::optional<uint64_t>& out) -> bool {
         out = parse_u64(optarg);
-        if (!out) std::fprintf(stderr, "ember: --%s needs a non-negative integer\n", name);
+        if (!out) {
+            fmt::print(stderr, "'{}' parameter expected to be of 'u64' type.\n", name);
+        }
         return out.has_value();
     };
+    // '+': stop at the first word that is not a flag (it is an error, as in Firecracker), ':':
+    // report a missing value as such; opterr 0: the messages are Firecracker's, below.
+    opterr = 0;
+    std::set<int> seen;
     int opt;
-    while ((opt = getopt_long(argc, argv, "", kOptions, nullptr)) != -1) {
+    int index = -1;
+    while ((opt = getopt_long(argc, argv, "+:", kOptions, &index)) != -1) {
+        if (opt == '?' || opt == ':') {
+            std::string_view arg = argv[optind - 1];
+            if (arg.starts_with("--")) arg.remove_prefix(2);
+            arg = arg.substr(0, arg.find('='));
+            if (opt == ':') {
+                return argument_error(
+                    fmt::format("The argument '{}' requires a value, but none was supplied.", arg));
+            }
+            return argument_error(fmt::format(
+                "Found argument '{}' which wasn't expected, or isn't valid in this context.", arg));
+        }
+        const option& spec = kOptions[index];
+        const bool separate_value = optarg != nullptr && optarg == argv[optind - 1];
+        if (typed_flag(argv, separate_value) != spec.name) {
+            return argument_error(
+                fmt::format("Found argument '{}' which wasn't expected, or isn't valid in this "
+                            "context.",
+                            typed_flag(argv, separate_value)));
+        }
+        // A value may not look like a flag: `--api-sock --id x` lacks the socket path.
+        if (separate_value && std::string_view(optarg).starts_with("--")) {
+            return argument_error(fmt::format(
+                "The argument '{}' requires a value, but none was supplied.", spec.name));
+        }
+        if (!seen.insert(opt).second) {
+            return argument_error(
+                fmt::format("The argument '{}' was provided more than once.", spec.name));
+        }
         switch (opt) {
-            case kOptHelp: print_usage(stdout); return kExitOk;
-            case kOptVersion: std::printf("Ember v%s\n", EMBER_VERSION); return kExitOk;
+            case kOptHelp:
+            case kOptVersion:
+                return kExitOk;  // Handled by help_or_version().
+            // Firecracker's: the snapshot data format version this binary writes.
+            case kOptSnapshotVersion:
+                fmt::print("v{}.{}.0\n", snapshot::kFormatMajor, snapshot::kFormatMinor);
+                return kExitOk;
             case kOptApiSock: cli.api_sock = optarg; break;
             case kOptConfigFile: cli.config_file = optarg; break;
             case kOptNoApi: cli.no_api = true; break;
@@ -174,32 +269,32 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
             case kOptParentCpuTimeUs:
                 if (!number("parent-cpu-time-us", cli.parent_cpu_time_us)) return kExitArgParsing;
                 break;
-            default: print_usage(stderr); return kExitArgParsing;
+            default: return argument_error(fmt::format("Unknown option '{}'.", spec.name));
         }
     }
-    if (optind < argc) {
-        std::fprintf(stderr, "ember: unexpected argument '%s'\n", argv[optind]);
-        return kExitArgParsing;
+    // Words after a `--` are Firecracker's extra arguments: ignored.
+    if (optind < argc && std::strcmp(argv[optind - 1], "--") != 0) {
+        return argument_error(fmt::format(
+            "Found argument '{}' which wasn't expected, or isn't valid in this context.",
+            argv[optind]));
     }
     if (cli.no_api && !cli.config_file) {
-        std::fputs("ember: --no-api requires --config-file\n", stderr);
-        return kExitArgParsing;
+        return argument_error("Argument 'config-file' required, but not found.");
+    }
+    // Firecracker's validate_instance_id: 1 to 64 letters, digits or '-'. It panics there.
+    const bool id_ok = !cli.id.empty() && cli.id.size() <= 64 &&
+                       std::all_of(cli.id.begin(), cli.id.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                       });
+    if (!id_ok) {
+        fmt::print(stderr, "Invalid instance ID: '{}' (1 to 64 letters, digits or '-')\n", cli.id);
+        return kExitGeneric;
     }
     if (cli.seccomp_filter && cli.no_seccomp) {
-        std::fputs("ember: --seccomp-filter and --no-seccomp exclude each other\n", stderr);
-        return kExitArgParsing;
+        return argument_error(
+            "Argument 'seccomp-filter' cannot be used together with argument 'no-seccomp'.");
     }
     return std::nullopt;
-}
-
-uint64_t micros(std::chrono::nanoseconds d) {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-}
-
-uint64_t process_cpu_us() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
 // The API thread (fc_api): serves the socket until the returned server is destroyed, which
@@ -225,23 +320,6 @@ Result<std::optional<SeccompFilters>> load_seccomp(const CliOptions& cli) {
                                  : EMBER_TRY(builtin_seccomp_filters());
     EMBER_TRY(install_sigsys_handler());
     return std::optional<SeccompFilters>(std::move(filters));
-}
-
-// api_server (start-up times, as Firecracker measures them when the jailer passes its clocks)
-// and the per-method request counters.
-Vmm::MetricsSource api_metrics(const api::Router& router, uint64_t startup_us,
-                               uint64_t startup_cpu_us) {
-    return [&router, startup_us, startup_cpu_us](std::vector<MetricGroup>& groups) {
-        const api::ApiRequestCounters& c = router.counters();
-        groups.push_back({"api_server",
-                          {{"process_startup_time_us", startup_us, MetricKind::kGauge},
-                           {"process_startup_time_cpu_us", startup_cpu_us, MetricKind::kGauge}}});
-        groups.push_back({"get_api_requests", {{"count", c.get_count.load()}}});
-        groups.push_back(
-            {"put_api_requests", {{"count", c.put_count.load()}, {"fails", c.put_fails.load()}}});
-        groups.push_back({"patch_api_requests",
-                          {{"count", c.patch_count.load()}, {"fails", c.patch_fails.load()}}});
-    };
 }
 
 // Checks and applies --config-file (read by read_config_file), then boots. Returns the exit
@@ -273,10 +351,14 @@ int run(int argc, char** argv) {
     log_options.show_origin = cli.show_log_origin;
     log_options.module = cli.module.value_or("");
     if (cli.level) {
+        // Firecracker's names, any case (Warn too); a bad one is a configuration error there.
         Result<log::Level> level = log::parse_level(*cli.level);
         if (!level) {
-            std::fprintf(stderr, "ember: invalid --level '%s'\n", cli.level->c_str());
-            return kExitArgParsing;
+            fmt::print(stderr,
+                       "Invalid value for logger level: {}.Possible values: [Error, Warning, "
+                       "Info, Debug]\n",
+                       *cli.level);
+            return kExitBadConfiguration;
         }
         log_options.level = *level;
     }
@@ -287,6 +369,7 @@ int run(int argc, char** argv) {
         return kExitGeneric;
     }
     log::set_thread_name("firecracker");
+    EMBER_INFO("Running {}", version_line());
     // Before any thread starts: all then allocate from one malloc arena, whose syscalls the
     // seccomp filters allow (resources/seccomp/README.md, "The allocator").
     if (Result<void> arena = use_one_malloc_arena(); !arena) {
@@ -360,17 +443,12 @@ int run(int argc, char** argv) {
             return kExitGeneric;
         }
         server = std::move(*started);
-        // Firecracker's start-up figures: from the jailer's clocks when given, else from main.
-        auto ready = std::chrono::steady_clock::now();
-        uint64_t startup_us =
-            cli.start_time_us ? micros(ready.time_since_epoch()) -
-                                    std::min(*cli.start_time_us, micros(ready.time_since_epoch()))
-                              : micros(ready - launch);
-        uint64_t cpu_us = process_cpu_us() + cli.parent_cpu_time_us.value_or(0);
-        cpu_us -= std::min(cpu_us, cli.start_time_cpu_us.value_or(0));
-        vmm.add_metrics_source(api_metrics(*router, startup_us, cpu_us));
-        EMBER_DEBUG("API server listening on {} after {} us ({} CPU us)", cli.api_sock, startup_us,
-                    cpu_us);
+        StartupTimes times =
+            startup_times(cli.start_time_us, cli.start_time_cpu_us, cli.parent_cpu_time_us,
+                          monotonic_now_us(), process_cpu_now_us());
+        vmm.add_metrics_source(api_metrics(*router, times));
+        EMBER_DEBUG("API server listening on {} after {} us ({} CPU us)", cli.api_sock,
+                    times.wall_us, times.cpu_us);
     }
 
     if (cli.config_file) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -50,8 +51,9 @@ bool Connection::answer_next(Router& router, Clock::time_point now) {
         return true;
     }
     bool keep_alive = parser_.keep_alive();
+    std::optional<HttpResponse> rejection = parser_.rejection();
     HttpRequest request = parser_.take_request();
-    out_ = serialize(router.handle(request), keep_alive);
+    out_ = serialize(rejection ? *rejection : router.handle(request), keep_alive);
     if (!keep_alive) close_after_write_ = true;
     return true;
 }

@@ -7,7 +7,7 @@
 namespace ember::api {
 
 HttpResponse HttpResponse::fault(std::string_view message, int status) {
-    return {status, render_fault(message)};
+    return {status, render_fault(message), false};
 }
 
 std::string_view status_reason(int status) {
@@ -29,6 +29,7 @@ std::string serialize(const HttpResponse& response, bool keep_alive) {
     std::string out = fmt::format("HTTP/1.1 {} {}\r\nServer: Firecracker API\r\nConnection: {}\r\n",
                                   response.status, status_reason(response.status),
                                   keep_alive ? "keep-alive" : "close");
+    if (response.deprecated) out += "Deprecation: true\r\n";
     if (response.status != 204) {
         out += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n",
                            response.body.size());

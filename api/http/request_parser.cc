@@ -8,6 +8,17 @@ namespace {
 
 RequestParser* self(http_parser* p) { return static_cast<RequestParser*>(p->data); }
 
+}  // namespace
+
+std::string payload_too_large(uint64_t size, size_t limit) {
+    return fmt::format(
+        "Request payload with size {} is larger than the limit of {} allowed by "
+        "server.",
+        size, limit);
+}
+
+namespace {
+
 HttpMethod method_of(unsigned method) {
     switch (method) {
         case HTTP_GET: return HttpMethod::kGet;
@@ -84,9 +95,11 @@ int RequestParser::on_headers_complete(http_parser* p) {
     }
     if (p->upgrade) return r->fail(400, "Connection upgrades are not supported.");
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->limits_.max_body_bytes) {
-        return r->fail(413, fmt::format("Request payload with size {} is larger than the limit of "
-                                        "{} allowed by server.",
-                                        p->content_length, r->limits_.max_body_bytes));
+        // As micro_http: 400 and the connection stays. The body is counted past, never kept,
+        // and the request is answered with this once it has all arrived.
+        r->rejection_ =
+            HttpResponse::fault(payload_too_large(p->content_length, r->limits_.max_body_bytes));
+        r->discarding_ = true;
     }
     http_parser_url parsed;
     http_parser_url_init(&parsed);
@@ -105,10 +118,11 @@ int RequestParser::on_headers_complete(http_parser* p) {
 
 int RequestParser::on_body(http_parser* p, const char* at, size_t length) {
     RequestParser* r = self(p);
+    if (r->discarding_) return 0;
+    // Only Content-Length frames a body (chunked is refused), so this is a second guard.
     if (r->request_.body.size() + length > r->limits_.max_body_bytes) {
-        return r->fail(413, fmt::format("Request payload is larger than the limit of {} allowed "
-                                        "by server.",
-                                        r->limits_.max_body_bytes));
+        return r->fail(
+            400, payload_too_large(r->request_.body.size() + length, r->limits_.max_body_bytes));
     }
     r->request_.body.append(at, length);
     return 0;
@@ -155,6 +169,8 @@ HttpRequest RequestParser::take_request() {
     started_ = false;
     headers_done_ = false;
     complete_ = false;
+    discarding_ = false;
+    rejection_.reset();
     http_parser_pause(&parser_, 0);
     return out;
 }

@@ -6,6 +6,8 @@
 #include <http_parser.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,8 +15,8 @@
 
 namespace ember::api {
 
-// What one request may make a connection buffer. A body over max_body_bytes is refused with 413
-// as soon as its Content-Length is read (or, without one, as soon as it grows past the limit).
+// What one request may make a connection buffer. A body over max_body_bytes is never kept: as
+// micro_http, the request gets a 400 and the connection goes on with the next one.
 struct RequestLimits {
     // Firecracker's HTTP_MAX_PAYLOAD_SIZE; `--http-api-max-payload-size` sets it, as there.
     static constexpr size_t kDefaultMaxBodyBytes = 51200;
@@ -22,6 +24,9 @@ struct RequestLimits {
     size_t max_header_bytes = 8192;  // Request line plus headers.
     size_t max_body_bytes = kDefaultMaxBodyBytes;
 };
+
+// micro_http's words for a body over the limit (RequestError::SizeLimitExceeded).
+std::string payload_too_large(uint64_t size, size_t limit);
 
 class RequestParser {
 public:
@@ -37,6 +42,9 @@ public:
 
     // Valid after kRequestReady; resets the parser for the next request on the connection.
     HttpRequest take_request();
+    // Valid after kRequestReady, before take_request(): the answer to give instead of routing
+    // the request (its body was over the limit and was skipped).
+    const std::optional<HttpResponse>& rejection() const { return rejection_; }
     bool keep_alive() const { return keep_alive_; }
     // Valid after kError: the answer to send before closing the connection.
     const HttpResponse& error() const { return error_; }
@@ -74,6 +82,8 @@ private:
     bool keep_alive_ = true;
     HttpResponse error_;
     bool failed_ = false;
+    bool discarding_ = false;  // Counting past a body over the limit.
+    std::optional<HttpResponse> rejection_;
 };
 
 }  // namespace ember::api

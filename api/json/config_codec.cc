@@ -18,10 +18,7 @@ Result<std::optional<size_t>> optional_enum(JsonObject& obj, const char* key,
     for (size_t i = 0; i < N; ++i) {
         if (*s == names[i]) return std::optional<size_t>(i);
     }
-    std::string expected;
-    for (size_t i = 0; i < N; ++i) expected += fmt::format("{}\"{}\"", i ? ", " : "", names[i]);
-    return json_error(obj.path_of(key),
-                      fmt::format("unknown value \"{}\", expected one of {}", *s, expected));
+    return json_error(obj.path_of(key), unknown_variant(*s, names));
 }
 
 constexpr std::string_view kHugePages[] = {"None", "Transparent", "2M"};
@@ -92,7 +89,8 @@ Result<BootSourceConfig> parse_boot_source(const rapidjson::Value& value, std::s
 Result<MachineConfig> parse_machine_config(const rapidjson::Value& value, std::string path) {
     JsonObject obj = EMBER_TRY(JsonObject::from(value, std::move(path)));
     for (const char* key : {"vcpu_count", "mem_size_mib"}) {
-        if (!obj.has(key)) return json_error(obj.path_of(key), "missing required field");
+        if (!obj.has(key))
+            return json_error(obj.path_of(key), fmt::format("missing field `{}`", key));
     }
     MachineConfig m;
     EMBER_TRY(read_machine_fields(obj, m));
@@ -113,6 +111,7 @@ Result<DriveConfig> parse_drive(const rapidjson::Value& value, std::string path)
     if (obj.has("socket")) {
         return json_error(obj.path_of("socket"), "Ember does not support vhost-user-block drives");
     }
+    obj.accept("socket");  // null, as GET /vm/config writes it, means none.
     DriveConfig c;
     c.drive_id = EMBER_TRY(obj.required_string("drive_id"));
     c.is_root_device = EMBER_TRY(obj.required_bool("is_root_device"));
@@ -219,15 +218,25 @@ void write_string(JsonWriter& w, const char* key, const std::string& value) {
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
+// Firecracker (serde) writes an unset Option as null, and the parsers read null as absent, so
+// the rendering stays a valid config file.
 void write_optional_string(JsonWriter& w, const char* key, const std::optional<std::string>& v) {
-    if (v) write_string(w, key, *v);
+    if (v) {
+        write_string(w, key, *v);
+    } else {
+        w.Key(key);
+        w.Null();
+    }
 }
 
 void write_optional_limiter(JsonWriter& w, const char* key,
                             const std::optional<RateLimiterConfig>& v) {
-    if (!v) return;
     w.Key(key);
-    write_rate_limiter(w, *v);
+    if (v) {
+        write_rate_limiter(w, *v);
+    } else {
+        w.Null();
+    }
 }
 
 }  // namespace
@@ -237,7 +246,11 @@ void write_token_bucket(JsonWriter& w, const TokenBucketConfig& c) {
     w.Key("size");
     w.Uint64(c.size);
     w.Key("one_time_burst");
-    w.Uint64(c.one_time_burst);
+    if (c.one_time_burst != 0) {
+        w.Uint64(c.one_time_burst);
+    } else {
+        w.Null();  // Firecracker's None; a burst of 0 means none.
+    }
     w.Key("refill_time");
     w.Uint64(c.refill_time_ms);
     w.EndObject();
@@ -245,13 +258,13 @@ void write_token_bucket(JsonWriter& w, const TokenBucketConfig& c) {
 
 void write_rate_limiter(JsonWriter& w, const RateLimiterConfig& c) {
     w.StartObject();
-    if (c.bandwidth) {
-        w.Key("bandwidth");
-        write_token_bucket(w, *c.bandwidth);
-    }
-    if (c.ops) {
-        w.Key("ops");
-        write_token_bucket(w, *c.ops);
+    for (const auto& [key, bucket] : {std::pair{"bandwidth", &c.bandwidth}, {"ops", &c.ops}}) {
+        w.Key(key);
+        if (*bucket) {
+            write_token_bucket(w, **bucket);
+        } else {
+            w.Null();
+        }
     }
     w.EndObject();
 }
@@ -297,6 +310,8 @@ void write_drive(JsonWriter& w, const DriveConfig& c) {
     write_optional_limiter(w, "rate_limiter", c.rate_limiter);
     w.Key("io_engine");
     w.String(kIoEngines[static_cast<size_t>(c.io_engine)].data());
+    w.Key("socket");  // vhost-user-block, which Ember does not have.
+    w.Null();
     w.EndObject();
 }
 

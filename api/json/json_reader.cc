@@ -77,6 +77,20 @@ std::string to_valid_utf8(std::string_view text) {
     return out;
 }
 
+std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected) {
+    std::string out = fmt::format("unknown variant `{}`, ", value);
+    if (expected.empty()) return out + "there are no variants";
+    if (expected.size() == 1) return out + fmt::format("expected `{}`", expected[0]);
+    if (expected.size() == 2) {
+        return out + fmt::format("expected `{}` or `{}`", expected[0], expected[1]);
+    }
+    out += "expected one of ";
+    for (size_t i = 0; i < expected.size(); ++i) {
+        out += fmt::format("{}`{}`", i ? ", " : "", expected[i]);
+    }
+    return out;
+}
+
 std::string join_path(const std::string& prefix, std::string_view key) {
     if (prefix.empty()) return std::string(key);
     return fmt::format("{}.{}", prefix, key);
@@ -123,7 +137,7 @@ Result<std::optional<std::string>> JsonObject::optional_string(const char* key) 
 
 Result<std::string> JsonObject::required_string(const char* key) {
     auto s = EMBER_TRY(optional_string(key));
-    if (!s) return json_error(path_of(key), "missing required field");
+    if (!s) return json_error(path_of(key), fmt::format("missing field `{}`", key));
     return std::move(*s);
 }
 
@@ -136,7 +150,7 @@ Result<std::optional<bool>> JsonObject::optional_bool(const char* key) {
 
 Result<bool> JsonObject::required_bool(const char* key) {
     auto b = EMBER_TRY(optional_bool(key));
-    if (!b) return json_error(path_of(key), "missing required field");
+    if (!b) return json_error(path_of(key), fmt::format("missing field `{}`", key));
     return *b;
 }
 
@@ -155,7 +169,7 @@ Result<std::optional<uint64_t>> JsonObject::optional_uint(const char* key, uint6
 
 Result<uint64_t> JsonObject::required_uint(const char* key, uint64_t max) {
     auto n = EMBER_TRY(optional_uint(key, max));
-    if (!n) return json_error(path_of(key), "missing required field");
+    if (!n) return json_error(path_of(key), fmt::format("missing field `{}`", key));
     return *n;
 }
 
@@ -164,7 +178,7 @@ Result<void> JsonObject::finish() const {
         std::string_view name(it->name.GetString(), it->name.GetStringLength());
         bool is_known = false;
         for (std::string_view k : known_) is_known = is_known || k == name;
-        if (!is_known) return json_error(path_of(name), "unknown field");
+        if (!is_known) return json_error(path_of(name), fmt::format("unknown field `{}`", name));
         for (auto other = value_->MemberBegin(); other != it; ++other) {
             if (name == std::string_view(other->name.GetString(), other->name.GetStringLength())) {
                 return json_error(path_of(name), "field given twice");

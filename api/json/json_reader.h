@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ inline constexpr const char kJsonErrorContext[] = "json";
 
 // An error for `path`: "<path>: <reason>".
 Error json_error(const std::string& path, std::string_view reason);
+// serde's words for an enum value it does not know, which Firecracker's clients match on:
+// "unknown variant `x`, expected `A` or `B`" ("expected one of `A`, `B`, `C`" for more).
+std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected);
 
 // Parses `text` into `doc` (iteratively, so deep nesting cannot exhaust the stack). An empty path
 // names the request body.

@@ -29,10 +29,10 @@ Result<ActionType> parse_action(const rapidjson::Value& value) {
     if (type == "InstanceStart") return ActionType::kInstanceStart;
     if (type == "SendCtrlAltDel") return ActionType::kSendCtrlAltDel;
     if (type == "FlushMetrics") return ActionType::kFlushMetrics;
-    return json_error("action_type",
-                      fmt::format("unknown value \"{}\", expected one of \"InstanceStart\", "
-                                  "\"SendCtrlAltDel\", \"FlushMetrics\"",
-                                  type));
+    // In the order of Firecracker's ActionType, as serde names them.
+    static constexpr std::string_view kActions[] = {"FlushMetrics", "InstanceStart",
+                                                    "SendCtrlAltDel"};
+    return json_error("action_type", unknown_variant(type, kActions));
 }
 
 Result<VmStateChange> parse_vm_state(const rapidjson::Value& value) {
@@ -41,9 +41,8 @@ Result<VmStateChange> parse_vm_state(const rapidjson::Value& value) {
     EMBER_TRY(obj.finish());
     if (state == "Paused") return VmStateChange::kPause;
     if (state == "Resumed") return VmStateChange::kResume;
-    return json_error("state", fmt::format("unknown value \"{}\", expected one of \"Paused\", "
-                                           "\"Resumed\"",
-                                           state));
+    static constexpr std::string_view kStates[] = {"Paused", "Resumed"};
+    return json_error("state", unknown_variant(state, kStates));
 }
 
 Result<SnapshotCreateParams> parse_snapshot_create(const rapidjson::Value& value) {
@@ -57,9 +56,8 @@ Result<SnapshotCreateParams> parse_snapshot_create(const rapidjson::Value& value
         } else if (*type == "Diff") {
             p.type = SnapshotType::kDiff;
         } else {
-            return json_error("snapshot_type", fmt::format("unknown value \"{}\", expected one of "
-                                                           "\"Full\", \"Diff\"",
-                                                           *type));
+            static constexpr std::string_view kTypes[] = {"Full", "Diff"};
+            return json_error("snapshot_type", unknown_variant(*type, kTypes));
         }
     }
     EMBER_TRY(obj.finish());
@@ -72,12 +70,15 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
     p.snapshot_path = EMBER_TRY(obj.required_string("snapshot_path"));
     auto mem_file_path = EMBER_TRY(obj.optional_string("mem_file_path"));
     const rapidjson::Value* backend = obj.optional_member("mem_backend");
+    // Firecracker's words (api_server/request/snapshot.rs).
     if (backend && mem_file_path) {
-        return json_error("mem_backend", "only one of mem_backend and mem_file_path may be given");
+        return json_error("mem_backend",
+                          "too many fields: either `mem_backend` or `mem_file_path` exclusively "
+                          "is required.");
     }
     if (!backend && !mem_file_path) {
         return json_error("mem_backend",
-                          "missing required field (or the deprecated mem_file_path)");
+                          "missing field: either `mem_backend` or `mem_file_path` is required.");
     }
     if (mem_file_path) {
         p.backend_type = MemBackendType::kFile;
@@ -92,9 +93,8 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
         } else if (type == "Uffd") {
             p.backend_type = MemBackendType::kUffd;
         } else {
-            return json_error(
-                "mem_backend.backend_type",
-                fmt::format("unknown value \"{}\", expected one of \"File\", \"Uffd\"", type));
+            static constexpr std::string_view kBackends[] = {"File", "Uffd"};
+            return json_error("mem_backend.backend_type", unknown_variant(type, kBackends));
         }
     }
     auto track = EMBER_TRY(obj.optional_bool("track_dirty_pages"));

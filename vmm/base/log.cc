@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -109,13 +110,24 @@ bool enabled(Level level) {
 
 uint64_t missed_lines() { return g_missed.load(std::memory_order_relaxed); }
 
+std::string utc_stamp(int64_t unix_seconds) {
+    // By calendar arithmetic, not gmtime_r: glibc reads /etc/localtime on its first use, an
+    // openat that the API and vCPU threads' seccomp filters refuse (the process would die on the
+    // first line one of them logs).
+    using namespace std::chrono;
+    const sys_seconds at{seconds{unix_seconds}};
+    const sys_days day = floor<days>(at);
+    const year_month_day date{day};
+    const hh_mm_ss time{at - day};
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                       static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                       time.hours().count(), time.minutes().count(), time.seconds().count());
+}
+
 void write(Level level, const char* file, int line, std::string_view message) {
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    tm utc{};
-    ::gmtime_r(&ts.tv_sec, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+    std::string stamp = utc_stamp(ts.tv_sec);
 
     Sink& s = sink();
     std::lock_guard lock(s.mu);

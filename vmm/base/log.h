@@ -42,6 +42,8 @@ bool enabled(Level level);
 uint64_t missed_lines();
 
 void write(Level level, const char* file, int line, std::string_view message);
+// The time of a log line, to the second: "2026-12-07T03:02:55" (UTC, no time-zone lookup).
+std::string utc_stamp(int64_t unix_seconds);
 
 // Lets through `burst` lines per `period`, then counts the rest and reports how many were
 // suppressed when it opens again. Owned by whoever logs on a guest-triggerable path.

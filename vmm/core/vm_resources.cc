@@ -7,6 +7,7 @@
 
 #include "devices/virtio/block/backend.h"
 #include "devices/virtio/net/tap.h"
+#include "vmm/base/file_open.h"
 
 namespace ember {
 namespace {
@@ -38,6 +39,32 @@ auto find_by_id(Items& items, const std::string& wanted, Id id) -> decltype(&*it
     return it == items.end() ? nullptr : &*it;
 }
 
+// Firecracker's BootSourceConfigError: "<what> file cannot be opened: <io::Error>", where the
+// io::Error reads "No such file or directory (os error 2)".
+Result<void> check_boot_file(const std::string& path, const char* context) {
+    // Opened as a disk is: non-blocking and only if it is a regular file, so that a FIFO or a
+    // device the client named cannot stall the vmm thread.
+    Result<NamedFile> file = open_named_file(path, FileAccess::kReadOnly, FileKinds::kRegular,
+                                             IoMode::kNonBlocking, context);
+    if (file) return ok();
+    const Error& e = file.error();
+    std::string cause = e.code() && e.code() != std::errc::invalid_argument
+                            ? fmt::format("{} (os error {})", e.code().message(), e.code().value())
+                            : e.detail();
+    return Error(std::error_code(), context, std::move(cause), ErrorKind::kInvalidInput);
+}
+
+// As Firecracker's build_boot_source, which opens both files when the boot source is set.
+Result<void> check_boot_files(const BootSourceConfig& boot_source) {
+    EMBER_TRY(check_boot_file(boot_source.kernel_image_path,
+                              "Boot source error: The kernel file cannot be opened"));
+    if (boot_source.initrd_path) {
+        EMBER_TRY(check_boot_file(*boot_source.initrd_path,
+                                  "Boot source error: The initrd file cannot be opened"));
+    }
+    return ok();
+}
+
 }  // namespace
 
 Result<void> VmResources::commit(VmConfig candidate) {
@@ -50,6 +77,8 @@ Result<void> VmResources::commit(VmConfig candidate) {
 Result<void> VmResources::set_boot_source(const BootSourceConfig& boot_source) {
     VmConfig candidate = config_;
     candidate.boot_source = boot_source;
+    EMBER_TRY(candidate.validate());
+    EMBER_TRY(check_boot_files(boot_source));
     return commit(std::move(candidate));
 }
 
@@ -92,18 +121,20 @@ Result<void> VmResources::put_net(const NetConfig& net) {
     EMBER_TRY(candidate.validate());
     // As Firecracker, the tap is opened now: a missing or busy tap fails this request.
     if (auto tap = virtio::Tap::open(net.host_dev_name); !tap) {
-        return tap.error().with_kind(ErrorKind::kInvalidInput);
+        // Firecracker's words (NetworkInterfaceError::CreateNetworkDevice), then the cause.
+        return Error(std::error_code(), "Network config error: Could not create the network device",
+                     tap.error().message(), ErrorKind::kInvalidInput);
     }
     return commit(std::move(candidate));
 }
 
-void VmResources::set_serial(const SerialConfig& serial) {
-    config_.serial = serial;
-    configured_ = true;
-}
+// Not boot-specific (Firecracker's boot_path stays false): its framework configures the serial
+// port on every spawn, a snapshot load included.
+void VmResources::set_serial(const SerialConfig& serial) { config_.serial = serial; }
 
 Result<void> VmResources::configure(const VmConfig& config, const Apply& apply) {
     EMBER_TRY(config.validate());
+    if (config.boot_source) EMBER_TRY(check_boot_files(*config.boot_source));
     EMBER_TRY(apply(config));
     std::optional<MetricsConfig> metrics = config_.metrics;
     config_ = config;

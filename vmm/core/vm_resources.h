@@ -17,7 +17,8 @@ namespace ember {
 class VmResources {
 public:
     const VmConfig& config() const { return config_; }
-    // A setting other than logger and metrics was made: a snapshot load is refused.
+    // A boot-specific setting (anything but logger, metrics and serial) was made: a snapshot
+    // load is refused, as Firecracker's boot_path.
     bool configured() const { return configured_; }
 
     Result<void> set_boot_source(const BootSourceConfig& boot_source);

@@ -37,9 +37,11 @@ Result<void> VmSnapshots::create(const SnapshotCreateParams& params) {
 
 Result<void> VmSnapshots::load(const SnapshotLoadParams& params) {
     if (resources_.configured()) {
-        return Error::wrong_phase("PUT /snapshot/load",
-                                  "only the logger and metrics may be configured before loading "
-                                  "a snapshot");
+        // Firecracker's LoadSnapshotError::LoadSnapshotNotAllowed, word for word.
+        return Error(std::error_code(),
+                     "Load snapshot error: Loading a microVM snapshot not allowed after "
+                     "configuring boot-specific resources.",
+                     {}, ErrorKind::kWrongPhase);
     }
     if (thread_.stopping()) {
         return Error::wrong_phase("PUT /snapshot/load", "the VMM is shutting down");

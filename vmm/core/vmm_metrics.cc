@@ -45,7 +45,8 @@ Result<void> Vmm::set_metrics(const MetricsConfig& config) {
 }
 
 Result<void> Vmm::flush_metrics() {
-    return thread_->call<Result<void>>([this]() -> Result<void> {
+    // As Firecracker's preboot controller: FlushMetrics is refused before the VM starts.
+    return in_phase(kPhaseStarted, "FlushMetrics", [this]() -> Result<void> {
         // As Firecracker: flushing metrics that have no destination is not an error.
         if (!metrics_) return ok();
         return write_metrics();

@@ -44,7 +44,7 @@ expect 400 PUT /vsock '{"guest_cid": 3, "uds_path": "v.sock"}' "Ember does not s
 expect 200 GET /vm/config "" '"drive_id":"rootfs"'
 expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 expect 200 GET / "" '"state":"Running"'
-expect 400 PUT /boot-source "{\"kernel_image_path\": \"$kernel\"}" "after the VM started"
+expect 400 PUT /boot-source "{\"kernel_image_path\": \"$kernel\"}" "not supported after starting the microVM"
 
 wait_for 240 grep -q EMBER-GUEST-INIT-OK console.txt || fail "the guest never reached its init"
 now=$EPOCHREALTIME

@@ -46,7 +46,7 @@ protected:
     }
     void TearDown() override {
         if (vmm_) vmm_->request_exit(Vmm::kExitOk);
-        thread_.join();
+        if (thread_.joinable()) thread_.join();
     }
 
     // The answer to one request, or a failure (not a hang) if it takes over two seconds; the
@@ -106,11 +106,42 @@ TEST_F(VmmApiFilesTest, RefusesADriveThatIsNotARegularFileOrBlockDeviceAndKeepsS
     EXPECT_EQ(call(HttpMethod::kPut, "/drives/rootfs", drive(disk)).status, 204);
 }
 
+// As Firecracker's build_boot_source: the kernel and initrd are opened at the PUT, and its words
+// (an io::Error) answer a missing one. A FIFO, device or directory is refused unopened.
+TEST_F(VmmApiFilesTest, RefusesABootSourceWhoseFilesCannotBeOpenedAtThePut) {
+    auto boot = [&](const std::string& kernel, const std::string& initrd = {}) {
+        std::string body = R"({"kernel_image_path": ")" + kernel + "\"";
+        if (!initrd.empty()) body += R"(, "initrd_path": ")" + initrd + "\"";
+        return call(HttpMethod::kPut, "/boot-source", body + "}");
+    };
+    HttpResponse missing = boot(dir_ + "/none");
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_EQ(missing.body, R"x({"fault_message":"Boot source error: The kernel file cannot be )x"
+                            R"x(opened: No such file or directory (os error 2)"})x");
+    for (const std::string& path : {fifo_, link_, dir_, std::string("/dev/zero")}) {
+        expect_fault(boot(path),
+                     "Boot source error: The kernel file cannot be opened: " + path + ": is a");
+    }
+    const std::string kernel = dir_ + "/vmlinux";
+    std::ofstream(kernel) << "kernel";
+    expect_fault(boot(kernel, dir_ + "/none"),
+                 "Boot source error: The initrd file cannot be opened: No such file or directory "
+                 "(os error 2)");
+    expect_fault(boot(kernel, fifo_), "The initrd file cannot be opened: " + fifo_ + ": is a FIFO");
+    EXPECT_FALSE(vmm_->vm_config().boot_source);
+    EXPECT_EQ(boot(kernel, kernel).status, 204);
+    ASSERT_TRUE(vmm_->vm_config().boot_source);
+}
+
 TEST_F(VmmApiFilesTest, AcceptsAFifoWithNoReaderForTheLoggerAndMetrics) {
     EXPECT_EQ(call(HttpMethod::kPut, "/logger", R"({"log_path": ")" + link_ + R"("})").status, 204);
     EXPECT_EQ(call(HttpMethod::kPut, "/metrics", R"({"metrics_path": ")" + fifo_ + R"("})").status,
               204);
-    EXPECT_EQ(call(HttpMethod::kPut, "/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+    // The metrics written at exit go nowhere: a FIFO with no reader must not block that.
+    vmm_->request_exit(Vmm::kExitOk);
+    thread_.join();
+    router_.reset();
+    vmm_.reset();
 }
 
 TEST_F(VmmApiFilesTest, RefusesADirectoryForTheLoggerAndMetrics) {

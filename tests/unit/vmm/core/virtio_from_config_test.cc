@@ -153,7 +153,9 @@ TEST_F(VmmDevicesTest, PatchBeforeStartIsAPhaseError) {
     update.path_on_host = disk_;
     Result<void> patched = vmm_->patch_drive(update);
     ASSERT_FALSE(patched);
-    EXPECT_EQ(patched.error().code(), std::errc::operation_not_permitted);
+    EXPECT_EQ(patched.error().kind(), ErrorKind::kWrongPhase);
+    EXPECT_EQ(patched.error().message(),
+              "The requested operation is not supported before starting the microVM.");
     NetUpdate net;
     net.iface_id = "eth0";
     EXPECT_FALSE(vmm_->patch_net(net));

@@ -56,8 +56,16 @@ TEST(CheckPhase, AllowsTheRulesStatesAndRefusesOthersAsAWrongPhase) {
     ASSERT_FALSE(late);
     EXPECT_EQ(late.error().kind(), ErrorKind::kWrongPhase);
     EXPECT_EQ(late.error().message(),
-              "PUT /drives: the operation is not supported after the VM "
-              "started: Operation not permitted");
+              "The requested operation is not supported after starting the microVM.");
+    Result<void> early = check_phase(VmState::kNotStarted, kPhaseStarted, "pause");
+    ASSERT_FALSE(early);
+    EXPECT_EQ(early.error().message(),
+              "The requested operation is not supported before starting the microVM.");
+    Result<void> running = check_phase(VmState::kRunning, kPhasePaused, "PUT /snapshot/create");
+    ASSERT_FALSE(running);
+    EXPECT_EQ(running.error().message(),
+              "Create snapshot error: Cannot save the microVM state: Operation not allowed: "
+              "save/restore unavailable while running");
     EXPECT_TRUE(check_phase(VmState::kPaused, kPhaseStarted, "pause"));
     EXPECT_TRUE(check_phase(VmState::kRunning, kPhaseDeviceUpdate, "PATCH /drives"));
     EXPECT_FALSE(check_phase(VmState::kNotStarted, kPhaseDeviceUpdate, "PATCH /drives"));
