@@ -19,6 +19,7 @@ namespace {
 // iteratively, so neither side recurses per nesting level).
 class TreeBuilder {
 public:
+    // NOLINTBEGIN(readability-identifier-naming): rapidjson's Handler concept names these.
     bool Null() { return add(JsonValue{}); }
     bool Bool(bool b) {
         JsonValue v;
@@ -70,6 +71,8 @@ public:
         stack_.pop_back();
         return true;
     }
+
+    // NOLINTEND(readability-identifier-naming)
 
     bool too_deep() const { return too_deep_; }
     JsonValue take() { return std::move(root_); }

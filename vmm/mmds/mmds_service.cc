@@ -32,7 +32,8 @@ constexpr std::string_view kNoTtl =
 constexpr std::string_view kUnsupportedType =
     "Cannot retrieve value. The value has an unsupported type.";
 
-const char* reason_less_status(int status) {
+// micro_http writes the code alone, no reason phrase: "HTTP/1.1 200 \r\n".
+const char* status_digits(int status) {
     switch (status) {
         case 200: return "200";
         case 400: return "400";
@@ -101,7 +102,7 @@ std::optional<Reply> MmdsService::respond(std::string_view received, std::string
 
     // micro_http Response::write_all; Firecracker keeps the connection open after every answer.
     response += version == HttpVersion::kHttp10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    response += reason_less_status(a.status);
+    response += status_digits(a.status);
     response += " \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n";
     if (a.allow) response += "Allow: GET, PUT\r\n";
     response += a.content_type == MediaType::kApplicationJson ? "Content-Type: application/json\r\n"
