@@ -35,7 +35,8 @@ public:
 
     // The guest's view, for the service: the value at a '/'-separated path ("" is the root),
     // rendered as JSON or IMDS text (Firecracker's OutputFormat); nothing when the path names
-    // no value.
+    // no value, or (IMDS) when the value has no IMDS form (numbers, booleans, null, arrays):
+    // the JSON rendering of the same path tells the two apart.
     enum class Format { kJson, kImds };
     std::optional<std::string> render(std::string_view path, Format format) const;
 
