@@ -85,6 +85,12 @@ Result<void> VmResources::put_net(const NetConfig& net) {
     return commit(std::move(candidate));
 }
 
+Result<void> VmResources::set_mmds_config(const MmdsConfig& mmds) {
+    VmConfig candidate = config_;
+    candidate.mmds = mmds;
+    return commit(std::move(candidate));
+}
+
 void VmResources::set_serial(const SerialConfig& serial) {
     config_.serial = serial;
     configured_ = true;
