@@ -3,16 +3,16 @@
 #include <fmt/core.h>
 
 #include "api/json/config_codec.h"
+#include "api/json/mmds_codec.h"
 
 namespace ember::api {
 namespace {
 
 // Top-level keys of Firecracker's config file for devices Ember does not have.
 constexpr std::pair<const char*, const char*> kUnsupportedKeys[] = {
-    {"balloon", "balloon devices"},         {"vsock", "vsock devices"},
-    {"entropy", "entropy devices"},         {"pmem", "pmem devices"},
-    {"memory-hotplug", "memory hotplug"},   {"mmds-config", "MMDS"},
-    {"cpu-config", "custom CPU templates"},
+    {"balloon", "balloon devices"},       {"vsock", "vsock devices"},
+    {"entropy", "entropy devices"},       {"pmem", "pmem devices"},
+    {"memory-hotplug", "memory hotplug"}, {"cpu-config", "custom CPU templates"},
 };
 
 template <typename T, typename Parse>
@@ -55,6 +55,10 @@ Result<VmConfig> parse_vm_config(std::string_view json) {
     if (const rapidjson::Value* v = obj.optional_member("serial")) {
         c.serial = EMBER_TRY(parse_serial(*v, "serial"));
     }
+    // As Firecracker's config file: the MMDS configuration only; the data comes from --metadata.
+    if (const rapidjson::Value* v = obj.optional_member("mmds-config")) {
+        c.mmds = EMBER_TRY(parse_mmds_config(*v, "mmds-config"));
+    }
     EMBER_TRY(obj.finish());
     return c;
 }
@@ -73,6 +77,13 @@ std::string render_vm_config(const VmConfig& config) {
     w.EndArray();
     w.Key("machine-config");
     write_machine_config(w, config.machine);
+    // Firecracker writes null when MMDS is not configured.
+    w.Key("mmds-config");
+    if (config.mmds) {
+        write_mmds_config(w, *config.mmds);
+    } else {
+        w.Null();
+    }
     w.Key("network-interfaces");
     w.StartArray();
     for (const NetConfig& n : config.nets) write_net(w, n);

@@ -390,7 +390,7 @@ TEST_F(VmmApiTest, AnswersEveryPathAndMethodOfFirecrackersSpec) {
         {HttpMethod::kGet, "/vm/config", ""},
         {HttpMethod::kPut, "/vsock", R"({"guest_cid": 3, "uds_path": "/v"})"},
     };
-    static const std::string kUnsupported[] = {"/balloon", "/cpu-config", "/pmem", "/mmds",
+    static const std::string kUnsupported[] = {"/balloon", "/cpu-config", "/pmem",
                                                "/entropy", "/hotplug",    "/vsock"};
     for (const Case& c : kSpec) {
         HttpResponse r = vm.call(c.method, c.path, c.body);
