@@ -5,6 +5,7 @@
 #include "api/json/config_codec.h"
 #include "api/json/cpu_config_codec.h"
 #include "vmm/base/file_open.h"
+#include "api/json/mmds_codec.h"
 
 namespace ember::api {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 constexpr std::pair<const char*, const char*> kUnsupportedKeys[] = {
     {"balloon", "balloon devices"},       {"vsock", "vsock devices"},
     {"entropy", "entropy devices"},       {"pmem", "pmem devices"},
-    {"memory-hotplug", "memory hotplug"}, {"mmds-config", "MMDS"},
+    {"memory-hotplug", "memory hotplug"},
 };
 
 template <typename T, typename Parse>
@@ -44,9 +45,15 @@ void write_null(JsonWriter& w, const char* key) {
     w.Null();
 }
 
-// "mmds-config": null until MMDS is configured. The MMDS renderer writes VmConfig::mmds here
-// (Firecracker's MmdsConfig: version, network_interfaces, ipv4_address).
-void write_mmds_config(JsonWriter& w, const VmConfig& /*config*/) { write_null(w, "mmds-config"); }
+// Firecracker writes null when MMDS is not configured.
+void write_optional_mmds_config(JsonWriter& w, const VmConfig& config) {
+    if (!config.mmds) {
+        write_null(w, "mmds-config");
+        return;
+    }
+    w.Key("mmds-config");
+    write_mmds_config(w, *config.mmds);
+}
 
 }  // namespace
 
@@ -83,6 +90,10 @@ Result<VmConfig> parse_vm_config(std::string_view json) {
     if (const rapidjson::Value* v = obj.optional_member("serial")) {
         c.serial = EMBER_TRY(parse_serial(*v, "serial"));
     }
+    // As Firecracker's config file: the MMDS configuration only; the data comes from --metadata.
+    if (const rapidjson::Value* v = obj.optional_member("mmds-config")) {
+        c.mmds = EMBER_TRY(parse_mmds_config(*v, "mmds-config"));
+    }
     EMBER_TRY(obj.finish());
     return c;
 }
@@ -101,6 +112,7 @@ std::string render_vm_config(const VmConfig& config) {
     w.EndArray();
     w.Key("machine-config");
     write_machine_config(w, config.machine);
+    write_optional_mmds_config(w, config);
     w.Key("network-interfaces");
     w.StartArray();
     for (const NetConfig& n : config.nets) write_net(w, n);
@@ -138,7 +150,7 @@ std::string render_full_vm_config(const VmConfig& config) {
     w.Key("machine-config");
     write_machine_config(w, config.machine);
     write_null(w, "metrics");
-    write_mmds_config(w, config);
+    write_optional_mmds_config(w, config);
     w.Key("network-interfaces");
     w.StartArray();
     for (const NetConfig& n : config.nets) write_net(w, n);

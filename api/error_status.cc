@@ -10,10 +10,11 @@ struct KindStatus {
 
 // Firecracker answers every refused request with 400 Bad Request and a fault_message, whatever
 // the cause (its VmmActionError has no other status), and clients match on that. A kind moves to
-// 404, 409 or 500 here, and only here, if Firecracker's API ever does.
+// 404, 409 or 500 here, and only here, if Firecracker's API ever does. The one exception it has:
+// a PUT or PATCH /mmds over the data store's limit is 413 (MmdsLimitExceeded).
 constexpr KindStatus kStatusOfKind[] = {
     {ErrorKind::kInvalidInput, 400}, {ErrorKind::kWrongPhase, 400}, {ErrorKind::kNotFound, 400},
-    {ErrorKind::kUnsupported, 400},  {ErrorKind::kInternal, 400},
+    {ErrorKind::kUnsupported, 400},  {ErrorKind::kInternal, 400},   {ErrorKind::kTooLarge, 413},
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "api/error_status.h"
 #include "api/json/config_codec.h"
 #include "api/json/cpu_config_codec.h"
+#include "api/json/mmds_codec.h"
 #include "api/json/request_json.h"
 #include "api/request_log.h"
 #include "vmm/base/log.h"
@@ -18,8 +19,8 @@ namespace {
 
 // Paths of devices Ember lacks, by first segment, with the words for the answer.
 constexpr std::pair<std::string_view, std::string_view> kUnsupportedPaths[] = {
-    {"balloon", "balloon devices"}, {"vsock", "vsock devices"},    {"entropy", "entropy devices"},
-    {"pmem", "pmem devices"},       {"hotplug", "memory hotplug"}, {"mmds", "MMDS"},
+    {"balloon", "balloon devices"}, {"vsock", "vsock devices"}, {"entropy", "entropy devices"},
+    {"pmem", "pmem devices"},       {"hotplug", "memory hotplug"},
 };
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -142,6 +143,7 @@ HttpResponse Router::dispatch(const HttpRequest& request,
         return invalid_path_or_method(request);
     }
     const std::string_view head = parts[0];
+    if (head == "mmds") return mmds_endpoints(request, parts);
     if (parts.size() == 1) {
         if (head == "version" && m == HttpMethod::kGet) {
             return HttpResponse::json(render_version(controller_.instance_info().vmm_version));
@@ -264,6 +266,35 @@ HttpResponse Router::patch_vm(const HttpRequest& request) {
     if (!state) return from_error(state.error());
     return from_result(*state == VmStateChange::kPause ? controller_.pause()
                                                        : controller_.resume());
+}
+
+// Firecracker's /mmds: the data store in every phase (the VMM checks it is an object within the
+// size limit; here only that it is JSON), /mmds/config before boot.
+HttpResponse Router::mmds_endpoints(const HttpRequest& request,
+                                    const std::vector<std::string_view>& parts) {
+    const HttpMethod m = request.method;
+    if (parts.size() == 1) {
+        if (m == HttpMethod::kGet) {
+            Result<std::string> store = controller_.get_mmds();
+            return store ? HttpResponse::json(std::move(*store)) : from_error(store.error());
+        }
+        if (m != HttpMethod::kPut && m != HttpMethod::kPatch)
+            return invalid_path_or_method(request);
+        rapidjson::Document doc;
+        if (Result<void> json = parse_json(request.body, doc); !json)
+            return from_error(json.error());
+        return from_result(m == HttpMethod::kPut ? controller_.put_mmds(request.body)
+                                                 : controller_.patch_mmds(request.body));
+    }
+    if (parts.size() == 2 && m == HttpMethod::kPut) {
+        if (parts[1] != "config") {
+            return fault(ErrorKind::kInvalidInput,
+                         fmt::format("Unrecognized PUT request path `{}`.", parts[1]));
+        }
+        auto c = parse_object(request, parse_mmds_config);
+        return c ? from_result(controller_.set_mmds_config(*c)) : from_error(c.error());
+    }
+    return invalid_path_or_method(request);
 }
 
 }  // namespace ember::api

@@ -40,6 +40,8 @@ private:
     HttpResponse drives(const HttpRequest& request, std::string_view id);
     HttpResponse network_interfaces(const HttpRequest& request, std::string_view id);
     HttpResponse patch_vm(const HttpRequest& request);
+    HttpResponse mmds_endpoints(const HttpRequest& request,
+                                const std::vector<std::string_view>& parts);
 
     VmmController& controller_;
     ApiRequestCounters counters_;

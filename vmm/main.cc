@@ -59,6 +59,8 @@ A KVM-based microVM monitor with Firecracker's API.
   --seccomp-filter PATH  Install this compiled BPF filter instead of the built-in one
   --no-seccomp           Install no seccomp filter
   --http-api-max-payload-size BYTES  Largest accepted API request body (default 51200)
+  --metadata PATH        Put this JSON file's object in the MMDS data store at launch
+  --mmds-size-limit BYTES  Largest MMDS data store (default: the API payload limit)
   --describe-snapshot FILE  Print the format version and contents of a snapshot state file
   --snapshot-version     Print the snapshot format version this binary writes and exit
   --version              Print the version and exit
@@ -127,6 +129,8 @@ struct CliOptions {
     std::optional<uint64_t> start_time_us;
     std::optional<uint64_t> start_time_cpu_us;
     std::optional<uint64_t> parent_cpu_time_us;
+    std::optional<std::string> metadata;
+    std::optional<uint64_t> mmds_size_limit;  // Unset: http_api_max_payload_size, as Firecracker.
 };
 
 enum OptionId {
@@ -151,6 +155,8 @@ enum OptionId {
     kOptModule,
     kOptDescribeSnapshot,
     kOptSnapshotVersion,
+    kOptMetadata,
+    kOptMmdsSizeLimit,
 };
 
 std::optional<uint64_t> parse_u64(const char* text) {
@@ -186,6 +192,8 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
         {"module", required_argument, nullptr, kOptModule},
         {"describe-snapshot", required_argument, nullptr, kOptDescribeSnapshot},
         {"snapshot-version", no_argument, nullptr, kOptSnapshotVersion},
+        {"metadata", required_argument, nullptr, kOptMetadata},
+        {"mmds-size-limit", required_argument, nullptr, kOptMmdsSizeLimit},
         {nullptr, 0, nullptr, 0},
     };
     if (std::optional<int> code = help_or_version(argc, argv)) return code;
@@ -269,6 +277,10 @@ std::optional<int> parse_cli(int argc, char** argv, CliOptions& cli) {
             case kOptParentCpuTimeUs:
                 if (!number("parent-cpu-time-us", cli.parent_cpu_time_us)) return kExitArgParsing;
                 break;
+            case kOptMetadata: cli.metadata = optarg; break;
+            case kOptMmdsSizeLimit:
+                if (!number("mmds-size-limit", cli.mmds_size_limit)) return kExitArgParsing;
+                break;
             default: return argument_error(fmt::format("Unknown option '{}'.", spec.name));
         }
     }
@@ -341,6 +353,20 @@ std::optional<int> boot_from_file(Vmm& vmm, const std::string& path, const std::
     return std::nullopt;
 }
 
+// --metadata: the file's JSON object, bounded as the config file (or by a larger store limit).
+std::optional<std::string> read_metadata(const CliOptions& cli, size_t mmds_size_limit) {
+    Result<std::string> json = read_named_file(*cli.metadata, FileKinds::kRegularOrFifo,
+                                               std::max(api::kMaxConfigFileBytes, mmds_size_limit),
+                                               api::kConfigFifoTimeout, "read metadata file");
+    if (!json) {
+        // Firecracker's words.
+        EMBER_ERROR("Unable to open or read from the mmds content file: {}",
+                    json.error().message());
+        return std::nullopt;
+    }
+    return std::move(*json);
+}
+
 int run(int argc, char** argv) {
     auto launch = std::chrono::steady_clock::now();
     CliOptions cli;
@@ -388,6 +414,12 @@ int run(int argc, char** argv) {
         }
         config_json = std::move(*json);
     }
+    const size_t mmds_size_limit = cli.mmds_size_limit.value_or(cli.http_api_max_payload_size);
+    std::optional<std::string> metadata_json;
+    if (cli.metadata) {
+        metadata_json = read_metadata(cli, mmds_size_limit);
+        if (!metadata_json) return kExitBadConfiguration;
+    }
     // Before any thread starts, so that every thread inherits the blocked mask: these signals
     // then end vmm.run() and the destructors restore the console terminal.
     Result<ExitSignals> exit_signals = ExitSignals::create();
@@ -414,6 +446,7 @@ int run(int argc, char** argv) {
         vmm_options.boot_timer_start = BootTimer::StartTime{launch, 0};
     }
     vmm_options.log = log_options;
+    vmm_options.mmds_size_limit = mmds_size_limit;
     Result<std::unique_ptr<Vmm>> created = Vmm::create(vmm_options);
     if (!created) {
         EMBER_ERROR("cannot create the VMM: {}", created.error().message());
@@ -423,6 +456,14 @@ int run(int argc, char** argv) {
     if (Result<void> watched = vmm.exit_on(std::move(*exit_signals)); !watched) {
         EMBER_ERROR("{}", watched.error().message());
         return kExitGeneric;
+    }
+    // Before the API serves, so that GET /mmds sees it from the first request.
+    if (metadata_json) {
+        if (Result<void> put = vmm.put_mmds(*metadata_json); !put) {
+            EMBER_ERROR("MMDS error: metadata provided not valid: {}", put.error().message());
+            return kExitBadConfiguration;
+        }
+        EMBER_INFO("Successfully added metadata to mmds from file");
     }
     if (cli.metrics_path) {
         if (Result<void> set = vmm.set_metrics({*cli.metrics_path}); !set) {

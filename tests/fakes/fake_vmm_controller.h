@@ -105,6 +105,21 @@ public:
     Result<void> load_snapshot(const SnapshotLoadParams& p) override {
         return record("load_snapshot", [&] { last_snapshot_load = p; });
     }
+    // MMDS: the store is the JSON text last put or patched (a patch is kept, not merged).
+    Result<void> put_mmds(const std::string& json) override {
+        return record("put_mmds", [&] { mmds_json = json; });
+    }
+    Result<void> patch_mmds(const std::string& json) override {
+        return record("patch_mmds", [&] { mmds_json = json; });
+    }
+    Result<std::string> get_mmds() override {
+        EMBER_TRY(record("get_mmds", [] {}));
+        std::lock_guard lock(mu_);
+        return mmds_json;
+    }
+    Result<void> set_mmds_config(const MmdsConfig& c) override {
+        return record("set_mmds_config", [&] { config.mmds = c; });
+    }
 
     // What the fake holds; read by tests after the calls have returned.
     InstanceInfo info{.id = "anonymous-instance", .vmm_version = "1.7.0"};
@@ -113,6 +128,7 @@ public:
     std::optional<NetUpdate> last_net_update;
     std::optional<SnapshotCreateParams> last_snapshot_create;
     std::optional<SnapshotLoadParams> last_snapshot_load;
+    std::string mmds_json = "{}";
 
 private:
     template <typename Apply>

@@ -18,6 +18,7 @@ enum class ErrorKind {
     kNotFound,      // It names a drive, interface or other object that does not exist.
     kUnsupported,   // A feature Ember does not have.
     kInternal,      // The host failed (a syscall, KVM): not the caller's fault.
+    kTooLarge,      // Over a size limit the caller set (the MMDS data store's).
 };
 
 // An error: a kind, a code (the OS cause, empty when there is none) plus a context naming the

@@ -107,6 +107,24 @@ Result<void> NetConfig::validate() const {
     return ok();
 }
 
+// Firecracker's MmdsConfigError texts; its tests match on them.
+constexpr const char* kMmdsConfigError = "MMDS config error";
+
+Result<void> MmdsConfig::validate() const {
+    if (network_interfaces.empty()) {
+        return Error::invalid(kMmdsConfigError,
+                              "The list of network interface IDs that allow forwarding MMDS "
+                              "requests is empty.");
+    }
+    // Firecracker's is_link_local_valid: 169.254.0.0/16 without its first and last /24, which
+    // RFC 3927 reserves.
+    const auto& ip = ipv4_address;
+    if (ip[0] != 169 || ip[1] != 254 || ip[2] == 0 || ip[2] == 255) {
+        return Error::invalid(kMmdsConfigError, "The MMDS IPv4 address is not link local.");
+    }
+    return ok();
+}
+
 Result<void> VmConfig::validate() const {
     if (boot_source) EMBER_TRY(boot_source->validate());
     EMBER_TRY(machine.validate());
@@ -135,6 +153,17 @@ Result<void> VmConfig::validate() const {
         // Compared as written, as PUT /network-interfaces always has.
         if (n.guest_mac && !macs.insert(*n.guest_mac).second) {
             return Error::invalid("guest_mac", fmt::format("'{}' is used twice", *n.guest_mac));
+        }
+    }
+    if (mmds) {
+        EMBER_TRY(mmds->validate());
+        for (const std::string& iface : mmds->network_interfaces) {
+            if (!ids.contains(iface)) {
+                return Error::invalid(kMmdsConfigError,
+                                      "The list of network interface IDs provided contains at "
+                                      "least one ID that does not correspond to any existing "
+                                      "network interface.");
+            }
         }
     }
     return ok();

@@ -73,6 +73,13 @@ public:
     virtual Result<void> resume() = 0;
     virtual Result<void> create_snapshot(const SnapshotCreateParams& params) = 0;
     virtual Result<void> load_snapshot(const SnapshotLoadParams& params) = 0;
+
+    // MMDS. The data store (JSON text, an object) in every phase; its configuration (which
+    // interfaces answer, version, address) before boot only, as Firecracker's.
+    virtual Result<void> put_mmds(const std::string& json) = 0;
+    virtual Result<void> patch_mmds(const std::string& json) = 0;
+    virtual Result<std::string> get_mmds() = 0;
+    virtual Result<void> set_mmds_config(const MmdsConfig& config) = 0;
 };
 
 }  // namespace ember

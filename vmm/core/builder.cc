@@ -155,7 +155,7 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     DeviceManager& devices = machine->devices;
     EMBER_TRY(add_legacy_devices(*machine, config, options, loop));
     // virtio-mmio windows and GSIs follow, in Firecracker's order: drives (root first), nets.
-    EMBER_TRY(attach_virtio_devices(config, devices, machine->memory, loop));
+    EMBER_TRY(attach_virtio_devices(config, devices, machine->memory, loop, options.mmds_service));
 
     // The guest image.
     const BootSourceConfig& boot = *config.boot_source;

@@ -12,6 +12,7 @@
 #include "vmm/config/vm_config.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/machine.h"
+#include "vmm/mmds/responder.h"
 
 namespace ember {
 
@@ -21,6 +22,8 @@ struct BuildOptions {
     std::string kvm_path = kvm::Kvm::kDefaultPath;
     // Console input for COM1; stdin by default. -1 disables input.
     int console_input_fd = 0;
+    // Answers MMDS on the interfaces the configuration's mmds names; outlives the Machine.
+    mmds::Responder* mmds_service = nullptr;
 };
 
 // The kernel command line: boot_args (or Firecracker's default), then the root device from the

@@ -110,6 +110,7 @@ Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevic
         if (v.block) config.drives.push_back(v.block->drive);
         if (v.net) config.nets.push_back(v.net->net);
     }
+    config.mmds = state.mmds;
     Result<void> valid = config.validate();
     if (!valid) return valid.error().within("snapshot configuration");
     return config;
@@ -178,9 +179,12 @@ Result<void> check_slot(const DeviceManager::MmioSlot& got, const snapshot::Virt
     return ok();
 }
 
-// Attaches the virtio devices as the builder does, from their saved configuration, and checks
-// that each lands in its saved window; their state comes later.
-Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved, EventLoop& loop) {
+// Attaches the virtio devices as the builder does, from their saved configuration (the MMDS
+// interfaces with `mmds_service`), and checks that each lands in its saved window; their state
+// comes later.
+Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved,
+                                const std::optional<MmdsConfig>& mmds,
+                                mmds::Responder* mmds_service, EventLoop& loop) {
     DeviceManager& devices = machine.devices;
     for (const SavedDevices::Virtio& v : saved.virtio) {
         if (v.block) {
@@ -189,7 +193,8 @@ Result<void> add_virtio_devices(Machine& machine, const SavedDevices& saved, Eve
             EMBER_TRY(check_slot(block.slot, v.block->slot, drive.drive_id));
         } else {
             const NetConfig& net = v.net->net;
-            auto attached = EMBER_TRY(attach_net(net, devices, machine.memory, loop));
+            auto attached = EMBER_TRY(attach_net(net, devices, machine.memory, loop,
+                                                 net_mmds_options(net, mmds, mmds_service)));
             EMBER_TRY(check_slot(attached.slot, v.net->slot, net.iface_id));
         }
     }
@@ -255,7 +260,7 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     BuildOptions legacy = options;
     legacy.boot_timer = saved.boot_timer.has_value();
     EMBER_TRY(add_legacy_devices(*machine, config, legacy, loop));
-    EMBER_TRY(add_virtio_devices(*machine, saved, loop));
+    EMBER_TRY(add_virtio_devices(*machine, saved, config.mmds, options.mmds_service, loop));
 
     std::vector<int> vcpu_fds;
     for (uint32_t i = 0; i < state.machine.vcpu_count; ++i) {

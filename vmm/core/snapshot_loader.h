@@ -21,13 +21,14 @@ namespace ember {
 
 struct LoadedMachine {
     std::unique_ptr<Machine> machine;
-    // What GET /vm/config shows and the next snapshot saves: the snapshot's machine, drives and
-    // network interfaces (taps after network_overrides); no boot source.
+    // What GET /vm/config shows and the next snapshot saves: the snapshot's machine, drives,
+    // network interfaces (taps after network_overrides) and MMDS configuration; no boot source.
     VmConfig config;
 };
 
-// `options` gives the KVM path and console input; its boot-timer fields are ignored (the timer
-// exists when the snapshot has one).
+// `options` gives the KVM path, console input and the MMDS service (made for state.mmds; the
+// interfaces it names answer through it); its boot-timer fields are ignored (the timer exists
+// when the snapshot has one).
 Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
                                    const SnapshotLoadParams& params, const BuildOptions& options,
                                    EventLoop& loop);

@@ -127,6 +127,7 @@ Result<SnapshotWritten> write_snapshot(Machine& machine, const VmConfig& config,
                                           .mem_size_mib = config.machine.mem_size_mib,
                                           .smt = config.machine.smt,
                                           .huge_pages = huge_pages_name(config.machine.huge_pages)};
+    state.mmds = config.mmds;
     state.devices = EMBER_TRY(capture_devices(machine.devices, config));
     std::vector<int> vcpu_fds;
     for (const auto& vcpu : machine.vcpus) vcpu_fds.push_back(vcpu->fd());

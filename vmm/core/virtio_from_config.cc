@@ -1,5 +1,6 @@
 #include "vmm/core/virtio_from_config.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -51,6 +52,15 @@ Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net) {
     return options;
 }
 
+std::optional<virtio::NetMmdsOptions> net_mmds_options(const NetConfig& net,
+                                                       const std::optional<MmdsConfig>& mmds,
+                                                       mmds::Responder* service) {
+    if (!mmds || service == nullptr) return std::nullopt;
+    const std::vector<std::string>& ifaces = mmds->network_interfaces;
+    if (std::find(ifaces.begin(), ifaces.end(), net.iface_id) == ifaces.end()) return std::nullopt;
+    return virtio::NetMmdsOptions{.responder = service, .ipv4 = mmds->ipv4_address};
+}
+
 namespace {
 
 // Places a device made for `Device` and keeps its type in the handle.
@@ -75,11 +85,11 @@ Result<DeviceManager::Attached<virtio::BlockDevice>> attach_drive(const DriveCon
     return attach(std::move(*device), devices, memory, loop);
 }
 
-Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(const NetConfig& net,
-                                                              DeviceManager& devices,
-                                                              const GuestMemory& memory,
-                                                              EventLoop& loop) {
+Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(
+    const NetConfig& net, DeviceManager& devices, const GuestMemory& memory, EventLoop& loop,
+    std::optional<virtio::NetMmdsOptions> mmds) {
     virtio::NetDeviceOptions options = EMBER_TRY(net_device_options(net));
+    options.mmds = mmds;
     auto tap = virtio::Tap::open(net.host_dev_name);
     if (!tap) return tap.error().within("attach network interface", net.iface_id);
     auto device = virtio::NetDevice::create(options, std::move(*tap));
@@ -88,7 +98,8 @@ Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(const NetConfig& n
 }
 
 Result<void> attach_virtio_devices(const VmConfig& config, DeviceManager& devices,
-                                   const GuestMemory& memory, EventLoop& loop) {
+                                   const GuestMemory& memory, EventLoop& loop,
+                                   mmds::Responder* mmds_service) {
     // The kernel names virtio disks in probe order, which is the command-line order.
     std::vector<const DriveConfig*> drives;
     for (const DriveConfig& drive : config.drives) {
@@ -104,8 +115,11 @@ Result<void> attach_virtio_devices(const VmConfig& config, DeviceManager& device
                    block.device->capacity_sectors());
     }
     for (const NetConfig& net : config.nets) {
-        EMBER_TRY(attach_net(net, devices, memory, loop));
-        EMBER_INFO("Network interface {}: tap {}", net.iface_id, net.host_dev_name);
+        std::optional<virtio::NetMmdsOptions> mmds =
+            net_mmds_options(net, config.mmds, mmds_service);
+        EMBER_TRY(attach_net(net, devices, memory, loop, mmds));
+        EMBER_INFO("Network interface {}: tap {}{}", net.iface_id, net.host_dev_name,
+                   mmds ? ", answers MMDS" : "");
     }
     return ok();
 }

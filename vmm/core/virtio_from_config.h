@@ -15,6 +15,7 @@
 #include "vmm/core/device_manager.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/mmds/responder.h"
 
 namespace ember {
 
@@ -25,6 +26,11 @@ BucketUpdate bucket_update(const std::optional<TokenBucketConfig>& bucket);
 
 virtio::BlockDeviceOptions block_device_options(const DriveConfig& drive);
 Result<virtio::NetDeviceOptions> net_device_options(const NetConfig& net);
+// The MMDS endpoint of `net` when the MMDS configuration names it: `service` at the configured
+// address. Nothing otherwise, or without a service.
+std::optional<virtio::NetMmdsOptions> net_mmds_options(const NetConfig& net,
+                                                       const std::optional<MmdsConfig>& mmds,
+                                                       mmds::Responder* service);
 
 // A drive or network interface from its configuration, as a device in the next virtio-mmio
 // window with its event sources watched on `loop`. Boot and restore both come here; restore
@@ -33,15 +39,16 @@ Result<DeviceManager::Attached<virtio::BlockDevice>> attach_drive(const DriveCon
                                                                   DeviceManager& devices,
                                                                   const GuestMemory& memory,
                                                                   EventLoop& loop);
-Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(const NetConfig& net,
-                                                              DeviceManager& devices,
-                                                              const GuestMemory& memory,
-                                                              EventLoop& loop);
+Result<DeviceManager::Attached<virtio::NetDevice>> attach_net(
+    const NetConfig& net, DeviceManager& devices, const GuestMemory& memory, EventLoop& loop,
+    std::optional<virtio::NetMmdsOptions> mmds = std::nullopt);
 
 // Every drive (the root drive first, so that it is /dev/vda as in Firecracker) and network
-// interface of `config`, in that order, logging each.
+// interface of `config`, in that order, logging each. The interfaces config.mmds names answer
+// MMDS through `mmds_service` (which outlives the devices).
 Result<void> attach_virtio_devices(const VmConfig& config, DeviceManager& devices,
-                                   const GuestMemory& memory, EventLoop& loop);
+                                   const GuestMemory& memory, EventLoop& loop,
+                                   mmds::Responder* mmds_service = nullptr);
 
 // PATCH /drives/{id} and /network-interfaces/{id} on a running VM: a device call under the
 // transport's mutex.

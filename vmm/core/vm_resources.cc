@@ -128,6 +128,12 @@ Result<void> VmResources::put_net(const NetConfig& net) {
     return commit(std::move(candidate));
 }
 
+Result<void> VmResources::set_mmds_config(const MmdsConfig& mmds) {
+    VmConfig candidate = config_;
+    candidate.mmds = mmds;
+    return commit(std::move(candidate));
+}
+
 // Not boot-specific (Firecracker's boot_path stays false): its framework configures the serial
 // port on every spawn, a snapshot load included.
 void VmResources::set_serial(const SerialConfig& serial) { config_.serial = serial; }

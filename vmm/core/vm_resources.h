@@ -30,6 +30,7 @@ public:
     Result<void> put_drive(const DriveConfig& drive);
     Result<void> put_net(const NetConfig& net);
     void set_serial(const SerialConfig& serial);
+    Result<void> set_mmds_config(const MmdsConfig& mmds);
     void set_logger(const LoggerConfig& logger) { config_.logger = logger; }
     void set_metrics(const MetricsConfig& metrics) { config_.metrics = metrics; }
     // The whole configuration at once (--config-file), handed to `apply` (which sets up its

@@ -16,8 +16,10 @@ BuildOptions VmRuntime::build_options() const {
     return build;
 }
 
-Result<void> VmRuntime::start(const VmConfig& config) {
-    Result<std::unique_ptr<Machine>> built = build_machine(config, build_options(), thread_.loop());
+Result<void> VmRuntime::start(const VmConfig& config, mmds::Responder* mmds_service) {
+    BuildOptions options = build_options();
+    options.mmds_service = mmds_service;
+    Result<std::unique_ptr<Machine>> built = build_machine(config, options, thread_.loop());
     if (!built) return built.error();
     machine_ = std::move(*built);
     if (Result<void> launched = launch(/*paused=*/false); !launched) {

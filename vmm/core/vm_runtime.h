@@ -42,8 +42,9 @@ public:
     // KVM path and console input, for a snapshot load to build its Machine with.
     BuildOptions build_options() const;
 
-    // Builds `config`'s Machine and runs it; a half-built one is dropped, releasing its fds.
-    Result<void> start(const VmConfig& config);
+    // Builds `config`'s Machine and runs it; a half-built one is dropped, releasing its fds. The
+    // interfaces config.mmds names answer through `mmds_service`, which outlives the Machine.
+    Result<void> start(const VmConfig& config, mmds::Responder* mmds_service);
     // Runs a Machine a snapshot load built, its vCPUs parked when `paused`.
     Result<void> adopt(std::unique_ptr<Machine> machine, bool paused);
     // Drops a machine that failed to start or load, releasing its fds.

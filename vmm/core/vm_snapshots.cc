@@ -63,8 +63,11 @@ Result<void> VmSnapshots::do_load(const SnapshotLoadParams& params) {
     }
     // Everything in the file is checked here, before the first KVM call.
     snapshot::MachineState state = EMBER_TRY(snapshot::load(params.snapshot_path));
-    LoadedMachine loaded =
-        EMBER_TRY(load_machine(state, params, runtime_.build_options(), thread_.loop()));
+    // The saved MMDS configuration comes back; the data store stays as it is (empty unless
+    // --metadata filled it) until the orchestrator puts it again, as with Firecracker.
+    BuildOptions options = runtime_.build_options();
+    options.mmds_service = mmds_.make_service(state.mmds);
+    LoadedMachine loaded = EMBER_TRY(load_machine(state, params, options, thread_.loop()));
     resources_.replace(std::move(loaded.config));
     EMBER_TRY(runtime_.adopt(std::move(loaded.machine), /*paused=*/!params.resume_vm));
     latencies_.load_snapshot_us = elapsed_us(begin);

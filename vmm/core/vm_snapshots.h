@@ -8,6 +8,7 @@
 
 #include "vmm/base/result.h"
 #include "vmm/config/vmm_controller.h"
+#include "vmm/core/vm_mmds.h"
 #include "vmm/core/vm_resources.h"
 #include "vmm/core/vm_runtime.h"
 #include "vmm/core/vmm_thread.h"
@@ -16,8 +17,8 @@ namespace ember {
 
 class VmSnapshots {
 public:
-    VmSnapshots(VmmThread& thread, VmResources& resources, VmRuntime& runtime)
-        : thread_(thread), resources_(resources), runtime_(runtime) {}
+    VmSnapshots(VmmThread& thread, VmResources& resources, VmRuntime& runtime, VmMmds& mmds)
+        : thread_(thread), resources_(resources), runtime_(runtime), mmds_(mmds) {}
 
     // Writes the paused VM's state and memory.
     Result<void> create(const SnapshotCreateParams& params);
@@ -39,6 +40,7 @@ private:
     VmmThread& thread_;
     VmResources& resources_;
     VmRuntime& runtime_;
+    VmMmds& mmds_;
     Latencies latencies_;
 };
 

@@ -19,6 +19,7 @@ Result<std::unique_ptr<Vmm>> Vmm::create(Options options) {
 Vmm::Vmm(Options options, std::unique_ptr<VmmThread> thread, TimerFd metrics_timer)
     : options_(std::move(options)),
       thread_(std::move(thread)),
+      mmds_(options_.mmds_size_limit),
       runtime_(*thread_, VmRuntime::Options{.boot_timer = options_.boot_timer,
                                             .kvm_path = options_.kvm_path,
                                             .launch = options_.launch,
@@ -119,7 +120,8 @@ Result<void> Vmm::start() {
         if (thread_->stopping()) {
             return Error::wrong_phase("InstanceStart", "the VMM is shutting down");
         }
-        Result<void> started = runtime_.start(resources_.config());
+        const VmConfig& config = resources_.config();
+        Result<void> started = runtime_.start(config, mmds_.make_service(config.mmds));
         if (started) return ok();
         // The API answers 400 with this; the process keeps serving (e.g. without /dev/kvm).
         return Error::invalid("InstanceStart failed", started.error().message())
@@ -167,6 +169,26 @@ Result<void> Vmm::create_snapshot(const SnapshotCreateParams& params) {
 
 Result<void> Vmm::load_snapshot(const SnapshotLoadParams& params) {
     return in_phase(kPhaseNoVm, "PUT /snapshot/load", [&] { return snapshots_.load(params); });
+}
+
+// Firecracker allows the data store in every phase: the orchestrator refreshes credentials in a
+// running guest and puts the store again after a snapshot load.
+Result<void> Vmm::put_mmds(const std::string& json) {
+    return thread_->call<Result<void>>([&] { return mmds_.store().put(json); });
+}
+
+Result<void> Vmm::patch_mmds(const std::string& json) {
+    return thread_->call<Result<void>>([&] { return mmds_.store().patch(json); });
+}
+
+Result<std::string> Vmm::get_mmds() {
+    return thread_->call<Result<std::string>>(
+        [&]() -> Result<std::string> { return mmds_.store().get_json(); });
+}
+
+Result<void> Vmm::set_mmds_config(const MmdsConfig& config) {
+    return in_phase(kPhaseBeforeBoot, "PUT /mmds/config",
+                    [&] { return resources_.set_mmds_config(config); });
 }
 
 }  // namespace ember

@@ -22,6 +22,7 @@
 #include "vmm/base/timer_fd.h"
 #include "vmm/config/vmm_controller.h"
 #include "vmm/core/machine.h"
+#include "vmm/core/vm_mmds.h"
 #include "vmm/core/vm_phase.h"
 #include "vmm/core/vm_resources.h"
 #include "vmm/core/vm_runtime.h"
@@ -48,6 +49,8 @@ public:
         log::Options log;
         // Metrics are written every period once a metrics path is set (Firecracker: 60 s).
         std::chrono::milliseconds metrics_period{60'000};
+        // The MMDS data store's limit in bytes (--mmds-size-limit).
+        size_t mmds_size_limit = mmds::MmdsStore::kDefaultSizeLimit;
     };
 
     // Adds metric groups to each metrics line (the API's request counters, per-device groups).
@@ -86,6 +89,10 @@ public:
     Result<void> resume() override;
     Result<void> create_snapshot(const SnapshotCreateParams& params) override;
     Result<void> load_snapshot(const SnapshotLoadParams& params) override;
+    Result<void> put_mmds(const std::string& json) override;
+    Result<void> patch_mmds(const std::string& json) override;
+    Result<std::string> get_mmds() override;
+    Result<void> set_mmds_config(const MmdsConfig& config) override;
 
     // Replaces the whole pre-boot configuration (the --config-file path). Thread: any.
     Result<void> configure(const VmConfig& config);
@@ -115,10 +122,12 @@ private:
 
     Options options_;
     std::unique_ptr<VmmThread> thread_;
-    // vmm thread only. The runtime is declared after the resources: its vCPUs stop first.
+    // vmm thread only. The runtime is declared after the resources and the MMDS: its vCPUs stop
+    // and its devices go first.
+    VmMmds mmds_;
     VmResources resources_;
     VmRuntime runtime_;
-    VmSnapshots snapshots_{*thread_, resources_, runtime_};
+    VmSnapshots snapshots_{*thread_, resources_, runtime_, mmds_};
     TimerFd metrics_timer_;
     std::optional<MetricsWriter> metrics_;
     std::optional<ExitSignals> exit_signals_;

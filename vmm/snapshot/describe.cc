@@ -7,6 +7,7 @@
 
 #include "vmm/snapshot/device_summary.h"
 #include "vmm/snapshot/machine_state.h"
+#include "vmm/snapshot/mmds_section.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
 
@@ -21,6 +22,7 @@ const char* section_name(uint32_t tag) {
         case SectionTag::kMemoryRegion: return "memory-region";
         case SectionTag::kDevice: return "device";
         case SectionTag::kCreator: return "creator";
+        case SectionTag::kMmds: return "mmds";
     }
     return "unknown";
 }
@@ -82,6 +84,10 @@ std::string summarize(const Section& s) {
             return or_error(decode_memory_region(s.payload), [](const MemoryRegionState& r) {
                 return fmt::format("gpa [{:#x}, {:#x}) {} MiB at file offset {:#x}", r.gpa,
                                    r.gpa + r.size_bytes, r.size_bytes >> 20, r.file_offset);
+            });
+        case SectionTag::kMmds:
+            return or_error(decode_mmds_config(s.payload), [](const MmdsConfig& m) {
+                return summarize_mmds_config(m) + " (data store not saved)";
             });
         case SectionTag::kDevice:
             return or_error(decode_device_state(s.payload), [](const DeviceState& d) {

@@ -8,6 +8,7 @@
 
 #include "vmm/config/vm_config.h"
 #include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/mmds_section.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/snapshot/state_sections.h"
 
@@ -121,7 +122,7 @@ Result<void> check_count(size_t count, size_t limit, const char* what) {
 }  // namespace
 
 std::vector<uint8_t> encode_machine_state(const MachineState& state) {
-    // Everything format 1.0 writes is needed to restore: an older reader must refuse, not skip.
+    // Everything format 1.x writes is needed to restore: an older reader must refuse, not skip.
     constexpr uint32_t kMust = kSectionMustUnderstand;
     StateFile file;
     file.sections.push_back(section(SectionTag::kCreator, 0, encode_creator_info(state.creator)));
@@ -137,6 +138,11 @@ std::vector<uint8_t> encode_machine_state(const MachineState& state) {
     }
     for (const DeviceState& device : state.devices) {
         file.sections.push_back(section(SectionTag::kDevice, kMust, encode_device_state(device)));
+    }
+    // Only with MMDS, so other snapshots stay loadable by Embers of format 1.0; an older Ember
+    // must refuse one with MMDS rather than restore a guest whose metadata service is gone.
+    if (state.mmds) {
+        file.sections.push_back(section(SectionTag::kMmds, kMust, encode_mmds_config(*state.mmds)));
     }
     return encode_state_file(file);
 }
@@ -155,6 +161,9 @@ Result<MachineState> decode_machine_state(std::span<const uint8_t> bytes) {
             case SectionTag::kVm: EMBER_TRY(take_once(vm, decode_vm_state(s.payload), "VM")); break;
             case SectionTag::kCreator:
                 EMBER_TRY(take_once(creator, decode_creator_info(s.payload), "creator"));
+                break;
+            case SectionTag::kMmds:
+                EMBER_TRY(take_once(state.mmds, decode_mmds_config(s.payload), "MMDS"));
                 break;
             case SectionTag::kVcpu:
                 EMBER_TRY(check_count(state.vcpus.size(), kMaxSnapshotVcpus, "vCPU"));

@@ -6,11 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "vmm/base/result.h"
+#include "vmm/config/vm_config.h"
 #include "vmm/kvm/vcpu_state.h"
 #include "vmm/kvm/vm_state.h"
 #include "vmm/persist/device_state.h"
@@ -41,6 +43,9 @@ struct CreatorInfo {
 
 struct MachineState {
     MachineInfo machine;
+    // As Firecracker's MmdsState: the MMDS configuration, never its data store (the orchestrator
+    // puts that again after the load). Absent in snapshots of VMs without MMDS and of older Embers.
+    std::optional<MmdsConfig> mmds;
     kvm::VmState vm;
     std::vector<kvm::VcpuState> vcpus;  // In vCPU index order.
     std::vector<MemoryRegionState> memory;
@@ -64,6 +69,7 @@ enum class SectionTag : uint32_t {
     kMemoryRegion = 4,
     kDevice = 5,
     kCreator = 6,
+    kMmds = 7,  // Since format 1.1; only in snapshots of VMs with MMDS.
 };
 
 std::vector<uint8_t> encode_machine_state(const MachineState& state);

@@ -31,7 +31,7 @@ namespace ember::snapshot {
 inline constexpr uint64_t kStateMagic = 0x504e53524542'4d45ull;  // "EMBERSNP" little-endian
 inline constexpr uint32_t kArchX86_64 = 0x8664;
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr uint16_t kFormatMinor = 1;  // 1.1: the MMDS section.
 inline constexpr size_t kHeaderBytes = 24;
 inline constexpr size_t kSectionHeaderBytes = 16;
 inline constexpr size_t kCrcBytes = 8;

@@ -28,6 +28,8 @@ constexpr const char* kFullConfig = R"({
                           "rx_rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}],
   "logger": {"log_path": "/l", "level": "Debug", "show_level": true, "show_log_origin": true},
   "metrics": {"metrics_path": "/m"},
+  "mmds-config": {"network_interfaces": ["eth0"], "version": "V2", "ipv4_address": "169.254.1.2",
+                  "imds_compat": true},
   "serial": {"serial_out_path": "/s", "rate_limiter": {"size": 9, "refill_time": 8}}
 })";
 
@@ -64,6 +66,34 @@ TEST(ParseVmConfig, ReadsEveryFieldOfAFullConfig) {
     EXPECT_TRUE(c.logger->show_log_origin);
     EXPECT_EQ(c.metrics->metrics_path, "/m");
     EXPECT_EQ(c.serial->rate_limiter->size, 9u);
+    EXPECT_EQ(c.mmds, (MmdsConfig{.network_interfaces = {"eth0"},
+                                  .version = MmdsVersion::kV2,
+                                  .ipv4_address = {169, 254, 1, 2},
+                                  .imds_compat = true}));
+}
+
+// Firecracker's FullVmConfiguration: "mmds-config" is null without MMDS, else its MmdsConfig
+// with every field (serde's order).
+TEST(RenderVmConfig, WritesTheMmdsConfigAsFirecrackerDoes) {
+    VmConfig c;
+    EXPECT_NE(render_vm_config(c).find(R"("mmds-config":null)"), std::string::npos);
+    c.mmds = MmdsConfig{.network_interfaces = {"eth0", "eth1"}};
+    EXPECT_NE(render_vm_config(c).find(
+                  R"("mmds-config":{"version":"V1","imds_compat":false,)"
+                  R"("network_interfaces":["eth0","eth1"],"ipv4_address":"169.254.169.254"})"),
+              std::string::npos)
+        << render_vm_config(c);
+}
+
+// Firecracker's config file carries the MMDS configuration, never its data (that is --metadata).
+TEST(ParseVmConfig, ReadsTheMmdsConfigButNoMmdsData) {
+    auto r = parse_vm_config(R"({"mmds-config": {"network_interfaces": ["eth0"]}})");
+    ASSERT_TRUE(r) << describe(r.error());
+    EXPECT_EQ(r->mmds, MmdsConfig{.network_interfaces = {"eth0"}});
+    EXPECT_FALSE(parse_vm_config(R"({"mmds-config": null})")->mmds);
+    EXPECT_EQ(error_of(R"({"mmds-config": {"network_interfaces": ["eth0"], "version": "V3"}})"),
+              "mmds-config.version: unknown variant `V3`, expected `V1` or `V2`");
+    EXPECT_NE(error_of(R"({"mmds": {"latest": {}}})").find("mmds"), std::string::npos);
 }
 
 TEST(ParseVmConfig, LeavesDefaultsForAMinimalConfig) {
@@ -123,7 +153,7 @@ TEST(ParseVmConfig, NamesAMissingRequiredField) {
 
 TEST(ParseVmConfig, RefusesDevicesEmberLacks) {
     for (const char* key :
-         {"balloon", "vsock", "entropy", "pmem", "memory-hotplug", "mmds-config"}) {
+         {"balloon", "vsock", "entropy", "pmem", "memory-hotplug"}) {
         std::string err = error_of(fmt::format(R"({{"{}": {{}}}})", key));
         EXPECT_NE(err.find("Ember does not support"), std::string::npos) << key << ": " << err;
         EXPECT_EQ(err.rfind(key, 0), 0u) << err;

@@ -17,6 +17,11 @@ TEST(ErrorStatus, EveryKindAnswersBadRequestAsFirecrackerDoes) {
     }
 }
 
+// Firecracker's MmdsLimitExceeded: the data store's size limit is the one 413.
+TEST(ErrorStatus, AnMmdsStoreOverItsLimitIsPayloadTooLarge) {
+    EXPECT_EQ(http_status(ErrorKind::kTooLarge), 413);
+}
+
 // The answer's bytes do not depend on the kind: status line, headers and fault_message.
 TEST(ErrorStatus, ControllerErrorsOfEveryKindGiveTheSameBytes) {
     const Error errors[] = {

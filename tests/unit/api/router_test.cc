@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include "tests/fakes/fake_vmm_controller.h"
@@ -312,10 +313,86 @@ TEST_F(RouterTest, ReportsControllerErrorsAsFaults) {
 
 TEST_F(RouterTest, RefusesDevicesEmberLacks) {
     for (const char* path : {"/balloon", "/balloon/statistics", "/balloon/hinting/start", "/vsock",
-                             "/entropy", "/pmem/p0", "/hotplug/memory", "/mmds", "/mmds/config"}) {
+                             "/entropy", "/pmem/p0", "/hotplug/memory"}) {
         expect_fault(put(path, "{}"), "Ember does not support");
         expect_fault(get(path), "Ember does not support");
     }
+    EXPECT_TRUE(fake.calls().empty());
+}
+
+TEST_F(RouterTest, PutsPatchesAndGetsTheMmdsStore) {
+    EXPECT_EQ(put("/mmds", R"({"latest": {"meta-data": {"id": "i-1"}}})").status, 204);
+    EXPECT_EQ(fake.last_call(), "put_mmds");
+    EXPECT_EQ(fake.mmds_json, R"({"latest": {"meta-data": {"id": "i-1"}}})");
+    EXPECT_EQ(patch("/mmds", R"({"latest": null})").status, 204);
+    EXPECT_EQ(fake.last_call(), "patch_mmds");
+    EXPECT_EQ(fake.mmds_json, R"({"latest": null})");
+    HttpResponse r = get("/mmds");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"latest": null})");
+    EXPECT_EQ(fake.last_call(), "get_mmds");
+}
+
+TEST_F(RouterTest, RefusesAnMmdsBodyThatIsNotJsonBeforeTheVmm) {
+    expect_fault(put("/mmds", "invalid_body"), "");
+    expect_fault(patch("/mmds", R"({"a": )"), "");
+    EXPECT_TRUE(fake.calls().empty());
+    expect_fault(put("/mmds", ""), "Empty PUT request.");
+    expect_fault(call(HttpMethod::kGet, "/mmds", "{}"), "GET request cannot have a body.");
+    expect_fault(call(HttpMethod::kOther, "/mmds"), "Invalid request method and/or path");
+}
+
+// The store's errors keep their kind: over the size limit is Firecracker's 413.
+TEST_F(RouterTest, AnswersAnMmdsStoreOverItsLimitWith413) {
+    fake.fail_with(
+        Error::invalid("MMDS limit exceeded error", "The MMDS patch request doesn't fit.")
+            .with_kind(ErrorKind::kTooLarge));
+    HttpResponse r = put("/mmds", R"({"a": "b"})");
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("The MMDS patch request doesn't fit."), std::string::npos) << r.body;
+    EXPECT_EQ(patch("/mmds", R"({"a": "b"})").status, 413);
+    EXPECT_EQ(get("/mmds").status, 413);
+}
+
+TEST_F(RouterTest, ParsesTheMmdsConfig) {
+    EXPECT_EQ(put("/mmds/config", R"({"network_interfaces": ["eth0", "eth1"], "version": "V2",
+        "ipv4_address": "169.254.170.2", "imds_compat": true})")
+                  .status,
+              204);
+    EXPECT_EQ(fake.last_call(), "set_mmds_config");
+    ASSERT_TRUE(fake.config.mmds);
+    EXPECT_EQ(*fake.config.mmds, (MmdsConfig{.network_interfaces = {"eth0", "eth1"},
+                                             .version = MmdsVersion::kV2,
+                                             .ipv4_address = {169, 254, 170, 2},
+                                             .imds_compat = true}));
+    // Firecracker's defaults: V1, 169.254.169.254, no IMDS compatibility.
+    EXPECT_EQ(put("/mmds/config", R"({"network_interfaces": []})").status, 204);
+    EXPECT_EQ(*fake.config.mmds, MmdsConfig{});
+}
+
+// The cases of Firecracker's test_parse_put_mmds_request that its parser refuses.
+TEST_F(RouterTest, RefusesAnMmdsConfigFirecrackerRefuses) {
+    expect_fault(put("/mmds/config", R"({"version": "foo", "network_interfaces": []})"),
+                 "version: unknown variant `foo`, expected `V1` or `V2`");
+    expect_fault(put("/mmds/config", R"({"version": "V2"})"),
+                 "network_interfaces: missing required field");
+    expect_fault(put("/mmds/config", R"({"ipv4_address": "", "network_interfaces": []})"),
+                 "ipv4_address: invalid IPv4 address syntax");
+    expect_fault(put("/mmds/config", R"({"invalid_config": "invalid_value"})"), "");
+    expect_fault(put("/mmds/config", R"({"network_interfaces": [], "x": 1})"), "x");
+    expect_fault(put("/mmds/config", R"({"network_interfaces": "eth0"})"),
+                 "network_interfaces: expected an array");
+    expect_fault(put("/mmds/config", R"({"network_interfaces": [1]})"),
+                 "network_interfaces[0]: expected a string");
+    for (const char* ip : {"169.254.169", "169.254.169.254.1", "169.254.169.256", "169.254.1.01",
+                           " 169.254.1.1", "169.254.1.1 ", "169.254.-1.1", "a.b.c.d"}) {
+        expect_fault(put("/mmds/config", fmt::format(R"({{"ipv4_address": "{}",
+            "network_interfaces": []}})",
+                                                     ip)),
+                     "invalid IPv4 address syntax");
+    }
+    expect_fault(put("/mmds/invalid_path", "{}"), "Unrecognized PUT request path `invalid_path`.");
+    expect_fault(get("/mmds/config"), "Invalid request method and/or path: GET /mmds/config.");
     EXPECT_TRUE(fake.calls().empty());
 }
 

@@ -474,8 +474,8 @@ TEST_F(VmmApiTest, AnswersEveryPathAndMethodOfFirecrackersSpec) {
         {HttpMethod::kGet, "/vm/config", ""},
         {HttpMethod::kPut, "/vsock", R"({"guest_cid": 3, "uds_path": "/v"})"},
     };
-    static const std::string kUnsupported[] = {"/balloon", "/pmem",    "/mmds",
-                                               "/entropy", "/hotplug", "/vsock"};
+    static const std::string kUnsupported[] = {"/balloon", "/pmem", "/entropy", "/hotplug",
+                                               "/vsock"};
     for (const Case& c : kSpec) {
         HttpResponse r = vm.call(c.method, c.path, c.body);
         SCOPED_TRACE(std::string(c.path) + " -> " + std::to_string(r.status) + " " + r.body);

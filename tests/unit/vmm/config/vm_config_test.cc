@@ -48,6 +48,49 @@ TEST(VmConfig, RefusesTwoRootDrives) {
     EXPECT_FALSE(c.validate());
 }
 
+// Firecracker's MmdsConfigError texts, which its test_mmds.py matches.
+TEST(MmdsConfig, NeedsAnInterfaceAndALinkLocalAddress) {
+    MmdsConfig m{.network_interfaces = {"eth0"}};
+    EXPECT_TRUE(m.validate());
+    m.network_interfaces.clear();
+    Result<void> empty = m.validate();
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().message(),
+              "MMDS config error: The list of network interface IDs that allow forwarding MMDS "
+              "requests is empty.");
+    m.network_interfaces = {"eth0"};
+    for (std::array<uint8_t, 4> ip :
+         {std::array<uint8_t, 4>{169, 254, 0, 1}, std::array<uint8_t, 4>{169, 254, 255, 1},
+          std::array<uint8_t, 4>{10, 0, 0, 1}, std::array<uint8_t, 4>{169, 253, 1, 1}}) {
+        m.ipv4_address = ip;
+        Result<void> refused = m.validate();
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().message(),
+                  "MMDS config error: The MMDS IPv4 address is not link local.");
+    }
+    for (std::array<uint8_t, 4> ip :
+         {std::array<uint8_t, 4>{169, 254, 1, 0}, std::array<uint8_t, 4>{169, 254, 170, 2},
+          std::array<uint8_t, 4>{169, 254, 254, 255}}) {
+        m.ipv4_address = ip;
+        EXPECT_TRUE(m.validate());
+    }
+}
+
+TEST(VmConfig, RefusesAnMmdsInterfaceThatDoesNotExist) {
+    VmConfig c;
+    c.nets.push_back({.iface_id = "eth0", .host_dev_name = "tap0"});
+    c.mmds = MmdsConfig{.network_interfaces = {"eth0"}};
+    EXPECT_TRUE(c.validate());
+    c.mmds->network_interfaces.push_back("eth1");
+    Result<void> refused = c.validate();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message(),
+              "MMDS config error: The list of network interface IDs provided contains at least "
+              "one ID that does not correspond to any existing network interface.");
+    c.mmds->network_interfaces.clear();
+    EXPECT_FALSE(c.validate());
+}
+
 TEST(Ids, RefusePathCharacters) {
     EXPECT_FALSE(validate_id("drive_id", "../x"));
     EXPECT_FALSE(validate_id("drive_id", ""));

@@ -74,6 +74,15 @@ TEST_F(SnapshotLoaderTest, RefusesANetworkOverrideForAnInterfaceTheSnapshotLacks
     EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
 }
 
+// The saved MMDS configuration must name the snapshot's interfaces, as PUT /mmds/config must.
+TEST_F(SnapshotLoaderTest, RefusesAnMmdsConfigNamingAnInterfaceTheSnapshotLacks) {
+    state.mmds = MmdsConfig{.network_interfaces = {"eth1"}};
+    EXPECT_NE(load_error().find("does not correspond to any existing network interface"),
+              std::string::npos);
+    state.mmds = MmdsConfig{.network_interfaces = {"eth0"}};
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+}
+
 TEST_F(SnapshotLoaderTest, RefusesADeviceBlobThatDoesNotDecode) {
     state.devices[0].data = {1, 2, 3};
     EXPECT_NE(load_error().find("serial"), std::string::npos);

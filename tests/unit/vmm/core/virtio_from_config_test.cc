@@ -75,6 +75,30 @@ TEST(VirtioDevicesTest, NetConfigBecomesNetOptionsWithParsedMac) {
     EXPECT_FALSE(net_device_options(n));
 }
 
+// A Responder that answers nothing: only its address matters here.
+class SilentResponder : public mmds::Responder {
+public:
+    std::optional<mmds::Reply> respond(std::string_view, std::string&) override {
+        return std::nullopt;
+    }
+};
+
+TEST(VirtioFromConfig, GivesTheMmdsServiceToTheInterfacesTheConfigNames) {
+    SilentResponder service;
+    NetConfig eth0{.iface_id = "eth0", .host_dev_name = "tap0"};
+    NetConfig eth1{.iface_id = "eth1", .host_dev_name = "tap1"};
+    std::optional<MmdsConfig> mmds =
+        MmdsConfig{.network_interfaces = {"eth1"}, .ipv4_address = {169, 254, 170, 2}};
+    EXPECT_FALSE(net_mmds_options(eth0, mmds, &service));
+    std::optional<virtio::NetMmdsOptions> o = net_mmds_options(eth1, mmds, &service);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->responder, &service);
+    EXPECT_EQ(o->ipv4, (std::array<uint8_t, 4>{169, 254, 170, 2}));
+    // No MMDS configuration, or no service to answer with: the interface is a plain one.
+    EXPECT_FALSE(net_mmds_options(eth1, std::nullopt, &service));
+    EXPECT_FALSE(net_mmds_options(eth1, mmds, nullptr));
+}
+
 class VmmDevicesTest : public ::testing::Test {
 protected:
     void SetUp() override {

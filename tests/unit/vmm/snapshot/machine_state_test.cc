@@ -261,7 +261,7 @@ TEST(Describe, ListsVersionSectionsAndSummaries) {
     Result<std::string> text = describe(encode_machine_state(sample_state()));
     ASSERT_TRUE(text) << text.error().message();
     for (const char* expected :
-         {"format 1.0", "x86_64", "CRC64 ok", "2 vCPUs, 3584 MiB", "vCPU 0: rip", "vCPU 1: rip",
+         {"format 1.1", "x86_64", "CRC64 ok", "2 vCPUs, 3584 MiB", "vCPU 0: rip", "vCPU 1: rip",
           "5 CPUID entries, 3 MSRs, xsave 4096 B", "gpa [0x100000000, 0x120000000) 512 MiB",
           "\"rootfs\" virtio-block v1, 4 B", "Ember 0.1.0", "Check: OK"}) {
         EXPECT_NE(text->find(expected), std::string::npos) << expected << " in\n" << *text;

@@ -55,7 +55,7 @@ TEST(EmberSnapshotTool, DescribesAStateFile) {
     ASSERT_TRUE(save(path, testing::sample_state()));
     ToolRun run = run_tool({"describe", path});
     EXPECT_EQ(run.status, 0) << run.out;
-    EXPECT_NE(run.out.find("format 1.0"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("format 1.1"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("Check: OK"), std::string::npos) << run.out;
 
     std::ofstream(path, std::ios::app) << "x";
