@@ -58,6 +58,9 @@ public:
     static Error unsupported(const char* context, std::string detail = {}) {
         return {std::error_code(), context, std::move(detail), ErrorKind::kUnsupported};
     }
+    static Error too_large(const char* context, std::string detail = {}) {
+        return {std::error_code(), context, std::move(detail), ErrorKind::kTooLarge};
+    }
 
     const std::error_code& code() const { return code_; }
     const char* context() const { return context_; }

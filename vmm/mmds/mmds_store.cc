@@ -19,7 +19,7 @@ constexpr const char kMmdsContext[] = "MMDS error";
 constexpr const char kLimitText[] = "The MMDS patch request doesn't fit.";
 constexpr const char kNotInitializedText[] = "The MMDS data store is not initialized.";
 
-Error limit_exceeded() { return Error::invalid(kLimitContext, kLimitText); }
+Error limit_exceeded() { return Error::too_large(kLimitContext, kLimitText); }
 
 // format_imds: an object lists its keys one a line (sub-objects with a trailing '/'), a string
 // is itself; every other type has no IMDS form.

@@ -126,7 +126,7 @@ TEST_F(CpuConfigRouterTest, ReadsAndShowsTheStaticTemplate) {
         EXPECT_STREQ(cpu_template_name(fake.config.machine.cpu_template.value()), name);
     }
     expect_fault(call(HttpMethod::kPatch, "/machine-config", R"({"cpu_template": "V1N1"})"),
-                 "cpu_template: unknown value");
+                 "cpu_template: unknown variant `V1N1`");
 }
 
 // A PATCH that does not name cpu_template hands the VMM none, so that it keeps a custom template.
