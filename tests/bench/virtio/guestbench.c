@@ -6,6 +6,9 @@
 //   guestbench tcpsend IP PORT MIB [FILE]
 //                                     sends MIB of zeros (or FILE's first MIB), waits for the peer
 //                                     to close; MiB/s
+//   guestbench http IP PORT PATH [HEADER]
+//                                     one GET (with HEADER, e.g. "Accept: application/json");
+//                                     prints the body; exit 1 with the status line unless 200
 //   guestbench httpget IP PORT PATH COUNT
 //                                     COUNT HTTP/1.1 GETs of PATH, one TCP connection each (as a
 //                                     metadata client does); requests/s, median and max latency
@@ -40,12 +43,14 @@ static int compare_double(const void* a, const void* b) {
 }
 
 // One GET on a new connection; reads the headers, then Content-Length bytes of body (the server
-// may keep the connection open). Returns the body length, or -1.
-static long http_get(const struct sockaddr_in* addr, const char* path, char* buf, size_t cap) {
+// may keep the connection open). Returns the body length, or -1; `buf` holds the answer.
+static long http_get(const struct sockaddr_in* addr, const char* path, const char* header,
+                     char* buf, size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (const struct sockaddr*)addr, sizeof *addr) != 0) return -1;
     char req[512];
-    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\nAccept: */*\r\n\r\n", path);
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: bench\r\n%s%s\r\n", path,
+                       header ? header : "Accept: */*", "\r\n");
     if (write(fd, req, (size_t)len) != len) return close(fd), -1;
     size_t got = 0;
     long body = -1;
@@ -74,7 +79,7 @@ static int httpget(const char* ip, const char* port, const char* path, long coun
     double t0 = now_s();
     for (long i = 0; i < count; ++i) {
         double s = now_s();
-        if (http_get(&addr, path, buf, sizeof buf) < 0) {
+        if (http_get(&addr, path, NULL, buf, sizeof buf) < 0) {
             fprintf(stderr, "GET %s failed at request %ld\n", path, i);
             return 1;
         }
@@ -88,6 +93,23 @@ static int httpget(const char* ip, const char* port, const char* path, long coun
     return 0;
 }
 
+static int http_once(const char* ip, const char* port, const char* path, const char* header) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, ip, &addr.sin_addr);
+    static char buf[1 << 16];
+    buf[0] = 0;
+    long body = http_get(&addr, path, header && *header ? header : NULL, buf, sizeof buf);
+    char* start = strstr(buf, "\r\n\r\n");
+    if (body < 0 || !start) {
+        char* eol = strstr(buf, "\r\n");
+        if (eol) *eol = 0;
+        printf("%s\n", buf[0] ? buf : "no answer");
+        return 1;
+    }
+    fwrite(start + 4, 1, (size_t)body, stdout);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: see the source\n");
@@ -98,6 +120,7 @@ int main(int argc, char** argv) {
     if (posix_memalign(&buf, 4096, mib) != 0) return die("posix_memalign");
     memset(buf, 0x5a, mib);
     const char* mode = argv[1];
+    if (strcmp(mode, "http") == 0) return http_once(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
     if (strcmp(mode, "httpget") == 0) {
         if (argc < 6) return 2;
         return httpget(argv[2], argv[3], argv[4], atol(argv[5]));

@@ -7,7 +7,13 @@ case " $(cat /proc/cmdline) " in *' ember.mmds=v2 '*) mode=v2 ;; esac
 ip link set eth0 up && ip addr add 172.16.0.2/24 dev eth0
 # As Firecracker's tests do: the MMDS address is reached through eth0, no gateway needed.
 ip route add "$mmds" dev eth0
-get() { wget -q -T 10 -O - "$@"; }
+# One GET over a new connection, printing the body (or the status line unless 200): busybox's
+# static wget crashes resolving names through glibc's NSS, so guestbench speaks HTTP here.
+get() {
+    local header=""
+    if [ "$1" = --header ]; then header=$2; shift 2; fi
+    /sbin/guestbench http "$mmds" 80 "${1#http://$mmds}" "$header"
+}
 oneline() { tr '\r\n' '|,'; }  # one console line; MMDS answers end without a newline
 
 # A raw HTTP request through nc (busybox wget cannot PUT or show a status): prints the answer.

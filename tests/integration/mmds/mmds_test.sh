@@ -3,7 +3,7 @@
 # /etc/ember-test and guestbench as /sbin/guestbench, then runs mmds_in_vm.sh through
 # resources/sandbox/ember-sandbox (one outer VM boot, two guests). Passes when every expected
 # `CHECK <name> PASS` line is printed:
-#   v1_text, v1_listing, v1_json      a value PUT over the API before boot, read by busybox wget
+#   v1_text, v1_listing, v1_json      a value PUT over the API before boot, read by guestbench http
 #                                     as text, as an IMDS listing and as JSON (Accept header)
 #   rss_flat_1000                     1,000 sequential guest requests grow ember's VmRSS < 1 MiB
 #   mmds_during_bulk_tcp              50 MMDS requests and a 64 MiB TCP transfer on the same
