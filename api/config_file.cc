@@ -4,8 +4,8 @@
 
 #include "api/json/config_codec.h"
 #include "api/json/cpu_config_codec.h"
-#include "vmm/base/file_open.h"
 #include "api/json/mmds_codec.h"
+#include "vmm/base/file_open.h"
 
 namespace ember::api {
 namespace {

@@ -19,7 +19,7 @@ namespace {
 
 // Paths of devices Ember lacks, by first segment, with the words for the answer.
 constexpr std::pair<std::string_view, std::string_view> kUnsupportedPaths[] = {
-    {"balloon", "balloon devices"}, {"vsock", "vsock devices"}, {"entropy", "entropy devices"},
+    {"balloon", "balloon devices"}, {"vsock", "vsock devices"},    {"entropy", "entropy devices"},
     {"pmem", "pmem devices"},       {"hotplug", "memory hotplug"},
 };
 

@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
     if (posix_memalign(&buf, 4096, mib) != 0) return die("posix_memalign");
     memset(buf, 0x5a, mib);
     const char* mode = argv[1];
-    if (strcmp(mode, "http") == 0) return http_once(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
+    if (strcmp(mode, "http") == 0)
+        return http_once(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
     if (strcmp(mode, "httpget") == 0) {
         if (argc < 6) return 2;
         return httpget(argv[2], argv[3], argv[4], atol(argv[5]));

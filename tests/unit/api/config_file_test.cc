@@ -152,8 +152,7 @@ TEST(ParseVmConfig, NamesAMissingRequiredField) {
 }
 
 TEST(ParseVmConfig, RefusesDevicesEmberLacks) {
-    for (const char* key :
-         {"balloon", "vsock", "entropy", "pmem", "memory-hotplug"}) {
+    for (const char* key : {"balloon", "vsock", "entropy", "pmem", "memory-hotplug"}) {
         std::string err = error_of(fmt::format(R"({{"{}": {{}}}})", key));
         EXPECT_NE(err.find("Ember does not support"), std::string::npos) << key << ": " << err;
         EXPECT_EQ(err.rfind(key, 0), 0u) << err;
