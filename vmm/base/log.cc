@@ -6,7 +6,6 @@
 
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -57,6 +56,29 @@ Result<Level> parse_level(std::string_view name) {
         if (n == lower) return level;
     }
     return Error::invalid("log level", fmt::format("unknown level '{}'", name));
+}
+
+std::string_view source_path(std::string_view file) {
+    // This file's own path gives the source root that every other __FILE__ starts with,
+    // whether the build spells paths absolute or relative.
+    constexpr std::string_view kSelf = __FILE__;
+    constexpr std::string_view kTail = "vmm/base/log.cc";
+    static_assert(kSelf.ends_with(kTail));
+    constexpr std::string_view kRoot = kSelf.substr(0, kSelf.size() - kTail.size());
+    if (!kRoot.empty() && file.starts_with(kRoot)) {
+        file.remove_prefix(kRoot.size());
+        return file;
+    }
+    // A path made relative to the build directory (ccache's base_dir does that).
+    for (;;) {
+        if (file.starts_with("../")) {
+            file.remove_prefix(3);
+        } else if (file.starts_with("./")) {
+            file.remove_prefix(2);
+        } else {
+            return file;
+        }
+    }
 }
 
 std::string_view level_name(Level level) {
@@ -136,8 +158,7 @@ void write(Level level, const char* file, int line, std::string_view message) {
         fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id, t_thread_name);
     if (s.options.show_level) prefix += fmt::format(":{}", level_name(level));
     if (s.options.show_origin) {
-        const char* base = std::strrchr(file, '/');
-        prefix += fmt::format(":{}:{}", base ? base + 1 : file, line);
+        prefix += fmt::format(":{}:{}", source_path(file), line);
     }
     std::string out = fmt::format("{}] {}\n", prefix, message);
     int fd = s.file ? s.file.get() : STDERR_FILENO;

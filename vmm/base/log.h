@@ -21,6 +21,9 @@ enum class Level : uint8_t { kOff = 0, kError, kWarning, kInfo, kDebug, kTrace }
 // Parses Firecracker's level names (Error, Warning, Info, Debug, Trace, Off), case-insensitive.
 Result<Level> parse_level(std::string_view name);
 std::string_view level_name(Level level);
+// `file` as __FILE__ spells it, relative to the source tree ("vmm/main.cc"): the origin a line
+// shows, in the form of Firecracker's ("src/firecracker/src/main.rs"), which its tests match.
+std::string_view source_path(std::string_view file);
 
 struct Options {
     Level level = Level::kInfo;
