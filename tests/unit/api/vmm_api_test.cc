@@ -410,7 +410,7 @@ TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
               204);
     EMBER_DEBUG("a debug line for the logger test");
     std::string log = slurp(path);
-    EXPECT_NE(log.find(":DEBUG:vmm_api_test.cc:"), std::string::npos) << log;
+    EXPECT_NE(log.find(":DEBUG:tests/unit/api/vmm_api_test.cc:"), std::string::npos) << log;
     EXPECT_NE(log.find("a debug line for the logger test"), std::string::npos) << log;
 
     // A module filter keeps only lines from that part of the tree.
