@@ -93,7 +93,7 @@ std::string_view level_name(Level level) {
     return "?";
 }
 
-Result<void> configure(const Options& options, const std::string& path) {
+Result<void> configure(const Options& options, const std::string& path, bool create) {
     // glibc opens /etc/localtime on the process's first gmtime_r or timegm (log timestamps, the
     // CMOS clock). Threads under seccomp may not open files: have it read now, while none is.
     ::tzset();
@@ -101,10 +101,16 @@ Result<void> configure(const Options& options, const std::string& path) {
     if (!path.empty()) {
         // Non-blocking so that a FIFO nobody reads never stalls a thread: lines are dropped (and
         // counted) instead. A FIFO with no reader yet is accepted, as in Firecracker.
-        NamedFile named = EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate,
-                                                    FileKinds::kRegularFifoOrCharDevice,
-                                                    IoMode::kNonBlocking, "open log file"));
-        file = std::move(named.fd);
+        Result<NamedFile> named = open_named_file(
+            path, create ? FileAccess::kAppendOrCreate : FileAccess::kAppend,
+            FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open log file");
+        if (!named && !create && named.error().code().category() == std::system_category()) {
+            const std::error_code code = named.error().code();
+            return Error::invalid("open log file", fmt::format("{}: {} (os error {})", path,
+                                                               code.message(), code.value()));
+        }
+        if (!named) return named.error();
+        file = std::move(named->fd);
     }
     Sink& s = sink();
     std::lock_guard lock(s.mu);

@@ -36,7 +36,9 @@ struct Options {
 
 // Thread: any. Reconfigures the sink. An empty path means stderr... Firecracker logs to stdout,
 // but Ember's stdout carries the guest console, so by default logs go to stderr.
-Result<void> configure(const Options& options, const std::string& path = {});
+// With create false the file must exist (PUT /logger, as Firecracker's); an open failure then
+// reads as Rust's io::Error does ("... (os error 2)"), which Firecracker's tests match.
+Result<void> configure(const Options& options, const std::string& path = {}, bool create = true);
 void set_instance_id(std::string id);
 // Names the calling thread in log lines (and in /proc via prctl), e.g. "fc_vcpu 0".
 void set_thread_name(const std::string& name);
