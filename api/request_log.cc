@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <cctype>
+#include <string_view>
 
 #include "api/json/json_reader.h"
 #include "vmm/base/log.h"
@@ -86,7 +87,8 @@ std::optional<std::string> deprecation_message(const HttpRequest& request) {
     if (request.body.empty() || !(put || patch)) return std::nullopt;
     const bool machine = request.path == "/machine-config";
     const bool load = put && request.path == "/snapshot/load";
-    if (!machine && !load) return std::nullopt;
+    const bool mmds_config = put && request.path == "/mmds/config";
+    if (!machine && !load && !mmds_config) return std::nullopt;
     rapidjson::Document doc;
     doc.Parse(request.body.data(), request.body.size());
     if (doc.HasParseError()) return std::nullopt;
@@ -96,6 +98,12 @@ std::optional<std::string> deprecation_message(const HttpRequest& request) {
     }
     if (load && has_member(doc, "mem_file_path") && !doc["mem_file_path"].IsNull()) {
         return std::string("PUT /snapshot/load: mem_file_path field is deprecated.");
+    }
+    // MMDS V1, also the default when no version is given, as Firecracker's parser says.
+    if (mmds_config && doc.IsObject() &&
+        (!has_member(doc, "version") ||
+         (doc["version"].IsString() && std::string_view(doc["version"].GetString()) == "V1"))) {
+        return std::string("PUT /mmds/config: V1 is deprecated. Use V2 instead.");
     }
     return std::nullopt;
 }

@@ -28,13 +28,14 @@
 #include "vmm/core/vmm.h"
 #include "vmm/snapshot/describe.h"
 #include "vmm/snapshot/state_file.h"
+#include "vmm/startup_steps.h"
 
 namespace ember {
 namespace {
 
 constexpr int kExitOk = 0;
-constexpr int kExitGeneric = 1;
-constexpr int kExitBadConfiguration = 152;
+constexpr int kExitGeneric = startup::kGenericError;
+constexpr int kExitBadConfiguration = startup::kBadConfiguration;
 constexpr int kExitArgParsing = 153;
 
 // The Firecracker release whose API and command line Ember answers. `--version` names it first,
@@ -334,25 +335,6 @@ Result<std::optional<SeccompFilters>> load_seccomp(const CliOptions& cli) {
     return std::optional<SeccompFilters>(std::move(filters));
 }
 
-// Checks and applies --config-file (read by read_config_file), then boots. Returns the exit
-// code to stop with.
-std::optional<int> boot_from_file(Vmm& vmm, const std::string& path, const std::string& json) {
-    Result<VmConfig> config = api::parse_vm_config(json);
-    if (!config) {
-        EMBER_ERROR("invalid config file {}: {}", path, config.error().message());
-        return kExitBadConfiguration;
-    }
-    if (Result<void> configured = vmm.configure(*config); !configured) {
-        EMBER_ERROR("invalid config file {}: {}", path, configured.error().message());
-        return kExitBadConfiguration;
-    }
-    if (Result<void> started = vmm.start(); !started) {
-        EMBER_ERROR("cannot start the microVM: {}", started.error().message());
-        return kExitGeneric;
-    }
-    return std::nullopt;
-}
-
 // --metadata: the file's JSON object, bounded as the config file (or by a larger store limit).
 std::optional<std::string> read_metadata(const CliOptions& cli, size_t mmds_size_limit) {
     Result<std::string> json = read_named_file(*cli.metadata, FileKinds::kRegularOrFifo,
@@ -459,11 +441,7 @@ int run(int argc, char** argv) {
     }
     // Before the API serves, so that GET /mmds sees it from the first request.
     if (metadata_json) {
-        if (Result<void> put = vmm.put_mmds(*metadata_json); !put) {
-            EMBER_ERROR("MMDS error: metadata provided not valid: {}", put.error().message());
-            return kExitBadConfiguration;
-        }
-        EMBER_INFO("Successfully added metadata to mmds from file");
+        if (std::optional<int> code = startup::load_metadata(vmm, *metadata_json)) return *code;
     }
     if (cli.metrics_path) {
         if (Result<void> set = vmm.set_metrics({*cli.metrics_path}); !set) {
@@ -479,6 +457,12 @@ int run(int argc, char** argv) {
     if (!cli.no_api) {
         router.emplace(vmm);
         Result<std::unique_ptr<api::HttpServer>> started = start_api_server(cli, *router, filters);
+        if (!started && started.error().code() == std::errc::address_in_use) {
+            // Firecracker's words and exit code; its tests match them.
+            EMBER_ERROR("Failed to open the API socket at: {}. Check that it is not already used.",
+                        cli.api_sock);
+            return kExitGeneric;
+        }
         if (!started) {
             EMBER_ERROR("cannot start the API server: {}", started.error().message());
             return kExitGeneric;
@@ -493,7 +477,8 @@ int run(int argc, char** argv) {
     }
 
     if (cli.config_file) {
-        if (std::optional<int> code = boot_from_file(vmm, *cli.config_file, *config_json)) {
+        if (std::optional<int> code =
+                startup::boot_from_file(vmm, *cli.config_file, *config_json)) {
             return *code;
         }
     }

@@ -53,6 +53,7 @@ bool Connection::answer_next(Router& router, Clock::time_point now) {
     bool keep_alive = parser_.keep_alive();
     std::optional<HttpResponse> rejection = parser_.rejection();
     HttpRequest request = parser_.take_request();
+    if (rejection) skip_rejected_body();
     out_ = serialize(rejection ? *rejection : router.handle(request), keep_alive);
     if (!keep_alive) close_after_write_ = true;
     return true;
@@ -72,6 +73,28 @@ bool Connection::serve(Router& router, Clock::time_point now) {
     if (busy && !busy_) busy_since_ = now;
     busy_ = busy;
     return true;
+}
+
+void Connection::skip_rejected_body() {
+    // Counts past what has come of the body, and at most one byte more (the end of the
+    // headers may still be there): a request after it is left for its own turn.
+    size_t consumed = 0;
+    uint64_t upto = std::min<uint64_t>(in_.size(), parser_.body_left() + 1);
+    (void)parser_.feed(std::string_view(in_).substr(0, upto), consumed);
+    in_.erase(0, consumed);
+    // Before the answer goes: a client that sent all of the body has the rest on its way (or
+    // here), while one that sent less waits for the answer before its next request. So if
+    // nothing more is here, what comes next is that request, not body (micro_http, too, drops
+    // what it has read of a request it fails).
+    if (parser_.discarding() && in_.empty() && !peer_closed_ && !readable()) {
+        parser_.abandon_body();
+    }
+}
+
+bool Connection::readable() const {
+    char byte;
+    ssize_t n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && errno == EINTR);
 }
 
 bool Connection::flush(Clock::time_point now) {

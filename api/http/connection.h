@@ -70,6 +70,11 @@ private:
     bool serve(Router& router, Clock::time_point now);
     // Parses from in_ and queues the answer to one complete request; false if none is complete.
     bool answer_next(Router& router, Clock::time_point now);
+    // After answering a body over the limit from its headers: counts past what has arrived of
+    // the body, and gives up on the rest if the client sent no more (see the .cc).
+    void skip_rejected_body();
+    // True when the socket holds bytes not yet read (peeked, not taken).
+    bool readable() const;
     // Writes what the socket takes; false when the peer is gone.
     bool flush(Clock::time_point now);
     State settle() const;

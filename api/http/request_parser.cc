@@ -17,6 +17,15 @@ std::string payload_too_large(uint64_t size, size_t limit) {
         size, limit);
 }
 
+HttpResponse payload_rejection(uint64_t size, size_t limit) {
+    // micro_http's answer to any parse error, byte for byte (its raw newline included).
+    return {400,
+            fmt::format("{{ \"error\": \"{}\nAll previous unanswered requests will be "
+                        "dropped.\" }}",
+                        payload_too_large(size, limit)),
+            false};
+}
+
 namespace {
 
 HttpMethod method_of(unsigned method) {
@@ -94,13 +103,6 @@ int RequestParser::on_headers_complete(http_parser* p) {
         return r->fail(400, "Transfer-Encoding is not supported.");
     }
     if (p->upgrade) return r->fail(400, "Connection upgrades are not supported.");
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->limits_.max_body_bytes) {
-        // As micro_http: 400 and the connection stays. The body is counted past, never kept,
-        // and the request is answered with this once it has all arrived.
-        r->rejection_ =
-            HttpResponse::fault(payload_too_large(p->content_length, r->limits_.max_body_bytes));
-        r->discarding_ = true;
-    }
     http_parser_url parsed;
     http_parser_url_init(&parsed);
     if (http_parser_parse_url(r->url_.data(), r->url_.size(), 0, &parsed) != 0 ||
@@ -113,6 +115,14 @@ int RequestParser::on_headers_complete(http_parser* p) {
     r->request_.method_name = http_method_str(static_cast<http_method>(p->method));
     r->keep_alive_ = http_should_keep_alive(p) != 0;
     r->headers_done_ = true;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->limits_.max_body_bytes) {
+        // As micro_http: answered now, from the headers, without waiting for the body, which is
+        // then counted past, never kept.
+        r->rejection_ = payload_rejection(p->content_length, r->limits_.max_body_bytes);
+        r->discarding_ = true;
+        r->complete_ = true;
+        http_parser_pause(p, 1);
+    }
     return 0;
 }
 
@@ -130,6 +140,12 @@ int RequestParser::on_body(http_parser* p, const char* at, size_t length) {
 
 int RequestParser::on_message_complete(http_parser* p) {
     RequestParser* r = self(p);
+    if (r->discarding_) {
+        // The end of a body already answered: the next request begins.
+        r->discarding_ = false;
+        r->started_ = false;
+        return 0;
+    }
     r->complete_ = true;
     r->keep_alive_ = http_should_keep_alive(p) != 0;
     http_parser_pause(p, 1);  // One request at a time: the caller answers before reading more.
@@ -169,10 +185,19 @@ HttpRequest RequestParser::take_request() {
     started_ = false;
     headers_done_ = false;
     complete_ = false;
-    discarding_ = false;
+    // A rejected body still to come keeps the request under way until it has passed.
+    started_ = discarding_;
     rejection_.reset();
     http_parser_pause(&parser_, 0);
     return out;
+}
+
+void RequestParser::abandon_body() {
+    if (!discarding_) return;
+    http_parser_init(&parser_, HTTP_REQUEST);
+    parser_.data = this;
+    discarding_ = false;
+    started_ = false;
 }
 
 }  // namespace ember::api

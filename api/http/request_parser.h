@@ -27,6 +27,9 @@ struct RequestLimits {
 
 // micro_http's words for a body over the limit (RequestError::SizeLimitExceeded).
 std::string payload_too_large(uint64_t size, size_t limit);
+// micro_http's whole answer to it: 400, `{ "error": "<words>\nAll previous unanswered requests
+// will be dropped." }`.
+HttpResponse payload_rejection(uint64_t size, size_t limit);
 
 class RequestParser {
 public:
@@ -43,11 +46,20 @@ public:
     // Valid after kRequestReady; resets the parser for the next request on the connection.
     HttpRequest take_request();
     // Valid after kRequestReady, before take_request(): the answer to give instead of routing
-    // the request (its body was over the limit and was skipped).
+    // the request. A body over the limit is answered as soon as the headers are in; its bytes
+    // are then counted past (discarding()) as they come.
     const std::optional<HttpResponse>& rejection() const { return rejection_; }
     bool keep_alive() const { return keep_alive_; }
     // Valid after kError: the answer to send before closing the connection.
     const HttpResponse& error() const { return error_; }
+    // True while the body of a rejected request is being counted past.
+    bool discarding() const { return discarding_; }
+    // While discarding(): the bytes of that body still to come.
+    uint64_t body_left() const { return discarding_ ? parser_.content_length : 0; }
+    // Gives up counting past a rejected body: the next byte begins a new request. For a client
+    // that sent less than its Content-Length and waits for the answer (micro_http drops what it
+    // has read of a failed request and reads the next one).
+    void abandon_body();
     // True while part of a request has been read.
     bool mid_request() const { return started_; }
     // What the request under way holds: at most max_header_bytes plus max_body_bytes.

@@ -43,7 +43,8 @@ int open_flags(FileAccess access, mode_t st_mode) {
     switch (access) {
         case FileAccess::kReadOnly: flags |= O_RDONLY; break;
         case FileAccess::kReadWrite: flags |= O_RDWR; break;
-        case FileAccess::kAppendOrCreate: flags |= O_WRONLY | O_APPEND; break;
+        case FileAccess::kAppendOrCreate:
+        case FileAccess::kAppend: flags |= O_WRONLY | O_APPEND; break;
         case FileAccess::kTruncateOrCreate: flags |= O_WRONLY; break;
     }
     // A write-only open of a FIFO with no reader fails with ENXIO under O_NONBLOCK (and blocks

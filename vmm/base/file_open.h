@@ -24,6 +24,7 @@ enum class FileAccess {
     kReadOnly,
     kReadWrite,
     kAppendOrCreate,    // Logs, metrics, serial output: O_APPEND, created 0600 if missing.
+    kAppend,            // PUT /logger: O_APPEND, never created (as Firecracker's logger).
     kTruncateOrCreate,  // Snapshot files: emptied (or created 0600) once found acceptable.
 };
 

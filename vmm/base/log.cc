@@ -6,7 +6,6 @@
 
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -59,6 +58,29 @@ Result<Level> parse_level(std::string_view name) {
     return Error::invalid("log level", fmt::format("unknown level '{}'", name));
 }
 
+std::string_view source_path(std::string_view file) {
+    // This file's own path gives the source root that every other __FILE__ starts with,
+    // whether the build spells paths absolute or relative.
+    constexpr std::string_view kSelf = __FILE__;
+    constexpr std::string_view kTail = "vmm/base/log.cc";
+    static_assert(kSelf.ends_with(kTail));
+    constexpr std::string_view kRoot = kSelf.substr(0, kSelf.size() - kTail.size());
+    if (!kRoot.empty() && file.starts_with(kRoot)) {
+        file.remove_prefix(kRoot.size());
+        return file;
+    }
+    // A path made relative to the build directory (ccache's base_dir does that).
+    for (;;) {
+        if (file.starts_with("../")) {
+            file.remove_prefix(3);
+        } else if (file.starts_with("./")) {
+            file.remove_prefix(2);
+        } else {
+            return file;
+        }
+    }
+}
+
 std::string_view level_name(Level level) {
     switch (level) {
         case Level::kOff: return "OFF";
@@ -71,7 +93,7 @@ std::string_view level_name(Level level) {
     return "?";
 }
 
-Result<void> configure(const Options& options, const std::string& path) {
+Result<void> configure(const Options& options, const std::string& path, bool create) {
     // glibc opens /etc/localtime on the process's first gmtime_r or timegm (log timestamps, the
     // CMOS clock). Threads under seccomp may not open files: have it read now, while none is.
     ::tzset();
@@ -79,10 +101,16 @@ Result<void> configure(const Options& options, const std::string& path) {
     if (!path.empty()) {
         // Non-blocking so that a FIFO nobody reads never stalls a thread: lines are dropped (and
         // counted) instead. A FIFO with no reader yet is accepted, as in Firecracker.
-        NamedFile named = EMBER_TRY(open_named_file(path, FileAccess::kAppendOrCreate,
-                                                    FileKinds::kRegularFifoOrCharDevice,
-                                                    IoMode::kNonBlocking, "open log file"));
-        file = std::move(named.fd);
+        Result<NamedFile> named = open_named_file(
+            path, create ? FileAccess::kAppendOrCreate : FileAccess::kAppend,
+            FileKinds::kRegularFifoOrCharDevice, IoMode::kNonBlocking, "open log file");
+        if (!named && !create && named.error().code().category() == std::system_category()) {
+            const std::error_code code = named.error().code();
+            return Error::invalid("open log file", fmt::format("{}: {} (os error {})", path,
+                                                               code.message(), code.value()));
+        }
+        if (!named) return named.error();
+        file = std::move(named->fd);
     }
     Sink& s = sink();
     std::lock_guard lock(s.mu);
@@ -136,8 +164,7 @@ void write(Level level, const char* file, int line, std::string_view message) {
         fmt::format("{}.{:09} [{}:{}", stamp, ts.tv_nsec, s.instance_id, t_thread_name);
     if (s.options.show_level) prefix += fmt::format(":{}", level_name(level));
     if (s.options.show_origin) {
-        const char* base = std::strrchr(file, '/');
-        prefix += fmt::format(":{}:{}", base ? base + 1 : file, line);
+        prefix += fmt::format(":{}:{}", source_path(file), line);
     }
     std::string out = fmt::format("{}] {}\n", prefix, message);
     int fd = s.file ? s.file.get() : STDERR_FILENO;

@@ -21,6 +21,9 @@ enum class Level : uint8_t { kOff = 0, kError, kWarning, kInfo, kDebug, kTrace }
 // Parses Firecracker's level names (Error, Warning, Info, Debug, Trace, Off), case-insensitive.
 Result<Level> parse_level(std::string_view name);
 std::string_view level_name(Level level);
+// `file` as __FILE__ spells it, relative to the source tree ("vmm/main.cc"): the origin a line
+// shows, in the form of Firecracker's ("src/firecracker/src/main.rs"), which its tests match.
+std::string_view source_path(std::string_view file);
 
 struct Options {
     Level level = Level::kInfo;
@@ -33,7 +36,9 @@ struct Options {
 
 // Thread: any. Reconfigures the sink. An empty path means stderr... Firecracker logs to stdout,
 // but Ember's stdout carries the guest console, so by default logs go to stderr.
-Result<void> configure(const Options& options, const std::string& path = {});
+// With create false the file must exist (PUT /logger, as Firecracker's); an open failure then
+// reads as Rust's io::Error does ("... (os error 2)"), which Firecracker's tests match.
+Result<void> configure(const Options& options, const std::string& path = {}, bool create = true);
 void set_instance_id(std::string id);
 // Names the calling thread in log lines (and in /proc via prctl), e.g. "fc_vcpu 0".
 void set_thread_name(const std::string& name);

@@ -60,7 +60,8 @@ Result<void> Vmm::apply_logger(const LoggerConfig& config) {
     options.show_origin = config.show_log_origin;
     options.module = config.module.value_or("");
     // Without log_path the lines keep going where they went (stderr or --log-path).
-    if (Result<void> configured = log::configure(options, config.log_path.value_or(""));
+    if (Result<void> configured =
+            log::configure(options, config.log_path.value_or(""), /*create=*/false);
         !configured) {
         ++log_fails_;
         return configured;

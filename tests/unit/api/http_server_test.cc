@@ -286,13 +286,41 @@ TEST_F(HttpServerTest, RefusesABodyOverTheLimitWith400AndKeepsTheConnection) {
     c.send(put_request("/boot-source", body));
     std::string r = c.receive();
     EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
-    EXPECT_NE(r.find(R"({"fault_message":"Request payload with size 2025 is larger than the )"
-                     R"(limit of 1000 allowed by server."})"),
+    EXPECT_NE(r.find("{ \"error\": \"Request payload with size 2025 is larger than the limit "
+                     "of 1000 allowed by server.\nAll previous unanswered requests will be "
+                     "dropped.\" }"),
               std::string::npos)
         << r;
     EXPECT_TRUE(fake.calls().empty());
     c.send("GET / HTTP/1.1\r\n\r\n");
     EXPECT_EQ(status_line(c.receive()), "HTTP/1.1 200 OK");
+}
+
+// Firecracker's test_config_start_with_limit: curl announces 260 bytes, sends 9 and waits. The
+// answer comes from the headers; what was sent is dropped and the connection serves the next
+// request.
+TEST_F(HttpServerTest, AnswersAnOversizedBodyFromItsHeadersWithoutWaitingForIt) {
+    options.limits.max_body_bytes = 250;
+    start();
+    Client c(options.socket_path);
+    c.send("PUT /mmds/config HTTP/1.1\r\nContent-Length: 260\r\n\r\nsome body");
+    std::string r = c.receive(2s);
+    EXPECT_EQ(status_line(r), "HTTP/1.1 400 Bad Request");
+    EXPECT_NE(r.find("Connection: keep-alive"), std::string::npos) << r;
+    EXPECT_NE(r.find("size 260 is larger than the limit of 250"), std::string::npos) << r;
+    c.send("GET / HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(status_line(c.receive()), "HTTP/1.1 200 OK");
+    for (const std::string& call : fake.calls()) EXPECT_EQ(call.find("mmds"), std::string::npos);
+}
+
+// A whole oversized body and a request after it, in one write: both answered, in order.
+TEST_F(HttpServerTest, AnswersTheRequestPipelinedAfterAnOversizedBody) {
+    options.limits.max_body_bytes = 10;
+    start();
+    Client c(options.socket_path);
+    c.send("PUT /mmds HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"a\": 1234}GET / HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(status_line(c.receive(1s)), "HTTP/1.1 400 Bad Request");
+    EXPECT_EQ(status_line(c.receive(1s)), "HTTP/1.1 200 OK");
 }
 
 TEST_F(HttpServerTest, AcceptsABodyAtTheDefaultLimit) {

@@ -76,6 +76,19 @@ TEST(DeprecationMessage, NamesFirecrackersDeprecatedFields) {
     EXPECT_FALSE(deprecation_message(request(HttpMethod::kPut, "PUT", "/machine-config", "{")));
 }
 
+TEST(DeprecationMessage, MmdsConfigV1ExplicitOrDefault) {
+    const std::string v1 = "PUT /mmds/config: V1 is deprecated. Use V2 instead.";
+    EXPECT_EQ(deprecation_message(request(HttpMethod::kPut, "PUT", "/mmds/config",
+                                          R"({"network_interfaces": ["1"]})")),
+              v1);
+    EXPECT_EQ(deprecation_message(request(HttpMethod::kPut, "PUT", "/mmds/config",
+                                          R"({"network_interfaces": ["1"], "version": "V1"})")),
+              v1);
+    EXPECT_FALSE(deprecation_message(request(HttpMethod::kPut, "PUT", "/mmds/config",
+                                             R"({"network_interfaces": ["1"], "version": "V2"})")));
+    EXPECT_FALSE(deprecation_message(request(HttpMethod::kPut, "PUT", "/mmds", "{}")));
+}
+
 TEST(Router, MarksAnswersToDeprecatedRequestsSuccessfulOrNot) {
     testing::FakeVmmController fake;
     Router router(fake);

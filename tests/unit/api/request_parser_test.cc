@@ -58,37 +58,59 @@ TEST(RequestParser, HonoursConnectionClose) {
     EXPECT_FALSE(parser.keep_alive());
 }
 
-// As micro_http: 400 with its words, the body counted past (never held), and the next request
-// on the connection parsed as usual.
-TEST(RequestParser, RejectsABodyOverTheLimitWithoutKeepingItAndGoesOn) {
+// As micro_http: 400 with its words as soon as the headers are in, the body then counted past
+// (never held), and the next request on the connection parsed as usual.
+TEST(RequestParser, RejectsABodyOverTheLimitFromItsHeadersAndGoesOn) {
     RequestParser parser(RequestLimits{.max_body_bytes = 10});
-    std::string text = "PUT /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"a\": 1234}";
+    std::string text = "PUT /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n";
     ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
     ASSERT_TRUE(parser.rejection());
     EXPECT_EQ(parser.rejection()->status, 400);
     EXPECT_EQ(parser.rejection()->body,
-              R"({"fault_message":"Request payload with size 11 is larger than the limit of 10 )"
-              R"(allowed by server."})");
+              "{ \"error\": \"Request payload with size 11 is larger than the limit of 10 "
+              "allowed by server.\nAll previous unanswered requests will be dropped.\" }");
     EXPECT_TRUE(parser.take_request().body.empty());
     EXPECT_FALSE(parser.rejection());
-    std::string next = "GET /y HTTP/1.1\r\n\r\n";
+    EXPECT_TRUE(parser.discarding());
+    EXPECT_TRUE(parser.mid_request());
+    std::string rest = text + "{\"a\": 1234}GET /y HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(feed_all(parser, rest), RequestParser::Status::kRequestReady);
+    EXPECT_FALSE(parser.rejection());
+    EXPECT_FALSE(parser.discarding());
+    EXPECT_EQ(parser.take_request().path, "/y");
+}
+
+TEST(RequestParser, AbandonedBodyLetsTheNextRequestStartAfresh) {
+    RequestParser parser(RequestLimits{.max_body_bytes = 250});
+    std::string text = "PUT /mmds/config HTTP/1.1\r\nContent-Length: 260\r\n\r\nsome body";
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
+    ASSERT_TRUE(parser.rejection());
+    parser.take_request();
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kNeedMore);
+    EXPECT_TRUE(text.empty());
+    parser.abandon_body();
+    EXPECT_FALSE(parser.discarding());
+    EXPECT_FALSE(parser.mid_request());
+    std::string next = "GET / HTTP/1.1\r\n\r\n";
     ASSERT_EQ(feed_all(parser, next), RequestParser::Status::kRequestReady);
     EXPECT_FALSE(parser.rejection());
-    EXPECT_EQ(parser.take_request().path, "/y");
+    EXPECT_EQ(parser.take_request().path, "/");
 }
 
 TEST(RequestParser, RejectsABodyOverFirecrackersDefaultOf51200Bytes) {
     EXPECT_EQ(RequestLimits::kDefaultMaxBodyBytes, 51200u);
     RequestParser parser(RequestLimits{});
     std::string text = "PUT /x HTTP/1.1\r\nContent-Length: 51201\r\n\r\n";
-    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kNeedMore);
-    EXPECT_LT(parser.buffered_bytes(), 100u);  // The URL and a header name; no body.
-    std::string body(51201, 'x');
-    ASSERT_EQ(feed_all(parser, body), RequestParser::Status::kRequestReady);
-    EXPECT_LT(parser.buffered_bytes(), 100u);
+    ASSERT_EQ(feed_all(parser, text), RequestParser::Status::kRequestReady);
     ASSERT_TRUE(parser.rejection());
     EXPECT_NE(parser.rejection()->body.find("size 51201 is larger than the limit of 51200"),
               std::string::npos);
+    parser.take_request();
+    std::string body = text + std::string(51201, 'x');
+    ASSERT_EQ(feed_all(parser, body), RequestParser::Status::kNeedMore);
+    EXPECT_LT(parser.buffered_bytes(), 100u);  // Nothing of the body is kept.
+    EXPECT_FALSE(parser.discarding());
+    EXPECT_FALSE(parser.mid_request());
 }
 
 TEST(RequestParser, HoldsNoMoreThanTheLimitsOfARequestUnderWay) {

@@ -209,6 +209,7 @@ TEST_F(VmmApiTest, SnapshotLoadIsRefusedAfterOtherConfiguration) {
 // state file that is not one, after a logger was set (which a load allows).
 TEST_F(VmmApiTest, FailedSnapshotLoadAnswersAndEndsTheProcess) {
     RunningVmm vm(dir_);
+    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
     EXPECT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log", "level": "Info"})").status,
               204);
     std::string state = touch("corrupt.state");
@@ -309,6 +310,7 @@ TEST_F(VmmApiTest, GetVmConfigIsFirecrackersFullVmConfiguration) {
                                            "refill_time": 100}}})")
                   .status,
               204);
+    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
     ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log"})").status, 204);
     ASSERT_EQ(vm.put("/serial", R"({"serial_out_path": ")" + dir_ + R"(/serial"})").status, 204);
     EXPECT_EQ(vm.get("/vm/config").body,
@@ -381,6 +383,7 @@ TEST_F(VmmApiTest, SnapshotLoadIsAttemptedAfterSerialLoggerAndMetrics) {
     RunningVmm vm(dir_);
     EXPECT_EQ(vm.put("/serial", R"({"serial_out_path": ")" + dir_ + R"(/serial.out"})").status,
               204);
+    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
     EXPECT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log"})").status, 204);
     EXPECT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + dir_ + R"(/metrics"})").status, 204);
     HttpResponse r = vm.put("/snapshot/load", R"({"snapshot_path": ")" + dir_ + R"(/none",
@@ -399,9 +402,17 @@ TEST_F(VmmApiTest, FlushMetricsBeforeBootIsRefusedWithFirecrackersText) {
                       R"(starting the microVM."})");
 }
 
+// Firecracker's test_log_config_failure: its logger opens the file and never creates it.
+TEST_F(VmmApiTest, PutLoggerRefusesAPathThatDoesNotExist) {
+    RunningVmm vm(dir_);
+    expect_fault(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/missing.log"})"),
+                 "No such file or directory (os error 2)");
+}
+
 TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
     RunningVmm vm(dir_);
     std::string path = dir_ + "/ember.log";
+    std::ofstream{path};  // PUT /logger opens, never creates.
     expect_fault(vm.put("/logger", R"({"log_path": ")" + path + R"(", "level": "Loud"})"), "Loud");
     ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + path +
                                     R"(", "level": "Debug", "show_level": true,
@@ -410,7 +421,7 @@ TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
               204);
     EMBER_DEBUG("a debug line for the logger test");
     std::string log = slurp(path);
-    EXPECT_NE(log.find(":DEBUG:vmm_api_test.cc:"), std::string::npos) << log;
+    EXPECT_NE(log.find(":DEBUG:tests/unit/api/vmm_api_test.cc:"), std::string::npos) << log;
     EXPECT_NE(log.find("a debug line for the logger test"), std::string::npos) << log;
 
     // A module filter keeps only lines from that part of the tree.

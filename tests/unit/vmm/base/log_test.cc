@@ -15,5 +15,11 @@ TEST(LogUtcStamp, IsTheUtcCalendarTimeOfTheSecond) {
     EXPECT_EQ(log::utc_stamp(-1), "1969-12-31T23:59:59");
 }
 
+TEST(LogSourcePath, IsRelativeToTheSourceTreeAsFirecrackersOrigin) {
+    EXPECT_EQ(log::source_path(__FILE__), "tests/unit/vmm/base/log_test.cc");
+    EXPECT_EQ(log::source_path("elsewhere/x.cc"), "elsewhere/x.cc");
+    EXPECT_EQ(log::source_path("../../vmm/main.cc"), "vmm/main.cc");
+}
+
 }  // namespace
 }  // namespace ember
