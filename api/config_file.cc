@@ -22,7 +22,7 @@ Result<std::vector<T>> parse_array(JsonObject& obj, const char* key, Parse parse
     std::vector<T> out;
     const rapidjson::Value* v = obj.optional_member(key);
     if (!v) return out;
-    if (!v->IsArray()) return json_error(obj.path_of(key), "expected an array");
+    if (!v->IsArray()) return invalid_type(obj.path_of(key), *v, "a sequence");
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
         out.push_back(EMBER_TRY(parse((*v)[i], fmt::format("{}[{}]", key, i))));
     }

@@ -50,12 +50,22 @@ HttpResponse from_result(const Result<void>& result) {
     return result ? HttpResponse::no_content() : from_error(result.error());
 }
 
+// An error about the body in Firecracker's words (its prefix, serde's text and position).
+Error body_error(const Error& error, const HttpRequest& request) {
+    return Error::invalid(kRequestErrorContext, describe_body_error(error, request.body))
+        .with_kind(error.kind());
+}
+
 // Parses the request body as JSON and hands it to `parse` (a function of the value).
 template <typename Parse>
 auto parse_body(const HttpRequest& request, Parse parse) -> decltype(parse(rapidjson::Value())) {
     rapidjson::Document doc;
-    EMBER_TRY(parse_json(request.body, doc));
-    return parse(static_cast<const rapidjson::Value&>(doc));
+    if (Result<void> json = parse_json(request.body, doc); !json) {
+        return body_error(json.error(), request);
+    }
+    auto parsed = parse(static_cast<const rapidjson::Value&>(doc));
+    if (!parsed) return body_error(parsed.error(), request);
+    return parsed;
 }
 
 template <typename T>
@@ -68,7 +78,7 @@ Result<T> parse_object(const HttpRequest& request,
 // with the rest of the configuration.
 Result<void> check_path_id(std::string_view path_id, const std::string& body_id) {
     if (body_id != path_id) {
-        return Error::invalid(kJsonErrorContext,
+        return Error::invalid(kRequestErrorContext,
                               "The id from the path does not match the id from the body!");
     }
     return ok();
@@ -282,7 +292,7 @@ HttpResponse Router::mmds_endpoints(const HttpRequest& request,
             return invalid_path_or_method(request);
         rapidjson::Document doc;
         if (Result<void> json = parse_json(request.body, doc); !json)
-            return from_error(json.error());
+            return from_error(body_error(json.error(), request));
         return from_result(m == HttpMethod::kPut ? controller_.put_mmds(request.body)
                                                  : controller_.patch_mmds(request.body));
     }

@@ -33,9 +33,12 @@ Result<std::optional<RateLimiterConfig>> optional_rate_limiter(JsonObject& obj, 
     return std::optional<RateLimiterConfig>(EMBER_TRY(parse_rate_limiter(*v, obj.path_of(key))));
 }
 
+constexpr const char* kMachineKeys[] = {"vcpu_count",        "mem_size_mib", "smt",
+                                        "track_dirty_pages", "huge_pages",   "cpu_template"};
+
 // Reads the fields shared by PUT and PATCH /machine-config into `m`.
 Result<void> read_machine_fields(JsonObject& obj, MachineConfig& m) {
-    if (auto v = EMBER_TRY(obj.optional_uint("vcpu_count", std::numeric_limits<uint32_t>::max()))) {
+    if (auto v = EMBER_TRY(obj.optional_uint("vcpu_count", std::numeric_limits<uint8_t>::max()))) {
         m.vcpu_count = static_cast<uint32_t>(*v);
     }
     if (auto v = EMBER_TRY(obj.optional_uint("mem_size_mib"))) m.mem_size_mib = *v;
@@ -88,12 +91,13 @@ Result<BootSourceConfig> parse_boot_source(const rapidjson::Value& value, std::s
 
 Result<MachineConfig> parse_machine_config(const rapidjson::Value& value, std::string path) {
     JsonObject obj = EMBER_TRY(JsonObject::from(value, std::move(path)));
+    MachineConfig m;
+    // As serde: wrong types and unknown fields first, missing fields at the closing brace.
+    EMBER_TRY(read_machine_fields(obj, m));
     for (const char* key : {"vcpu_count", "mem_size_mib"}) {
         if (!obj.has(key))
             return json_error(obj.path_of(key), fmt::format("missing field `{}`", key));
     }
-    MachineConfig m;
-    EMBER_TRY(read_machine_fields(obj, m));
     return m;
 }
 
@@ -103,6 +107,10 @@ Result<MachineConfig> parse_machine_config_patch(const rapidjson::Value& value, 
     // Not merged: set only when the request names it, so that the VMM keeps a custom template.
     current.cpu_template.reset();
     EMBER_TRY(read_machine_fields(obj, current));
+    // Firecracker's words for a PATCH that changes nothing (request/machine_configuration.rs).
+    bool any = false;
+    for (const char* key : kMachineKeys) any = any || obj.has(key);
+    if (!any) return Error::invalid(kRequestErrorContext, "Empty PATCH request.");
     return current;
 }
 
@@ -190,7 +198,7 @@ Result<MetricsConfig> parse_metrics(const rapidjson::Value& value, std::string p
         return json_error(obj.path_of("emit_id"), "Ember does not support emitting the id");
     }
     if (const rapidjson::Value* p = obj.optional_member("properties")) {
-        if (!p->IsObject()) return json_error(obj.path_of("properties"), "expected an object");
+        if (!p->IsObject()) return invalid_type(obj.path_of("properties"), *p, "a map");
         if (p->MemberCount() != 0) {
             return json_error(obj.path_of("properties"),
                               "Ember does not support metrics properties");

@@ -30,7 +30,7 @@ Result<std::vector<T>> parse_array(JsonObject& obj, const char* key,
     const rapidjson::Value* v = obj.optional_member(key);
     if (!v) return out;
     const std::string path = obj.path_of(key);
-    if (!v->IsArray()) return json_error(path, "expected an array");
+    if (!v->IsArray()) return invalid_type(path, *v, "a sequence");
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
         out.push_back(EMBER_TRY(parse((*v)[i], fmt::format("{}[{}]", path, i))));
     }
@@ -38,7 +38,7 @@ Result<std::vector<T>> parse_array(JsonObject& obj, const char* key,
 }
 
 Result<KvmCapabilityChange> parse_capability(const rapidjson::Value& value, std::string path) {
-    if (!value.IsString()) return json_error(path, "expected a string");
+    if (!value.IsString()) return invalid_type(path, value, "a string");
     return at(std::move(path), parse_kvm_capability({value.GetString(), value.GetStringLength()}));
 }
 
@@ -81,7 +81,7 @@ Result<CpuidLeafModifier> parse_leaf_modifier(const rapidjson::Value& value, std
     m.subleaf = EMBER_TRY(number_field(obj, "subleaf"));
     m.flags = static_cast<uint32_t>(EMBER_TRY(obj.required_uint("flags", kMaxU32)));
     if (!obj.has("modifiers"))
-        return json_error(obj.path_of("modifiers"), "missing required field");
+        return json_error(obj.path_of("modifiers"), "missing field `modifiers`");
     m.modifiers = EMBER_TRY(parse_array(obj, "modifiers", parse_register_modifier));
     return m;
 }

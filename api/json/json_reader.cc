@@ -3,13 +3,96 @@
 #include <fmt/core.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace ember::api {
+namespace {
+
+// serde_json's "at line L column C" for the byte at `offset` (columns count from 1).
+std::string position(std::string_view text, size_t offset) {
+    offset = std::min(offset, text.size());
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < offset; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            line_start = i + 1;
+        }
+    }
+    return fmt::format("at line {} column {}", line, offset - line_start + 1);
+}
+
+// serde_json's words for a document it cannot parse; at the end of the text, what it was in.
+std::string serde_parse_error(std::string_view text, rapidjson::ParseErrorCode code,
+                              size_t offset) {
+    const bool at_end = offset >= text.size();
+    const char* what = nullptr;
+    switch (code) {
+        case rapidjson::kParseErrorDocumentEmpty:
+        case rapidjson::kParseErrorValueInvalid:
+            what = at_end ? "EOF while parsing a value" : "expected value";
+            break;
+        case rapidjson::kParseErrorDocumentRootNotSingular: what = "trailing characters"; break;
+        case rapidjson::kParseErrorObjectMissName:
+            what = at_end ? "EOF while parsing an object" : "key must be a string";
+            break;
+        case rapidjson::kParseErrorObjectMissColon:
+            what = at_end ? "EOF while parsing an object" : "expected `:`";
+            break;
+        case rapidjson::kParseErrorObjectMissCommaOrCurlyBracket:
+            what = at_end ? "EOF while parsing an object" : "expected `,` or `}`";
+            break;
+        case rapidjson::kParseErrorArrayMissCommaOrSquareBracket:
+            what = at_end ? "EOF while parsing a list" : "expected `,` or `]`";
+            break;
+        case rapidjson::kParseErrorStringMissQuotationMark:
+            what = "EOF while parsing a string";
+            break;
+        case rapidjson::kParseErrorStringEscapeInvalid: what = "invalid escape"; break;
+        case rapidjson::kParseErrorStringUnicodeEscapeInvalidHex:
+        case rapidjson::kParseErrorStringUnicodeSurrogateInvalid:
+            what = "invalid unicode code point";
+            break;
+        case rapidjson::kParseErrorNumberTooBig:
+        case rapidjson::kParseErrorNumberMissFraction:
+        case rapidjson::kParseErrorNumberMissExponent: what = "invalid number"; break;
+        default: what = rapidjson::GetParseError_En(code); break;
+    }
+    // serde points at the last byte it read when the text ends early.
+    const size_t at = at_end && !text.empty() ? text.size() - 1 : offset;
+    return fmt::format("{} {}", what, position(text, at));
+}
+
+// serde's name for a value of the wrong type ("invalid type: string \"x\", expected u64").
+std::string unexpected(const rapidjson::Value& v) {
+    if (v.IsString())
+        return fmt::format("string \"{}\"", std::string_view(v.GetString(), v.GetStringLength()));
+    if (v.IsBool()) return fmt::format("boolean `{}`", v.GetBool());
+    if (v.IsInt64()) return fmt::format("integer `{}`", v.GetInt64());
+    if (v.IsUint64()) return fmt::format("integer `{}`", v.GetUint64());
+    if (v.IsNumber()) {
+        const double d = v.GetDouble();
+        // Rust writes a whole f64 without an exponent.
+        if (d == static_cast<double>(static_cast<int64_t>(d)) || std::abs(d) >= 1e15) {
+            return fmt::format("floating point `{:.0f}`", d);
+        }
+        return fmt::format("floating point `{}`", d);
+    }
+    if (v.IsArray()) return "sequence";
+    if (v.IsObject()) return "map";
+    return "null";
+}
+
+}  // namespace
 
 Error json_error(const std::string& path, std::string_view reason) {
     if (path.empty()) return Error::invalid(kJsonErrorContext, std::string(reason));
     return Error::invalid(kJsonErrorContext, fmt::format("{}: {}", path, reason));
+}
+
+Error invalid_type(const std::string& path, const rapidjson::Value& v, std::string_view expected) {
+    return json_error(path, fmt::format("invalid type: {}, expected {}", unexpected(v), expected));
 }
 
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
@@ -24,8 +107,7 @@ Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
     }
     if (doc.HasParseError()) {
         return Error::invalid(kJsonErrorContext,
-                              fmt::format("malformed JSON at offset {}: {}", doc.GetErrorOffset(),
-                                          rapidjson::GetParseError_En(doc.GetParseError())));
+                              serde_parse_error(text, doc.GetParseError(), doc.GetErrorOffset()));
     }
     return ok();
 }
@@ -77,18 +159,35 @@ std::string to_valid_utf8(std::string_view text) {
     return out;
 }
 
-std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected) {
-    std::string out = fmt::format("unknown variant `{}`, ", value);
-    if (expected.empty()) return out + "there are no variants";
-    if (expected.size() == 1) return out + fmt::format("expected `{}`", expected[0]);
-    if (expected.size() == 2) {
-        return out + fmt::format("expected `{}` or `{}`", expected[0], expected[1]);
-    }
+namespace {
+
+// serde's list of the names it knows: "expected `A`", "expected `A` or `B`", "expected one of
+// `A`, `B`, `C`".
+std::string expected_names(std::span<const std::string_view> expected) {
+    std::string out;
+    if (expected.size() == 1) return fmt::format("expected `{}`", expected[0]);
+    if (expected.size() == 2) return fmt::format("expected `{}` or `{}`", expected[0], expected[1]);
     out += "expected one of ";
     for (size_t i = 0; i < expected.size(); ++i) {
         out += fmt::format("{}`{}`", i ? ", " : "", expected[i]);
     }
     return out;
+}
+
+}  // namespace
+
+std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected) {
+    if (expected.empty()) return fmt::format("unknown variant `{}`, there are no variants", value);
+    return fmt::format("unknown variant `{}`, {}", value, expected_names(expected));
+}
+
+std::string JsonObject::unknown_field(std::string_view name) const {
+    std::vector<std::string_view> names;
+    for (std::string_view k : known_) {
+        if (std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
+    }
+    if (names.empty()) return fmt::format("unknown field `{}`, there are no fields", name);
+    return fmt::format("unknown field `{}`, {}", name, expected_names(names));
 }
 
 std::string join_path(const std::string& prefix, std::string_view key) {
@@ -97,13 +196,38 @@ std::string join_path(const std::string& prefix, std::string_view key) {
 }
 
 std::string describe(const Error& error) {
-    if (error.context() == kJsonErrorContext) return error.detail();
+    if (error.context() == kJsonErrorContext || error.context() == kRequestErrorContext) {
+        return error.detail();
+    }
     return error.message();
+}
+
+std::string describe_body_error(const Error& error, std::string_view body) {
+    if (error.context() != kJsonErrorContext) return describe(error);
+    // The detail is "<path>: <serde's words>" or, for the whole body, the words alone; a path
+    // is made of Ember's own key names, never ": ".
+    std::string_view reason = error.detail();
+    std::string_view path;
+    if (size_t colon = reason.find(": ");
+        colon != std::string_view::npos &&
+        reason.substr(0, colon).find(' ') == std::string_view::npos) {
+        path = reason.substr(0, colon);
+        reason.remove_prefix(colon + 2);
+    }
+    std::string text = fmt::format("{}{}", kDeserializeError, reason);
+    const bool top_level = path.find_first_of(".[") == std::string_view::npos;
+    if (top_level && reason.starts_with("missing field `")) {
+        // serde finds a field missing at the object's closing brace: the body's last byte.
+        size_t end = body.find_last_not_of(" \t\r\n");
+        if (end != std::string_view::npos) text += " " + position(body, end);
+    }
+    // Firecracker ends the message with a period; a reason may already end with one.
+    return text.ends_with('.') ? text : text + ".";
 }
 
 Result<JsonObject> JsonObject::from(const rapidjson::Value& value, std::string path) {
     if (!value.IsObject()) {
-        return json_error(path.empty() ? std::string("request body") : path, "expected an object");
+        return invalid_type(path, value, "a map");
     }
     return JsonObject(value, std::move(path));
 }
@@ -125,12 +249,15 @@ const rapidjson::Value* JsonObject::optional_member(const char* key) { return fi
 Result<std::optional<std::string>> JsonObject::optional_string(const char* key) {
     const rapidjson::Value* v = find(key);
     if (!v) return std::optional<std::string>();
-    if (!v->IsString()) return json_error(path_of(key), "expected a string");
+    if (!v->IsString()) return invalid_type(path_of(key), *v, "a string");
     std::string_view text(v->GetString(), v->GetStringLength());
     // Every string ends up as a path, an interface name or another C string, where a NUL would
     // silently cut it short: refuse it here, once for all fields.
     if (text.find('\0') != std::string_view::npos) {
-        return json_error(path_of(key), "must not contain a NUL character (\\u0000)");
+        // The reason names the key: the API drops the path and keeps only the reason.
+        return json_error("", fmt::format("`{}` must not contain a NUL character "
+                                          "(\\u0000)",
+                                          path_of(key)));
     }
     return std::optional<std::string>(std::string(text));
 }
@@ -144,7 +271,7 @@ Result<std::string> JsonObject::required_string(const char* key) {
 Result<std::optional<bool>> JsonObject::optional_bool(const char* key) {
     const rapidjson::Value* v = find(key);
     if (!v) return std::optional<bool>();
-    if (!v->IsBool()) return json_error(path_of(key), "expected a boolean");
+    if (!v->IsBool()) return invalid_type(path_of(key), *v, "a boolean");
     return std::optional<bool>(v->GetBool());
 }
 
@@ -157,12 +284,18 @@ Result<bool> JsonObject::required_bool(const char* key) {
 Result<std::optional<uint64_t>> JsonObject::optional_uint(const char* key, uint64_t max) {
     const rapidjson::Value* v = find(key);
     if (!v) return std::optional<uint64_t>();
+    // serde's words: the type it expected is the field's Rust type.
+    const char* type = max <= std::numeric_limits<uint32_t>::max() ? "u32" : "u64";
+    if (max < std::numeric_limits<uint32_t>::max()) type = "u16";
+    if (max < std::numeric_limits<uint16_t>::max()) type = "u8";
     if (v->IsInt64() && v->GetInt64() < 0) {
-        return json_error(path_of(key), "must not be negative");
+        return json_error(path_of(key), fmt::format("invalid value: integer `{}`, expected {}",
+                                                    v->GetInt64(), type));
     }
-    if (!v->IsUint64()) return json_error(path_of(key), "expected an integer");
+    if (!v->IsUint64()) return invalid_type(path_of(key), *v, type);
     if (v->GetUint64() > max) {
-        return json_error(path_of(key), fmt::format("must be at most {}", max));
+        return json_error(path_of(key), fmt::format("invalid value: integer `{}`, expected {}",
+                                                    v->GetUint64(), type));
     }
     return std::optional<uint64_t>(v->GetUint64());
 }
@@ -178,10 +311,10 @@ Result<void> JsonObject::finish() const {
         std::string_view name(it->name.GetString(), it->name.GetStringLength());
         bool is_known = false;
         for (std::string_view k : known_) is_known = is_known || k == name;
-        if (!is_known) return json_error(path_of(name), fmt::format("unknown field `{}`", name));
+        if (!is_known) return json_error(path_, unknown_field(name));
         for (auto other = value_->MemberBegin(); other != it; ++other) {
             if (name == std::string_view(other->name.GetString(), other->name.GetStringLength())) {
-                return json_error(path_of(name), "field given twice");
+                return json_error(path_, fmt::format("duplicate field `{}`", name));
             }
         }
     }

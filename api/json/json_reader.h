@@ -19,9 +19,17 @@ namespace ember::api {
 
 // The context of every error raised while reading JSON; describe() shows only the detail for it.
 inline constexpr const char kJsonErrorContext[] = "json";
+// The context of a request error with Firecracker's own text, shown as it is (not a JSON error).
+inline constexpr const char kRequestErrorContext[] = "request";
+// What Firecracker writes before serde's words for every body it cannot deserialize.
+inline constexpr std::string_view kDeserializeError =
+    "An error occurred when deserializing the json body of a request: ";
 
 // An error for `path`: "<path>: <reason>".
 Error json_error(const std::string& path, std::string_view reason);
+// serde's words for a value of the wrong type: "invalid type: string \"x\", expected u64".
+Error invalid_type(const std::string& path, const rapidjson::Value& value,
+                   std::string_view expected);
 // serde's words for an enum value it does not know, which Firecracker's clients match on:
 // "unknown variant `x`, expected `A` or `B`" ("expected one of `A`, `B`, `C`" for more).
 std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected);
@@ -66,6 +74,8 @@ private:
     JsonObject(const rapidjson::Value& value, std::string path)
         : value_(&value), path_(std::move(path)) {}
     const rapidjson::Value* find(const char* key);
+    // serde's words for a key no read asked for, naming the keys that were.
+    std::string unknown_field(std::string_view name) const;
 
     const rapidjson::Value* value_;
     std::string path_;
@@ -73,7 +83,12 @@ private:
 };
 
 // The text of an error for a human: the bare detail for JSON errors ("drives[0].drive_id:
-// expected a string"), the full message ("vcpu_count: must be 1 to 32, got 0") otherwise.
+// invalid type: ..."), the full message ("vcpu_count: The vCPU number is invalid! ...") otherwise.
 std::string describe(const Error& error);
+
+// The fault message of the API for an error about the request `body`, as Firecracker writes it:
+// JSON errors carry its prefix and serde's words without Ember's key path, and a missing field
+// of the top-level object gets serde's position (the closing brace). Others as describe().
+std::string describe_body_error(const Error& error, std::string_view body);
 
 }  // namespace ember::api

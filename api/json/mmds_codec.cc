@@ -30,16 +30,17 @@ std::optional<std::array<uint8_t, 4>> parse_ipv4(std::string_view text) {
     return ip;
 }
 
-Result<std::vector<std::string>> parse_interfaces(JsonObject& obj) {
-    constexpr const char* kKey = "network_interfaces";
-    const rapidjson::Value* v = obj.optional_member(kKey);
-    if (!v) return json_error(obj.path_of(kKey), "missing required field");
-    if (!v->IsArray()) return json_error(obj.path_of(kKey), "expected an array");
+constexpr const char* kInterfaces = "network_interfaces";
+
+Result<std::vector<std::string>> parse_interfaces(const JsonObject& obj,
+                                                  const rapidjson::Value* v) {
+    constexpr const char* kKey = kInterfaces;
+    if (!v->IsArray()) return invalid_type(obj.path_of(kKey), *v, "a sequence");
     std::vector<std::string> ifaces;
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
         const rapidjson::Value& id = (*v)[i];
         if (!id.IsString()) {
-            return json_error(fmt::format("{}[{}]", obj.path_of(kKey), i), "expected a string");
+            return invalid_type(fmt::format("{}[{}]", obj.path_of(kKey), i), id, "a string");
         }
         ifaces.emplace_back(id.GetString(), id.GetStringLength());
     }
@@ -51,7 +52,9 @@ Result<std::vector<std::string>> parse_interfaces(JsonObject& obj) {
 Result<MmdsConfig> parse_mmds_config(const rapidjson::Value& value, std::string path) {
     JsonObject obj = EMBER_TRY(JsonObject::from(value, std::move(path)));
     MmdsConfig c;
-    c.network_interfaces = EMBER_TRY(parse_interfaces(obj));
+    // As serde: a wrong type or an unknown field before the end wins over a missing field.
+    const rapidjson::Value* ifaces = obj.optional_member(kInterfaces);
+    if (ifaces) c.network_interfaces = EMBER_TRY(parse_interfaces(obj, ifaces));
     if (auto version = EMBER_TRY(obj.optional_string("version"))) {
         if (*version == "V1") {
             c.version = MmdsVersion::kV1;
@@ -69,6 +72,9 @@ Result<MmdsConfig> parse_mmds_config(const rapidjson::Value& value, std::string 
     }
     c.imds_compat = EMBER_TRY(obj.optional_bool("imds_compat")).value_or(false);
     EMBER_TRY(obj.finish());
+    if (!ifaces) {
+        return json_error(obj.path_of(kInterfaces), fmt::format("missing field `{}`", kInterfaces));
+    }
     return c;
 }
 

@@ -102,7 +102,7 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
     p.track_dirty_pages = track.value_or(false) || diff.value_or(false);
     p.resume_vm = EMBER_TRY(obj.optional_bool("resume_vm")).value_or(false);
     if (const rapidjson::Value* list = obj.optional_member("network_overrides")) {
-        if (!list->IsArray()) return json_error("network_overrides", "expected an array");
+        if (!list->IsArray()) return invalid_type("network_overrides", *list, "a sequence");
         for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
             JsonObject o =
                 EMBER_TRY(JsonObject::from((*list)[i], fmt::format("network_overrides[{}]", i)));

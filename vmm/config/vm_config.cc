@@ -14,8 +14,10 @@ Result<void> validate_id(const char* field, const std::string& id) {
     }
     for (char c : id) {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
-            return Error::invalid(field,
-                                  fmt::format("'{}' may hold only letters, digits and '_'", id));
+            // Firecracker's words (parsed_request.rs checked_id).
+            return Error::invalid(
+                field,
+                "API Resource IDs can only contain alphanumeric characters and underscores.");
         }
     }
     return ok();
@@ -53,21 +55,29 @@ Result<void> BootSourceConfig::validate() const {
 }
 
 Result<void> MachineConfig::validate() const {
-    if (vcpu_count < 1 || vcpu_count > kMaxVcpus) {
+    // Firecracker's words (vmm_config/machine_config.rs), which its clients match on; one text
+    // for every vCPU count it refuses, as there.
+    if (vcpu_count < 1 || vcpu_count > kMaxVcpus || (smt && vcpu_count > 1 && vcpu_count % 2)) {
         return Error::invalid("vcpu_count",
-                              fmt::format("must be 1 to {}, got {}", kMaxVcpus, vcpu_count));
+                              "The vCPU number is invalid! The vCPU number can only be 1 or an "
+                              "even number when SMT is enabled.");
     }
-    if (smt && vcpu_count > 1 && vcpu_count % 2 != 0) {
-        return Error::invalid("vcpu_count", "must be 1 or even when smt is enabled");
-    }
-    if (mem_size_mib == 0) return Error::invalid("mem_size_mib", "must be greater than 0");
-    if (mem_size_mib > (1ULL << 20)) return Error::invalid("mem_size_mib", "larger than 1 TiB");
-    // Firecracker's InvalidMemorySize: guest RAM must be whole 2 MiB hugetlb pages.
-    if (huge_pages == HugePages::k2M && mem_size_mib % 2 != 0) {
+    // InvalidMemorySize: guest RAM must be whole pages (2 MiB hugetlb pages with huge_pages 2M).
+    if (mem_size_mib == 0 || (huge_pages == HugePages::k2M && mem_size_mib % 2 != 0)) {
         return Error::invalid("mem_size_mib",
-                              fmt::format("{} is not a multiple of the configured page size (2 MiB "
-                                          "with huge_pages 2M)",
-                                          mem_size_mib));
+                              "The memory size (MiB) is either 0, or not a multiple of the "
+                              "configured page size.");
+    }
+    return ok();
+}
+
+Result<void> MachineConfig::validate_for_boot() const {
+    // Firecracker takes any u64 at the PUT/PATCH and fails when it maps the memory; Ember
+    // refuses at InstanceStart what it could not map, with a reason.
+    if (mem_size_mib > kMaxMemMib) {
+        return Error::invalid(
+            "mem_size_mib",
+            fmt::format("{} MiB is larger than the 1 TiB Ember can map", mem_size_mib));
     }
     return ok();
 }
@@ -137,7 +147,7 @@ Result<void> VmConfig::validate() const {
         }
         roots += d.is_root_device ? 1 : 0;
     }
-    if (roots > 1) return Error::invalid("is_root_device", "only one drive can be the root device");
+    if (roots > 1) return Error::invalid("is_root_device", "A root block device already exists!");
     ids.clear();
     std::set<std::string> taps;
     std::set<std::string> macs;
@@ -147,12 +157,17 @@ Result<void> VmConfig::validate() const {
             return Error::invalid("iface_id", fmt::format("'{}' is used twice", n.iface_id));
         }
         if (!taps.insert(n.host_dev_name).second) {
+            // Firecracker fails to open the tap a second time (EBUSY) and says so this way.
             return Error::invalid("host_dev_name",
-                                  fmt::format("'{}' is used twice", n.host_dev_name));
+                                  fmt::format("Could not create the network device: Open tap "
+                                              "device failed: {} is already used by another "
+                                              "network interface.",
+                                              n.host_dev_name));
         }
         // Compared as written, as PUT /network-interfaces always has.
         if (n.guest_mac && !macs.insert(*n.guest_mac).second) {
-            return Error::invalid("guest_mac", fmt::format("'{}' is used twice", *n.guest_mac));
+            return Error::invalid(
+                "guest_mac", fmt::format("The MAC address is already in use: {}", *n.guest_mac));
         }
     }
     if (mmds) {

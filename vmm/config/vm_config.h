@@ -61,7 +61,11 @@ struct MachineConfig {
     std::optional<CpuTemplate> cpu_template;
 
     static constexpr uint32_t kMaxVcpus = 32;
+    static constexpr uint64_t kMaxMemMib = 1ULL << 20;  // 1 TiB.
+    // The rules Firecracker checks at PUT/PATCH /machine-config.
     Result<void> validate() const;
+    // What must also hold to build the VM (checked at InstanceStart and snapshot load only).
+    Result<void> validate_for_boot() const;
     bool operator==(const MachineConfig&) const = default;
 };
 

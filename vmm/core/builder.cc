@@ -137,6 +137,7 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     if (!config.boot_source) return Error::invalid("build VM", "no boot source configured");
     const MachineConfig& machine_config = config.machine;
 
+    EMBER_TRY(machine_config.validate_for_boot());
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
     // The CPU template first, as Firecracker: a host that cannot take it fails the start before
     // any memory is set up. Applied before normalization, as there.

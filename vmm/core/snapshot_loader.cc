@@ -112,6 +112,7 @@ Result<VmConfig> config_of(const snapshot::MachineState& state, const SavedDevic
     }
     config.mmds = state.mmds;
     Result<void> valid = config.validate();
+    if (valid) valid = config.machine.validate_for_boot();
     if (!valid) return valid.error().within("snapshot configuration");
     return config;
 }

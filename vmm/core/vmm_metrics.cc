@@ -73,7 +73,8 @@ Result<void> Vmm::apply_logger(const LoggerConfig& config) {
 Result<void> Vmm::apply_metrics(const MetricsConfig& config) {
     if (metrics_) {
         // Firecracker refuses it too: counters already written elsewhere would be lost.
-        return Error::invalid("metrics_path", "the metrics are already configured");
+        return Error::invalid("Metrics initialization error",
+                              "Reinitialization of metrics not allowed.");
     }
     MetricsWriter writer = EMBER_TRY(MetricsWriter::open(config.metrics_path));
     EMBER_TRY(metrics_timer_.arm_oneshot(options_.metrics_period));

@@ -73,9 +73,9 @@ TEST_F(CpuConfigRouterTest, AcceptsAnEmptyTemplate) {
 
 TEST_F(CpuConfigRouterTest, RefusesMalformedTemplatesAsFirecrackerDoes) {
     // test_api.py's test_api_cpu_config: an unknown field.
-    expect_fault(call(HttpMethod::kPut, "/cpu-config", R"({"foo": false})"), "foo: unknown field");
+    expect_fault(call(HttpMethod::kPut, "/cpu-config", R"({"foo": false})"), "unknown field");
     expect_fault(call(HttpMethod::kPut, "/cpu-config", R"({"reg_modifiers": []})"),
-                 "reg_modifiers: unknown field");
+                 "unknown field");
     expect_fault(call(HttpMethod::kPut, "/cpu-config",
                       R"({"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
                           "modifiers": [{"register": "ekx", "bitmap": "0b1"}]}]})"),
@@ -83,7 +83,7 @@ TEST_F(CpuConfigRouterTest, RefusesMalformedTemplatesAsFirecrackerDoes) {
     expect_fault(call(HttpMethod::kPut, "/cpu-config",
                       R"({"cpuid_modifiers": [{"leaf": "k", "subleaf": "0x0", "flags": 0,
                           "modifiers": []}]})"),
-                 "cpuid_modifiers[0].leaf: No supported number system prefix found in value [k]");
+                 "request: No supported number system prefix found in value [k]");
     expect_fault(call(HttpMethod::kPut, "/cpu-config",
                       R"({"msr_modifiers": [{"addr": "0jj0", "bitmap": "0b1"}]})"),
                  "No supported number system prefix found in value");
@@ -97,9 +97,9 @@ TEST_F(CpuConfigRouterTest, RefusesMalformedTemplatesAsFirecrackerDoes) {
                  "string is too long");
     expect_fault(call(HttpMethod::kPut, "/cpu-config",
                       R"({"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0}]})"),
-                 "cpuid_modifiers[0].modifiers: missing required field");
+                 "missing field `modifiers`");
     expect_fault(call(HttpMethod::kPut, "/cpu-config", R"({"kvm_capabilities": [7]})"),
-                 "kvm_capabilities[0]: expected a string");
+                 "expected a string");
     expect_fault(call(HttpMethod::kPut, "/cpu-config", "<unparseable_payload>"), "");
     EXPECT_FALSE(fake.config.cpu_config);
     EXPECT_EQ(router.counters().put_fails.load(), 10U);
@@ -126,7 +126,7 @@ TEST_F(CpuConfigRouterTest, ReadsAndShowsTheStaticTemplate) {
         EXPECT_STREQ(cpu_template_name(fake.config.machine.cpu_template.value()), name);
     }
     expect_fault(call(HttpMethod::kPatch, "/machine-config", R"({"cpu_template": "V1N1"})"),
-                 "cpu_template: unknown variant `V1N1`");
+                 "unknown variant `V1N1`");
 }
 
 // A PATCH that does not name cpu_template hands the VMM none, so that it keeps a custom template.

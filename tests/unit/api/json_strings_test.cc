@@ -78,8 +78,9 @@ TEST_F(JsonStringsTest, RefusesANulInEveryStringFieldAndNamesTheField) {
     for (const NulCase& c : kNulCases) {
         HttpResponse r = call(c.method, c.path, c.body);
         EXPECT_EQ(r.status, 400) << c.path << " " << c.field;
-        EXPECT_EQ(r.body, std::string(R"({"fault_message":")") + c.field +
-                              R"x(: must not contain a NUL character (\\u0000)"})x")
+        EXPECT_EQ(r.body, std::string(R"({"fault_message":"An error occurred when deserializing )"
+                                      R"(the json body of a request: `)") +
+                              c.field + R"x(` must not contain a NUL character (\\u0000)."})x")
             << c.body;
     }
 }
@@ -89,7 +90,7 @@ TEST(ParseVmConfig, RefusesANulInAConfigFilePath) {
         "drives": [{"drive_id": "rootfs", "path_on_host": "/r\u0000", "is_root_device": true}]})");
     ASSERT_FALSE(config);
     EXPECT_EQ(describe(config.error()),
-              "drives[0].path_on_host: must not contain a NUL character (\\u0000)");
+              "`drives[0].path_on_host` must not contain a NUL character (\\u0000)");
 }
 
 // Bodies whose strings are not UTF-8: a lone continuation byte, a 0xff, an overlong '/', a UTF-16
@@ -111,7 +112,10 @@ TEST_F(JsonStringsTest, AnswersInvalidUtf8InAValueWith400) {
             R"({"drive_id": "rootfs", "path_on_host": "/r)" + bad + R"(", "is_root_device": true})";
         HttpResponse r = call(HttpMethod::kPut, "/drives/rootfs", body);
         EXPECT_EQ(r.status, 400);
-        EXPECT_EQ(r.body.rfind(R"({"fault_message":"invalid UTF-8 in a string at offset )", 0), 0u)
+        EXPECT_EQ(r.body.rfind(R"({"fault_message":"An error occurred when deserializing the json )"
+                               R"(body of a request: invalid UTF-8 in a string at offset )",
+                               0),
+                  0u)
             << r.body;
     }
 }

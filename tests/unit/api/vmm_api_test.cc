@@ -154,16 +154,17 @@ TEST_F(VmmApiTest, RefusesConfigurationsThatBreakItsRules) {
     expect_fault(vm.put("/boot-source", R"({"kernel_image_path": ""})"),
                  "kernel_image_path: must not be empty");
     expect_fault(vm.put("/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})"),
-                 "vcpu_count: must be 1 to 32");
+                 "vcpu_count: The vCPU number is invalid!");
     expect_fault(
         vm.put("/machine-config", R"({"vcpu_count": 3, "mem_size_mib": 128, "smt": true})"),
-        "vcpu_count: must be 1 or even");
+        "The vCPU number can only be 1 or an even number when SMT is enabled.");
     expect_fault(
         vm.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"})"),
-        "mem_size_mib: 129 is not a multiple of the configured page size");
+        "mem_size_mib: The memory size (MiB) is either 0, or not a multiple of the configured "
+        "page size.");
     expect_fault(vm.put("/drives/bad-id", R"({"drive_id": "bad-id", "path_on_host": "/r",
                                               "is_root_device": false})"),
-                 "drive_id: 'bad-id' may hold only letters, digits and '_'");
+                 "API Resource IDs can only contain alphanumeric characters and underscores.");
     expect_fault(vm.put("/network-interfaces/eth0", R"({"iface_id": "eth0",
                         "host_dev_name": "t", "guest_mac": "zz"})"),
                  "guest_mac: 'zz' is not a MAC address");
@@ -178,8 +179,9 @@ TEST_F(VmmApiTest, PatchRefusesAnOddMemorySizeFor2MHugePages) {
     RunningVmm vm(dir_);
     EXPECT_EQ(vm.patch("/machine-config", R"({"huge_pages": "2M", "mem_size_mib": 256})").status,
               204);
-    expect_fault(vm.patch("/machine-config", R"({"mem_size_mib": 255})"),
-                 "mem_size_mib: 255 is not a multiple of the configured page size");
+    expect_fault(
+        vm.patch("/machine-config", R"({"mem_size_mib": 255})"),
+        "The memory size (MiB) is either 0, or not a multiple of the configured page size.");
     EXPECT_EQ(vm.vmm().vm_config().machine.mem_size_mib, 256u);
     EXPECT_EQ(vm.vmm().vm_config().machine.huge_pages, HugePages::k2M);
 }
@@ -335,7 +337,7 @@ TEST_F(VmmApiTest, MetricsAreWrittenAsOneJsonLinePerFlush) {
     std::string path = dir_ + "/metrics.json";
     ASSERT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + path + R"("})").status, 204);
     expect_fault(vm.put("/metrics", R"({"metrics_path": ")" + path + R"("})"),
-                 "already configured");
+                 "Reinitialization of metrics not allowed.");
     vm.vmm().add_metrics_source([](std::vector<MetricGroup>& groups) {
         groups.push_back({"block_rootfs", {{"read_count", 7}}});
     });

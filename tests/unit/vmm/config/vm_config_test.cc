@@ -21,6 +21,30 @@ TEST(MachineConfig, RefusesZeroAndTooManyVcpus) {
     EXPECT_FALSE(m.validate());
 }
 
+// As Firecracker: any size is taken at the PUT/PATCH; what Ember cannot map fails at the start.
+TEST(MachineConfig, BoundsTheMemoryOnlyForBoot) {
+    MachineConfig m{.mem_size_mib = UINT64_MAX};
+    EXPECT_TRUE(m.validate());
+    Result<void> boot = m.validate_for_boot();
+    ASSERT_FALSE(boot);
+    EXPECT_NE(boot.error().message().find("larger than the 1 TiB"), std::string::npos);
+    m.mem_size_mib = MachineConfig::kMaxMemMib;
+    EXPECT_TRUE(m.validate_for_boot());
+    m.mem_size_mib = 0;
+    EXPECT_EQ(m.validate().error().message(),
+              "mem_size_mib: The memory size (MiB) is either 0, or not a multiple of the "
+              "configured page size.");
+}
+
+TEST(VmConfig, RefusesASecondRootDeviceInFirecrackersWords) {
+    VmConfig c;
+    c.drives.push_back({.drive_id = "a", .path_on_host = "/a", .is_root_device = true});
+    c.drives.push_back({.drive_id = "b", .path_on_host = "/b", .is_root_device = true});
+    Result<void> v = c.validate();
+    ASSERT_FALSE(v);
+    EXPECT_NE(v.error().message().find("A root block device already exists!"), std::string::npos);
+}
+
 TEST(MachineConfig, RefusesOddVcpuCountWithSmt) {
     MachineConfig m{.vcpu_count = 3, .smt = true};
     EXPECT_FALSE(m.validate());
@@ -31,9 +55,10 @@ TEST(MachineConfig, RefusesAnOddMemorySizeOnlyWith2MHugePages) {
     MachineConfig m{.mem_size_mib = 129, .huge_pages = HugePages::k2M};
     Result<void> v = m.validate();
     ASSERT_FALSE(v);
-    EXPECT_EQ(v.error().message(),
-              "mem_size_mib: 129 is not a multiple of the configured page size (2 MiB with "
-              "huge_pages 2M)");
+    EXPECT_EQ(
+        v.error().message(),
+        "mem_size_mib: The memory size (MiB) is either 0, or not a multiple of the configured "
+        "page size.");
     m.mem_size_mib = 130;
     EXPECT_TRUE(m.validate());
     for (HugePages other : {HugePages::kNone, HugePages::kTransparent}) {
@@ -111,11 +136,14 @@ TEST(VmConfig, RefusesAMacUsedTwiceAndATapUsedTwice) {
     c.nets.push_back({.iface_id = "b", .host_dev_name = "tap1", .guest_mac = "06:00:00:00:00:01"});
     Result<void> v = c.validate();
     ASSERT_FALSE(v);
-    EXPECT_EQ(v.error().message(), "guest_mac: '06:00:00:00:00:01' is used twice");
+    EXPECT_EQ(v.error().message(),
+              "guest_mac: The MAC address is already in use: 06:00:00:00:00:01");
     c.nets[1].guest_mac = "06:00:00:00:00:02";
     EXPECT_TRUE(c.validate());
     c.nets[1].host_dev_name = "tap0";
-    EXPECT_FALSE(c.validate());
+    v = c.validate();
+    ASSERT_FALSE(v);
+    EXPECT_NE(v.error().message().find("Could not create the network device"), std::string::npos);
 }
 
 TEST(ParseMac, ReadsSixHexBytesInEitherCase) {
