@@ -328,9 +328,11 @@ void write_net(JsonWriter& w, const NetConfig& c) {
     write_string(w, "iface_id", c.iface_id);
     write_string(w, "host_dev_name", c.host_dev_name);
     write_optional_string(w, "guest_mac", c.guest_mac);
+    w.Key("mtu");  // Firecracker writes null when unset.
     if (c.mtu) {
-        w.Key("mtu");
         w.Uint(*c.mtu);
+    } else {
+        w.Null();
     }
     write_optional_limiter(w, "rx_rate_limiter", c.rx_rate_limiter);
     write_optional_limiter(w, "tx_rate_limiter", c.tx_rate_limiter);

@@ -59,13 +59,13 @@ Result<Level> parse_level(std::string_view name) {
 }
 
 std::string_view source_path(std::string_view file) {
-    // This file's own path gives the source root that every other __FILE__ starts with,
-    // whether the build spells paths absolute or relative.
+    // An absolute build: this file's own path gives the source root every other __FILE__
+    // starts with. A relative one (ccache's base_dir) spells each path from the build folder.
     constexpr std::string_view kSelf = __FILE__;
     constexpr std::string_view kTail = "vmm/base/log.cc";
     static_assert(kSelf.ends_with(kTail));
     constexpr std::string_view kRoot = kSelf.substr(0, kSelf.size() - kTail.size());
-    if (!kRoot.empty() && file.starts_with(kRoot)) {
+    if (kRoot.starts_with('/') && file.starts_with(kRoot)) {
         file.remove_prefix(kRoot.size());
         return file;
     }

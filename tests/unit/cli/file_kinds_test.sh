@@ -47,7 +47,7 @@ expect 152 5 "$dir/big: 104857600 bytes, more than the 4194304 allowed" --config
 expect 152 5 "$dir/none: No such file or directory" --config-file "$dir/none"
 # Process substitution hands ember a pipe: it is read, here to a parse error.
 expect 152 5 "EOF while parsing a value" --config-file <(printf '{"boot-source": ')
-expect 152 5 "path_on_host: must not contain a NUL character" \
+expect 152 5 "path_on_host\` must not contain a NUL character" \
     --config-file <(config '/r\u0000')
 expect 152 5 "invalid UTF-8 in a string" --config-file <(config $'/r\xff')
 # A FIFO as the drive of a config file, read-only: refused, not waited on (drives are opened as
