@@ -15,17 +15,6 @@ __extension__ typedef unsigned __int128 Uint128;
 
 }  // namespace
 
-uint64_t SteadyClock::now_ns() const {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-}
-
-const SteadyClock& SteadyClock::instance() {
-    static const SteadyClock kClock;
-    return kClock;
-}
-
 std::optional<TokenBucket> TokenBucket::create(const TokenBucketParams& params,
                                                const Clock& clock) {
     if (params.size == 0 || params.refill_time_ms == 0) return std::nullopt;

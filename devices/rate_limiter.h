@@ -8,24 +8,11 @@
 #include <cstdint>
 #include <optional>
 
+#include "vmm/base/clock.h"
 #include "vmm/base/result.h"
 #include "vmm/base/timer_fd.h"
 
 namespace ember {
-
-// Monotonic time in nanoseconds, injectable so that tests step time instead of sleeping.
-class Clock {
-public:
-    virtual ~Clock() = default;
-    virtual uint64_t now_ns() const = 0;
-};
-
-class SteadyClock final : public Clock {
-public:
-    uint64_t now_ns() const override;
-    // The process-wide instance: stateless, so sharing it is not shared mutable state.
-    static const SteadyClock& instance();
-};
 
 enum class BucketReduction { kFailure, kSuccess, kOverConsumption };
 

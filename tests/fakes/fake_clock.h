@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "devices/rate_limiter.h"
+#include "vmm/base/clock.h"
 
 namespace ember::testing {
 
@@ -14,6 +14,7 @@ public:
     void advance(std::chrono::nanoseconds delta) {
         now_ns_ += static_cast<uint64_t>(delta.count());
     }
+    void advance_ms(uint64_t ms) { now_ns_ += ms * 1'000'000; }
 
 private:
     uint64_t now_ns_ = 1'000'000'000;

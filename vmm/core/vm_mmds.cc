@@ -1,7 +1,5 @@
 #include "vmm/core/vm_mmds.h"
 
-#include "vmm/mmds/mmds_service.h"
-
 namespace ember {
 
 mmds::Responder* VmMmds::make_service(const std::optional<MmdsConfig>& config) {

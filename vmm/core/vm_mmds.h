@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "vmm/config/vm_config.h"
+#include "vmm/mmds/mmds_service.h"
 #include "vmm/mmds/mmds_store.h"
 #include "vmm/mmds/responder.h"
 
@@ -25,10 +26,14 @@ public:
     // configuration. Replaces the one made before: call only while no device holds it (when a
     // VM is about to be built; a build that fails drops its devices).
     mmds::Responder* make_service(const std::optional<MmdsConfig>& config);
+    // The service's token counts for the "mmds" metrics group; null without a service.
+    const mmds::MmdsServiceCounters* service_counters() const {
+        return service_ ? &service_->counters() : nullptr;
+    }
 
 private:
     mmds::MmdsStore store_;
-    std::unique_ptr<mmds::Responder> service_;
+    std::unique_ptr<mmds::MmdsService> service_;
 };
 
 }  // namespace ember

@@ -127,7 +127,8 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                 groups.push_back(virtio::block_metrics(drive.drive_id, block->device->counters()));
             }
         }
-        // Firecracker's "mmds" group is one per VMM: the sum over every interface's stack.
+        // Firecracker's "mmds" group is one per VMM: the sum over every interface's stack, and
+        // the (one) service's token counts.
         virtio::mmds_net::MmdsCounters mmds;
         bool serves_mmds = false;
         for (const NetConfig& net : resources_.config().nets) {
@@ -139,6 +140,10 @@ std::vector<MetricGroup> Vmm::collect_metrics() {
                     serves_mmds = true;
                 }
             }
+        }
+        if (const mmds::MmdsServiceCounters* tokens = mmds_.service_counters()) {
+            mmds.rx_no_token = tokens->rx_no_token;
+            mmds.rx_invalid_token = tokens->rx_invalid_token;
         }
         if (serves_mmds) groups.push_back(virtio::mmds_metrics(mmds));
     }

@@ -71,7 +71,7 @@ MmdsService::MmdsService(const MmdsStore& store, MmdsVersion version, bool imds_
     : MmdsService(store, version, imds_compat, nullptr) {}
 
 MmdsService::MmdsService(const MmdsStore& store, MmdsVersion version, bool imds_compat,
-                         const MonotonicClock* clock)
+                         const Clock* clock)
     : store_(store), version_(version), imds_compat_(imds_compat), tokens_(clock) {}
 
 std::optional<Reply> MmdsService::respond(std::string_view received, std::string& response) {

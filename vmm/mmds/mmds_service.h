@@ -29,8 +29,7 @@ class MmdsService final : public Responder {
 public:
     // `store` (and `clock`, when given) must outlive the service.
     MmdsService(const MmdsStore& store, MmdsVersion version, bool imds_compat);
-    MmdsService(const MmdsStore& store, MmdsVersion version, bool imds_compat,
-                const MonotonicClock* clock);
+    MmdsService(const MmdsStore& store, MmdsVersion version, bool imds_compat, const Clock* clock);
 
     std::optional<Reply> respond(std::string_view received, std::string& response) override;
 

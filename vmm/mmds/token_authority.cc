@@ -81,8 +81,8 @@ bool base64_decode(std::string_view text, uint8_t* out, size_t out_size, size_t&
     return true;
 }
 
-TokenAuthority::TokenAuthority(const MonotonicClock* clock)
-    : clock_(clock ? clock : &system_clock_),
+TokenAuthority::TokenAuthority(const Clock* clock)
+    : clock_(clock ? clock : &SteadyClock::instance()),
       entries_(std::make_unique<std::array<Entry, kMaxTokens>>()) {}
 
 Result<std::string> TokenAuthority::generate(uint32_t ttl_seconds) {

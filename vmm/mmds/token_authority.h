@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "vmm/base/clock.h"
 #include "vmm/base/result.h"
-#include "vmm/mmds/clock.h"
 
 namespace ember::mmds {
 
@@ -30,7 +30,7 @@ public:
     static constexpr size_t kMaxTokens = 1024;
 
     // `clock` must outlive the authority; null means CLOCK_MONOTONIC.
-    explicit TokenAuthority(const MonotonicClock* clock = nullptr);
+    explicit TokenAuthority(const Clock* clock = nullptr);
 
     // A new token valid for `ttl_seconds`; errors with Firecracker's text when the TTL is out of
     // bounds, or when the kernel has no randomness to give.
@@ -45,8 +45,7 @@ private:
         bool used = false;
     };
 
-    SystemMonotonicClock system_clock_;
-    const MonotonicClock* clock_;
+    const Clock* clock_;
     std::unique_ptr<std::array<Entry, kMaxTokens>> entries_;
     size_t next_ = 0;  // The slot the next token takes: the oldest once the table is full.
 };

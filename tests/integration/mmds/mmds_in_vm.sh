@@ -33,6 +33,8 @@ boot() {
         '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02"}'
     expect 204 PUT /mmds/config "{\"network_interfaces\": [\"eth0\"], \"version\": \"${1^^}\"}"
     expect 204 PUT /mmds "$data"
+    : >metrics.json
+    expect 204 PUT /metrics "{\"metrics_path\": \"$PWD/metrics.json\"}"
     expect 200 GET /mmds "" '"ami-id":"ami-12345678"'
     expect 204 PUT /actions '{"action_type": "InstanceStart"}'
 }
@@ -88,3 +90,10 @@ check v2_get_without_token_401 $? "guest=[$(guest GUEST-V2-NO-TOKEN)]"
 [[ "$(guest GUEST-V2-BAD-TOKEN)" == "HTTP/1.1 401"* ]]
 check v2_get_bad_token_401 $? "guest=[$(guest GUEST-V2-BAD-TOKEN)]"
 finish v2
+# The metrics line written at exit: Firecracker's "mmds" group counts the two refused GETs and
+# the frames the stack handled.
+mmds_metrics=$(tail -n 1 metrics.json | grep -oE '"mmds":\{[^}]*\}')
+count() { grep -oE "\"$1\":[0-9]+" <<<"$mmds_metrics" | cut -d: -f2; }
+[[ $(count rx_no_token) -ge 1 && $(count rx_invalid_token) -ge 1 && $(count rx_count) -ge 1 &&
+   $(count connections_created) -ge 1 ]]
+check v2_metrics $? "mmds=[$mmds_metrics]"

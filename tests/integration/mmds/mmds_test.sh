@@ -10,7 +10,7 @@
 #                                     interface both complete
 #   v2_token, v2_get_with_token,      a session token from a raw PUT /latest/api/token (nc), a
 #   v2_get_without_token_401,         GET with it, 401 without it and with a wrong one
-#   v2_get_bad_token_401
+#   v2_get_bad_token_401, v2_metrics  (metrics: the "mmds" group counts the refused GETs)
 # Usage: mmds_test.sh --ember PATH [--timeout S]
 set -euo pipefail
 
@@ -28,7 +28,7 @@ done
 [[ -n "$ember" && -x "$ember" ]] || { echo "mmds_test: --ember must name the built binary" >&2; exit 2; }
 curl_bin="$(command -v curl)" || { echo "mmds_test: curl is not installed" >&2; exit 2; }
 expected=(v1_text v1_listing v1_json rss_flat_1000 mmds_during_bulk_tcp
-          v2_token v2_get_with_token v2_get_without_token_401 v2_get_bad_token_401)
+          v2_token v2_get_with_token v2_get_without_token_401 v2_get_bad_token_401 v2_metrics)
 
 load_guest_images mmds_test
 

@@ -1,19 +1,10 @@
-// A clock the test steps by hand.
+// The MMDS tests step the project's FakeClock by hand.
 #pragma once
 
-#include <cstdint>
-
-#include "vmm/mmds/clock.h"
+#include "tests/fakes/fake_clock.h"
 
 namespace ember::mmds {
 
-class FakeClock final : public MonotonicClock {
-public:
-    uint64_t now_ms() const override { return now_ms_; }
-    void advance_ms(uint64_t ms) { now_ms_ += ms; }
-
-private:
-    uint64_t now_ms_ = 1000;
-};
+using FakeClock = ember::testing::FakeClock;
 
 }  // namespace ember::mmds
