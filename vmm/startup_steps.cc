@@ -1,16 +1,17 @@
 #include "vmm/startup_steps.h"
 
 #include "api/config_file.h"
+#include "api/json/json_reader.h"
 #include "vmm/base/log.h"
-#include "vmm/json_syntax_error.h"
 
 namespace ember::startup {
 
 std::optional<int> load_metadata(Vmm& vmm, const std::string& json) {
     // Firecracker's words for each: serde's for bad JSON, the store's own for data that does
     // not fit.
-    if (std::optional<std::string> bad = json_syntax_error(json)) {
-        EMBER_ERROR("MMDS error: metadata provided not valid json: {}", *bad);
+    rapidjson::Document doc;
+    if (Result<void> parsed = api::parse_json(json, doc); !parsed) {
+        EMBER_ERROR("MMDS error: metadata provided not valid json: {}", parsed.error().detail());
         return kBadConfiguration;
     }
     if (Result<void> put = vmm.put_mmds(json); !put) {

@@ -10,8 +10,10 @@
 namespace ember::api {
 namespace {
 
-// serde_json's "at line L column C" for the byte at `offset` (columns count from 1).
+// serde_json's "at line L column C" for the byte at `offset` (columns count from 1); at the end
+// of the text, where serde stands once it has read everything: after the last line's bytes.
 std::string position(std::string_view text, size_t offset) {
+    const bool at_end = offset >= text.size();
     offset = std::min(offset, text.size());
     size_t line = 1, line_start = 0;
     for (size_t i = 0; i < offset; ++i) {
@@ -20,7 +22,7 @@ std::string position(std::string_view text, size_t offset) {
             line_start = i + 1;
         }
     }
-    return fmt::format("at line {} column {}", line, offset - line_start + 1);
+    return fmt::format("at line {} column {}", line, offset - line_start + (at_end ? 0 : 1));
 }
 
 // serde_json's words for a document it cannot parse; at the end of the text, what it was in.
@@ -59,9 +61,7 @@ std::string serde_parse_error(std::string_view text, rapidjson::ParseErrorCode c
         case rapidjson::kParseErrorNumberMissExponent: what = "invalid number"; break;
         default: what = rapidjson::GetParseError_En(code); break;
     }
-    // serde points at the last byte it read when the text ends early.
-    const size_t at = at_end && !text.empty() ? text.size() - 1 : offset;
-    return fmt::format("{} {}", what, position(text, at));
+    return fmt::format("{} {}", what, position(text, offset));
 }
 
 // serde's name for a value of the wrong type ("invalid type: string \"x\", expected u64").

@@ -24,6 +24,7 @@ now=$EPOCHREALTIME
 echo "SOCKET_READY_MS=$(( (${now/./} - ${start/./}) / 1000 )) (polled every 0.2 s)"
 
 expect 200 GET / "" '"state":"Not started"'
+: >api.log  # As Firecracker's, PUT /logger opens the file, never creates it.
 expect 204 PUT /logger '{"log_path": "api.log", "level": "Info", "show_level": true}'
 expect 204 PUT /metrics '{"metrics_path": "metrics.json"}'
 expect 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'

@@ -402,6 +402,7 @@ rc=$?
 ((rc != 0)) || fail "ember exited 0 after a failed load"
 ok "a corrupt state file (byte $offset of $size flipped) answers 400 and ember exits $rc"
 start_ember "$top/bad"
+: >"$top/bad/logger.log"  # As Firecracker's, PUT /logger opens the file, never creates it.
 expect 204 PUT /logger '{"log_path": "logger.log", "level": "Info"}'
 expect 204 PUT /metrics '{"metrics_path": "metrics.json"}'
 expect 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'

@@ -24,6 +24,9 @@
 namespace ember::api {
 namespace {
 
+// PUT /logger opens its file and never creates it, as Firecracker's: the tests create it first.
+void create_file(const std::string& path) { std::ofstream created(path); }
+
 std::string slurp(const std::string& path) {
     std::ifstream in(path);
     std::ostringstream out;
@@ -211,7 +214,7 @@ TEST_F(VmmApiTest, SnapshotLoadIsRefusedAfterOtherConfiguration) {
 // state file that is not one, after a logger was set (which a load allows).
 TEST_F(VmmApiTest, FailedSnapshotLoadAnswersAndEndsTheProcess) {
     RunningVmm vm(dir_);
-    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
+    create_file(dir_ + "/log");
     EXPECT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log", "level": "Info"})").status,
               204);
     std::string state = touch("corrupt.state");
@@ -312,7 +315,7 @@ TEST_F(VmmApiTest, GetVmConfigIsFirecrackersFullVmConfiguration) {
                                            "refill_time": 100}}})")
                   .status,
               204);
-    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
+    create_file(dir_ + "/log");
     ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log"})").status, 204);
     ASSERT_EQ(vm.put("/serial", R"({"serial_out_path": ")" + dir_ + R"(/serial"})").status, 204);
     EXPECT_EQ(vm.get("/vm/config").body,
@@ -385,7 +388,7 @@ TEST_F(VmmApiTest, SnapshotLoadIsAttemptedAfterSerialLoggerAndMetrics) {
     RunningVmm vm(dir_);
     EXPECT_EQ(vm.put("/serial", R"({"serial_out_path": ")" + dir_ + R"(/serial.out"})").status,
               204);
-    std::ofstream(dir_ + "/log");  // PUT /logger opens, never creates.
+    create_file(dir_ + "/log");
     EXPECT_EQ(vm.put("/logger", R"({"log_path": ")" + dir_ + R"(/log"})").status, 204);
     EXPECT_EQ(vm.put("/metrics", R"({"metrics_path": ")" + dir_ + R"(/metrics"})").status, 204);
     HttpResponse r = vm.put("/snapshot/load", R"({"snapshot_path": ")" + dir_ + R"(/none",
@@ -414,7 +417,7 @@ TEST_F(VmmApiTest, PutLoggerRefusesAPathThatDoesNotExist) {
 TEST_F(VmmApiTest, PutLoggerAppliesPathLevelLevelNamesOriginAndModule) {
     RunningVmm vm(dir_);
     std::string path = dir_ + "/ember.log";
-    std::ofstream{path};  // PUT /logger opens, never creates.
+    create_file(path);
     expect_fault(vm.put("/logger", R"({"log_path": ")" + path + R"(", "level": "Loud"})"), "Loud");
     ASSERT_EQ(vm.put("/logger", R"({"log_path": ")" + path +
                                     R"(", "level": "Debug", "show_level": true,

@@ -106,7 +106,7 @@ TEST(VmConfig, RefusesAnMmdsInterfaceThatDoesNotExist) {
     c.nets.push_back({.iface_id = "eth0", .host_dev_name = "tap0"});
     c.mmds = MmdsConfig{.network_interfaces = {"eth0"}};
     EXPECT_TRUE(c.validate());
-    c.mmds->network_interfaces.push_back("eth1");
+    c.mmds->network_interfaces.emplace_back("eth1");
     Result<void> refused = c.validate();
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().message(),
