@@ -103,6 +103,7 @@ HttpResponse Router::handle(const HttpRequest& request) {
     std::optional<std::string> deprecation = deprecation_message(request);
     HttpResponse response = route(request);
     response.deprecated = deprecation.has_value();
+    if (response.deprecated) counters_.deprecated_http_api_calls++;
     log_outcome(response, deprecation);
     EMBER_DEBUG("Total previous API call duration: {} us.",
                 std::chrono::duration_cast<std::chrono::microseconds>(

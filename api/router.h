@@ -23,6 +23,7 @@ struct ApiRequestCounters {
     std::atomic<uint64_t> patch_count{0};
     std::atomic<uint64_t> put_fails{0};
     std::atomic<uint64_t> patch_fails{0};
+    std::atomic<uint64_t> deprecated_http_api_calls{0};  // Requests answered with Deprecation.
 };
 
 class Router {

@@ -43,6 +43,10 @@ Vmm::MetricsSource api_metrics(const api::Router& router, StartupTimes times) {
             {"put_api_requests", {{"count", c.put_count.load()}, {"fails", c.put_fails.load()}}});
         groups.push_back({"patch_api_requests",
                           {{"count", c.patch_count.load()}, {"fails", c.patch_fails.load()}}});
+        // Ember has no deprecated command-line flags: the second stays 0, as Firecracker's now.
+        groups.push_back({"deprecated_api",
+                          {{"deprecated_http_api_calls", c.deprecated_http_api_calls.load()},
+                           {"deprecated_cmd_line_api_calls", 0}}});
     };
 }
 

@@ -108,6 +108,8 @@ TEST(Router, MarksAnswersToDeprecatedRequestsSuccessfulOrNot) {
     HttpResponse plain = router.handle(request(HttpMethod::kGet, "GET", "/", ""));
     EXPECT_FALSE(plain.deprecated);
     EXPECT_EQ(serialize(plain, true).find("Deprecation"), std::string::npos);
+    // Firecracker's deprecated_api.deprecated_http_api_calls: the two deprecated requests.
+    EXPECT_EQ(router.counters().deprecated_http_api_calls.load(), 2u);
 }
 
 }  // namespace

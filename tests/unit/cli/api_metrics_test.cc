@@ -41,9 +41,11 @@ TEST(ApiMetrics, WriteApiServerAndTheRequestCounters) {
     testing::FakeVmmController fake;
     api::Router router(fake);
     (void)router.handle(api::HttpRequest{api::HttpMethod::kGet, "GET", "/", ""});
+    (void)router.handle(api::HttpRequest{api::HttpMethod::kPut, "PUT", "/mmds/config",
+                                         R"({"network_interfaces": ["eth0"]})"});
     std::vector<MetricGroup> groups;
     api_metrics(router, StartupTimes{12, 34})(groups);
-    ASSERT_EQ(groups.size(), 4u);
+    ASSERT_EQ(groups.size(), 5u);
     EXPECT_EQ(groups[0].name, "api_server");
     EXPECT_EQ(groups[0].metrics[0].name, "process_startup_time_us");
     EXPECT_EQ(groups[0].metrics[0].value, 12u);
@@ -51,6 +53,10 @@ TEST(ApiMetrics, WriteApiServerAndTheRequestCounters) {
     EXPECT_EQ(groups[0].metrics[1].value, 34u);
     EXPECT_EQ(groups[1].name, "get_api_requests");
     EXPECT_EQ(groups[1].metrics[0].value, 1u);
+    // PUT /mmds/config without a version is V1, which Firecracker counts as deprecated.
+    EXPECT_EQ(groups[4].name, "deprecated_api");
+    EXPECT_EQ(groups[4].metrics[0].name, "deprecated_http_api_calls");
+    EXPECT_EQ(groups[4].metrics[0].value, 1u);
 }
 
 }  // namespace
