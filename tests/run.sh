@@ -44,6 +44,18 @@ if [[ -w $hugetlb ]] && (($(cat "$hugetlb") < 16)); then
     trap 'echo "$huge_before" >"$hugetlb"' EXIT
     echo 16 >"$hugetlb" || true
 fi
+# Memory files on hugetlbfs (File-backend restores on 2 MiB pages) are tested on a mount of
+# their own when the host has none.
+if ! awk '$3 == "hugetlbfs" {found = 1} END {exit !found}' /proc/mounts; then
+    hugetlbfs_dir=$(mktemp -d /tmp/ember-hugetlbfs.XXXXXX)
+    if mount -t hugetlbfs -o pagesize=2M none "$hugetlbfs_dir" 2>/dev/null; then
+        export EMBER_TEST_HUGETLBFS=$hugetlbfs_dir
+        trap 'umount "$hugetlbfs_dir"; rmdir "$hugetlbfs_dir"
+              [[ -z ${huge_before:-} ]] || echo "$huge_before" >"$hugetlb"' EXIT
+    else
+        rmdir "$hugetlbfs_dir"
+    fi
+fi
 echo "2 MiB pages: $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) free for the hugetlb tests"
 # Adds CTest's "N tests failed out of M" from log $1 to the totals printed at the end.
 count() {

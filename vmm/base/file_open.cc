@@ -45,7 +45,8 @@ int open_flags(FileAccess access, mode_t st_mode) {
         case FileAccess::kReadWrite: flags |= O_RDWR; break;
         case FileAccess::kAppendOrCreate:
         case FileAccess::kAppend: flags |= O_WRONLY | O_APPEND; break;
-        case FileAccess::kTruncateOrCreate: flags |= O_WRONLY; break;
+        // Read-write: a memory file on hugetlbfs is written through a shared mapping.
+        case FileAccess::kTruncateOrCreate: flags |= O_RDWR; break;
     }
     // A write-only open of a FIFO with no reader fails with ENXIO under O_NONBLOCK (and blocks
     // without it); read-write never does (fifo(7)).

@@ -13,6 +13,7 @@
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 #include "vmm/arch/x86_64/boot.h"
+#include "vmm/base/log.h"
 #include "vmm/core/virtio_from_config.h"
 #include "vmm/snapshot/kvm_snapshot.h"
 #include "vmm/snapshot/memory_file.h"
@@ -134,17 +135,25 @@ Result<void> check_memory_layout(const snapshot::MachineState& state) {
     return ok();
 }
 
-// As Firecracker: a MAP_PRIVATE mapping of a regular file cannot be hugetlb memory, so a 2M
-// snapshot restores only through a page-fault handler, which fills 2 MiB pages.
-Result<void> check_backend(const MachineConfig& machine, const SnapshotLoadParams& params) {
-    if (machine.huge_pages == HugePages::k2M && params.backend_type == MemBackendType::kFile) {
-        return Error::invalid(
-            "mem_backend",
-            "the snapshot's guest memory is backed by 2M huge pages (hugetlbfs), which the File "
-            "backend cannot map: load it with backend_type Uffd and a page-fault handler (e.g. "
-            "ember-uffd-handler)");
+// The File backend maps the memory file MAP_PRIVATE. On hugetlbfs its pages are 2 MiB (a 2M
+// snapshot written there keeps them; Firecracker refuses File for 2M, its issue #6099); a regular
+// file can only be mapped with 4 KiB pages. The configuration then says what the guest really
+// got, so GET /vm/config and the next snapshot are truthful, and a 2M snapshot that had to fall
+// back says why and how to keep its huge pages.
+void note_file_backing(MachineConfig& machine, const GuestMemory& memory, const std::string& path) {
+    const bool huge = memory.backing() == PageBacking::kHugetlb2M;
+    if (machine.huge_pages == HugePages::k2M && !huge) {
+        EMBER_WARN(
+            "The snapshot's guest memory was on 2M huge pages, but {} is not on a hugetlbfs "
+            "mount: it is mapped with 4 KiB pages. Put the memory file on hugetlbfs (e.g. "
+            "/dev/hugepages) or use the Uffd backend to keep 2 MiB pages.",
+            path);
     }
-    return ok();
+    if (huge) {
+        machine.huge_pages = HugePages::k2M;
+    } else if (machine.huge_pages == HugePages::k2M) {
+        machine.huge_pages = HugePages::kNone;
+    }
 }
 
 Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& state,
@@ -250,10 +259,12 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     SavedDevices saved = EMBER_TRY(decode_devices(state.devices));
     EMBER_TRY(apply_network_overrides(saved, params.network_overrides));
     VmConfig config = EMBER_TRY(config_of(state, saved, params.track_dirty_pages));
-    EMBER_TRY(check_backend(config.machine, params));
 
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
     EMBER_TRY(map_guest_memory(*machine, state, params, page_backing(config.machine.huge_pages)));
+    if (params.backend_type == MemBackendType::kFile) {
+        note_file_backing(config.machine, machine->memory, params.backend_path);
+    }
     machine->dirty_log = params.track_dirty_pages;
     EMBER_TRY(machine->vm.register_memory(machine->memory, machine->dirty_log));
 

@@ -64,13 +64,13 @@ Result<GuestMemory> GuestMemory::anonymous(std::span<const GuestRange> ranges,
         if (!mapping) return mapping.error();
         regions.push_back(Region{r.start, std::move(*mapping)});
     }
-    GuestMemory memory = EMBER_TRY(from_regions(std::move(regions)));
-    memory.backing_ = backing;
-    return memory;
+    return from_regions(std::move(regions), backing);
 }
 
-Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions, PageBacking backing) {
+    const uint64_t page = backing == PageBacking::kHugetlb2M
+                              ? kHugePageBytes
+                              : static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     std::sort(regions.begin(), regions.end(),
               [](const Region& a, const Region& b) { return a.start < b.start; });
     for (size_t i = 0; i < regions.size(); ++i) {
@@ -88,7 +88,9 @@ Result<GuestMemory> GuestMemory::from_regions(std::vector<Region> regions) {
                                   fmt::format("regions overlap at {:#x}", r.start.value()));
         }
     }
-    return GuestMemory(std::move(regions));
+    GuestMemory memory(std::move(regions));
+    memory.backing_ = backing;
+    return memory;
 }
 
 GuestMemory::GuestMemory(std::vector<Region> regions) : regions_(std::move(regions)) {

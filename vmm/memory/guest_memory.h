@@ -49,8 +49,10 @@ public:
     // small is this error, which says how many pages are missing.
     static Result<GuestMemory> anonymous(std::span<const GuestRange> ranges,
                                          PageBacking backing = PageBacking::kSmall);
-    // Takes ownership of ready mappings (e.g. a snapshot memory file mapped MAP_PRIVATE).
-    static Result<GuestMemory> from_regions(std::vector<Region> regions);
+    // Takes ownership of ready mappings (e.g. a snapshot memory file mapped MAP_PRIVATE), whose
+    // pages are `backing`'s (kHugetlb2M for a file on hugetlbfs).
+    static Result<GuestMemory> from_regions(std::vector<Region> regions,
+                                            PageBacking backing = PageBacking::kSmall);
 
     // Host bytes for [gpa, gpa + len), or an error if any byte is outside a single region.
     Result<std::span<uint8_t>> slice(GuestAddress gpa, uint64_t len) const;
@@ -101,7 +103,7 @@ private:
     using DirtyBitmap = std::unique_ptr<std::atomic<uint64_t>[]>;
     explicit GuestMemory(std::vector<Region> regions);
     std::vector<Region> regions_;                // Sorted by start address.
-    PageBacking backing_ = PageBacking::kSmall;  // kSmall for file mappings too.
+    PageBacking backing_ = PageBacking::kSmall;  // kSmall for file mappings off hugetlbfs.
     std::vector<DirtyBitmap> dirty_;  // One per region; the atomics change through const methods.
 };
 

@@ -12,6 +12,7 @@
 
 #include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
+#include "vmm/snapshot/hugetlbfs_file.h"
 
 namespace ember::snapshot {
 namespace {
@@ -37,22 +38,14 @@ Result<void> pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset
     return ok();
 }
 
-Result<UniqueFd> create_file(const std::string& path, uint64_t size) {
-    UniqueFd fd =
-        EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
-                                  IoMode::kBlocking, "open memory file"))
-            .fd;
-    if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
-        return Error::from_errno("ftruncate memory file", path);
-    }
-    return fd;
-}
+enum class FileKind : uint8_t { kFull, kDiff };
 
 // Lays the chunks out back to back and writes the pages `wanted` picks, coalescing runs of them
-// into one pwrite each.
+// into one write each: pwrite(2), or a copy into a shared mapping on hugetlbfs (which has no
+// write(2) and keeps no holes, so a diff, whose holes mean "unchanged", cannot go there).
 template <typename Wanted>
 Result<MemoryFileLayout> write_pages(const std::string& path, std::span<const MemoryChunk> chunks,
-                                     Wanted wanted) {
+                                     FileKind kind, Wanted wanted) {
     MemoryFileLayout layout;
     for (const MemoryChunk& c : chunks) {
         if (c.bytes.size() % kPageSize != 0 || c.gpa % kPageSize != 0) {
@@ -62,7 +55,26 @@ Result<MemoryFileLayout> write_pages(const std::string& path, std::span<const Me
             {.gpa = c.gpa, .size_bytes = c.bytes.size(), .file_offset = layout.file_size_bytes});
         layout.file_size_bytes += c.bytes.size();
     }
-    UniqueFd fd = EMBER_TRY(create_file(path, layout.file_size_bytes));
+    UniqueFd fd =
+        EMBER_TRY(open_named_file(path, FileAccess::kTruncateOrCreate, FileKinds::kRegular,
+                                  IoMode::kBlocking, "open memory file"))
+            .fd;
+    const bool huge = EMBER_TRY(on_hugetlbfs_2m(fd.get()));
+    MmapRegion shared;
+    if (huge && kind == FileKind::kDiff) {
+        return Error::invalid("write diff memory file",
+                              path +
+                                  " is on hugetlbfs, which cannot keep the holes that mark the "
+                                  "pages a diff did not write; write diffs to another "
+                                  "filesystem");
+    }
+    if (huge) {
+        Result<MmapRegion> mapped = map_hugetlbfs_for_writing(fd.get(), layout.file_size_bytes);
+        if (!mapped) return mapped.error().within("write memory file", path);
+        shared = std::move(*mapped);
+    } else if (::ftruncate(fd.get(), static_cast<off_t>(layout.file_size_bytes)) < 0) {
+        return Error::from_errno("ftruncate memory file", path);
+    }
     for (size_t ci = 0; ci < chunks.size(); ++ci) {
         const MemoryChunk& c = chunks[ci];
         uint64_t pages = c.bytes.size() / kPageSize;
@@ -74,15 +86,19 @@ Result<MemoryFileLayout> write_pages(const std::string& path, std::span<const Me
             }
             uint64_t run_end = page + 1;
             while (run_end < pages && wanted(ci, run_end)) ++run_end;
-            Result<void> written = pwrite_all(fd.get(), c.bytes.data() + page * kPageSize,
-                                              (run_end - page) * kPageSize,
-                                              layout.regions[ci].file_offset + page * kPageSize);
-            if (!written) return Error(written.error().code(), "write memory file", path);
+            const uint8_t* data = c.bytes.data() + page * kPageSize;
+            const uint64_t len = (run_end - page) * kPageSize;
+            const uint64_t offset = layout.regions[ci].file_offset + page * kPageSize;
+            if (huge) {
+                std::memcpy(shared.data() + offset, data, len);
+            } else if (Result<void> written = pwrite_all(fd.get(), data, len, offset); !written) {
+                return Error(written.error().code(), "write memory file", path);
+            }
             layout.pages_written += run_end - page;
             page = run_end;
         }
     }
-    if (::fsync(fd.get()) < 0) return Error::from_errno("fsync memory file", path);
+    if (!huge && ::fsync(fd.get()) < 0) return Error::from_errno("fsync memory file", path);
     return layout;
 }
 
@@ -98,7 +114,7 @@ std::vector<MemoryChunk> chunks_of(const GuestMemory& memory) {
 
 Result<MemoryFileLayout> write_full_memory(const std::string& path,
                                            std::span<const MemoryChunk> chunks) {
-    return write_pages(path, chunks, [&](size_t ci, uint64_t page) {
+    return write_pages(path, chunks, FileKind::kFull, [&](size_t ci, uint64_t page) {
         return !is_zero_page(chunks[ci].bytes.data() + page * kPageSize);
     });
 }
@@ -117,7 +133,7 @@ Result<MemoryFileLayout> write_diff_memory(const std::string& path,
                 fmt::format("dirty bitmap {} covers fewer than {} pages", ci, pages));
         }
     }
-    return write_pages(path, chunks, [&](size_t ci, uint64_t page) {
+    return write_pages(path, chunks, FileKind::kDiff, [&](size_t ci, uint64_t page) {
         return (dirty[ci][page / 64] >> (page % 64)) & 1;
     });
 }
@@ -262,6 +278,7 @@ Result<GuestMemory> map_memory_file(const std::string& path,
                       .fd;
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
+    const bool huge = EMBER_TRY(on_hugetlbfs_2m(fd.get()));
     std::vector<GuestMemory::Region> mapped;
     for (const MemoryRegionState& r : regions) {
         if (r.file_offset + r.size_bytes > static_cast<uint64_t>(st.st_size)) {
@@ -270,12 +287,15 @@ Result<GuestMemory> map_memory_file(const std::string& path,
                 fmt::format("{}: region at gpa {:#x} needs {} bytes, file has {}", path, r.gpa,
                             r.file_offset + r.size_bytes, st.st_size));
         }
-        MmapRegion mapping =
-            EMBER_TRY(MmapRegion::of_file(fd.get(), r.size_bytes, static_cast<off_t>(r.file_offset),
-                                          PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE));
-        mapped.push_back({.start = GuestAddress(r.gpa), .mapping = std::move(mapping)});
+        Result<MmapRegion> mapping =
+            huge ? map_hugetlbfs_private(fd.get(), r.size_bytes, r.file_offset)
+                 : MmapRegion::of_file(fd.get(), r.size_bytes, static_cast<off_t>(r.file_offset),
+                                       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE);
+        if (!mapping) return mapping.error().within("map memory file", path);
+        mapped.push_back({.start = GuestAddress(r.gpa), .mapping = std::move(*mapping)});
     }
-    return GuestMemory::from_regions(std::move(mapped));
+    return GuestMemory::from_regions(std::move(mapped),
+                                     huge ? PageBacking::kHugetlb2M : PageBacking::kSmall);
 }
 
 }  // namespace ember::snapshot

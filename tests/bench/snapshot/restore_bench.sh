@@ -12,7 +12,8 @@
 # Usage: tests/bench/snapshot/restore_bench.sh EMBER_BINARY [ROUNDS] [UFFD_HANDLER]
 #   UFFD_HANDLER defaults to ember-uffd-handler next to EMBER_BINARY or in its vmm/snapshot/.
 #   RESTORE_BENCH_CFGS (default "1x128 2x1024", VCPUSxMIB) and RESTORE_BENCH_TICK (seconds
-#   between the guest's TICK lines, default 0.05) change the workload; RESTORE_BENCH_SKIP_EMBER=1
+#   between the guest's TICK lines, default 0.05) change the workload; RESTORE_BENCH_ENGINES
+#   (default "Sync Async") the root drive's io_engines, each restored side by side; RESTORE_BENCH_SKIP_EMBER=1
 #   or RESTORE_BENCH_SKIP_QEMU=1 leaves one side out.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,11 +39,12 @@ fi
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 # 4 GiB: a 1 GiB guest, its restored copy and the snapshot files (tmpfs) side by side.
-"$root/resources/sandbox/ember-sandbox" run --timeout 1500 --mem 4096 \
+"$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 \
     --bin "$ember" --bin "$handler" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4" \
     --file "$here/restore_bench_in_vm.sh:bench.sh" \
     -- env SKIP_EMBER="${RESTORE_BENCH_SKIP_EMBER:-0}" SKIP_QEMU="${RESTORE_BENCH_SKIP_QEMU:-0}" \
+    ENGINES="${RESTORE_BENCH_ENGINES:-Sync Async}" \
     bash bench.sh "$rounds" "$tick" "${cfgs[@]}" | tee "$out"
 
 python3 - "$out" <<'PY'
@@ -55,6 +57,14 @@ def med(values):
 def num(value):
     return int(value) if value is not None and value.lstrip("-").isdigit() else None
 
+def spread(values):
+    """median [min-max] of the values that happened."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+
+# Keys: (cfg, vmm, engine); QEMU's engine is "-" (its drive is always the same).
 boot, save, restore = {}, {}, {}
 for line in open(sys.argv[1]):
     words = line.split()
@@ -63,13 +73,13 @@ for line in open(sys.argv[1]):
     f = dict(w.split("=", 1) for w in words[1:] if "=" in w)
     if "error" in f:
         continue
-    key = (f["cfg"], f["vmm"])
+    key = (f["cfg"], f["vmm"], f.get("engine", "-"))
     if words[0] == "BOOT":
         boot[key] = num(f.get("tick_ms"))
     elif words[0] == "SAVE":
         save[key] = num(f.get("save_ms"))
     else:
-        restore.setdefault((f["cfg"], f["vmm"], f["backend"]), []).append(f)
+        restore.setdefault(key + (f["backend"],), []).append(f)
 
 def fmt(value, unit=" ms"):
     return "n/a" if value is None else f"{value:.0f}{unit}"
@@ -78,38 +88,61 @@ def ratio(a, b):
     return "n/a" if a is None or not b else f"{a / b:.3f}"
 
 print()
-print("restore_bench: medians. boot: InstanceStart (QEMU: launch) -> first TICK. save: snapshot/create"
+print("restore_bench: boot: InstanceStart (QEMU: launch) -> first TICK. save: snapshot/create"
       " (QEMU: migrate to a file).\nload done: load request -> 204 (QEMU: launch -> migration completed)."
-      " restore: load request (QEMU: launch) -> first new TICK;\nlaunch: process start -> first new"
-      " TICK (Ember: start, API socket, load).")
-head = f"{'shape':8s} {'VMM / memory':16s} {'boot':>9s} {'save':>9s} {'load done':>9s} {'restore':>9s} {'launch':>9s} {'restore/boot':>12s}  rounds ok"
+      " restore: load request (QEMU: launch) -> first new TICK,\nmedian [min-max] over the rounds;"
+      " launch: process start -> first new TICK (Ember: start, API socket, load).\n"
+      "engine: the root drive's io_engine (Async = io_uring).")
+head = (f"{'shape':8s} {'VMM / memory':16s} {'engine':6s} {'boot':>9s} {'save':>9s} {'load done':>9s} "
+        f"{'restore':>18s} {'launch':>9s} {'restore/boot':>12s}  rounds ok")
 print(head)
 print("-" * len(head))
 summary = {}
+engines = sorted({k[2] for k in restore if k[1] == "ember"})
 for cfg in sorted({k[0] for k in list(boot) + list(restore)}, key=lambda c: (len(c), c)):
-    for vmm, backend in (("ember", "File"), ("ember", "Uffd"), ("qemu", "incoming")):
-        runs = restore.get((cfg, vmm, backend), [])
+    rows = [("ember", e, b) for b in ("File", "Uffd") for e in engines] + [("qemu", "-", "incoming")]
+    for vmm, engine, backend in rows:
+        runs = restore.get((cfg, vmm, engine, backend), [])
         ticks = [num(r.get("tick_ms")) for r in runs]
         # Load done: Ember's 204 to PUT /snapshot/load, QEMU's MIGRATION completed event.
         resp = [num(r.get("resp_ms" if vmm == "ember" else "loaded_ms")) for r in runs
                 if r.get("status", "204") == "204"]
         ok = [t for t in ticks if t is not None]
         launch = med([num(r.get("launch_tick_ms")) for r in runs])
-        b, s = boot.get((cfg, vmm)), save.get((cfg, vmm))
+        b, s = boot.get((cfg, vmm, engine)), save.get((cfg, vmm, engine))
         r = med(ok)
-        summary[(cfg, vmm, backend)] = r
-        summary[(cfg, vmm, backend, "launch")] = launch
+        summary[(cfg, vmm, engine, backend)] = (r, ok)
+        summary[(cfg, vmm, engine, backend, "launch")] = launch
         label = f"{vmm} {backend}" if vmm == "ember" else "qemu -incoming"
-        print(f"{cfg:8s} {label:16s} {fmt(b):>9s} {fmt(s):>9s} {fmt(med(resp)):>9s} "
-              f"{fmt(r):>9s} {fmt(launch):>9s} {ratio(r, b):>12s}  {len(ok)}/{len(runs)} {ok}")
+        print(f"{cfg:8s} {label:16s} {engine:6s} {fmt(b):>9s} {fmt(s):>9s} {fmt(med(resp)):>9s} "
+              f"{spread(ok):>18s} {fmt(launch):>9s} {ratio(r, b):>12s}  {len(ok)}/{len(runs)}")
     print()
 for cfg in sorted({k[0] for k in summary}, key=lambda c: (len(c), c)):
-    q = summary.get((cfg, "qemu", "incoming"))
+    q = summary.get((cfg, "qemu", "-", "incoming"), (None, []))[0]
     for backend in ("File", "Uffd"):
-        e = summary.get((cfg, "ember", backend))
-        el = summary.get((cfg, "ember", backend, "launch"))
-        print(f"restore_bench: {cfg} Ember {backend}/QEMU restore = {ratio(e, q)} "
-              f"(both from process start: {ratio(el, q)}); "
-              f"restore/boot = {ratio(e, boot.get((cfg, 'ember')))} (goal: < 0.1)")
-    print(f"restore_bench: {cfg} Ember/QEMU save = {ratio(save.get((cfg, 'ember')), save.get((cfg, 'qemu')))}")
+        for engine in engines:
+            e = summary.get((cfg, "ember", engine, backend), (None, []))[0]
+            el = summary.get((cfg, "ember", engine, backend, "launch"))
+            print(f"restore_bench: {cfg} Ember {backend} ({engine})/QEMU restore = {ratio(e, q)} "
+                  f"(both from process start: {ratio(el, q)}); "
+                  f"restore/boot = {ratio(e, boot.get((cfg, 'ember', engine)))} (goal: < 0.1)")
+        if "Sync" in engines and "Async" in engines:
+            sync = summary.get((cfg, "ember", "Sync", backend), (None, []))
+            uring = summary.get((cfg, "ember", "Async", backend), (None, []))
+            # Per-round ratios: rounds alternate engines, so round i of each ran side by side.
+            pairs = [a / s for a, s in zip(uring[1], sync[1]) if s]
+            extra = (f"{statistics.median(pairs):.3f} [{min(pairs):.3f}-{max(pairs):.3f}]"
+                     if pairs else "n/a")
+            loads = [num(a.get("resp_ms")) / num(b.get("resp_ms"))
+                     for a, b in zip(restore.get((cfg, "ember", "Async", backend), []),
+                                     restore.get((cfg, "ember", "Sync", backend), []))
+                     if num(a.get("resp_ms")) and num(b.get("resp_ms"))]
+            loaded = (f"{statistics.median(loads):.3f} [{min(loads):.3f}-{max(loads):.3f}]"
+                      if loads else "n/a")
+            # The load (-> 204) is where the engine's setup goes; the first TICK also depends on
+            # where each snapshot caught its guest (two boots, two snapshots).
+            print(f"restore_bench: {cfg} {backend} Async (io_uring)/Sync: load done {loaded}, "
+                  f"first TICK {extra}, per round (goal: < 1.05)")
+    es = save.get((cfg, "ember", engines[0] if engines else "-"))
+    print(f"restore_bench: {cfg} Ember/QEMU save = {ratio(es, save.get((cfg, 'qemu', '-')))}")
 PY

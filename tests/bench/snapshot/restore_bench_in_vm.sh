@@ -1,11 +1,13 @@
 #!/bin/bash
 # Runs inside ember-sandbox (see restore_bench.sh): for each machine shape, boots a ticking guest
 # with Ember over the API, pauses it and takes a Full snapshot, then restores it ROUNDS times with
-# each memory backend (File, Uffd through ember-uffd-handler); then the same guest in QEMU's
+# each memory backend (File, Uffd through ember-uffd-handler), rounds alternating; then the same guest in QEMU's
 # microvm, saved by migration to a file and restored with -incoming. Prints one line per event:
-#   BOOT    vmm=<ember|qemu> cfg=<vcpus>x<MiB> init_ms=<..> tick_ms=<..>
-#   SAVE    vmm=<..> cfg=<..> pause_ms=<..> save_ms=<..> ...
-#   RESTORE vmm=<..> cfg=<..> backend=<File|Uffd|incoming> round=<n> resp_ms=<..> tick_ms=<..> ...
+#   BOOT    vmm=<ember|qemu> cfg=<vcpus>x<MiB> [engine=<Sync|Async>] init_ms=<..> tick_ms=<..>
+#   SAVE    vmm=<..> cfg=<..> [engine=..] pause_ms=<..> save_ms=<..> ...
+#   RESTORE vmm=<..> cfg=<..> [engine=..] backend=<File|Uffd|incoming> round=<n> resp_ms=<..> ...
+# Ember runs once per root-drive io_engine (ENGINES, default "Sync Async"): the Async (io_uring)
+# engine must add under 5% to restore time.
 # Times come from bash's $EPOCHREALTIME; console lines are stamped as they arrive on the VMM's
 # stdout. "tick" is the first TICK line whose guest uptime is past the last one seen before the
 # save: the guest runs again. "none" means it did not happen within the time limit.
@@ -16,6 +18,8 @@ set -u
 rounds=$1 tick=$2
 shift 2
 cfgs=("$@")
+read -r -a engines <<<"${ENGINES:-Sync Async}"
+declare -A saved_at   # the last TICK uptime before each Ember snapshot (cfg-engine), in cs
 accel=${QEMU_ACCEL:-kvm} qemu_cpu=${QEMU_CPU:-host}
 tick_cmd="while true; do read u i </proc/uptime; echo TICK \$u; sleep $tick; done"
 args="console=ttyS0 panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
@@ -216,76 +220,73 @@ start_ember() {   # start_ember TAG: ember --api-sock with console console-TAG.t
     wait_path -S "$sock" 20
 }
 
-bench_ember() {
-    local cfg=$1 vcpus=${1%x*} mib=${1#*x} tag="ember-$1-boot" t0 init_us
+bench_ember() {   # bench_ember CFG ENGINE: ENGINE is the root drive's io_engine (Sync or Async)
+    local cfg=$1 engine=$2 vcpus=${1%x*} mib=${1#*x} tag="ember-$1-$2-boot" t0 init_us
+    local snap=$cfg-$engine
     if ! start_ember "$tag"; then
-        echo "BOOT vmm=ember cfg=$cfg error=no-api-socket"; log_tail "ember-$tag.stderr"; stop_vmm; return
+        echo "BOOT vmm=ember cfg=$cfg engine=$engine error=no-api-socket"; log_tail "ember-$tag.stderr"; stop_vmm; return
     fi
     api PUT /machine-config "{\"vcpu_count\": $vcpus, \"mem_size_mib\": $mib}" &&
         api PUT /boot-source "{\"kernel_image_path\": \"bzImage\", \"boot_args\": \"$ember_boot_args\"}" &&
-        api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4", "is_root_device": true, "is_read_only": true}' ||
-        { echo "BOOT vmm=ember cfg=$cfg error=config-$status:$body"; stop_vmm; return; }
+        api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "rootfs.ext4", "is_root_device": true, "is_read_only": true, "io_engine": "'"$engine"'"}' ||
+        { echo "BOOT vmm=ember cfg=$cfg engine=$engine error=config-$status:$body"; stop_vmm; return; }
     api_begin PUT /actions
     api_send '{"action_type": "InstanceStart"}'
     t0=$api_t0
     api_end ||
-        { echo "BOOT vmm=ember cfg=$cfg error=start-$status:$body"; log_tail "ember-$tag.log"; stop_vmm; return; }
+        { echo "BOOT vmm=ember cfg=$cfg engine=$engine error=start-$status:$body"; log_tail "ember-$tag.log"; stop_vmm; return; }
     if ! wait_console init 240; then
-        echo "BOOT vmm=ember cfg=$cfg error=no-init-marker"; log_tail "console-$tag.txt"; log_tail "ember-$tag.log"
+        echo "BOOT vmm=ember cfg=$cfg engine=$engine error=no-init-marker"; log_tail "console-$tag.txt"; log_tail "ember-$tag.log"
         stop_vmm; return
     fi
     init_us=$hit_us
     if ! wait_console tick 120; then
-        echo "BOOT vmm=ember cfg=$cfg error=no-tick"; log_tail "console-$tag.txt"; stop_vmm; return
+        echo "BOOT vmm=ember cfg=$cfg engine=$engine error=no-tick"; log_tail "console-$tag.txt"; stop_vmm; return
     fi
-    echo "BOOT vmm=ember cfg=$cfg init_ms=$(ms_since "$t0" "$init_us") tick_ms=$(ms_since "$t0" "$hit_us") launch_tick_ms=$(ms_since "$launch_us" "$hit_us")"
+    echo "BOOT vmm=ember cfg=$cfg engine=$engine init_ms=$(ms_since "$t0" "$init_us") tick_ms=$(ms_since "$t0" "$hit_us") launch_tick_ms=$(ms_since "$launch_us" "$hit_us")"
     # Let it tick for a while (the shell loop and its pages warm), then pause and save.
     wait_console tick 60 $((hit_cs + 100)) || true
     api PATCH /vm '{"state": "Paused"}' ||
-        { echo "SAVE vmm=ember cfg=$cfg error=pause-$status:$body"; stop_vmm; return; }
+        { echo "SAVE vmm=ember cfg=$cfg engine=$engine error=pause-$status:$body"; stop_vmm; return; }
     local pause_ms=$took_ms
     nap 0.3   # a TICK written just before the pause reaches the console file
     last_tick
     saved_cs=$hit_cs
-    rm -f "state-$cfg.snap" "mem-$cfg.snap"
-    if api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"state-$cfg.snap\", \"mem_file_path\": \"mem-$cfg.snap\"}"; then
-        echo "SAVE vmm=ember cfg=$cfg pause_ms=$pause_ms save_ms=$took_ms last_tick_uptime_cs=$saved_cs" \
-            "state_bytes=$(stat -c %s "state-$cfg.snap") mem_alloc_kib=$(du -k "mem-$cfg.snap" | cut -f1)"
+    saved_at[$snap]=$saved_cs
+    rm -f "state-$snap.snap" "mem-$snap.snap"
+    if api PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"state-$snap.snap\", \"mem_file_path\": \"mem-$snap.snap\"}"; then
+        echo "SAVE vmm=ember cfg=$cfg engine=$engine pause_ms=$pause_ms save_ms=$took_ms last_tick_uptime_cs=$saved_cs" \
+            "state_bytes=$(stat -c %s "state-$snap.snap") mem_alloc_kib=$(du -k "mem-$snap.snap" | cut -f1)"
     else
-        echo "SAVE vmm=ember cfg=$cfg error=create-$status:$(echo "$body" | tr -d '\n' | cut -c1-200)"
+        echo "SAVE vmm=ember cfg=$cfg engine=$engine error=create-$status:$(echo "$body" | tr -d '\n' | cut -c1-200)"
         stop_vmm
         echo "    ember exit status $vmm_rc"
         log_tail "ember-$tag.log"; log_tail "ember-$tag.stderr" 5
         return
     fi
     stop_vmm
-    local backend round
-    for backend in File Uffd; do
-        for round in $(seq 1 "$rounds"); do
-            restore_ember "$cfg" "$backend" "$round"
-        done
-    done
 }
 
-restore_ember() {
-    local cfg=$1 backend=$2 round=$3 tag="ember-$1-$2-$3" path="mem-$1.snap" handler_pid="" t0
+restore_ember() {   # restore_ember CFG BACKEND ROUND ENGINE
+    local cfg=$1 backend=$2 round=$3 engine=$4 tag="ember-$1-$4-$2-$3" path="mem-$1-$4.snap"
+    local handler_pid="" t0 saved_cs=${saved_at[$1-$4]}
     if [[ $backend == Uffd ]]; then
         path=$PWD/uffd-$tag.sock
-        ember-uffd-handler --socket "$path" --mem-file "mem-$cfg.snap" 2>"uffd-$tag.log" &
+        ember-uffd-handler --socket "$path" --mem-file "mem-$cfg-$engine.snap" 2>"uffd-$tag.log" &
         handler_pid=$!
-        wait_path -S "$path" 20 || { echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round error=no-uffd-socket"; kill "$handler_pid"; return; }
+        wait_path -S "$path" 20 || { echo "RESTORE vmm=ember cfg=$cfg engine=$engine backend=$backend round=$round error=no-uffd-socket"; kill "$handler_pid"; return; }
     fi
     # curl is started first and waits for its body: an orchestrator's HTTP client is already up.
     sock=$PWD/$tag.sock
     api_begin PUT /snapshot/load
     if ! start_ember "$tag"; then
-        echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round error=no-api-socket"
+        echo "RESTORE vmm=ember cfg=$cfg engine=$engine backend=$backend round=$round error=no-api-socket"
         kill "$api_pid"; wait "$api_pid"
         stop_vmm; [[ -n $handler_pid ]] && { kill "$handler_pid"; wait "$handler_pid"; }; return
     fi
     local sock_ms
     sock_ms=$(ms_since "$launch_us" "$(now_us)")
-    api_send "{\"snapshot_path\": \"state-$cfg.snap\", \"mem_backend\": {\"backend_type\": \"$backend\", \"backend_path\": \"$path\"}, \"resume_vm\": true}"
+    api_send "{\"snapshot_path\": \"state-$cfg-$engine.snap\", \"mem_backend\": {\"backend_type\": \"$backend\", \"backend_path\": \"$path\"}, \"resume_vm\": true}"
     t0=$api_t0
     api_end
     local resp_status=$status resp_ms=$took_ms resp_wall_ms
@@ -296,7 +297,7 @@ restore_ember() {
         launch_tick_ms=$(ms_since "$launch_us" "$hit_us")
         uptime=$hit_cs
     fi
-    echo "RESTORE vmm=ember cfg=$cfg backend=$backend round=$round status=$resp_status resp_ms=$resp_ms" \
+    echo "RESTORE vmm=ember cfg=$cfg engine=$engine backend=$backend round=$round status=$resp_status resp_ms=$resp_ms" \
         "resp_wall_ms=$resp_wall_ms tick_ms=$tick_ms launch_tick_ms=$launch_tick_ms socket_ms=$sock_ms" \
         "saved_uptime_cs=$saved_cs first_uptime_cs=$uptime"
     if [[ $tick_ms == none ]]; then
@@ -448,10 +449,21 @@ bench_qemu() {
     done
 }
 
-echo "BENCH rounds=$rounds tick=$tick cfgs=${cfgs[*]} mode=${EMBER_SANDBOX_MODE:-?} nproc=$(nproc)"
+echo "BENCH rounds=$rounds tick=$tick cfgs=${cfgs[*]} engines=${engines[*]} mode=${EMBER_SANDBOX_MODE:-?} nproc=$(nproc)"
 for cfg in "${cfgs[@]}"; do
-    [[ ${SKIP_EMBER:-0} == 1 ]] || bench_ember "$cfg"
+    if [[ ${SKIP_EMBER:-0} != 1 ]]; then
+        for engine in "${engines[@]}"; do bench_ember "$cfg" "$engine"; done
+        # Rounds alternate engines and backends, so that a drift of the sandbox hits all alike.
+        for round in $(seq 1 "$rounds"); do
+            for backend in File Uffd; do
+                for engine in "${engines[@]}"; do
+                    [[ -f "mem-$cfg-$engine.snap" ]] && restore_ember "$cfg" "$backend" "$round" "$engine"
+                done
+            done
+        done
+        [[ -n ${KEEP:-} ]] || rm -f mem-"$cfg"-*.snap   # tmpfs space for the next shape
+    fi
     [[ ${SKIP_QEMU:-0} == 1 ]] || bench_qemu "$cfg"
-    [[ -n ${KEEP:-} ]] || rm -f "mem-$cfg.snap" "qemu-$cfg.state"   # tmpfs space for the next shape
+    [[ -n ${KEEP:-} ]] || rm -f "qemu-$cfg.state"   # tmpfs space for the next shape
 done
 echo "BENCH done"
