@@ -9,8 +9,9 @@
 #      Full memory file with ember-snapshot: the restore continues from the diff point
 #   5. two VMs restored from one snapshot run side by side
 #   6. a corrupt state file and a load after configuration are refused with 400
-#   7. a guest on 2 MiB hugetlb pages (huge_pages 2M): its snapshot is refused with the File
-#      backend and restores with Uffd onto hugetlb pages again, counting on
+#   7. a guest on 2 MiB hugetlb pages (huge_pages 2M): its snapshot restores with the File backend
+#      on 4 KiB pages (with a warning) from a regular memory file, onto 2 MiB pages from a memory
+#      file on hugetlbfs, and with Uffd onto hugetlb pages again, counting on
 # Prints one "ok:" line per check, TIMING lines, and SNAPSHOT-TEST-PASS at the end; exits non-zero
 # on the first failure.
 # Part "restore" runs 1 to 6, part "huge-pages" runs 7, each in a sandbox of its own: a 2M guest
@@ -193,7 +194,8 @@ configure_count_vm() {
         '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "tap0"}'
 }
 
-# ---- 7 (part huge-pages): 64 huge pages for the VM, 64 for its restore.
+# ---- 7 (part huge-pages): 64 huge pages for the VM, 64 for the memory file on hugetlbfs, 64
+# for each restore's possible copies.
 # The 2 MiB pages neither in use nor reserved by a mapping.
 huge_free() { awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {print f - r}' \
     /proc/meminfo; }
@@ -203,18 +205,21 @@ huge_mapped_kib() {
         "/proc/$1/smaps"
 }
 # PID maps its 128 MiB of guest memory on 2 MiB pages, and the pool lost at least those 64 pages
-# (one more while ember-uffd-handler copies into a hugetlb page: the kernel stages it outside the
-# reservation).
-check_on_huge_pages() {
-    local mapped
+# beyond the BASE pages taken before (one more while ember-uffd-handler copies into a hugetlb
+# page: the kernel stages it outside the reservation).
+check_on_huge_pages() {   # check_on_huge_pages PID WHAT [BASE]
+    local mapped base=${3:-0}
     mapped=$(huge_mapped_kib "$1")
     ((mapped == 131072)) || fail "$2: $mapped KiB on 2 MiB pages, not the guest's 131072"
-    (($(huge_free) <= 64)) || fail "$2: only $((128 - $(huge_free))) of 128 huge pages are taken"
+    (($(huge_free) <= 256 - base - 64)) ||
+        fail "$2: only $((256 - $(huge_free))) of 256 huge pages are taken"
 }
 huge_pages_part() {
-    echo 128 >/proc/sys/vm/nr_hugepages
-    (($(huge_free) == 128)) ||
-        fail "the sandbox could not reserve 128 huge pages: $(huge_free) free"
+    echo 256 >/proc/sys/vm/nr_hugepages
+    (($(huge_free) == 256)) ||
+        fail "the sandbox could not reserve 256 huge pages: $(huge_free) free"
+    mkdir -p hugetlbfs && mount -t hugetlbfs -o pagesize=2M none hugetlbfs ||
+        fail "could not mount hugetlbfs"
     configure_count_vm huge '{"vcpu_count": 2, "mem_size_mib": 128, "huge_pages": "2M"}'
     expect 204 PUT /actions '{"action_type": "InstanceStart"}'
     check_on_huge_pages "$pid" "the 2M guest"
@@ -222,15 +227,30 @@ huge_pages_part() {
     pause_and_note huge
     n_huge=$n_at up_huge=$up_at
     expect 204 PUT /snapshot/create "$(create_body Full huge)"
+    # The same paused guest again, its memory file on hugetlbfs (written through a mapping).
+    expect 204 PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\":" \
+        "\"$snap/huge-htlb.state\", \"mem_file_path\": \"$top/hugetlbfs/huge.mem\"}"
     stop_ember "$pid"
     copy_disks huge huge-disk
+    # A regular memory file: File maps it with 4 KiB pages, says so, and the guest goes on.
     copy_disks huge-disk huge-file
     start_ember "$top/huge-file"
-    expect 400 PUT /snapshot/load \
-        "$(load_body "$snap/huge.state" File "$snap/huge.mem" false tap1)" Uffd
-    wait_for 30 exited "$pid" ||
-        fail "ember still runs after the refused File load of a 2M snapshot"
-    ok "a 2M snapshot with the File backend answers 400: ${body:0:160}"
+    load huge-file "$(load_body "$snap/huge.state" File "$snap/huge.mem" false tap1)"
+    wait_restored huge-file "$n_huge" "$up_huge" "$load_ms"
+    (($(huge_mapped_kib "$pid") == 0)) || fail "huge-file: guest memory on 2 MiB pages"
+    grep -q "is not on a hugetlbfs mount: it is mapped with 4 KiB pages" huge-file/ember.log ||
+        fail "huge-file: no warning about the 4 KiB fallback in its log"
+    stop_ember "$pid"
+    ok "a 2M snapshot with a regular memory file restores with File on 4 KiB pages, with a warning"
+    # The memory file on hugetlbfs: File maps its 2 MiB pages privately.
+    copy_disks huge-disk huge-htlb
+    start_ember "$top/huge-htlb"
+    load huge-htlb "$(load_body "$snap/huge-htlb.state" File "$top/hugetlbfs/huge.mem" false tap1)"
+    check_on_huge_pages "$pid" "the 2M guest restored from hugetlbfs" 64
+    wait_restored huge-htlb "$n_huge" "$up_huge" "$load_ms"
+    stop_ember "$pid"
+    ok "a 2M snapshot on hugetlbfs restores with File onto 2 MiB pages"
+    rm -f hugetlbfs/huge.mem
     copy_disks huge-disk huge-uffd
     ember-uffd-handler --socket "$top/huge-uffd/uffd.sock" --mem-file "$snap/huge.mem" \
         2>huge-uffd/handler.log &
@@ -245,6 +265,7 @@ huge_pages_part() {
         { kill "$handler_pid"; fail "the handler outlives its VM"; }
     ok "the 2M snapshot restored with Uffd onto huge pages: $(tail -n 1 huge-uffd/handler.log)"
     check_disk huge-uffd
+    umount hugetlbfs
     echo 0 >/proc/sys/vm/nr_hugepages
 }
 if [[ $part == huge-pages ]]; then
