@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "vmm/base/file_open.h"
 #include "vmm/base/unique_fd.h"
@@ -138,7 +139,45 @@ Result<MemoryFileLayout> write_diff_memory(const std::string& path,
     });
 }
 
+namespace {
+
+// /proc/self/pagemap's entry bits (Documentation/admin-guide/mm/pagemap.rst).
+constexpr uint64_t kPagemapPresent = 1ull << 63;
+constexpr uint64_t kPagemapSwapped = 1ull << 62;
+constexpr uint64_t kPagemapFileOrSharedAnon = 1ull << 61;
+
+// The pages of `region` that hold private anonymous memory, from /proc/self/pagemap (8 bytes a
+// page, read 64 KiB at a time: 2 MiB for 1 GiB of RAM); none when pagemap cannot be read (a jail
+// without /proc).
+std::optional<std::vector<uint64_t>> private_pages(std::span<const uint8_t> region) {
+    UniqueFd fd(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    const uint64_t pages = region.size() / kPageSize;
+    std::vector<uint64_t> bitmap((pages + 63) / 64, 0);
+    std::vector<uint64_t> entries(8192);
+    const uint64_t first = reinterpret_cast<uintptr_t>(region.data()) / kPageSize;
+    for (uint64_t p = 0; p < pages;) {
+        const uint64_t want = std::min<uint64_t>(entries.size(), pages - p);
+        const ssize_t n = ::pread(fd.get(), entries.data(), want * sizeof(uint64_t),
+                                  static_cast<off_t>((first + p) * sizeof(uint64_t)));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || n % static_cast<ssize_t>(sizeof(uint64_t)) != 0) return std::nullopt;
+        const uint64_t got = static_cast<uint64_t>(n) / sizeof(uint64_t);
+        for (uint64_t i = 0; i < got; ++i) {
+            const uint64_t e = entries[i];
+            if ((e & (kPagemapPresent | kPagemapSwapped)) && !(e & kPagemapFileOrSharedAnon)) {
+                bitmap[(p + i) / 64] |= 1ull << ((p + i) % 64);
+            }
+        }
+        p += got;
+    }
+    return bitmap;
+}
+
+}  // namespace
+
 Result<std::vector<uint64_t>> resident_pages(std::span<const uint8_t> region) {
+    if (std::optional<std::vector<uint64_t>> written = private_pages(region)) return *written;
     uint64_t pages = region.size() / kPageSize;
     std::vector<unsigned char> vec(pages);
     if (pages > 0 &&

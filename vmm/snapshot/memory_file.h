@@ -42,9 +42,12 @@ Result<MemoryFileLayout> write_diff_memory(const std::string& path,
                                            std::span<const MemoryChunk> chunks,
                                            std::span<const std::span<const uint64_t>> dirty);
 
-// The dirty bitmap to use without KVM dirty logging (track_dirty_pages off), as Firecracker does:
-// every page resident in memory, from mincore(2). A superset of the dirty pages as long as guest
-// memory is not swapped out; for a file mapping it also counts pages only read since the restore.
+// The dirty bitmap to use without KVM dirty logging (track_dirty_pages off): every page of
+// private anonymous memory, in RAM or swapped out, from /proc/self/pagemap. For memory booted
+// anonymous that is every page touched, as Firecracker's mincore(2) gives; for a memory file
+// restored with the File backend it is exactly the pages written since the load (their private
+// copies), so a clone's diff holds what its guest changed, not what it read. Where pagemap cannot
+// be read (a jail without /proc) it is mincore(2)'s resident pages, a superset.
 Result<std::vector<uint64_t>> resident_pages(std::span<const uint8_t> region);
 
 struct MergeStats {

@@ -153,6 +153,29 @@ TEST_F(MemoryFileTest, ResidentPagesAreTheTouchedOnes) {
     EXPECT_EQ((*bitmap)[2], 1ull << 1);
 }
 
+// A clone restored with the File backend reads much of its memory file and writes little: its
+// diff without track_dirty_pages holds the pages it wrote (their private copies), not every page
+// it read from the page cache.
+TEST_F(MemoryFileTest, ResidentPagesOfAMemoryFileAreTheOnesWrittenSinceTheLoad) {
+    std::vector<uint8_t> low = sample_memory();
+    std::vector<MemoryChunk> chunks = {{.gpa = 0, .bytes = low}};
+    std::string file = path("clone");
+    Result<MemoryFileLayout> layout = write_full_memory(file, chunks);
+    ASSERT_TRUE(layout);
+    Result<GuestMemory> mem = map_memory_file(file, layout->regions);
+    ASSERT_TRUE(mem) << mem.error().message();
+    uint64_t sum = 0;
+    for (size_t p = 0; p < kPages; ++p) sum += *mem->read_obj<uint8_t>(GuestAddress(p * kPageSize));
+    EXPECT_GT(sum, 0u);
+    ASSERT_TRUE(mem->write_obj<uint8_t>(GuestAddress(3 * kPageSize), 9));
+    ASSERT_TRUE(mem->write_obj<uint8_t>(GuestAddress(7 * kPageSize + 1), 9));  // A hole before.
+    const MmapRegion& mapping = mem->regions()[0].mapping;
+    Result<std::vector<uint64_t>> bitmap = resident_pages({mapping.data(), mapping.size()});
+    ASSERT_TRUE(bitmap) << bitmap.error().message();
+    ASSERT_EQ(bitmap->size(), 1u);
+    EXPECT_EQ((*bitmap)[0], (1ull << 3) | (1ull << 7));
+}
+
 // A Diff snapshot of a 2M VM without track_dirty_pages: mincore(2) on hugetlb memory reports
 // each 4 KiB piece of a present 2 MiB page, so the diff saves whole touched huge pages (a
 // superset of the dirty pages, at the 4 KiB granularity the memory file uses) and nothing else.
