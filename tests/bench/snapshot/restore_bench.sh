@@ -42,7 +42,7 @@ trap 'rm -f "$out"' EXIT
 "$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 \
     --bin "$ember" --bin "$handler" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4" \
-    --file "$here/restore_bench_in_vm.sh:bench.sh" \
+    --file "$here/restore_bench_in_vm.sh:bench.sh" --file "$here/bench_lib_in_vm.sh:bench_lib_in_vm.sh" \
     -- env SKIP_EMBER="${RESTORE_BENCH_SKIP_EMBER:-0}" SKIP_QEMU="${RESTORE_BENCH_SKIP_QEMU:-0}" \
     ENGINES="${RESTORE_BENCH_ENGINES:-Sync Async}" \
     bash bench.sh "$rounds" "$tick" "${cfgs[@]}" | tee "$out"
