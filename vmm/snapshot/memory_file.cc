@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "vmm/base/file_open.h"
+#include "vmm/base/log.h"
 #include "vmm/base/unique_fd.h"
 #include "vmm/snapshot/hugetlbfs_file.h"
 
@@ -151,7 +152,11 @@ constexpr uint64_t kPagemapFileOrSharedAnon = 1ull << 61;
 // without /proc).
 std::optional<std::vector<uint64_t>> private_pages(std::span<const uint8_t> region) {
     UniqueFd fd(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-    if (!fd) return std::nullopt;
+    if (!fd) {
+        EMBER_WARN("Diff snapshot: /proc/self/pagemap: {}; saving every resident page instead",
+                   std::strerror(errno));
+        return std::nullopt;
+    }
     const uint64_t pages = region.size() / kPageSize;
     std::vector<uint64_t> bitmap((pages + 63) / 64, 0);
     std::vector<uint64_t> entries(8192);
@@ -161,7 +166,13 @@ std::optional<std::vector<uint64_t>> private_pages(std::span<const uint8_t> regi
         const ssize_t n = ::pread(fd.get(), entries.data(), want * sizeof(uint64_t),
                                   static_cast<off_t>((first + p) * sizeof(uint64_t)));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0 || n % static_cast<ssize_t>(sizeof(uint64_t)) != 0) return std::nullopt;
+        if (n <= 0 || n % static_cast<ssize_t>(sizeof(uint64_t)) != 0) {
+            EMBER_WARN(
+                "Diff snapshot: reading /proc/self/pagemap: {}; saving every resident page "
+                "instead",
+                n < 0 ? std::strerror(errno) : "short read");
+            return std::nullopt;
+        }
         const uint64_t got = static_cast<uint64_t>(n) / sizeof(uint64_t);
         for (uint64_t i = 0; i < got; ++i) {
             const uint64_t e = entries[i];
