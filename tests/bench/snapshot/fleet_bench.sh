@@ -58,14 +58,15 @@ boot, fleet, loaded, clones = {}, {}, {}, {}
 for line in open(sys.argv[1]):
     if line.startswith("BOOT ") and "boot_ms=" in line:
         f = fields(line)
-        boot[f["vmm"]] = int(f["boot_ms"])
+        boot.setdefault(f["vmm"], []).append(int(f["boot_ms"]))
     elif line.startswith("FLEET "):
         f = fields(line)
         fleet.setdefault((f["vmm"], int(f["n"])), []).append(int(f["all_answer_ms"]))
         loaded.setdefault((f["vmm"], int(f["n"])), []).append(int(f.get("all_loaded_ms", -1)))
     elif line.startswith("CLONE "):
         f = fields(line)
-        clones.setdefault((f["vmm"], int(f["n"])), []).append(f)
+        if int(f["answer_ms"]) >= 0:  # Only clones that answered: one that ended has no smaps.
+            clones.setdefault((f["vmm"], int(f["n"])), []).append(f)
 
 def mmm(values):
     values = [v for v in values if v is not None and v >= 0]
@@ -87,8 +88,8 @@ for vmm in ("ember", "qemu"):
     ns = sorted(n for (v, n) in fleet if v == vmm)
     if not ns:
         continue
-    b = boot.get(vmm)
-    print(f"\n{vmm}: one boot to FUNC READY = {b if b is not None else 'n/a'} ms"
+    b, btext = mmm(boot.get(vmm, []))
+    print(f"\n{vmm}: one boot to FUNC READY = {btext} ms"
           + (" (from launch)" if vmm == "qemu" else " (InstanceStart)"))
     head = (f"{'N':>3s} {'all-answering ms':>20s} {'ok':>5s} {'all-loaded ms':>18s}"
             f" {'monitor private KiB':>22s} {'of it anon':>18s} {'guest dirtied KiB':>18s}"
@@ -109,6 +110,20 @@ for vmm in ("ember", "qemu"):
         _, rss = mmm([int(c["rss_kib"]) for c in cl])
         print(f"{n:>3d} {text:>20s} {ok:>2d}/{len(runs):<2d} {ld:>18s} {mon:>22s} {anon:>18s}"
               f" {dirt:>18s} {rss.split()[0]:>8s}")
+    cpu_rows = []
+    for n in ns:
+        cl = clones.get((vmm, n), [])
+        if cl and "user_ms" in cl[0]:
+            _, cpu = mmm([int(c["user_ms"]) + int(c["sys_ms"]) for c in cl])
+            _, gst = mmm([int(c["guest_ms"]) for c in cl])
+            _, fn = mmm([int(c["guest_func_us"]) // 1000 for c in cl])
+            cpu_rows.append(f"{n:>3d} {cpu:>24s} {gst:>22s} {fn:>22s}")
+    if cpu_rows:
+        print(f"per clone, median [min-max]: CPU time of its process (user+system, guest included)"
+              f", of it in the guest,\nand the function's own time as the guest measured it:")
+        print(f"{'N':>3s} {'process CPU ms':>24s} {'in guest ms':>22s} {'function ms (guest)':>22s}")
+        for row in cpu_rows:
+            print(row)
     good = [n for n in ns if meds.get(n) is not None]
     if len(good) >= 2:
         lo, hi = good[0], good[-1]

@@ -69,7 +69,7 @@ stop() {   # stop PID
     wait "$1" 2>/dev/null
 }
 
-boot_ember() {
+boot_ember() {   # boot_ember save|measure: a boot to FUNC READY, then (save) the snapshot
     local sock=$PWD/boot.sock
     rm -f "$sock"
     : >console-boot.txt
@@ -89,6 +89,11 @@ boot_ember() {
         echo "BOOT vmm=ember error=no-func-ready"; tail -n 5 console-boot.txt; stop "$pid"; return 1
     fi
     echo "BOOT vmm=ember boot_ms=$(((hit_us - t0) / 1000))"
+    if [[ $1 != save ]]; then
+        stop "$pid"
+        exec 8>&-
+        return 0
+    fi
     nap 0.5
     api "$sock" PATCH /vm '{"state": "Paused"}' || { echo "SAVE vmm=ember error=pause:$body"; stop "$pid"; return 1; }
     rm -f fleet.state fleet.mem
@@ -154,7 +159,10 @@ fleet_qemu() {   # fleet_qemu N ROUND
 }
 
 echo "BENCH rounds=$rounds anon_mib=$anon_mib sizes=${sizes[*]} mib=$mib nproc=$(nproc) mode=${EMBER_SANDBOX_MODE:-?}"
-if [[ ${SKIP_EMBER:-0} != 1 ]] && boot_ember; then
+if [[ ${SKIP_EMBER:-0} != 1 ]]; then
+    for round in $(seq 2 "$rounds"); do boot_ember measure; done
+fi
+if [[ ${SKIP_EMBER:-0} != 1 ]] && boot_ember save; then
     for n in "${sizes[@]}"; do
         for round in $(seq 1 "$rounds"); do fleet_ember "$n" "$round"; done
     done

@@ -17,8 +17,9 @@
 //       mapping's Anonymous pages (MAP_PRIVATE copies: what the guest dirtied). Prints
 //         CLONE vmm=V n=N i=I status=S resp_ms=R answer_ms=A monitor_private_kib=..
 //               monitor_private_dirty_kib=.. monitor_anon_kib=.. guest_private_kib=..
-//               guest_anon_kib=.. rss_kib=..
+//               guest_anon_kib=.. rss_kib=.. guest_func_us=.. user_ms=.. sys_ms=.. guest_ms=..
 //         FLEET vmm=V n=N answered=K all_answer_ms=T first_answer_ms=F all_loaded_ms=L
+//       user/sys/guest_ms: the clone's CPU time so far (guest_ms: of it, running the guest).
 //       monitor_anon is the Anonymous part of monitor: what no other process can share (the
 //       private rest is file pages only this process maps, e.g. the binary's text when it is
 //       the only clone; a tmpfs file's pages count as dirty).
@@ -150,6 +151,7 @@ struct Clone {
     size_t resp_len;
     int status;
     int64_t resp_us, answer_us;
+    long guest_us;  // The function's own time, as the guest reports it.
 };
 
 struct Mem {
@@ -191,6 +193,29 @@ static struct Mem read_smaps(pid_t pid, const char* match) {
     }
     fclose(f);
     return m;
+}
+
+// The process's CPU time (user, system, of it running the guest) in ms, from /proc/PID/stat.
+static void read_cpu(pid_t pid, long* user_ms, long* sys_ms, long* guest_ms) {
+    char path[64], buf[2048];
+    *user_ms = *sys_ms = *guest_ms = -1;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE* f = fopen(path, "r");
+    if (!f) return;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char* p = strrchr(buf, ')');  // The command name may hold spaces.
+    if (!p) return;
+    long tick_ms = 1000 / sysconf(_SC_CLK_TCK);
+    // Fields from 3 (state) on; utime is 14, stime 15, guest_time 43.
+    char* save = NULL;
+    int field = 3;
+    for (char* w = strtok_r(p + 2, " ", &save); w; w = strtok_r(NULL, " ", &save), ++field) {
+        if (field == 14) *user_ms = atol(w) * tick_ms;
+        if (field == 15) *sys_ms = atol(w) * tick_ms;
+        if (field == 43) *guest_ms = atol(w) * tick_ms;
+    }
 }
 
 static int cmd_fleet(int argc, char** argv) {
@@ -286,7 +311,14 @@ static int cmd_fleet(int argc, char** argv) {
                 if (got > 0) {
                     x->out_len += (size_t)got;
                     x->out[x->out_len] = '\0';
-                    if (strstr(x->out, "ANSWER ")) {
+                    const char* answer = strstr(x->out, "ANSWER ");
+                    if (answer) {
+                        unsigned long num;
+                        char req[64];
+                        unsigned long long sum, us;
+                        if (sscanf(answer, "ANSWER %lu %63s %llu %llu", &num, req, &sum, &us) == 4) {
+                            x->guest_us = (long)us;
+                        }
                         x->answer_us = t;
                         if (!first) first = t;
                         last = t;
@@ -319,18 +351,38 @@ static int cmd_fleet(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
         if (c[i].status == 204 && c[i].resp_us > all_loaded) all_loaded = c[i].resp_us;
         struct Mem m = read_smaps(c[i].pid, match);
+        long user_ms, sys_ms, guest_ms;
+        read_cpu(c[i].pid, &user_ms, &sys_ms, &guest_ms);
         if (c[i].answer_us > 0) ++ok;
         printf("CLONE vmm=%s n=%d i=%d status=%d resp_ms=%lld answer_ms=%lld "
                "monitor_private_kib=%ld monitor_private_dirty_kib=%ld monitor_anon_kib=%ld "
-               "guest_private_kib=%ld guest_anon_kib=%ld rss_kib=%ld\n",
+               "guest_private_kib=%ld guest_anon_kib=%ld rss_kib=%ld guest_func_us=%ld "
+               "user_ms=%ld sys_ms=%ld guest_ms=%ld\n",
                vmm, n, i, api_mode ? c[i].status : 0,
                c[i].resp_us ? (long long)(c[i].resp_us - t0) / 1000 : -1LL,
                c[i].answer_us > 0 ? (long long)(c[i].answer_us - t0) / 1000 : -1LL, m.monitor,
-               m.monitor_dirty, m.monitor_anon, m.guest, m.guest_anon, m.rss);
+               m.monitor_dirty, m.monitor_anon, m.guest, m.guest_anon, m.rss, c[i].guest_us,
+               user_ms, sys_ms, guest_ms);
         if (c[i].answer_us <= 0) {
             printf("    clone %d console tail: %.300s\n", i,
                    c[i].out_len > 300 ? c[i].out + c[i].out_len - 300 : c[i].out);
             if (c[i].resp_len) printf("    clone %d API answer: %.300s\n", i, c[i].resp);
+            int wstatus = 0;
+            pid_t ended = waitpid(c[i].pid, &wstatus, WNOHANG);
+            printf("    clone %d process: %s (status %#x)\n", i, ended == c[i].pid ? "ended" : "running",
+                   wstatus);
+            char err_path[64], err[1024] = "";
+            snprintf(err_path, sizeof err_path, "fleet-%s-%d.stderr", vmm, i);
+            FILE* f = fopen(err_path, "r");
+            if (f) {
+                fseek(f, 0, SEEK_END);
+                long size = ftell(f);
+                fseek(f, size > 1000 ? size - 1000 : 0, SEEK_SET);
+                size_t got = fread(err, 1, sizeof err - 1, f);
+                err[got] = '\0';
+                fclose(f);
+            }
+            printf("    clone %d stderr tail: %s\n", i, err);
         }
     }
     printf("FLEET vmm=%s n=%d answered=%d all_answer_ms=%lld first_answer_ms=%lld "
