@@ -131,6 +131,11 @@ for vmm in ("ember", "qemu"):
         ratio = f"{slope / b:.4f}" if b else "n/a"
         print(f"fleet_bench: {vmm} slope = {slope:.1f} ms per extra clone (N {lo} -> {hi});"
               f" slope / one boot = {ratio}" + (" (goal <= 0.05)" if vmm == "ember" else ""))
+        lmeds = {n: mmm(loaded.get((vmm, n), []))[0] for n in good}
+        if vmm == "ember" and lmeds.get(lo) is not None and lmeds.get(hi) is not None:
+            lslope = (lmeds[hi] - lmeds[lo]) / (hi - lo)
+            print(f"fleet_bench: ember loads alone (all-loaded): {lslope:.1f} ms per extra clone;"
+                  f" / one boot = {lslope / b:.4f}" if b else "")
         for a, c in zip(good, good[1:]):
             s = (meds[c] - meds[a]) / (c - a)
             print(f"fleet_bench: {vmm}   N {a} -> {c}: {s:.1f} ms per extra clone")

@@ -16,15 +16,18 @@
 //       so its whole private memory is "monitor" and is printed as is); guest_anon = the guest
 //       mapping's Anonymous pages (MAP_PRIVATE copies: what the guest dirtied). Prints
 //         CLONE vmm=V n=N i=I status=S resp_ms=R answer_ms=A monitor_private_kib=..
-//               monitor_private_dirty_kib=.. monitor_anon_kib=.. guest_private_kib=..
+//               monitor_private_dirty_kib=.. monitor_anon_kib=.. monitor_thp_kib=..
+//               guest_private_kib=..
 //               guest_anon_kib=.. rss_kib=.. guest_func_us=.. user_ms=.. sys_ms=.. guest_ms=..
 //         FLEET vmm=V n=N answered=K all_answer_ms=T first_answer_ms=F all_loaded_ms=L
+//       threads: name:user/sys/guest ms of each thread.
 //       user/sys/guest_ms: the clone's CPU time so far (guest_ms: of it, running the guest).
 //       monitor_anon is the Anonymous part of monitor: what no other process can share (the
 //       private rest is file pages only this process maps, e.g. the binary's text when it is
 //       the only clone; a tmpfs file's pages count as dirty).
 //       and ends every clone (SIGKILL: the benchmark has what it needs).
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -155,7 +158,7 @@ struct Clone {
 };
 
 struct Mem {
-    long monitor, monitor_dirty, monitor_anon, guest, guest_anon, rss;
+    long monitor, monitor_dirty, monitor_anon, monitor_thp, guest, guest_anon, rss;
 };
 
 static struct Mem read_smaps(pid_t pid, const char* match) {
@@ -183,6 +186,8 @@ static struct Mem read_smaps(pid_t pid, const char* match) {
                 m.monitor += kib;
                 if (line[8] == 'D') m.monitor_dirty += kib;
             }
+        } else if (sscanf(line, "AnonHugePages: %ld", &kib) == 1) {
+            if (!guest) m.monitor_thp += kib;
         } else if (sscanf(line, "Anonymous: %ld", &kib) == 1) {
             if (guest) {
                 m.guest_anon += kib;
@@ -196,10 +201,10 @@ static struct Mem read_smaps(pid_t pid, const char* match) {
 }
 
 // The process's CPU time (user, system, of it running the guest) in ms, from /proc/PID/stat.
-static void read_cpu(pid_t pid, long* user_ms, long* sys_ms, long* guest_ms) {
-    char path[64], buf[2048];
+static void read_cpu_at(const char* proc_path, long* user_ms, long* sys_ms, long* guest_ms) {
+    char path[420], buf[2048];
     *user_ms = *sys_ms = *guest_ms = -1;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    snprintf(path, sizeof path, "/proc/%s/stat", proc_path);
     FILE* f = fopen(path, "r");
     if (!f) return;
     size_t len = fread(buf, 1, sizeof buf - 1, f);
@@ -216,6 +221,43 @@ static void read_cpu(pid_t pid, long* user_ms, long* sys_ms, long* guest_ms) {
         if (field == 15) *sys_ms = atol(w) * tick_ms;
         if (field == 43) *guest_ms = atol(w) * tick_ms;
     }
+}
+
+static void read_cpu(pid_t pid, long* user_ms, long* sys_ms, long* guest_ms) {
+    char path[32];
+    snprintf(path, sizeof path, "%d", (int)pid);
+    read_cpu_at(path, user_ms, sys_ms, guest_ms);
+}
+
+// "name:user/sys/guest ms" for every thread of `pid`, into out.
+static void thread_cpu(pid_t pid, char* out, size_t size) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    out[0] = '\0';
+    DIR* d = opendir(dir);
+    if (!d) return;
+    size_t len = 0;
+    for (struct dirent* e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[400], comm[32] = "?";
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        FILE* f = fopen(path, "r");
+        if (f) {
+            if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        for (char* c = comm; *c; ++c) {
+            if (*c == ' ') *c = '_';
+        }
+        long user_ms, sys_ms, guest_ms;
+        snprintf(path, sizeof path, "%d/task/%s", (int)pid, e->d_name);
+        read_cpu_at(path, &user_ms, &sys_ms, &guest_ms);
+        int n = snprintf(out + len, size - len, "%s%s:%ld/%ld/%ld", len ? "," : "", comm,
+                         user_ms, sys_ms, guest_ms);
+        if (n < 0 || (size_t)n >= size - len) break;
+        len += (size_t)n;
+    }
+    closedir(d);
 }
 
 static int cmd_fleet(int argc, char** argv) {
@@ -312,7 +354,8 @@ static int cmd_fleet(int argc, char** argv) {
                     x->out_len += (size_t)got;
                     x->out[x->out_len] = '\0';
                     const char* answer = strstr(x->out, "ANSWER ");
-                    if (answer) {
+                    // The whole line: the serial port sends it a byte at a time.
+                    if (answer && strchr(answer, '\n')) {
                         unsigned long num;
                         char req[64];
                         unsigned long long sum, us;
@@ -353,16 +396,19 @@ static int cmd_fleet(int argc, char** argv) {
         struct Mem m = read_smaps(c[i].pid, match);
         long user_ms, sys_ms, guest_ms;
         read_cpu(c[i].pid, &user_ms, &sys_ms, &guest_ms);
+        char threads[1024];
+        thread_cpu(c[i].pid, threads, sizeof threads);
         if (c[i].answer_us > 0) ++ok;
         printf("CLONE vmm=%s n=%d i=%d status=%d resp_ms=%lld answer_ms=%lld "
                "monitor_private_kib=%ld monitor_private_dirty_kib=%ld monitor_anon_kib=%ld "
+               "monitor_thp_kib=%ld "
                "guest_private_kib=%ld guest_anon_kib=%ld rss_kib=%ld guest_func_us=%ld "
-               "user_ms=%ld sys_ms=%ld guest_ms=%ld\n",
+               "user_ms=%ld sys_ms=%ld guest_ms=%ld threads=%s\n",
                vmm, n, i, api_mode ? c[i].status : 0,
                c[i].resp_us ? (long long)(c[i].resp_us - t0) / 1000 : -1LL,
                c[i].answer_us > 0 ? (long long)(c[i].answer_us - t0) / 1000 : -1LL, m.monitor,
-               m.monitor_dirty, m.monitor_anon, m.guest, m.guest_anon, m.rss, c[i].guest_us,
-               user_ms, sys_ms, guest_ms);
+               m.monitor_dirty, m.monitor_anon, m.monitor_thp, m.guest, m.guest_anon, m.rss, c[i].guest_us,
+               user_ms, sys_ms, guest_ms, threads);
         if (c[i].answer_us <= 0) {
             printf("    clone %d console tail: %.300s\n", i,
                    c[i].out_len > 300 ? c[i].out + c[i].out_len - 300 : c[i].out);
