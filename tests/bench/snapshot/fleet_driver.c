@@ -252,8 +252,8 @@ static void thread_cpu(pid_t pid, char* out, size_t size) {
         long user_ms, sys_ms, guest_ms;
         snprintf(path, sizeof path, "%d/task/%s", (int)pid, e->d_name);
         read_cpu_at(path, &user_ms, &sys_ms, &guest_ms);
-        int n = snprintf(out + len, size - len, "%s%s:%ld/%ld/%ld", len ? "," : "", comm,
-                         user_ms, sys_ms, guest_ms);
+        int n = snprintf(out + len, size - len, "%s%s:%ld/%ld/%ld", len ? "," : "", comm, user_ms,
+                         sys_ms, guest_ms);
         if (n < 0 || (size_t)n >= size - len) break;
         len += (size_t)n;
     }
@@ -359,7 +359,8 @@ static int cmd_fleet(int argc, char** argv) {
                         unsigned long num;
                         char req[64];
                         unsigned long long sum, us;
-                        if (sscanf(answer, "ANSWER %lu %63s %llu %llu", &num, req, &sum, &us) == 4) {
+                        if (sscanf(answer, "ANSWER %lu %63s %llu %llu", &num, req, &sum, &us) ==
+                            4) {
                             x->guest_us = (long)us;
                         }
                         x->answer_us = t;
@@ -399,24 +400,25 @@ static int cmd_fleet(int argc, char** argv) {
         char threads[1024];
         thread_cpu(c[i].pid, threads, sizeof threads);
         if (c[i].answer_us > 0) ++ok;
-        printf("CLONE vmm=%s n=%d i=%d status=%d resp_ms=%lld answer_ms=%lld "
-               "monitor_private_kib=%ld monitor_private_dirty_kib=%ld monitor_anon_kib=%ld "
-               "monitor_thp_kib=%ld "
-               "guest_private_kib=%ld guest_anon_kib=%ld rss_kib=%ld guest_func_us=%ld "
-               "user_ms=%ld sys_ms=%ld guest_ms=%ld threads=%s\n",
-               vmm, n, i, api_mode ? c[i].status : 0,
-               c[i].resp_us ? (long long)(c[i].resp_us - t0) / 1000 : -1LL,
-               c[i].answer_us > 0 ? (long long)(c[i].answer_us - t0) / 1000 : -1LL, m.monitor,
-               m.monitor_dirty, m.monitor_anon, m.monitor_thp, m.guest, m.guest_anon, m.rss, c[i].guest_us,
-               user_ms, sys_ms, guest_ms, threads);
+        printf(
+            "CLONE vmm=%s n=%d i=%d status=%d resp_ms=%lld answer_ms=%lld "
+            "monitor_private_kib=%ld monitor_private_dirty_kib=%ld monitor_anon_kib=%ld "
+            "monitor_thp_kib=%ld "
+            "guest_private_kib=%ld guest_anon_kib=%ld rss_kib=%ld guest_func_us=%ld "
+            "user_ms=%ld sys_ms=%ld guest_ms=%ld threads=%s\n",
+            vmm, n, i, api_mode ? c[i].status : 0,
+            c[i].resp_us ? (long long)(c[i].resp_us - t0) / 1000 : -1LL,
+            c[i].answer_us > 0 ? (long long)(c[i].answer_us - t0) / 1000 : -1LL, m.monitor,
+            m.monitor_dirty, m.monitor_anon, m.monitor_thp, m.guest, m.guest_anon, m.rss,
+            c[i].guest_us, user_ms, sys_ms, guest_ms, threads);
         if (c[i].answer_us <= 0) {
             printf("    clone %d console tail: %.300s\n", i,
                    c[i].out_len > 300 ? c[i].out + c[i].out_len - 300 : c[i].out);
             if (c[i].resp_len) printf("    clone %d API answer: %.300s\n", i, c[i].resp);
             int wstatus = 0;
             pid_t ended = waitpid(c[i].pid, &wstatus, WNOHANG);
-            printf("    clone %d process: %s (status %#x)\n", i, ended == c[i].pid ? "ended" : "running",
-                   wstatus);
+            printf("    clone %d process: %s (status %#x)\n", i,
+                   ended == c[i].pid ? "ended" : "running", wstatus);
             char err_path[64], err[1024] = "";
             snprintf(err_path, sizeof err_path, "fleet-%s-%d.stderr", vmm, i);
             FILE* f = fopen(err_path, "r");
@@ -431,11 +433,12 @@ static int cmd_fleet(int argc, char** argv) {
             printf("    clone %d stderr tail: %s\n", i, err);
         }
     }
-    printf("FLEET vmm=%s n=%d answered=%d all_answer_ms=%lld first_answer_ms=%lld "
-           "all_loaded_ms=%lld\n",
-           vmm, n, ok, ok == n ? (long long)(last - t0) / 1000 : -1LL,
-           first ? (long long)(first - t0) / 1000 : -1LL,
-           all_loaded ? (long long)(all_loaded - t0) / 1000 : -1LL);
+    printf(
+        "FLEET vmm=%s n=%d answered=%d all_answer_ms=%lld first_answer_ms=%lld "
+        "all_loaded_ms=%lld\n",
+        vmm, n, ok, ok == n ? (long long)(last - t0) / 1000 : -1LL,
+        first ? (long long)(first - t0) / 1000 : -1LL,
+        all_loaded ? (long long)(all_loaded - t0) / 1000 : -1LL);
     fflush(stdout);
     for (int i = 0; i < n; ++i) kill(c[i].pid, SIGKILL);
     for (int i = 0; i < n; ++i) waitpid(c[i].pid, NULL, 0);
