@@ -113,13 +113,23 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
             p.network_overrides.push_back(std::move(n));
         }
     }
+    if (const rapidjson::Value* list = obj.optional_member("drive_overrides")) {
+        if (!list->IsArray()) return invalid_type("drive_overrides", *list, "a sequence");
+        for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+            JsonObject o =
+                EMBER_TRY(JsonObject::from((*list)[i], fmt::format("drive_overrides[{}]", i)));
+            DriveOverride d;
+            d.drive_id = EMBER_TRY(o.required_string("drive_id"));
+            d.path_on_host = EMBER_TRY(o.required_string("path_on_host"));
+            EMBER_TRY(o.finish());
+            p.drive_overrides.push_back(std::move(d));
+        }
+    }
     if (obj.has("vsock_override")) {
         return json_error("vsock_override", "Ember does not support vsock devices");
     }
     obj.accept("vsock_override");
-    if (EMBER_TRY(obj.optional_bool("clock_realtime")).value_or(false)) {
-        return json_error("clock_realtime", "Ember does not support clock_realtime");
-    }
+    p.clock_realtime = EMBER_TRY(obj.optional_bool("clock_realtime")).value_or(false);
     if (auto huge = EMBER_TRY(obj.optional_string("huge_pages")); huge && *huge != "Snapshot") {
         return json_error("huge_pages", "Ember does not support overriding huge pages on restore");
     }

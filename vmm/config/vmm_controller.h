@@ -34,6 +34,12 @@ struct NetworkOverride {
     std::string host_dev_name;
 };
 
+// Ember's extension: a clone's own file for a saved drive (same size, since the guest saw it).
+struct DriveOverride {
+    std::string drive_id;
+    std::string path_on_host;
+};
+
 struct SnapshotLoadParams {
     std::string snapshot_path;
     MemBackendType backend_type = MemBackendType::kFile;
@@ -41,6 +47,9 @@ struct SnapshotLoadParams {
     bool track_dirty_pages = false;
     bool resume_vm = false;
     std::vector<NetworkOverride> network_overrides;
+    std::vector<DriveOverride> drive_overrides;
+    // Firecracker's clock_realtime: kvmclock advanced by the wall-clock time since the save.
+    bool clock_realtime = false;
 };
 
 class VmmController {

@@ -10,6 +10,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/virtio/block/backend.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 #include "vmm/arch/x86_64/boot.h"
@@ -90,6 +91,57 @@ Result<void> apply_network_overrides(SavedDevices& saved,
         it->net->net.host_dev_name = o.host_dev_name;
     }
     return ok();
+}
+
+// A clone's own drive file: the kind checks and the non-blocking open of PUT /drives (through
+// the same DiskFile::open the device uses), and the saved size, since the guest cached that
+// capacity. Done before any KVM call, so a wrong file fails the load early and clearly.
+Result<void> apply_drive_overrides(SavedDevices& saved,
+                                   const std::vector<DriveOverride>& overrides) {
+    for (size_t i = 0; i < overrides.size(); ++i) {
+        const DriveOverride& o = overrides[i];
+        for (size_t j = 0; j < i; ++j) {
+            if (overrides[j].drive_id == o.drive_id) {
+                return Error::invalid("drive_overrides",
+                                      fmt::format("drive '{}' is named twice", o.drive_id));
+            }
+        }
+        auto it = std::find_if(saved.virtio.begin(), saved.virtio.end(),
+                               [&](const SavedDevices::Virtio& v) {
+                                   return v.block && v.block->drive.drive_id == o.drive_id;
+                               });
+        if (it == saved.virtio.end()) {
+            return Error::invalid("drive_overrides",
+                                  fmt::format("the snapshot has no drive '{}'", o.drive_id));
+        }
+        if (o.path_on_host.empty()) {
+            return Error::invalid("drive_overrides",
+                                  fmt::format("drive '{}': path_on_host is empty", o.drive_id));
+        }
+        DriveConfig& drive = it->block->drive;
+        auto disk =
+            virtio::DiskFile::open(o.path_on_host, drive.is_read_only ? virtio::Access::kReadOnly
+                                                                      : virtio::Access::kReadWrite);
+        if (!disk) return disk.error().within("drive_overrides", o.drive_id);
+        const uint64_t saved_bytes = it->block->device.disk_size_bytes;
+        if (disk->size_bytes != saved_bytes) {
+            return Error::invalid(
+                "drive_overrides",
+                fmt::format("drive '{}': {} is {} bytes, the snapshot's drive was {} bytes (the "
+                            "guest knows that capacity): give a file of the same size",
+                            o.drive_id, o.path_on_host, disk->size_bytes, saved_bytes));
+        }
+        drive.path_on_host = o.path_on_host;
+    }
+    return ok();
+}
+
+// Without a save time there is nothing to add to kvmclock: refused before anything is built.
+Result<void> check_clock(const snapshot::MachineState& state, const SnapshotLoadParams& params) {
+    if (!params.clock_realtime || state.vm.has_save_time()) return ok();
+    return Error::invalid("clock_realtime",
+                          "the snapshot does not hold the host time of its save (it was written "
+                          "by an older Ember): load it without clock_realtime");
 }
 
 Result<HugePages> huge_pages_from(const std::string& name) {
@@ -258,6 +310,8 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     EMBER_TRY(check_memory_layout(state));
     SavedDevices saved = EMBER_TRY(decode_devices(state.devices));
     EMBER_TRY(apply_network_overrides(saved, params.network_overrides));
+    EMBER_TRY(apply_drive_overrides(saved, params.drive_overrides));
+    EMBER_TRY(check_clock(state, params));
     VmConfig config = EMBER_TRY(config_of(state, saved, params.track_dirty_pages));
 
     std::unique_ptr<Machine> machine = EMBER_TRY(new_machine(options.kvm_path));
@@ -282,7 +336,9 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
     }
     // KVM first: a device that re-raises its pending interrupt does so into the restored
     // irqchip, not into one the restore then overwrites.
-    EMBER_TRY(snapshot::restore_kvm_state(state, machine->vm.fd(), vcpu_fds));
+    EMBER_TRY(snapshot::restore_kvm_state(
+        state, machine->vm.fd(), vcpu_fds,
+        params.clock_realtime ? kvm::ClockRestore::kRealtime : kvm::ClockRestore::kAsSaved));
     EMBER_TRY(restore_device_states(*machine, saved));
     machine->devices.kick_queues();
     machine->console_mode = EMBER_TRY(TerminalRawMode::enter(options.console_input_fd));

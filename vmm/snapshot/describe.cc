@@ -68,8 +68,10 @@ std::string summarize(const Section& s) {
             });
         case SectionTag::kVm:
             return or_error(decode_vm_state(s.payload), [](const kvm::VmState& vm) {
-                return fmt::format("PIC master/slave, IOAPIC, PIT (ch0 count {}), kvmclock {} ns",
-                                   vm.pit.channels[0].count, vm.clock.clock);
+                return fmt::format("PIC master/slave, IOAPIC, PIT (ch0 count {}), kvmclock {} ns{}",
+                                   vm.pit.channels[0].count, vm.clock.clock,
+                                   vm.has_save_time() ? ", save time known (clock_realtime loads)"
+                                                      : ", no save time (no clock_realtime)");
             });
         case SectionTag::kVcpu:
             return or_error(decode_vcpu_state(s.payload), [](const kvm::VcpuState& v) {

@@ -25,14 +25,14 @@ Result<void> capture_kvm_state(MachineState& state, std::span<const uint32_t> ms
     return ok();
 }
 
-Result<void> restore_kvm_state(const MachineState& state, int vm_fd,
-                               std::span<const int> vcpu_fds) {
+Result<void> restore_kvm_state(const MachineState& state, int vm_fd, std::span<const int> vcpu_fds,
+                               kvm::ClockRestore clock) {
     if (vcpu_fds.size() != state.vcpus.size()) {
         return Error::invalid(
             "restore KVM state",
             fmt::format("{} vCPUs for {} saved", vcpu_fds.size(), state.vcpus.size()));
     }
-    EMBER_TRY(kvm::restore_vm_state(vm_fd, state.vm));
+    EMBER_TRY(kvm::restore_vm_state(vm_fd, state.vm, clock));
     for (size_t i = 0; i < vcpu_fds.size(); ++i) {
         Result<void> restored = kvm::restore_vcpu_state(vcpu_fds[i], state.vcpus[i]);
         if (!restored) {

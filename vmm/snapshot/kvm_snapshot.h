@@ -18,8 +18,9 @@ Result<void> capture_kvm_state(MachineState& state, int kvm_fd, int vm_fd,
 // so that a seccomp-confined thread needs neither KVM_GET_MSR_INDEX_LIST nor KVM_CHECK_EXTENSION.
 Result<void> capture_kvm_state(MachineState& state, std::span<const uint32_t> msr_indices,
                                size_t xsave_bytes, int vm_fd, std::span<const int> vcpu_fds);
-// The VM's state first (PIT, clock, irqchips), then each vCPU's. The VM must already have its
-// irqchip and PIT, and vCPU i must exist for every saved vCPU.
-Result<void> restore_kvm_state(const MachineState& state, int vm_fd, std::span<const int> vcpu_fds);
+// The VM's state first (PIT, clock as `clock` says, irqchips), then each vCPU's. The VM must
+// already have its irqchip and PIT, and vCPU i must exist for every saved vCPU.
+Result<void> restore_kvm_state(const MachineState& state, int vm_fd, std::span<const int> vcpu_fds,
+                               kvm::ClockRestore clock = kvm::ClockRestore::kAsSaved);
 
 }  // namespace ember::snapshot

@@ -12,7 +12,8 @@ namespace machine_field {
 constexpr uint32_t kVcpuCount = 1, kMemSizeMib = 2, kSmt = 3, kHugePages = 4;
 }
 namespace vm_field {
-constexpr uint32_t kPicMaster = 1, kPicSlave = 2, kIoapic = 3, kPit = 4, kClock = 5;
+constexpr uint32_t kPicMaster = 1, kPicSlave = 2, kIoapic = 3, kPit = 4, kClock = 5,
+                   kHostRealtimeNs = 6;  // Since Ember's clock_realtime; absent before.
 }
 namespace vcpu_field {
 constexpr uint32_t kIndex = 1, kRegs = 2, kSregs = 3, kFpu = 4, kXsave = 5, kXcrs = 6, kMsrs = 7,
@@ -65,6 +66,7 @@ std::vector<uint8_t> encode_vm_state(const kvm::VmState& vm) {
     w.pod(kIoapic, vm.ioapic);
     w.pod(kPit, vm.pit);
     w.pod(kClock, vm.clock);
+    w.u64(kHostRealtimeNs, vm.host_realtime_ns);
     return w.take();
 }
 
@@ -77,6 +79,7 @@ Result<kvm::VmState> decode_vm_state(std::span<const uint8_t> payload) {
     EMBER_TRY(r.pod(kIoapic, vm.ioapic, kReq));
     EMBER_TRY(r.pod(kPit, vm.pit, kReq));
     EMBER_TRY(r.pod(kClock, vm.clock, kReq));
+    EMBER_TRY(r.u64(kHostRealtimeNs, vm.host_realtime_ns, kOpt));
     return vm;
 }
 

@@ -272,6 +272,47 @@ TEST_F(RouterTest, ParsesSnapshotRequests) {
     EXPECT_EQ(p.network_overrides[0].host_dev_name, "tap9");
 }
 
+// Firecracker's clock_realtime and Ember's drive_overrides.
+TEST_F(RouterTest, ParsesClockRealtimeAndDriveOverrides) {
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "clock_realtime": true,
+        "drive_overrides": [{"drive_id": "scratch", "path_on_host": "/clone1/scratch.img"},
+                            {"drive_id": "rootfs", "path_on_host": "/clone1/root.img"}]})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.last_snapshot_load);
+    const SnapshotLoadParams& p = *fake.last_snapshot_load;
+    EXPECT_TRUE(p.clock_realtime);
+    ASSERT_EQ(p.drive_overrides.size(), 2u);
+    EXPECT_EQ(p.drive_overrides[0].drive_id, "scratch");
+    EXPECT_EQ(p.drive_overrides[0].path_on_host, "/clone1/scratch.img");
+    EXPECT_EQ(p.drive_overrides[1].drive_id, "rootfs");
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "clock_realtime": false, "drive_overrides": []})")
+                  .status,
+              204);
+    EXPECT_FALSE(fake.last_snapshot_load->clock_realtime);
+    EXPECT_TRUE(fake.last_snapshot_load->drive_overrides.empty());
+}
+
+TEST_F(RouterTest, RefusesMalformedDriveOverridesAndClockRealtime) {
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "drive_overrides": {"drive_id": "scratch", "path_on_host": "/x"}})"),
+                 "invalid type: map, expected a sequence");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "drive_overrides": [{"drive_id": "scratch"}]})"),
+                 "missing field `path_on_host`");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "drive_overrides": [{"path_on_host": "/x"}]})"),
+                 "missing field `drive_id`");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "drive_overrides": [{"drive_id": "a", "path_on_host": "/x", "is_read_only": true}]})"),
+                 "is_read_only");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m",
+        "clock_realtime": "yes"})"),
+                 "expected a boolean");
+}
+
 TEST_F(RouterTest, AcceptsTheDeprecatedMemFilePath) {
     EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})").status,
               204);

@@ -84,8 +84,10 @@ TEST(MachineState, EachSectionDecoderRefusesATruncatedPayload) {
                            : std::string(name) == "region" ? bool(decode_memory_region(cut))
                                                            : bool(decode_device_state(cut));
             // A vCPU payload that ends just before its optional last field (tsc_khz, 12 bytes
-            // with its header) is what an Ember without that field would write: valid.
-            bool optional_tail = std::string(name) == "vcpu" && len == payload.size() - 12;
+            // with its header), or a VM payload before its save time (16 bytes), is what an
+            // Ember without that field would write: valid.
+            bool optional_tail = (std::string(name) == "vcpu" && len == payload.size() - 12) ||
+                                 (std::string(name) == "vm" && len == payload.size() - 16);
             EXPECT_EQ(decoded, optional_tail) << name << " cut to " << len;
         }
     }
@@ -144,6 +146,77 @@ TEST(MachineState, SkipsUnknownFieldsAndDefaultsMissingOptionalOnes) {
     EXPECT_EQ(out->tsc_khz, 0u);
     v.tsc_khz = 0;
     EXPECT_TRUE(same_vcpu(*out, v));
+}
+
+// The host time of the save rides in the VM section as an optional field: an Ember before it
+// (format 1.0 and 1.1 files) wrote fields 1-5 only, and such a file still loads, without it.
+TEST(MachineState, CarriesTheSaveTimeAndLoadsFilesWithoutIt) {
+    MachineState in = sample_state();
+    in.vm.host_realtime_ns = 1'790'000'000'123'456'789ull;
+    Result<MachineState> out = decode_machine_state(encode_machine_state(in));
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(out->vm.host_realtime_ns, in.vm.host_realtime_ns);
+
+    std::vector<uint8_t> payload = encode_vm_state(in.vm);
+    Result<FieldReader> fields = FieldReader::parse(payload, "VM");
+    ASSERT_TRUE(fields);
+    FieldWriter w;
+    for (const auto& [tag, data] : fields->fields()) {
+        if (tag <= 5) w.bytes(tag, data);
+    }
+    Result<kvm::VmState> old = decode_vm_state(w.take());
+    ASSERT_TRUE(old) << old.error().message();
+    EXPECT_EQ(old->host_realtime_ns, 0u);
+    old->clock.flags = 0;  // KVM did not report its own pair either.
+    EXPECT_FALSE(old->has_save_time());
+}
+
+TEST(ClockToSet, KeepsTheSavedClockUnlessAskedAndClearsKvmsOutputFlags) {
+    kvm::VmState vm;
+    vm.clock.clock = 5'000'000'000;
+    vm.clock.flags = KVM_CLOCK_TSC_STABLE;
+    vm.host_realtime_ns = 100'000'000'000;
+    Result<kvm_clock_data> c = kvm::clock_to_set(vm, kvm::ClockRestore::kAsSaved, 130'000'000'000);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->clock, 5'000'000'000u);
+    EXPECT_EQ(c->flags, 0u);
+}
+
+TEST(ClockToSet, AddsTheWallClockTimeElapsedSinceTheSave) {
+    kvm::VmState vm;
+    vm.clock.clock = 5'000'000'000;
+    vm.clock.flags = KVM_CLOCK_TSC_STABLE;
+    vm.host_realtime_ns = 100'000'000'000;
+    Result<kvm_clock_data> c = kvm::clock_to_set(vm, kvm::ClockRestore::kRealtime, 130'000'000'000);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->clock, 35'000'000'000u);  // 30 s later.
+    EXPECT_EQ(c->flags, 0u);
+    // A host clock set back since the save never steps kvmclock back (as KVM's own rule).
+    c = kvm::clock_to_set(vm, kvm::ClockRestore::kRealtime, 90'000'000'000);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->clock, 5'000'000'000u);
+}
+
+TEST(ClockToSet, LetsKvmAddTheTimeWhenItReportedItsOwnPair) {
+    kvm::VmState vm;
+    vm.clock.clock = 5'000'000'000;
+    vm.clock.flags = KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
+    vm.clock.realtime = 99'000'000'000;
+    vm.host_realtime_ns = 100'000'000'000;
+    Result<kvm_clock_data> c = kvm::clock_to_set(vm, kvm::ClockRestore::kRealtime, 130'000'000'000);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->flags, static_cast<uint32_t>(KVM_CLOCK_REALTIME));
+    EXPECT_EQ(c->clock, 5'000'000'000u);
+    EXPECT_EQ(c->realtime, 99'000'000'000u);
+}
+
+TEST(ClockToSet, RefusesRealtimeForAStateWithoutASaveTime) {
+    kvm::VmState vm;
+    vm.clock.clock = 5'000'000'000;
+    Result<kvm_clock_data> c = kvm::clock_to_set(vm, kvm::ClockRestore::kRealtime, 130'000'000'000);
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message().find("does not say when it was taken"), std::string::npos);
+    EXPECT_TRUE(kvm::clock_to_set(vm, kvm::ClockRestore::kAsSaved, 130'000'000'000));
 }
 
 TEST(MachineState, RefusesAMissingRequiredField) {
@@ -275,6 +348,19 @@ TEST(Describe, SaysA2MSnapshotRestoresOnlyWithUffd) {
     ASSERT_TRUE(text) << text.error().message();
     EXPECT_NE(text->find("huge pages 2M (restores with the Uffd backend only)"), std::string::npos)
         << *text;
+}
+
+TEST(Describe, SaysWhetherClockRealtimeCanLoadIt) {
+    MachineState s = sample_state();
+    s.vm.clock.flags = 0;
+    s.vm.host_realtime_ns = 1;
+    Result<std::string> text = describe(encode_machine_state(s));
+    ASSERT_TRUE(text) << text.error().message();
+    EXPECT_NE(text->find("save time known (clock_realtime loads)"), std::string::npos) << *text;
+    s.vm.host_realtime_ns = 0;
+    text = describe(encode_machine_state(s));
+    ASSERT_TRUE(text) << text.error().message();
+    EXPECT_NE(text->find("no save time (no clock_realtime)"), std::string::npos) << *text;
 }
 
 TEST(Describe, ReportsWhyLoadWouldRefuseAReadableFile) {
