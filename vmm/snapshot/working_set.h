@@ -62,7 +62,6 @@ Result<WorkingSet> decode_working_set(std::span<const uint8_t> bytes);
 // memory file" or a page-size mismatch. `path` names the record in the message.
 Result<void> check_working_set(const WorkingSet& set, std::span<const uint8_t> memory,
                                uint64_t page_size, const std::string& path);
-
 // Opens a file the handler only reads, refusing anything but a regular file: O_NONBLOCK, so that
 // a FIFO in its place fails here instead of blocking the open.
 Result<UniqueFd> open_regular_file(const std::string& path, const char* what);

@@ -500,8 +500,12 @@ TEST_F(UffdEndToEnd, HandlerRefusesARecordFromAnotherMemoryFile) {
         mem.seekp(static_cast<std::streamoff>(kPageSize + 7));
         mem.put('\x55');
     }
-    start_handler({"--prefetch", dir_ + "/prefetch"});
-    EXPECT_EQ(stop_handler(), 1);
+    // Refused before the handler listens: ember's connect then fails, its load with it.
+    spawn_handler({"--prefetch", dir_ + "/prefetch"});
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    EXPECT_NE(::access((dir_ + "/sock").c_str(), F_OK), 0);
     std::string log = slurp(dir_ + "/log");
     EXPECT_NE(log.find("--prefetch: working-set record: the working-set record " + dir_ +
                        "/prefetch was recorded from another memory file"),
@@ -545,8 +549,10 @@ TEST_F(UffdEndToEnd, HandlerRefusesAMemoryFileShorterThanTheRegions) {
 TEST_F(UffdEndToEnd, HandlerRefusesAFifoAsTheMemoryFile) {
     ASSERT_EQ(::unlink((dir_ + "/mem").c_str()), 0);
     ASSERT_EQ(::mkfifo((dir_ + "/mem").c_str(), 0600), 0);
-    start_handler({});
-    EXPECT_EQ(stop_handler(), 1);
+    spawn_handler({});
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
     EXPECT_NE(slurp(dir_ + "/log").find("not a regular file"), std::string::npos)
         << slurp(dir_ + "/log");
 }
