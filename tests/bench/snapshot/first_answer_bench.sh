@@ -48,7 +48,9 @@ debugfs -R "cat /root/data" "$work/rootfs.ext4" 2>/dev/null | cmp -s - "$work/da
 }
 
 out="$work/out.txt"
-"$root/resources/sandbox/ember-sandbox" run --timeout 1800 --mem 3072 \
+# A frozen or crashed outer VM (TCG under nested load) reruns it all once: only the lines after
+# the last BENCH header count.
+"$root/resources/sandbox/ember-sandbox" run --timeout 1800 --mem 3072 --retry-outer-crash 1 \
     --bin "$ember" --bin "$handler" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$here/first_answer_bench_in_vm.sh:bench.sh" \
@@ -59,7 +61,9 @@ python3 - "$out" <<'PY'
 import statistics, sys
 
 runs = {}
-for line in open(sys.argv[1]):
+lines = open(sys.argv[1]).read().splitlines()
+starts = [i for i, l in enumerate(lines) if l.startswith("BENCH rounds=")]
+for line in lines[starts[-1] if starts else 0:]:
     words = line.split()
     if not words or words[0] != "RESULT":
         continue
@@ -108,8 +112,11 @@ for key, label, boot_key, peer in rows:
           f" {ratio(m, med(peer)) if peer else '':>10s}"
           f" {statistics.median(guest) if guest else 'n/a':>9} {len(values(key))}")
 ws, f = med("UffdWS"), med("File")
-worst = max(values("UffdWS"), default=None)
+by_round = lambda b: {r["round"]: int(r["answer_ms"]) for r in runs.get(b, []) if r["answer_ms"].isdigit()}
+pairs = sorted((r, by_round("File")[r], w) for r, w in by_round("UffdWS").items() if r in by_round("File"))
 if ws and f:
-    print(f"\nfirst_answer_bench: File / Uffd+WS = {f / ws:.2f}x (goal: >= 2); slowest Uffd+WS "
-          f"{worst} ms vs fastest File {min(values('File'))} ms (goal: never slower than File)")
+    print(f"\nfirst_answer_bench: File / Uffd+WS = {f / ws:.2f}x (goal: >= 2); per round (File vs "
+          f"Uffd+WS, the same round): {', '.join(f'{p[1]} vs {p[2]}' for p in pairs)}; "
+          f"Uffd+WS slower than File in {sum(p[2] > p[1] for p in pairs)} of {len(pairs)} rounds "
+          f"(goal: none)")
 PY
