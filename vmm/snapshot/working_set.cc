@@ -175,15 +175,20 @@ Result<void> check_working_set(const WorkingSet& set, std::span<const uint8_t> m
                               fmt::format("{} has {}-byte pages, the VM's memory has {}-byte pages",
                                           path, set.page_size, page_size));
     }
-    if (set.memory_file_bytes != memory.size() ||
-        set.fingerprint != working_set_fingerprint(memory, set.offsets, set.page_size)) {
+    if (set.memory_file_bytes != memory.size()) {
         return Error::invalid(
             "working-set record",
-            fmt::format("the working-set record {} was recorded from another memory file ({}: {} "
-                        "bytes and fingerprint {:#018x} recorded, this one has {} bytes{})",
-                        path, set.memory_file_bytes == memory.size() ? "contents differ" : "size",
-                        set.memory_file_bytes, set.fingerprint, memory.size(),
-                        set.memory_file_bytes == memory.size() ? " and other contents" : ""));
+            fmt::format("the working-set record {} was recorded from another memory file (of {} "
+                        "bytes; this one has {})",
+                        path, set.memory_file_bytes, memory.size()));
+    }
+    uint64_t here = working_set_fingerprint(memory, set.offsets, set.page_size);
+    if (set.fingerprint != here) {
+        return Error::invalid(
+            "working-set record",
+            fmt::format("the working-set record {} was recorded from another memory file (its "
+                        "sampled pages differ: fingerprint {:#018x} recorded, {:#018x} here)",
+                        path, set.fingerprint, here));
     }
     return ok();
 }
