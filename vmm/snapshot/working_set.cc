@@ -92,9 +92,10 @@ Result<WorkingSet> make_working_set(std::span<const uint8_t> memory, std::vector
                 "working set", fmt::format("page {:#x} is not a page of the memory file", offset));
         }
     }
+    const uint64_t fingerprint = working_set_fingerprint(memory, offsets, page_size);
     WorkingSet set{.page_size = page_size,
                    .memory_file_bytes = memory.size(),
-                   .fingerprint = working_set_fingerprint(memory, offsets, page_size),
+                   .fingerprint = fingerprint,
                    .offsets = std::move(offsets)};
     return set;
 }

@@ -465,7 +465,7 @@ TEST_F(UffdEndToEnd, InstallsARecordedWorkingSetInRunsBeforeAnyFault) {
     // The working set: file pages 0-3 (region 1's first four, page 3 zero) and 21-24 (region 0's
     // pages 5-8, page 23 zero): five runs, two of them zero-filled.
     std::vector<uint64_t> offsets;
-    for (uint64_t p : {0, 1, 2, 3, 21, 22, 23, 24}) offsets.push_back(p * kPageSize);
+    for (uint64_t p : {0u, 1u, 2u, 3u, 21u, 22u, 23u, 24u}) offsets.push_back(p * kPageSize);
     write_record(offsets);
     start_handler({"--prefetch", dir_ + "/prefetch"});
     // Wait, without touching them, until the working set is mapped.

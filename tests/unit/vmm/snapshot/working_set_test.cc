@@ -30,7 +30,7 @@ WorkingSet sample_set(const std::vector<uint8_t>& memory) {
 }
 
 void put_u64(std::vector<uint8_t>& bytes, size_t at, uint64_t v) {
-    for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<uint8_t>(v >> (8 * i));
+    for (size_t i = 0; i < 8; ++i) bytes[at + i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 std::string decode_error(const std::vector<uint8_t>& bytes) {
@@ -44,7 +44,7 @@ TEST(WorkingSet, SortsAndDeduplicatesAndRoundTrips) {
     EXPECT_EQ(set.offsets, (std::vector<uint64_t>{0, 5 * kPage, 6 * kPage}));
     EXPECT_EQ(set.memory_file_bytes, memory.size());
     std::vector<uint8_t> bytes = encode_working_set(set);
-    EXPECT_EQ(bytes.size(), kWorkingSetHeaderBytes + 3 * 8);
+    EXPECT_EQ(bytes.size(), kWorkingSetHeaderBytes + size_t{24});
     EXPECT_EQ(std::memcmp(bytes.data(), "EMBERWS", 8), 0);
     Result<WorkingSet> decoded = decode_working_set(bytes);
     ASSERT_TRUE(decoded) << decoded.error().message();
@@ -82,7 +82,7 @@ TEST(WorkingSet, RefusesMorePagesThanTheBoundWithoutReadingThem) {
 
 TEST(WorkingSet, RefusesOffsetsOutsideTheFileUnalignedOrUnsorted) {
     std::vector<uint8_t> bytes = encode_working_set(sample_set(memory_of(1)));
-    const size_t last = kWorkingSetHeaderBytes + 2 * 8;
+    const size_t last = kWorkingSetHeaderBytes + size_t{16};
     std::vector<uint8_t> outside = bytes;
     put_u64(outside, last, 64 * kPage);
     EXPECT_NE(decode_error(outside).find("outside the 262144-byte memory file"), std::string::npos)
