@@ -378,8 +378,8 @@ Result<InstallStats> PageServer::install(const WorkingSet& set, const std::strin
             return Error::invalid("working-set record", "the regions have different page sizes");
         }
     }
-    // The contents were checked before the handshake (check_working_set_file): only the page
-    // size is left to check against the handshake's.
+    // The handler checked the contents before it listened: only the page size is left to check
+    // against the handshake's.
     if (set.page_size != page_size) {
         return Error::invalid("working-set record",
                               fmt::format("{} has {}-byte pages, the VM's memory has {}-byte pages",
@@ -402,6 +402,9 @@ Result<InstallStats> PageServer::install(const WorkingSet& set, const std::strin
     };
     for (const PageRun& run : coalesce_page_runs(set.offsets, page_size, key_of)) {
         if (peer_gone_) break;
+        // A vCPU waiting on a page the batch has not reached yet is served first, between runs:
+        // the guest's order is not the file's, and it should not wait for the whole batch.
+        EMBER_TRY(drain_events());
         bool zero = run.key % 2 == 1;
         EMBER_TRY(install_run(regions_[static_cast<size_t>(run.key / 2)], run.file_offset,
                               run.pages, zero));

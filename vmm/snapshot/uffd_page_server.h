@@ -73,11 +73,12 @@ public:
     // Refuses regions that the memory file does not hold.
     static Result<PageServer> create(UffdHandshake handshake, MemoryFileMapping file);
 
-    // Checks `set` (checked against the memory file by check_working_set_file) against the
-    // handshake's page size (path names it in errors), then installs all its pages before any fault
-    // is served: adjacent pages of one region coalesced into runs, one UFFDIO_COPY per run
-    // (UFFDIO_ZEROPAGE for runs of zero 4 KiB pages). Pages the record names outside every region
-    // are left out.
+    // Checks `set` (whose contents the handler checked against the memory file before it
+    // listened) against the handshake's page size (path names it in errors), then installs all its
+    // pages in one batch before serving lazily: adjacent pages of one region coalesced into runs,
+    // one UFFDIO_COPY per run (UFFDIO_ZEROPAGE for runs of zero 4 KiB pages). Faults that arrive
+    // meanwhile are served between runs, ahead of the batch. Pages the record names outside every
+    // region are left out.
     Result<InstallStats> install(const WorkingSet& set, const std::string& path);
     // Serves until the VM's connection closes or its address space is gone, or until `stop_fd`
     // (a signalfd; -1 for none) is readable.

@@ -604,6 +604,11 @@ TEST_F(UffdHugetlbEndToEnd, ServesWholeTwoMibPages) {
 TEST_F(UffdHugetlbEndToEnd, InstallsAWorkingSetOfTwoMibPagesInOneRun) {
     write_record({0, kHugePageBytes});  // Region 1, both pages (the second one zero).
     start_handler({"--prefetch", dir_ + "/prefetch"});
+    // Untouched until installed: a touch before would be served first, ahead of the batch.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(resident(1, 0) && resident(1, 1)) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     for (size_t r = 0; r < 2; ++r) {
         for (size_t p = 0; p < region_pages_; ++p) expect_page_contents(r, p);
     }
