@@ -21,7 +21,8 @@
 namespace ember::snapshot {
 namespace {
 
-constexpr size_t kPrefetchBatchPages = 64;
+// MADV_POPULATE_READ (Linux 5.14), spelled out for older headers.
+constexpr int kMadvPopulateRead = 22;
 
 // Finds where the top-level JSON value ends as bytes arrive, so that the text is parsed once,
 // when complete, however the peer splits it (a parse per piece would be quadratic).
@@ -64,21 +65,6 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     return static_cast<int>(std::max<int64_t>(0, left.count()));
-}
-
-// Opens a file the handler only reads, refusing anything but a regular file: O_NONBLOCK so that
-// a FIFO in its place fails here instead of blocking the open.
-Result<UniqueFd> open_regular_file(const std::string& path, const char* what) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!fd) return Error::from_errno(what, path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return Error::from_errno(what, path);
-    if (!S_ISREG(st.st_mode)) return Error::invalid(what, path + ": not a regular file");
-    int flags = ::fcntl(fd.get(), F_GETFL);
-    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        return Error::from_errno(what, path);
-    }
-    return fd;
 }
 
 bool all_zero(const uint8_t* data, size_t len) {
@@ -202,77 +188,50 @@ Result<void> check_userfaultfd(int fd) {
     return ok();
 }
 
-Result<std::vector<uint64_t>> read_page_offsets(const std::string& path) {
-    UniqueFd fd = EMBER_TRY(open_regular_file(path, "open page offsets file"));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat page offsets file", path);
-    if (static_cast<uint64_t>(st.st_size) > kMaxPageOffsetsFileBytes) {
-        return Error::invalid(
-            "page offsets file too large",
-            fmt::format("{}: {} bytes, at most {}", path, st.st_size, kMaxPageOffsetsFileBytes));
-    }
-    // Read at most the bound, even if the file grows meanwhile.
-    std::string text(kMaxPageOffsetsFileBytes + 1, '\0');
-    size_t got = 0;
-    while (got < text.size()) {
-        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::from_errno("read page offsets file", path);
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-    }
-    if (got > kMaxPageOffsetsFileBytes) {
-        return Error::invalid("page offsets file too large", path);
-    }
-    text.resize(got);
-    std::vector<uint64_t> offsets;
-    std::istringstream in(text);
-    std::string line;
-    for (size_t number = 1; std::getline(in, line); ++number) {
-        if (line.empty() || line[0] == '#') continue;
-        char* end = nullptr;
-        errno = 0;
-        unsigned long long value = std::strtoull(line.c_str(), &end, 0);
-        if (errno != 0 || end == line.c_str() || *end != '\0' || line[0] == '-') {
-            return Error::invalid("bad page offset",
-                                  fmt::format("{}:{}: '{}'", path, number, line));
-        }
-        offsets.push_back(value);
-    }
-    return offsets;
-}
-
-PageServer::PageServer(UffdHandshake handshake, MmapRegion file, UniqueFd record)
-    : hs_(std::move(handshake)), file_(std::move(file)), record_(std::move(record)) {
+PageServer::PageServer(UffdHandshake handshake, MmapRegion file)
+    : hs_(std::move(handshake)), file_(std::move(file)) {
     for (const UffdRegion& r : hs_.regions) {
         size_t pages = r.size / r.page_size;
         regions_.push_back(
-            {.uffd = r, .removed = std::vector<bool>(pages), .recorded = std::vector<bool>(pages)});
+            {.uffd = r, .removed = std::vector<bool>(pages), .used = std::vector<bool>(pages)});
     }
 }
 
-Result<PageServer> PageServer::create(UffdHandshake handshake, const std::string& memory_file,
-                                      UniqueFd record) {
-    UniqueFd fd = EMBER_TRY(open_regular_file(memory_file, "open memory file"));
+Result<MemoryFileMapping> map_memory_file_readonly(const std::string& path) {
+    UniqueFd fd = EMBER_TRY(open_regular_file(path, "open memory file"));
     struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", memory_file);
-    uint64_t file_size = static_cast<uint64_t>(st.st_size);
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
+    if (st.st_size == 0) return Error::invalid("memory file is empty", path);
+    MmapRegion map = EMBER_TRY(MmapRegion::of_file(fd.get(), static_cast<size_t>(st.st_size), 0,
+                                                   PROT_READ, MAP_PRIVATE | MAP_NORESERVE));
+    return MemoryFileMapping{.path = path, .map = std::move(map)};
+}
+
+void prefault_working_set(const MemoryFileMapping& file, const WorkingSet& set) {
+    const uint64_t page_size = set.page_size;
+    auto key_of = [](uint64_t) -> int64_t { return 0; };
+    for (const PageRun& run : coalesce_page_runs(set.offsets, page_size, key_of)) {
+        uint8_t* start = file.map.data() + run.file_offset;
+        size_t len = static_cast<size_t>(run.pages * page_size);
+        // One call per run maps the page-cache pages (reading them from disk if need be);
+        // without MADV_POPULATE_READ (Linux < 5.14), a read of each page does the same.
+        if (::madvise(start, len, kMadvPopulateRead) == 0) continue;
+        volatile uint8_t sink = 0;
+        for (size_t i = 0; i < len; i += 4096) sink = static_cast<uint8_t>(sink ^ start[i]);
+    }
+}
+
+Result<PageServer> PageServer::create(UffdHandshake handshake, MemoryFileMapping file) {
+    const uint64_t file_size = file.map.size();
     for (const UffdRegion& r : handshake.regions) {
         if (r.offset > file_size || r.size > file_size - r.offset) {
             return Error::invalid(
                 "memory file too short for the regions",
-                fmt::format("{}: region at offset {:#x} size {:#x}, file {} bytes", memory_file,
+                fmt::format("{}: region at offset {:#x} size {:#x}, file {} bytes", file.path,
                             r.offset, r.size, file_size));
         }
     }
-    if (file_size == 0) return Error::invalid("memory file is empty", memory_file);
-    MmapRegion file = EMBER_TRY(
-        MmapRegion::of_file(fd.get(), file_size, 0, PROT_READ, MAP_PRIVATE | MAP_NORESERVE));
-    return PageServer(std::move(handshake), std::move(file), std::move(record));
-}
-
-void PageServer::queue_prefetch(std::vector<uint64_t> file_offsets) {
-    prefetch_.insert(prefetch_.end(), file_offsets.begin(), file_offsets.end());
+    return PageServer(std::move(handshake), std::move(file.map));
 }
 
 PageServer::Region* PageServer::region_of(uint64_t address) {
@@ -336,13 +295,8 @@ Result<void> PageServer::on_fault(uint64_t address) {
     const UffdRegion& u = region->uffd;
     uint64_t page_addr = address & ~(u.page_size - 1);
     uint64_t page = (page_addr - u.base_host_virt_addr) / u.page_size;
-    if (record_ && !region->removed[page] && !region->recorded[page]) {
-        region->recorded[page] = true;
-        std::string line = fmt::format("{:#x}\n", u.offset + page * u.page_size);
-        if (::write(record_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-            return Error::from_errno("write the record file");
-        }
-    }
+    // A page faulting after the guest gave it back is served zeros, not the file: not recorded.
+    if (!region->removed[page]) region->used[page] = true;
     if (EMBER_TRY(fill(*region, page_addr)) == Fill::kRetry) deferred_.push_back(page_addr);
     return ok();
 }
@@ -391,48 +345,149 @@ Result<void> PageServer::retry_deferred() {
     return ok();
 }
 
-Result<void> PageServer::prefetch_batch() {
-    size_t end = std::min(prefetch_.size(), prefetch_next_ + kPrefetchBatchPages);
-    for (; prefetch_next_ < end && !peer_gone_; ++prefetch_next_) {
-        uint64_t offset = prefetch_[prefetch_next_];
-        for (Region& r : regions_) {
-            if (offset < r.uffd.offset || offset - r.uffd.offset >= r.uffd.size) continue;
-            uint64_t page_addr =
-                r.uffd.base_host_virt_addr + ((offset - r.uffd.offset) & ~(r.uffd.page_size - 1));
-            uint64_t present_before = stats_.already_present;
-            if (EMBER_TRY(fill(r, page_addr)) == Fill::kDone &&
-                stats_.already_present == present_before) {
-                ++stats_.prefetched_pages;
-            }
-            break;
-        }
-    }
-    return ok();
-}
-
-Result<void> PageServer::serve() {
+Result<ServeEnd> PageServer::serve(int stop_fd) {
     while (!peer_gone_) {
-        bool prefetching = prefetch_next_ < prefetch_.size();
-        pollfd fds[2] = {
+        pollfd fds[3] = {
             {.fd = hs_.uffd.get(), .events = POLLIN, .revents = 0},
             {.fd = hs_.connection.get(), .events = POLLIN | POLLRDHUP, .revents = 0},
+            {.fd = stop_fd, .events = POLLIN, .revents = 0},  // Ignored by poll when -1.
         };
-        // Faults first; prefetch only while none is waiting.
-        int ready = ::poll(fds, 2, prefetching || !deferred_.empty() ? 0 : -1);
+        int ready = ::poll(fds, 3, deferred_.empty() ? -1 : 0);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) return Error::from_errno("poll");
         if (fds[0].revents & POLLIN) EMBER_TRY(drain_events());
         if (fds[0].revents & (POLLERR | POLLNVAL))
             return Error::invalid("userfaultfd", "poll error");
-        if (fds[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) return ok();
+        if (fds[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) return ServeEnd::kVmGone;
         if (fds[1].revents & POLLIN) {
             char byte;
-            if (::recv(hs_.connection.get(), &byte, 1, MSG_DONTWAIT) == 0) return ok();
+            if (::recv(hs_.connection.get(), &byte, 1, MSG_DONTWAIT) == 0) return ServeEnd::kVmGone;
         }
+        if (fds[2].revents & POLLIN) return ServeEnd::kStopRequested;
         if (!deferred_.empty()) EMBER_TRY(retry_deferred());
-        if (ready == 0 && prefetching) EMBER_TRY(prefetch_batch());
+    }
+    return ServeEnd::kVmGone;
+}
+
+Result<InstallStats> PageServer::install(const WorkingSet& set, const std::string& path) {
+    InstallStats st;
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t page_size = regions_.front().uffd.page_size;
+    for (const Region& r : regions_) {
+        if (r.uffd.page_size != page_size) {
+            return Error::invalid("working-set record", "the regions have different page sizes");
+        }
+    }
+    // The handler checked the contents before it listened: only the page size is left to check
+    // against the handshake's.
+    if (set.page_size != page_size) {
+        return Error::invalid("working-set record",
+                              fmt::format("{} has {}-byte pages, the VM's memory has {}-byte pages",
+                                          path, set.page_size, page_size));
+    }
+    std::span<const uint8_t> file(file_.data(), file_.size());
+
+    // A run's key is its region (ranges checked disjoint in the file at the handshake) and whether
+    // it is zero. UFFDIO_ZEROPAGE fills only base pages: larger zero pages are copied as data.
+    const bool zero_fill = page_size == 4096;
+    auto key_of = [&](uint64_t offset) -> int64_t {
+        for (size_t i = 0; i < regions_.size(); ++i) {
+            const UffdRegion& u = regions_[i].uffd;
+            if (offset >= u.offset && offset - u.offset < u.size) {
+                bool zero = zero_fill && all_zero(file.data() + offset, page_size);
+                return static_cast<int64_t>(2 * i + (zero ? 1 : 0));
+            }
+        }
+        return -1;
+    };
+    for (const PageRun& run : coalesce_page_runs(set.offsets, page_size, key_of)) {
+        if (peer_gone_) break;
+        // A vCPU waiting on a page the batch has not reached yet is served first, between runs:
+        // the guest's order is not the file's, and it should not wait for the whole batch.
+        EMBER_TRY(drain_events());
+        bool zero = run.key % 2 == 1;
+        EMBER_TRY(install_run(regions_[static_cast<size_t>(run.key / 2)], run.file_offset,
+                              run.pages, zero));
+        st.pages += run.pages;
+        ++st.runs;
+        if (zero) ++st.zero_runs;
+    }
+    st.install_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return st;
+}
+
+Result<void> PageServer::install_run(Region& region, uint64_t offset, uint64_t pages, bool zero) {
+    const UffdRegion& u = region.uffd;
+    const uint64_t page_size = u.page_size;
+    uint64_t done = 0;
+    while (done < pages && !peer_gone_) {
+        const uint64_t file_offset = offset + done * page_size;
+        const uint64_t first = (file_offset - u.offset) / page_size;
+        const uint64_t addr = u.base_host_virt_addr + first * page_size;
+        const uint64_t len = (pages - done) * page_size;
+        int64_t progressed = 0;
+        int rc;
+        if (zero) {
+            uffdio_zeropage z{};
+            z.range = {.start = addr, .len = len};
+            rc = ::ioctl(hs_.uffd.get(), UFFDIO_ZEROPAGE, &z);
+            progressed = z.zeropage;
+        } else {
+            uffdio_copy c{};
+            c.dst = addr;
+            c.src = reinterpret_cast<uint64_t>(file_.data() + file_offset);
+            c.len = len;
+            rc = ::ioctl(hs_.uffd.get(), UFFDIO_COPY, &c);
+            progressed = c.copy;
+        }
+        const int err = rc < 0 ? errno : 0;
+        // On failure the kernel reports the bytes done before it (or a negative errno).
+        const uint64_t moved =
+            rc == 0 ? pages - done
+                    : static_cast<uint64_t>(std::max<int64_t>(progressed, 0)) / page_size;
+        for (uint64_t p = first; p < first + moved; ++p) region.used[p] = true;
+        (zero ? stats_.zero_pages : stats_.copied_pages) += moved;
+        stats_.prefetched_pages += moved;
+        done += moved;
+        if (rc == 0) break;
+        switch (err) {
+            case EEXIST: {
+                // This page is present already (a fault beat the batch): wake whoever waits on it.
+                uffdio_range range{.start = addr + moved * page_size, .len = page_size};
+                ::ioctl(hs_.uffd.get(), UFFDIO_WAKE, &range);
+                region.used[first + moved] = true;
+                ++stats_.already_present;
+                ++done;
+                break;
+            }
+            case EAGAIN:
+            case EINTR:
+                if (moved == 0) {
+                    // The mappings are changing: leave the rest to the fault path's retries.
+                    for (uint64_t p = done; p < pages; ++p) {
+                        deferred_.push_back(addr + (p - done) * page_size);
+                    }
+                    return ok();
+                }
+                break;
+            case ESRCH:
+            case ENOENT: peer_gone_ = true; return ok();
+            default: return Error::from_errno(zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
+        }
     }
     return ok();
+}
+
+Result<WorkingSet> PageServer::working_set() const {
+    const uint64_t page_size = regions_.front().uffd.page_size;
+    std::vector<uint64_t> offsets;
+    for (const Region& r : regions_) {
+        for (size_t p = 0; p < r.used.size(); ++p) {
+            if (r.used[p]) offsets.push_back(r.uffd.offset + p * r.uffd.page_size);
+        }
+    }
+    return make_working_set({file_.data(), file_.size()}, std::move(offsets), page_size);
 }
 
 }  // namespace ember::snapshot

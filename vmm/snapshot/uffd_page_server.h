@@ -1,7 +1,8 @@
 // The handler side of the userfaultfd memory backend, used by ember-uffd-handler: accept ember's
 // handshake, then serve its missing-page faults from the snapshot's memory file with UFFDIO_COPY
-// (UFFDIO_ZEROPAGE for all-zero pages), zero pages the guest gave back (UFFD_EVENT_REMOVE), record
-// which pages faulted and prefetch a recorded working set. Thread: the handler's only thread.
+// (UFFDIO_ZEROPAGE for all-zero pages), zero pages the guest gave back (UFFD_EVENT_REMOVE), install
+// a recorded working set in one batch before serving, and tell which pages the VM used (the next
+// record). Thread: the handler's only thread.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
 #include "vmm/snapshot/uffd_handshake.h"
+#include "vmm/snapshot/working_set.h"
 
 namespace ember::snapshot {
 
@@ -23,10 +25,6 @@ struct UffdHandshake {
     std::vector<UffdRegion> regions;
     pid_t peer_pid = 0;
 };
-
-// Bounds the --prefetch file (about 12 bytes a page offset: some 5 million pages, 20 GiB of
-// 4 KiB pages).
-inline constexpr uint64_t kMaxPageOffsetsFileBytes = 64ull << 20;
 
 // A listening Unix stream socket at `path`; a stale socket file there is replaced.
 Result<UniqueFd> listen_unix_socket(const std::string& path);
@@ -38,55 +36,80 @@ Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms = 1000
 // O_NONBLOCK on it.
 Result<void> check_userfaultfd(int fd);
 
-// File offsets of pages, one per line (decimal or 0x-hex), as --record writes them. The file
-// must be a regular file of at most kMaxPageOffsetsFileBytes.
-Result<std::vector<uint64_t>> read_page_offsets(const std::string& path);
+// The snapshot's memory file, mapped read-only (MAP_PRIVATE) when the handler starts, before it
+// listens: a missing or wrong file fails the handler before ember connects.
+struct MemoryFileMapping {
+    std::string path;
+    MmapRegion map;
+};
+Result<MemoryFileMapping> map_memory_file_readonly(const std::string& path);
+// Maps the pages of `set` into `file` now, one madvise(MADV_POPULATE_READ) per run, so that
+// installing them after the handshake copies without taking a page fault per source page (under
+// nested virtualization, each one costs tens of microseconds on the load's critical path).
+void prefault_working_set(const MemoryFileMapping& file, const WorkingSet& set);
 
 struct PageServerStats {
     uint64_t faults = 0;
     uint64_t copied_pages = 0;
     uint64_t zero_pages = 0;
-    uint64_t prefetched_pages = 0;
+    uint64_t prefetched_pages = 0;  // Installed from the working set.
     uint64_t remove_events = 0;
-    uint64_t already_present = 0;  // Filled by a prefetch between the fault and its service.
+    uint64_t already_present = 0;  // Present when filled (a racing fault): only woken.
 };
+
+// What installing a working set did.
+struct InstallStats {
+    uint64_t pages = 0;
+    uint64_t runs = 0;
+    uint64_t zero_runs = 0;
+    double install_ms = 0;  // The ioctls, the memory file's reads included.
+};
+
+// How serve() ended.
+enum class ServeEnd { kVmGone, kStopRequested };
 
 class PageServer {
 public:
-    // `record` (may be invalid) receives the file offset of each page the first time it faults.
-    static Result<PageServer> create(UffdHandshake handshake, const std::string& memory_file,
-                                     UniqueFd record);
+    // Refuses regions that the memory file does not hold.
+    static Result<PageServer> create(UffdHandshake handshake, MemoryFileMapping file);
 
-    // Pages to copy in ahead of faults, a batch at a time, whenever no fault is waiting.
-    void queue_prefetch(std::vector<uint64_t> file_offsets);
-    // Serves until the VM's connection closes or its address space is gone.
-    Result<void> serve();
+    // Checks `set` (whose contents the handler checked against the memory file before it
+    // listened) against the handshake's page size (path names it in errors), then installs all its
+    // pages in one batch before serving lazily: adjacent pages of one region coalesced into runs,
+    // one UFFDIO_COPY per run (UFFDIO_ZEROPAGE for runs of zero 4 KiB pages). Faults that arrive
+    // meanwhile are served between runs, ahead of the batch. Pages the record names outside every
+    // region are left out.
+    Result<InstallStats> install(const WorkingSet& set, const std::string& path);
+    // Serves until the VM's connection closes or its address space is gone, or until `stop_fd`
+    // (a signalfd; -1 for none) is readable.
+    Result<ServeEnd> serve(int stop_fd = -1);
+    // The pages the VM faulted on or that were installed for it: the next working-set record.
+    Result<WorkingSet> working_set() const;
 
     const PageServerStats& stats() const { return stats_; }
 
 private:
     struct Region {
         UffdRegion uffd;
-        std::vector<bool> removed;   // Given back with MADV_DONTNEED: serve zeros, not the file.
-        std::vector<bool> recorded;  // Already written to the record file.
+        std::vector<bool> removed;  // Given back with MADV_DONTNEED: serve zeros, not the file.
+        std::vector<bool> used;     // Faulted or installed: part of the working set.
     };
     enum class Fill { kDone, kRetry };
 
-    PageServer(UffdHandshake handshake, MmapRegion file, UniqueFd record);
+    PageServer(UffdHandshake handshake, MmapRegion file);
     Result<void> drain_events();
     Result<void> on_fault(uint64_t address);
     void on_remove(uint64_t start, uint64_t end);
     Result<Fill> fill(Region& region, uint64_t page_addr);
-    Result<void> prefetch_batch();
+    // Installs `pages` pages of `region` from file offset `offset`, one ioctl for the run unless
+    // some page is already present.
+    Result<void> install_run(Region& region, uint64_t offset, uint64_t pages, bool zero);
     Result<void> retry_deferred();
     Region* region_of(uint64_t address);
 
     UffdHandshake hs_;
     MmapRegion file_;  // The memory file, MAP_PRIVATE read-only.
-    UniqueFd record_;
     std::vector<Region> regions_;
-    std::vector<uint64_t> prefetch_;
-    size_t prefetch_next_ = 0;
     std::vector<uint64_t> deferred_;  // Faults that met EAGAIN (a concurrent mapping change).
     std::vector<uint8_t> zeros_;      // A zero page for page sizes UFFDIO_ZEROPAGE cannot fill.
     PageServerStats stats_;

@@ -23,6 +23,7 @@
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
 #include "vmm/snapshot/uffd_page_server.h"
+#include "vmm/snapshot/working_set.h"
 
 extern char** environ;
 
@@ -400,6 +401,15 @@ protected:
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
 
+    // Writes the working-set record of `offsets` of dir_/mem to dir_/prefetch.
+    void write_record(std::vector<uint64_t> offsets) {
+        std::string mem = slurp(dir_ + "/mem");
+        std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(mem.data()), mem.size());
+        Result<WorkingSet> set = make_working_set(bytes, std::move(offsets), page_bytes_);
+        ASSERT_TRUE(set) << set.error().message();
+        ASSERT_TRUE(write_working_set(dir_ + "/prefetch", *set));
+    }
+
     // The file page behind region r's page p.
     size_t file_page(size_t r, size_t p) const { return regions_[r].offset / page_bytes_ + p; }
 
@@ -442,43 +452,89 @@ TEST_F(UffdEndToEnd, ServesEveryPageFromTheFileAndRecordsTheFaults) {
     std::string log = slurp(dir_ + "/log");
     EXPECT_NE(log.find("faults=33 copied=24 zero=9 prefetched=0 removes=1"), std::string::npos)
         << log;
-    Result<std::vector<uint64_t>> recorded = read_page_offsets(dir_ + "/record");
+    Result<WorkingSet> recorded = read_working_set(dir_ + "/record");
     ASSERT_TRUE(recorded) << recorded.error().message();
-    std::set<uint64_t> offsets(recorded->begin(), recorded->end());
-    EXPECT_EQ(recorded->size(),
-              2 * kRegionPages);  // The re-fault after the remove is not repeated.
-    EXPECT_EQ(offsets.size(), 2 * kRegionPages);
-    EXPECT_EQ(*offsets.rbegin(), (2 * kRegionPages - 1) * kPageSize);
+    // Every page once (the re-fault after the remove is not repeated), sorted.
+    ASSERT_EQ(recorded->offsets.size(), 2 * kRegionPages);
+    EXPECT_EQ(recorded->offsets.back(), (2 * kRegionPages - 1) * kPageSize);
+    EXPECT_EQ(recorded->memory_file_bytes, 2 * kRegionBytes);
+    EXPECT_NE(log.find("recorded 32 pages"), std::string::npos) << log;
 }
 
-TEST_F(UffdEndToEnd, PrefetchesARecordedWorkingSetBeforeAnyFault) {
-    // The working set: four pages of each region, named by file offset.
-    std::ofstream(dir_ + "/prefetch") << "# working set\n0x0\n0x1000\n8192\n0x3000\n"
-                                      << (kRegionBytes + 5 * kPageSize) << "\n"
-                                      << (kRegionBytes + 6 * kPageSize) << "\n"
-                                      << (kRegionBytes + 7 * kPageSize) << "\n"
-                                      << (kRegionBytes + 8 * kPageSize) << "\n";
+TEST_F(UffdEndToEnd, InstallsARecordedWorkingSetInRunsBeforeAnyFault) {
+    // The working set: file pages 0-3 (region 1's first four, page 3 zero) and 21-24 (region 0's
+    // pages 5-8, page 23 zero): five runs, two of them zero-filled.
+    std::vector<uint64_t> offsets;
+    for (uint64_t p : {0u, 1u, 2u, 3u, 21u, 22u, 23u, 24u}) offsets.push_back(p * kPageSize);
+    write_record(offsets);
     start_handler({"--prefetch", dir_ + "/prefetch"});
-    // Wait, without touching them, until the prefetched pages are mapped.
+    // Wait, without touching them, until the working set is mapped.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    auto prefetched = [&] {
+    auto installed = [&] {
         for (size_t p = 0; p < 4; ++p) {
             if (!resident(1, p) || !resident(0, 5 + p)) return false;
         }
         return true;
     };
-    while (!prefetched() && std::chrono::steady_clock::now() < deadline) {
+    while (!installed() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    ASSERT_TRUE(prefetched());
+    ASSERT_TRUE(installed());
     EXPECT_FALSE(resident(0, 0));
     for (size_t r = 0; r < 2; ++r) {
         for (size_t p = 0; p < kRegionPages; ++p) expect_page_contents(r, p);
     }
     EXPECT_EQ(stop_handler(), 0);
     std::string log = slurp(dir_ + "/log");
+    EXPECT_NE(log.find("working set installed: 8 pages in 5 runs (2 zero)"), std::string::npos)
+        << log;
     EXPECT_NE(log.find("faults=24 "), std::string::npos) << log;
     EXPECT_NE(log.find("prefetched=8 "), std::string::npos) << log;
+}
+
+TEST_F(UffdEndToEnd, HandlerRefusesARecordFromAnotherMemoryFile) {
+    write_record({0, kPageSize, 5 * kPageSize});
+    // The same size, other contents: another snapshot of a VM of the same shape.
+    {
+        std::fstream mem(dir_ + "/mem", std::ios::in | std::ios::out | std::ios::binary);
+        mem.seekp(static_cast<std::streamoff>(kPageSize + 7));
+        mem.put('\x55');
+    }
+    // Refused before the handler listens: ember's connect then fails, its load with it.
+    spawn_handler({"--prefetch", dir_ + "/prefetch"});
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    EXPECT_NE(::access((dir_ + "/sock").c_str(), F_OK), 0);
+    std::string log = slurp(dir_ + "/log");
+    EXPECT_NE(log.find("--prefetch: working-set record: the working-set record " + dir_ +
+                       "/prefetch was recorded from another memory file"),
+              std::string::npos)
+        << log;
+}
+
+TEST_F(UffdEndToEnd, HandlerRefusesTheOldTextFormat) {
+    std::ofstream(dir_ + "/prefetch") << "0x0\n0x1000\n";
+    spawn_handler({"--prefetch", dir_ + "/prefetch"});
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    EXPECT_NE(slurp(dir_ + "/log").find("wrong magic"), std::string::npos) << slurp(dir_ + "/log");
+}
+
+TEST_F(UffdEndToEnd, WritesTheRecordOnSigterm) {
+    start_handler({"--record", dir_ + "/record"});
+    expect_page_contents(0, 2);
+    expect_page_contents(1, 7);
+    ASSERT_EQ(::kill(child_, SIGTERM), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM)
+        << status << slurp(dir_ + "/log");
+    Result<WorkingSet> recorded = read_working_set(dir_ + "/record");
+    ASSERT_TRUE(recorded) << recorded.error().message();
+    EXPECT_EQ(recorded->offsets,
+              (std::vector<uint64_t>{7 * kPageSize, kRegionBytes + 2 * kPageSize}));
 }
 
 TEST_F(UffdEndToEnd, HandlerRefusesAMemoryFileShorterThanTheRegions) {
@@ -493,8 +549,10 @@ TEST_F(UffdEndToEnd, HandlerRefusesAMemoryFileShorterThanTheRegions) {
 TEST_F(UffdEndToEnd, HandlerRefusesAFifoAsTheMemoryFile) {
     ASSERT_EQ(::unlink((dir_ + "/mem").c_str()), 0);
     ASSERT_EQ(::mkfifo((dir_ + "/mem").c_str(), 0600), 0);
-    start_handler({});
-    EXPECT_EQ(stop_handler(), 1);
+    spawn_handler({});
+    int status = 0;
+    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
     EXPECT_NE(slurp(dir_ + "/log").find("not a regular file"), std::string::npos)
         << slurp(dir_ + "/log");
 }
@@ -536,11 +594,29 @@ TEST_F(UffdHugetlbEndToEnd, ServesWholeTwoMibPages) {
     // One fault per 2 MiB page; file page 3 (region 0's second page) is all zero.
     std::string log = slurp(dir_ + "/log");
     EXPECT_NE(log.find("faults=4 copied=3 zero=1 "), std::string::npos) << log;
-    Result<std::vector<uint64_t>> recorded = read_page_offsets(dir_ + "/record");
+    Result<WorkingSet> recorded = read_working_set(dir_ + "/record");
     ASSERT_TRUE(recorded) << recorded.error().message();
-    std::set<uint64_t> offsets(recorded->begin(), recorded->end());
-    EXPECT_EQ(offsets,
-              (std::set<uint64_t>{0, kHugePageBytes, 2 * kHugePageBytes, 3 * kHugePageBytes}));
+    EXPECT_EQ(recorded->page_size, kHugePageBytes);
+    EXPECT_EQ(recorded->offsets,
+              (std::vector<uint64_t>{0, kHugePageBytes, 2 * kHugePageBytes, 3 * kHugePageBytes}));
+}
+
+TEST_F(UffdHugetlbEndToEnd, InstallsAWorkingSetOfTwoMibPagesInOneRun) {
+    write_record({0, kHugePageBytes});  // Region 1, both pages (the second one zero).
+    start_handler({"--prefetch", dir_ + "/prefetch"});
+    // Untouched until installed: a touch before would be served first, ahead of the batch.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(resident(1, 0) && resident(1, 1)) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (size_t r = 0; r < 2; ++r) {
+        for (size_t p = 0; p < region_pages_; ++p) expect_page_contents(r, p);
+    }
+    EXPECT_EQ(stop_handler(), 0) << slurp(dir_ + "/log");
+    std::string log = slurp(dir_ + "/log");
+    EXPECT_NE(log.find("working set installed: 2 pages in 1 runs (0 zero)"), std::string::npos)
+        << log;
+    EXPECT_NE(log.find("faults=2 "), std::string::npos) << log;
 }
 
 }  // namespace
