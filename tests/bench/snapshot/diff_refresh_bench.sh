@@ -39,7 +39,7 @@ debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
 debugfs -R "stat /sbin/guestfunc" "$work/rootfs.ext4" 2>/dev/null | grep -q "Size: $(stat -c %s "$work/guestfunc")" ||
     { echo "diff_refresh_bench: could not put guestfunc into the rootfs copy" >&2; exit 2; }
 
-"$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 \
+"$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 --retry-outer-crash 1 \
     --bin "$ember" --bin "$tool" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$here/diff_refresh_in_vm.sh:bench.sh" --file "$here/bench_lib_in_vm.sh:bench_lib_in_vm.sh" \

@@ -39,7 +39,7 @@ fi
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 # 4 GiB: a 1 GiB guest, its restored copy and the snapshot files (tmpfs) side by side.
-"$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 \
+"$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 --retry-outer-crash 1 \
     --bin "$ember" --bin "$handler" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$ROOTFS:rootfs.ext4" \
     --file "$here/restore_bench_in_vm.sh:bench.sh" --file "$here/bench_lib_in_vm.sh:bench_lib_in_vm.sh" \
