@@ -94,13 +94,14 @@ Result<void> DeviceManager::add_boot_timer(BootTimer::StartTime start) {
 }
 
 Result<void> DeviceManager::add_vmgenid(const GuestMemory& memory,
-                                       std::optional<VmGenId::State> saved) {
+                                        std::optional<VmGenId::State> saved) {
     if (vmgenid_) return Error::invalid("add vmgenid", "the VMGenID device already exists");
     const uint32_t first_free = kFirstVirtioGsi + static_cast<uint32_t>(virtio_.size());
     if (!saved && first_free > kLastVirtioGsi) {
-        EMBER_WARN("no GSI left for the VMGenID device after {} virtio devices: the guest gets "
-                   "no generation ID",
-                   virtio_.size());
+        EMBER_WARN(
+            "no GSI left for the VMGenID device after {} virtio devices: the guest gets "
+            "no generation ID",
+            virtio_.size());
         return ok();
     }
     const VmGenId::State state = saved.value_or(VmGenId::State{x86::kVmGenIdStart, first_free});
@@ -199,6 +200,10 @@ x86::AcpiDevices DeviceManager::acpi_devices(uint32_t vcpu_count) const {
     }
     if (i8042_) {
         out.i8042 = x86::AcpiPortDevice{static_cast<uint16_t>(kI8042Port), 1, kI8042Gsi};
+    }
+    if (cmos_) {
+        out.rtc = x86::AcpiPortDevice{static_cast<uint16_t>(Cmos::kPort),
+                                      static_cast<uint8_t>(Cmos::kPortSize), std::nullopt};
     }
     for (const AttachedVirtio& v : virtio_) {
         out.virtio.push_back(x86::AcpiMmioDevice{static_cast<uint32_t>(v.slot.base.value()),

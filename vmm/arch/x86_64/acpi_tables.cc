@@ -79,22 +79,34 @@ std::vector<uint8_t> finish(std::vector<uint8_t> table) {
 
 using aml::Bytes;
 
+// `io` and then the device's interrupt, if it has one.
+Bytes port_resources(std::span<const Bytes> io, const AcpiPortDevice& d) {
+    std::vector<Bytes> crs(io.begin(), io.end());
+    if (d.gsi) crs.push_back(aml::edge_interrupt(*d.gsi));
+    return aml::resource_template(crs);
+}
+
 Bytes serial_aml(const AcpiPortDevice& d) {
-    const Bytes crs[] = {aml::edge_interrupt(d.gsi), aml::io(d.port, d.port, 1, d.length)};
+    const Bytes io[] = {aml::io(d.port, d.port, 1, d.length)};
     const Bytes terms[] = {
         aml::name("_HID", aml::eisa_id("PNP0501")), aml::name("_UID", aml::integer(0)),
-        aml::name("_DDN", aml::string("COM1")), aml::name("_CRS", aml::resource_template(crs))};
+        aml::name("_DDN", aml::string("COM1")), aml::name("_CRS", port_resources(io, d))};
     return aml::device("_SB_.COM1", terms);
 }
 
 Bytes i8042_aml(const AcpiPortDevice& d) {
-    const Bytes crs[] = {
-        aml::io(d.port, d.port, 1, 1),
-        aml::io(static_cast<uint16_t>(d.port + 4), static_cast<uint16_t>(d.port + 4), 1, 1),
-        aml::edge_interrupt(d.gsi)};
+    const auto status = static_cast<uint16_t>(d.port + 4);
+    const Bytes io[] = {aml::io(d.port, d.port, 1, 1), aml::io(status, status, 1, 1)};
     const Bytes terms[] = {aml::name("_HID", aml::eisa_id("PNP0303")),
-                           aml::name("_CRS", aml::resource_template(crs))};
+                           aml::name("_CRS", port_resources(io, d))};
     return aml::device("_SB_.PS2_", terms);
+}
+
+Bytes rtc_aml(const AcpiPortDevice& d) {
+    const Bytes io[] = {aml::io(d.port, d.port, 1, d.length)};
+    const Bytes terms[] = {aml::name("_HID", aml::eisa_id("PNP0B00")),
+                           aml::name("_CRS", port_resources(io, d))};
+    return aml::device("_SB_.RTC_", terms);
 }
 
 Bytes virtio_aml(const AcpiMmioDevice& d, size_t index) {
@@ -140,6 +152,7 @@ std::vector<uint8_t> build_dsdt(const AcpiDevices& devices) {
     auto add = [&body](const Bytes& b) { body.insert(body.end(), b.begin(), b.end()); };
     if (devices.serial) add(serial_aml(*devices.serial));
     if (devices.i8042) add(i8042_aml(*devices.i8042));
+    if (devices.rtc) add(rtc_aml(*devices.rtc));
     for (size_t i = 0; i < devices.virtio.size(); ++i) add(virtio_aml(devices.virtio[i], i));
     if (devices.vmgenid) add(vmgenid_aml(*devices.vmgenid));
     // Revision 2 and up: AML integers are 64 bits wide.

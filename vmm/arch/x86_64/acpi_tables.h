@@ -1,8 +1,10 @@
 // The minimal ACPI tables a guest kernel with CONFIG_ACPI reads, as Firecracker's
 // src/vmm/src/acpi: RSDP -> XSDT -> {FADT (hardware-reduced ACPI) -> DSDT, MADT}. The DSDT names
-// COM1, the i8042, each virtio-mmio window and, when there is one, the VM generation ID device with
-// the Generic Event Device (ACPI0013) whose interrupt notifies it. Kernels without ACPI ignore the
-// tables and keep using the MP table. Pure computation over GuestMemory, written once at boot.
+// COM1, the i8042, the CMOS RTC, each virtio-mmio window (hardware-reduced ACPI has no legacy
+// IRQs: a kernel maps a GSI only for a device whose _CRS names it) and, when there is one, the VM
+// generation ID device with the Generic Event Device (ACPI0013) whose interrupt notifies it.
+// Kernels without ACPI ignore the tables and keep using the MP table. Pure computation over
+// GuestMemory, written once at boot.
 #pragma once
 
 #include <array>
@@ -19,7 +21,7 @@ namespace ember::x86 {
 struct AcpiPortDevice {
     uint16_t port = 0;
     uint8_t length = 0;
-    uint32_t gsi = 0;
+    std::optional<uint32_t> gsi;  // None for a device without an interrupt (Ember's RTC).
 };
 struct AcpiMmioDevice {
     uint32_t base = 0;
@@ -36,7 +38,10 @@ struct AcpiDevices {
     uint32_t vcpu_count = 1;               // 1..kMaxVcpus, APIC ids 0..n-1 as in the MP table.
     std::optional<AcpiPortDevice> serial;  // COM1, PNP0501.
     std::optional<AcpiPortDevice> i8042;   // PNP0303 at `port` and `port` + 4.
-    std::vector<AcpiMmioDevice> virtio;    // LNRO0005, in window order.
+    // PNP0B00. Named because with hardware-reduced ACPI a kernel maps no legacy IRQ, and its
+    // fallback platform RTC, which asks for IRQ 8, fails to probe.
+    std::optional<AcpiPortDevice> rtc;
+    std::vector<AcpiMmioDevice> virtio;  // LNRO0005, in window order.
     std::optional<AcpiVmGenId> vmgenid;
 };
 
