@@ -52,7 +52,9 @@ int run(int rounds) {
     std::printf("%-6s %-7s %-7s %-28s %-28s\n", "vcpus", "virtio", "bytes", "acpi_tables_us",
                 "mptable_us");
     const std::pair<uint32_t, uint32_t> shapes[] = {{1, 0}, {2, 2}, {32, 8}, {254, 19}};
-    for (const auto& [vcpus, virtio] : shapes) {
+    for (const auto& shape : shapes) {
+        const uint32_t vcpus = shape.first;
+        const uint32_t virtio = shape.second;
         const AcpiDevices d = machine(vcpus, virtio);
         uint64_t bytes = 0;
         const Stats acpi = time_us(rounds, [&] { bytes = write_acpi_tables(mem, d)->table_bytes; });
