@@ -63,9 +63,10 @@ void append_segment(Bytes& out, std::string_view seg) {
 Bytes pkg_length(size_t payload_bytes) {
     // The encoded length counts its own bytes: 1 byte up to 63, then 2, 3 or 4 bytes with the low
     // nibble in the lead byte and the rest in the following bytes (§20.2.4).
-    size_t extra = 0;
-    if (payload_bytes + 1 >= 0x40)
-        extra = payload_bytes + 2 < 0x1000 ? 1 : payload_bytes + 3 < 0x100000 ? 2 : 3;
+    size_t extra = 0;  // Bytes after the lead byte.
+    if (payload_bytes + 1 >= 0x40) extra = 1;
+    if (payload_bytes + 2 >= 0x1000) extra = 2;
+    if (payload_bytes + 3 >= 0x100000) extra = 3;
     const size_t total = payload_bytes + 1 + extra;
     if (extra == 0) return {static_cast<uint8_t>(total)};
     Bytes out{static_cast<uint8_t>((extra << 6) | (total & 0xf))};
