@@ -7,7 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
+
+#include <fmt/core.h>
 
 #include "vmm/arch/x86_64/acpi_tables.h"
 #include "vmm/arch/x86_64/layout.h"
@@ -49,8 +52,8 @@ AcpiDevices machine(uint32_t vcpus, uint32_t virtio) {
 int run(int rounds) {
     const GuestRange ranges[] = {{GuestAddress(0), 16 << 20}};
     GuestMemory mem = GuestMemory::anonymous(ranges).value();
-    std::printf("%-6s %-7s %-7s %-28s %-28s\n", "vcpus", "virtio", "bytes", "acpi_tables_us",
-                "mptable_us");
+    std::printf("%-6s %-7s %-6s %-24s %-24s %s\n", "vcpus", "virtio", "bytes", "acpi_tables_us",
+                "mptable_us", "acpi/mptable");
     const std::pair<uint32_t, uint32_t> shapes[] = {{1, 0}, {2, 2}, {32, 8}, {254, 19}};
     for (const auto& shape : shapes) {
         const uint32_t vcpus = shape.first;
@@ -59,11 +62,15 @@ int run(int rounds) {
         uint64_t bytes = 0;
         const Stats acpi = time_us(rounds, [&] { bytes = write_acpi_tables(mem, d)->table_bytes; });
         const Stats mp = time_us(rounds, [&] { (void)write_mptable(mem, vcpus); });
-        std::printf("%-6u %-7u %-7lu %6.2f [%.2f-%.2f]%10s %6.2f [%.2f-%.2f]\n", vcpus, virtio,
-                    static_cast<unsigned long>(bytes), acpi.median, acpi.min, acpi.max, "",
-                    mp.median, mp.min, mp.max);
+        const std::string acpi_text =
+            fmt::format("{:.2f} [{:.2f}-{:.2f}]", acpi.median, acpi.min, acpi.max);
+        const std::string mp_text =
+            fmt::format("{:.2f} [{:.2f}-{:.2f}]", mp.median, mp.min, mp.max);
+        std::printf("%-6u %-7u %-6lu %-24s %-24s %.1f\n", vcpus, virtio,
+                    static_cast<unsigned long>(bytes), acpi_text.c_str(), mp_text.c_str(),
+                    acpi.median / mp.median);
     }
-    std::printf("rounds=%d; acpi_tables_us/mptable_us is the ratio of the medians above\n", rounds);
+    std::printf("rounds=%d; times are median [min-max] microseconds per boot\n", rounds);
     return 0;
 }
 
