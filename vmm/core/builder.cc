@@ -176,8 +176,8 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     params.cmdline = machine->cmdline;
     params.vcpu_count = machine_config.vcpu_count;
     // Written once; a kernel without ACPI never reads them and boots from the MP table.
-    const x86::AcpiTablesWritten acpi = EMBER_TRY(x86::write_acpi_tables(
-        machine->memory, devices.acpi_devices(machine_config.vcpu_count)));
+    const x86::AcpiTablesWritten acpi = EMBER_TRY(
+        x86::write_acpi_tables(machine->memory, devices.acpi_devices(machine_config.vcpu_count)));
     params.acpi_rsdp = acpi.rsdp;
     EMBER_INFO("ACPI tables: {} bytes, RSDP at {:#x}", acpi.table_bytes, acpi.rsdp.value());
     EMBER_TRY(x86::write_boot_structures(machine->memory, kernel, params));
