@@ -29,7 +29,7 @@ cat "$INITRD" "$work/extra.cpio.gz" >"$work/initrd"
 
 choose_sandbox_mode
 
-run_sandbox_test vmgenid_test VMGENID-TEST-PASS --timeout 900 --mem 3072 \
+run_sandbox_test vmgenid_test VMGENID-TEST-PASS --timeout 1500 --mem 3072 \
     --bin "$ember" --bin "$curl_bin" \
     --file "$VMLINUZ:vmlinuz" --file "$work/initrd:initrd" \
     --file "$here/vmgenid_in_vm.sh:vmgenid_in_vm.sh" \
