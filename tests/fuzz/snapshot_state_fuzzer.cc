@@ -16,6 +16,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/legacy/vmgenid_persist.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 #include "vmm/persist/byte_io.h"
@@ -52,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_device_codec(kCmosType, "cmos", data, size, decode_cmos, encode_cmos);
     check_device_codec(kBootTimerType, "boot-timer", data, size, decode_boot_timer,
                        encode_boot_timer);
+    check_device_codec(kVmGenIdType, "vmgenid", data, size, decode_vmgenid, encode_vmgenid);
     check_device_codec(kBlockType, "rootfs", data, size, decode_block, encode_block);
     check_device_codec(kNetType, "eth0", data, size, decode_net, encode_net);
 

@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include "vmm/arch/x86_64/acpi_tables.h"
 #include "vmm/arch/x86_64/boot.h"
 #include "vmm/arch/x86_64/cpu_template.h"
 #include "vmm/base/file_open.h"
@@ -157,6 +158,7 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     EMBER_TRY(add_legacy_devices(*machine, config, options, loop));
     // virtio-mmio windows and GSIs follow, in Firecracker's order: drives (root first), nets.
     EMBER_TRY(attach_virtio_devices(config, devices, machine->memory, loop, options.mmds_service));
+    EMBER_TRY(devices.add_vmgenid(machine->memory, std::nullopt));
 
     // The guest image.
     const BootSourceConfig& boot = *config.boot_source;
@@ -173,6 +175,11 @@ Result<std::unique_ptr<Machine>> build_machine(const VmConfig& config, const Bui
     machine->cmdline = kernel_cmdline(config, devices.kernel_cmdline_entries());
     params.cmdline = machine->cmdline;
     params.vcpu_count = machine_config.vcpu_count;
+    // Written once; a kernel without ACPI never reads them and boots from the MP table.
+    const x86::AcpiTablesWritten acpi = EMBER_TRY(
+        x86::write_acpi_tables(machine->memory, devices.acpi_devices(machine_config.vcpu_count)));
+    params.acpi_rsdp = acpi.rsdp;
+    EMBER_INFO("ACPI tables: {} bytes, RSDP at {:#x}", acpi.table_bytes, acpi.rsdp.value());
     EMBER_TRY(x86::write_boot_structures(machine->memory, kernel, params));
     EMBER_DEBUG("kernel command line: {}", machine->cmdline);
 

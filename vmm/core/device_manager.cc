@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include "vmm/arch/x86_64/layout.h"
 #include "vmm/base/log.h"
 
 namespace ember {
@@ -92,7 +93,34 @@ Result<void> DeviceManager::add_boot_timer(BootTimer::StartTime start) {
     return mmio_bus_.insert(BootTimer::kMmioAddress, BootTimer::kMmioSize, boot_timer_.get());
 }
 
+Result<void> DeviceManager::add_vmgenid(const GuestMemory& memory,
+                                        std::optional<VmGenId::State> saved) {
+    if (vmgenid_) return Error::invalid("add vmgenid", "the VMGenID device already exists");
+    const uint32_t first_free = kFirstVirtioGsi + static_cast<uint32_t>(virtio_.size());
+    if (!saved && first_free > kLastVirtioGsi) {
+        EMBER_WARN(
+            "no GSI left for the VMGenID device after {} virtio devices: the guest gets "
+            "no generation ID",
+            virtio_.size());
+        return ok();
+    }
+    const VmGenId::State state = saved.value_or(VmGenId::State{x86::kVmGenIdStart, first_free});
+    if (state.gsi < first_free || state.gsi > kLastVirtioGsi) {
+        return Error::invalid("snapshot vmgenid",
+                              fmt::format("GSI {} is not one of the free GSIs {}..{}", state.gsi,
+                                          first_free, kLastVirtioGsi));
+    }
+    EventFdIrqLine* irq = EMBER_TRY(make_irq(state.gsi));
+    vmgenid_ = EMBER_TRY(VmGenId::create(memory, GuestAddress(state.id_gpa), state.gsi, *irq));
+    return ok();
+}
+
 Result<DeviceManager::MmioSlot> DeviceManager::place_virtio_mmio(BusDevice& transport) {
+    if (vmgenid_) {
+        return Error::invalid("add virtio-mmio device",
+                              "virtio devices come before the VMGenID device, which took the "
+                              "next GSI");
+    }
     uint32_t index = static_cast<uint32_t>(virtio_.size());
     uint32_t gsi = kFirstVirtioGsi + index;
     if (gsi > kLastVirtioGsi) {
@@ -160,6 +188,29 @@ std::string DeviceManager::kernel_cmdline_entries() const {
     for (const AttachedVirtio& v : virtio_) {
         out += fmt::format(" virtio_mmio.device=4K@{:#x}:{}", v.slot.base.value(), v.slot.gsi);
     }
+    return out;
+}
+
+x86::AcpiDevices DeviceManager::acpi_devices(uint32_t vcpu_count) const {
+    x86::AcpiDevices out;
+    out.vcpu_count = vcpu_count;
+    if (serial_) {
+        out.serial = x86::AcpiPortDevice{static_cast<uint16_t>(kSerialPort),
+                                         static_cast<uint8_t>(Serial8250::kPortSize), kSerialGsi};
+    }
+    if (i8042_) {
+        out.i8042 = x86::AcpiPortDevice{static_cast<uint16_t>(kI8042Port), 1, kI8042Gsi};
+    }
+    if (cmos_) {
+        out.rtc = x86::AcpiPortDevice{static_cast<uint16_t>(Cmos::kPort),
+                                      static_cast<uint8_t>(Cmos::kPortSize), std::nullopt};
+    }
+    for (const AttachedVirtio& v : virtio_) {
+        out.virtio.push_back(x86::AcpiMmioDevice{static_cast<uint32_t>(v.slot.base.value()),
+                                                 static_cast<uint32_t>(virtio::mmio::kWindowSize),
+                                                 v.slot.gsi});
+    }
+    if (vmgenid_) out.vmgenid = x86::AcpiVmGenId{vmgenid_->id_gpa(), vmgenid_->gsi()};
     return out;
 }
 

@@ -22,7 +22,9 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial_8250.h"
 #include "devices/legacy/serial_console.h"
+#include "devices/legacy/vmgenid.h"
 #include "devices/virtio/transport/mmio_transport.h"
+#include "vmm/arch/x86_64/acpi_tables.h"
 #include "vmm/base/event_fd.h"
 #include "vmm/base/result.h"
 #include "vmm/base/unique_fd.h"
@@ -60,6 +62,11 @@ public:
     Result<void> add_cmos();
     // Must be added before any virtio device, as Firecracker does, so the address stays stable.
     Result<void> add_boot_timer(BootTimer::StartTime start);
+    // The VM generation ID, after the virtio devices: its GSI is the next one theirs leave free,
+    // so a snapshot from before the device keeps every virtio GSI. At boot `saved` is none (the ID
+    // at kVmGenIdStart; none when all 19 GSIs went to virtio devices, with a warning); at a load
+    // it is the snapshot's, which must name a free GSI of that range.
+    Result<void> add_vmgenid(const GuestMemory& memory, std::optional<VmGenId::State> saved);
 
     struct MmioSlot {
         GuestAddress base;
@@ -112,6 +119,8 @@ public:
 
     // ` virtio_mmio.device=4K@0xc0001000:5` for each virtio-mmio device.
     std::string kernel_cmdline_entries() const;
+    // What the ACPI tables describe: COM1, the i8042, the virtio-mmio windows, the VMGenID.
+    x86::AcpiDevices acpi_devices(uint32_t vcpu_count) const;
 
     Bus& pio_bus() { return pio_bus_; }
     Bus& mmio_bus() { return mmio_bus_; }
@@ -120,6 +129,7 @@ public:
     I8042* i8042() { return i8042_.get(); }
     BootTimer* boot_timer() { return boot_timer_.get(); }
     Cmos* cmos() { return cmos_.get(); }
+    VmGenId* vmgenid() { return vmgenid_.get(); }
 
 private:
     Result<EventFdIrqLine*> make_irq(uint32_t gsi);
@@ -141,6 +151,7 @@ private:
     std::unique_ptr<I8042> i8042_;
     std::unique_ptr<Cmos> cmos_;
     std::unique_ptr<BootTimer> boot_timer_;
+    std::unique_ptr<VmGenId> vmgenid_;
     std::vector<std::unique_ptr<virtio::MmioTransport>> transports_;
     std::vector<AttachedVirtio> virtio_;  // In window order.
     // Queue-notify eventfds; KVM signals them and the loop's handlers read them.

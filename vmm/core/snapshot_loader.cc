@@ -10,6 +10,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/legacy/vmgenid_persist.h"
 #include "devices/virtio/block/backend.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
@@ -29,6 +30,7 @@ struct SavedDevices {
     std::optional<Serial8250::State> serial;
     std::optional<I8042::State> i8042;
     std::optional<Cmos::State> cmos;
+    std::optional<VmGenId::State> vmgenid;  // None in a snapshot from before the device.
     // virtio-mmio devices in window order: each is a block or a net device.
     struct Virtio {
         std::optional<snapshot::BlockSnapshot> block;
@@ -56,6 +58,8 @@ Result<SavedDevices> decode_devices(const std::vector<snapshot::DeviceState>& st
             EMBER_TRY(take_legacy(saved.i8042, snapshot::decode_i8042(d), d.type));
         } else if (d.type == snapshot::kCmosType) {
             EMBER_TRY(take_legacy(saved.cmos, snapshot::decode_cmos(d), d.type));
+        } else if (d.type == snapshot::kVmGenIdType) {
+            EMBER_TRY(take_legacy(saved.vmgenid, snapshot::decode_vmgenid(d), d.type));
         } else if (d.type == snapshot::kBlockType) {
             saved.virtio.push_back({.block = EMBER_TRY(snapshot::decode_block(d)), .net = {}});
         } else if (d.type == snapshot::kNetType) {
@@ -340,6 +344,11 @@ Result<LoadedMachine> load_machine(const snapshot::MachineState& state,
         state, machine->vm.fd(), vcpu_fds,
         params.clock_realtime ? kvm::ClockRestore::kRealtime : kvm::ClockRestore::kAsSaved));
     EMBER_TRY(restore_device_states(*machine, saved));
+    // A new generation ID, announced into the restored irqchip: each clone reseeds its RNG.
+    if (saved.vmgenid) {
+        EMBER_TRY(machine->devices.add_vmgenid(machine->memory, saved.vmgenid));
+        EMBER_TRY(machine->devices.vmgenid()->regenerate_and_notify(machine->memory));
+    }
     machine->devices.kick_queues();
     machine->console_mode = EMBER_TRY(TerminalRawMode::enter(options.console_input_fd));
     return LoadedMachine{std::move(machine), std::move(config)};

@@ -9,6 +9,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/legacy/vmgenid_persist.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 #include "vmm/kvm/vm_state.h"
@@ -51,6 +52,9 @@ Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& device
     {
         std::lock_guard lock(devices.cmos()->mutex());
         out.push_back(snapshot::encode_cmos(devices.cmos()->save_state()));
+    }
+    if (VmGenId* vmgenid = devices.vmgenid()) {
+        out.push_back(snapshot::encode_vmgenid(vmgenid->save_state()));
     }
     for (const auto& block : devices.all<virtio::BlockDevice>()) {
         std::lock_guard lock(block.transport->mutex());

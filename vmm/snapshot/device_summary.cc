@@ -4,6 +4,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/legacy/vmgenid_persist.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 
@@ -25,6 +26,7 @@ std::string summarize_device(const DeviceState& d) {
     if (d.type == kBootTimerType) {
         return summary_or_error(decode_boot_timer(d), summarize_boot_timer);
     }
+    if (d.type == kVmGenIdType) return summary_or_error(decode_vmgenid(d), summarize_vmgenid);
     if (d.type == kBlockType) return summary_or_error(decode_block(d), summarize_block);
     if (d.type == kNetType) return summary_or_error(decode_net(d), summarize_net);
     return "";

@@ -48,6 +48,9 @@ struct BootParams {
     std::string_view cmdline;
     std::optional<GuestRange> initrd;
     uint32_t vcpu_count = 1;  // 1..254 (the MP table's APIC ids).
+    // Where write_acpi_tables() put the RSDP, for boot_params.acpi_rsdp_addr (kLinux64) or
+    // hvm_start_info.rsdp_paddr (kPvh); none leaves both 0.
+    std::optional<GuestAddress> acpi_rsdp;
 };
 
 // Writes the command line (refused if it does not fit in 2048 bytes with its NUL), the zero page

@@ -28,6 +28,14 @@ inline constexpr uint64_t kCmdlineMaxSize = 2048;  // Including the terminating 
 inline constexpr uint64_t kEbdaStart = 0x9fc00;
 inline constexpr uint64_t kMptableStart = kEbdaStart;
 inline constexpr uint64_t kSystemDataEnd = 0xe0000;
+// Past the largest MP table (kMaxVcpus processors, about 5.3 KiB), in the same reserved area: the
+// VM generation ID's 16 bytes, then the ACPI tables the RSDP points to.
+inline constexpr uint64_t kVmGenIdStart = 0xa2000;
+inline constexpr uint64_t kAcpiTablesStart = 0xa3000;
+inline constexpr uint64_t kAcpiTablesEnd = kSystemDataEnd;
+// The RSDP where a kernel that does not read boot_params.acpi_rsdp_addr scans for it (ACPI 6.5
+// §5.2.5.1: the BIOS area 0xe0000-0xfffff), as Firecracker; that area is not RAM in the e820 map.
+inline constexpr uint64_t kRsdpStart = 0xe0000;
 
 // The kernel is loaded at or above 1 MiB; everything below belongs to the boot structures.
 inline constexpr uint64_t kHimemStart = 1 * kMiB;

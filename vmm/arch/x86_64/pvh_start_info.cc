@@ -21,6 +21,7 @@ Result<void> write_pvh_start_info(const GuestMemory& mem, const BootParams& para
     info.cmdline_paddr = kCmdlineStart;
     info.memmap_paddr = kPvhMemmapStart;
     info.memmap_entries = static_cast<uint32_t>(e820.size());
+    if (params.acpi_rsdp) info.rsdp_paddr = params.acpi_rsdp->value();
     if (params.initrd) {
         const HvmModlistEntry module{params.initrd->start.value(), params.initrd->size_bytes, 0, 0};
         EMBER_TRY(mem.write_obj(GuestAddress(kPvhModlistStart), module));

@@ -47,6 +47,7 @@ Result<ZeroPage> build_zero_page(const LoadedKernel& kernel, const BootParams& p
     zp.hdr.loadflags |= kLoadedHigh;
     zp.hdr.cmd_line_ptr = static_cast<uint32_t>(kCmdlineStart);
     zp.ext_cmd_line_ptr = 0;
+    if (params.acpi_rsdp) zp.acpi_rsdp_addr = params.acpi_rsdp->value();
     if (kernel_cmdline_max == 0) {
         // A vmlinux has no limit of its own to report: state the one Ember enforces.
         zp.hdr.cmdline_size = static_cast<uint32_t>(kCmdlineMaxSize - 1);

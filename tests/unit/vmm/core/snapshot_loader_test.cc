@@ -13,6 +13,7 @@
 #include "devices/legacy/cmos_persist.h"
 #include "devices/legacy/i8042_persist.h"
 #include "devices/legacy/serial_persist.h"
+#include "devices/legacy/vmgenid_persist.h"
 #include "devices/virtio/block/block_persist.h"
 #include "devices/virtio/net/net_persist.h"
 
@@ -91,6 +92,15 @@ TEST_F(SnapshotLoaderTest, RefusesUnknownAndMissingDevices) {
 TEST_F(SnapshotLoaderTest, RefusesTwoOfALegacyDevice) {
     state.devices.push_back(snapshot::encode_cmos({}));
     EXPECT_NE(load_error().find("two cmos-rtc devices"), std::string::npos);
+}
+
+// The fixture's state has no VMGenID device, as a snapshot from before it: it loads without one.
+TEST_F(SnapshotLoaderTest, TakesOneVmGenIdDeviceAndNeedsNone) {
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+    state.devices.push_back(snapshot::encode_vmgenid({.id_gpa = 0xa2000, .gsi = 6}));
+    EXPECT_NE(load_error().find("/nonexistent/kvm"), std::string::npos);
+    state.devices.push_back(snapshot::encode_vmgenid({.id_gpa = 0xa2000, .gsi = 6}));
+    EXPECT_NE(load_error().find("two vmgenid devices"), std::string::npos);
 }
 
 TEST_F(SnapshotLoaderTest, RefusesANetworkOverrideForAnInterfaceTheSnapshotLacks) {
