@@ -52,9 +52,8 @@ int main(int argc, char** argv) {
     const char* file = argv[2];
     size_t file_limit = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) << 20 : (size_t)-1;
     const size_t page = 4096;
-    uint8_t* mem = anon ? mmap(NULL, anon, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0)
-                        : NULL;
+    uint8_t* mem =
+        anon ? mmap(NULL, anon, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : NULL;
     if (mem == MAP_FAILED) {
         perror("mmap");
         return 1;
