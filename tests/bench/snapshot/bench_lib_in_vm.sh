@@ -1,10 +1,11 @@
 #!/bin/bash
 # Shell helpers for the in-sandbox snapshot benchmarks (sourced): sleeping without forks, stamped
 # console capture and reading, process checks, timed API requests over the Unix socket, starting
-# and stopping ember. Set bench_name before sourcing (it prefixes trace lines), and ember_stdin
-# (default /dev/null) to feed the guest's serial console, e.g. a FIFO held open by the caller.
+# and stopping ember and QEMU. Set bench_name before sourcing (it prefixes trace lines), and
+# vmm_stdin (default /dev/null) to feed the guest's serial console, e.g. a FIFO the caller holds
+# open.
 bench_name=${bench_name:-bench}
-ember_stdin=${ember_stdin:-/dev/null}
+vmm_stdin=${vmm_stdin:-/dev/null}
 
 # `read -t` on a FIFO nobody writes is a sleep without forking (forks are slow under TCG).
 rm -f idle.fifo && mkfifo idle.fifo && exec 9<>idle.fifo
@@ -153,9 +154,88 @@ start_ember() {   # start_ember TAG: ember --api-sock with console console-TAG.t
     : >"console-$1.txt"
     launch_us=$(now_us)
     stamp_into "console-$1.txt"
-    ember --api-sock "$sock" --level Info --log-path "ember-$1.log" <"$ember_stdin" \
+    ember --api-sock "$sock" --level Info --log-path "ember-$1.log" <"$vmm_stdin" \
         >console.fifo 2>"ember-$1.stderr" &
     vmm_pid=$!
     open_console "console-$1.txt"
     wait_path -S "$sock" 20
+}
+# wait_text REGEX LIMIT_S: reads the console until a line matches; sets hit_us and hit_line.
+wait_text() {
+    local deadline=$(($(now_us) + $2 * 1000000)) gone=0
+    while :; do
+        while next_line; do
+            if [[ ${line#* } =~ $1 ]]; then
+                hit_us=${line%% *} hit_line=${line#* }
+                return 0
+            fi
+        done
+        (($(now_us) < deadline)) || return 1
+        if ! alive "$vmm_pid"; then ((++gone > 20)) && return 1; fi
+        nap 0.005
+    done
+}
+
+# ---- QEMU's microvm, for the side-by-side figures: the caller sets accel, qemu_cpu and
+# qemu_append (the kernel command line). QMP goes over a pipe pair (busybox has no socat).
+start_qemu() {   # start_qemu TAG VCPUS MIB [EXTRA ARGS...]
+    local tag=$1 vcpus=$2 mib=$3
+    shift 3
+    trace "start qemu $tag"
+    rm -f "qmp-$tag.in" "qmp-$tag.out"
+    mkfifo "qmp-$tag.in" "qmp-$tag.out"
+    : >"console-$tag.txt"
+    launch_us=$(now_us)
+    stamp_into "console-$tag.txt"
+    qemu-system-x86_64 -L /usr/share/qemu -M microvm,acpi=off -accel "$accel" -cpu "$qemu_cpu" -smp "$vcpus" -m "$mib" \
+        -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+        -kernel bzImage -append "$qemu_append" \
+        -drive id=rootfs,file=rootfs.ext4,format=raw,if=none,readonly=on \
+        -device virtio-blk-device,drive=rootfs -qmp "pipe:qmp-$tag" "$@" <"$vmm_stdin" \
+        >console.fifo 2>"qemu-$tag.stderr" &
+    vmm_pid=$!
+    # Read-write opens of the FIFOs never block, whoever comes first.
+    exec 5<>"qmp-$tag.in" 6<>"qmp-$tag.out"
+    open_console "console-$tag.txt"
+    qmp_line="" qmp_events=""
+    qmp '{"execute": "qmp_capabilities"}'
+    # MIGRATION events tell when a save or a load has ended, without polling.
+    qmp '{"execute": "migrate-set-capabilities", "arguments": {"capabilities": [{"capability": "events", "state": true}]}}'
+}
+# qmp JSON: sends a command, waits (60 s at most) for its "return" or "error" line in $qmp_line.
+# Events read meanwhile are kept in $qmp_events.
+qmp() {
+    local deadline=$(($(now_us) + 60000000))
+    echo "$1" >&5
+    while (($(now_us) < deadline)) && IFS= read -r -t 60 qmp_line <&6; do
+        [[ $qmp_line == *'"return"'* ]] && return 0
+        [[ $qmp_line == *'"error"'* ]] && return 1
+        [[ $qmp_line == *'"event"'* ]] && qmp_events+=$qmp_line$'\n'
+    done
+    qmp_line="(no answer)"
+    return 1
+}
+# qmp_migration_end LIMIT_S: waits for the MIGRATION event that ends a migration (events
+# capability on); sets migration_status (completed, failed, ...) and end_us (when it was read).
+qmp_migration_end() {
+    local ev deadline=$(($(now_us) + $1 * 1000000))
+    migration_status=timeout
+    while (($(now_us) < deadline)); do
+        if [[ $qmp_events =~ \"status\":\ \"(completed|failed|cancelled)\" ]]; then
+            migration_status=${BASH_REMATCH[1]}
+            end_us=$(now_us)
+            return 0
+        fi
+        IFS= read -r -t "$1" ev <&6 || return 1
+        [[ $ev == *'"event": "MIGRATION"'* ]] && qmp_events+=$ev$'\n'
+    done
+    return 1
+}
+stop_qemu() {
+    trace "stop qemu"
+    echo '{"execute": "quit"}' >&5
+    local _
+    for _ in $(seq 1 100); do alive "$vmm_pid" || break; nap 0.02; done
+    stop_vmm
+    exec 5>&- 6<&-
 }

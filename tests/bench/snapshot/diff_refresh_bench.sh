@@ -30,14 +30,7 @@ fi
 work="$(mktemp -d /tmp/ember-diff-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # The function: guestfunc with a 4 MiB data file, in a copy of the shared rootfs.
-cp "$ROOTFS" "$work/rootfs.ext4"
-gcc -static -O2 -Wall -Wextra -o "$work/guestfunc" "$here/guestfunc.c"
-head -c $((4 << 20)) /dev/urandom >"$work/func.data"
-printf 'cd /sbin\nwrite %s guestfunc\nsif guestfunc mode 0100755\ncd /etc\nwrite %s func.data\n' \
-    "$work/guestfunc" "$work/func.data" >"$work/debugfs.cmds"
-debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-debugfs -R "stat /sbin/guestfunc" "$work/rootfs.ext4" 2>/dev/null | grep -q "Size: $(stat -c %s "$work/guestfunc")" ||
-    { echo "diff_refresh_bench: could not put guestfunc into the rootfs copy" >&2; exit 2; }
+"$here/guestfunc_rootfs.sh" "$ROOTFS" "$work/rootfs.ext4" /etc/func.data 4
 
 "$root/resources/sandbox/ember-sandbox" run --timeout 2400 --mem 4096 --retry-outer-crash 1 \
     --bin "$ember" --bin "$tool" --bin "$curl_bin" \

@@ -21,26 +21,11 @@ boot_args="$args reboot=k ember.test=\\\"$func_cmd\\\""
 
 # The guest's serial input: a FIFO this shell keeps open, so ember never reads its end.
 rm -f serial.fifo && mkfifo serial.fifo && exec 8<>serial.fifo
-ember_stdin=serial.fifo
+vmm_stdin=serial.fifo
 # shellcheck source=bench_lib_in_vm.sh
 bench_name=diff_refresh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib_in_vm.sh"
 
-# wait_text REGEX LIMIT_S: reads the console until a line matches; sets hit_us and hit_line.
-wait_text() {
-    local deadline=$(($(now_us) + $2 * 1000000)) gone=0
-    while :; do
-        while next_line; do
-            if [[ ${line#* } =~ $1 ]]; then
-                hit_us=${line%% *} hit_line=${line#* }
-                return 0
-            fi
-        done
-        (($(now_us) < deadline)) || return 1
-        if ! alive "$vmm_pid"; then ((++gone > 20)) && return 1; fi
-        nap 0.005
-    done
-}
 fail_round() { echo "$1 error=$2"; log_tail "console-$3.txt" 5; log_tail "ember-$3.log" 8; stop_vmm; }
 snapshot() {   # snapshot TYPE STATE MEM: took_ms
     api PUT /snapshot/create "{\"snapshot_type\": \"$1\", \"snapshot_path\": \"$2\", \"mem_file_path\": \"$3\"}"

@@ -36,16 +36,7 @@ work="$(mktemp -d /tmp/ember-first-answer.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
 # The function and its data in a copy of the rootfs: /sbin/guestfunc and /root/data (8 MiB).
-gcc -static -O2 -o "$work/guestfunc" "$here/guestfunc.c"
-head -c $((8 << 20)) /dev/urandom >"$work/data"
-cp "$ROOTFS" "$work/rootfs.ext4"
-printf 'cd /sbin\nwrite %s guestfunc\nsif guestfunc mode 0100755\ncd /root\nwrite %s data\n' \
-    "$work/guestfunc" "$work/data" >"$work/debugfs.cmds"
-debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-debugfs -R "cat /root/data" "$work/rootfs.ext4" 2>/dev/null | cmp -s - "$work/data" || {
-    echo "first_answer_bench: could not put guestfunc and its data into the rootfs copy" >&2
-    exit 2
-}
+"$here/guestfunc_rootfs.sh" "$ROOTFS" "$work/rootfs.ext4" /root/data 8
 
 out="$work/out.txt"
 # A frozen or crashed outer VM (TCG under nested load) reruns it all once: only the lines after
@@ -53,7 +44,7 @@ out="$work/out.txt"
 "$root/resources/sandbox/ember-sandbox" run --timeout 1800 --mem 3072 --retry-outer-crash 1 \
     --bin "$ember" --bin "$handler" --bin "$curl_bin" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
-    --file "$here/first_answer_bench_in_vm.sh:bench.sh" \
+    --file "$here/first_answer_bench_in_vm.sh:bench.sh" --file "$here/bench_lib_in_vm.sh:bench_lib_in_vm.sh" \
     -- env SKIP_QEMU="${FIRST_ANSWER_SKIP_QEMU:-0}" \
     bash bench.sh "$rounds" "${shape%x*}" "${shape#*x}" "$func" | tee "$out"
 

@@ -30,15 +30,8 @@ fi
 work="$(mktemp -d /tmp/ember-fleet-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # guestfunc in a copy of the rootfs; the clones share that copy read-only.
-gcc -static -O2 -o "$work/guestfunc" "$here/guestfunc.c"
+"$here/guestfunc_rootfs.sh" "$ROOTFS" "$work/rootfs.ext4"
 gcc -static -O2 -o "$work/fleet_driver" "$here/fleet_driver.c"
-cp "$ROOTFS" "$work/rootfs.ext4"
-printf 'cd /sbin\nwrite %s guestfunc\nsif guestfunc mode 0100755\n' "$work/guestfunc" >"$work/debugfs.cmds"
-debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-debugfs -R "stat /sbin/guestfunc" "$work/rootfs.ext4" 2>/dev/null | grep -q "Size: $(stat -c %s "$work/guestfunc")" || {
-    echo "fleet_bench: could not put guestfunc into the rootfs copy" >&2
-    exit 2
-}
 out="$work/out.txt"
 # A rerun after the outer VM froze or crashed (the sandbox's, not Ember's: see its README) starts
 # over; only the last run's lines count.

@@ -171,70 +171,8 @@ restore_ember() {   # restore_ember CFG BACKEND ROUND ENGINE
     fi
 }
 
-# ---- QEMU: microvm, same kernel, rootfs and command line; QMP on a pipe pair (busybox has no
-# socat); save by migration to a file through exec:, restore with -incoming.
-start_qemu() {   # start_qemu TAG VCPUS MIB [EXTRA ARGS...]
-    local tag=$1 vcpus=$2 mib=$3
-    shift 3
-    trace "start qemu $tag"
-    rm -f "qmp-$tag.in" "qmp-$tag.out"
-    mkfifo "qmp-$tag.in" "qmp-$tag.out"
-    : >"console-$tag.txt"
-    launch_us=$(now_us)
-    stamp_into "console-$tag.txt"
-    qemu-system-x86_64 -L /usr/share/qemu -M microvm,acpi=off -accel "$accel" -cpu "$qemu_cpu" -smp "$vcpus" -m "$mib" \
-        -nodefaults -no-user-config -display none -serial stdio -no-reboot \
-        -kernel bzImage -append "$qemu_append" \
-        -drive id=rootfs,file=rootfs.ext4,format=raw,if=none,readonly=on \
-        -device virtio-blk-device,drive=rootfs -qmp "pipe:qmp-$tag" "$@" </dev/null \
-        >console.fifo 2>"qemu-$tag.stderr" &
-    vmm_pid=$!
-    # Read-write opens of the FIFOs never block, whoever comes first.
-    exec 5<>"qmp-$tag.in" 6<>"qmp-$tag.out"
-    open_console "console-$tag.txt"
-    qmp_line="" qmp_events=""
-    qmp '{"execute": "qmp_capabilities"}'
-    # MIGRATION events tell when a save or a load has ended, without polling.
-    qmp '{"execute": "migrate-set-capabilities", "arguments": {"capabilities": [{"capability": "events", "state": true}]}}'
-}
-# qmp JSON: sends a command, waits (60 s at most) for its "return" or "error" line in $qmp_line.
-# Events read meanwhile are kept in $qmp_events.
-qmp() {
-    local deadline=$(($(now_us) + 60000000))
-    echo "$1" >&5
-    while (($(now_us) < deadline)) && IFS= read -r -t 60 qmp_line <&6; do
-        [[ $qmp_line == *'"return"'* ]] && return 0
-        [[ $qmp_line == *'"error"'* ]] && return 1
-        [[ $qmp_line == *'"event"'* ]] && qmp_events+=$qmp_line$'\n'
-    done
-    qmp_line="(no answer)"
-    return 1
-}
-# qmp_migration_end LIMIT_S: waits for the MIGRATION event that ends a migration (events
-# capability on); sets migration_status (completed, failed, ...) and end_us (when it was read).
-qmp_migration_end() {
-    local ev deadline=$(($(now_us) + $1 * 1000000))
-    migration_status=timeout
-    while (($(now_us) < deadline)); do
-        if [[ $qmp_events =~ \"status\":\ \"(completed|failed|cancelled)\" ]]; then
-            migration_status=${BASH_REMATCH[1]}
-            end_us=$(now_us)
-            return 0
-        fi
-        IFS= read -r -t "$1" ev <&6 || return 1
-        [[ $ev == *'"event": "MIGRATION"'* ]] && qmp_events+=$ev$'\n'
-    done
-    return 1
-}
-stop_qemu() {
-    trace "stop qemu"
-    echo '{"execute": "quit"}' >&5
-    local _
-    for _ in $(seq 1 100); do alive "$vmm_pid" || break; nap 0.02; done
-    stop_vmm
-    exec 5>&- 6<&-
-}
-
+# ---- QEMU: microvm, same kernel, rootfs and command line (bench_lib_in_vm.sh's start_qemu);
+# save by migration to a file through exec:, restore with -incoming.
 bench_qemu() {
     local cfg=$1 vcpus=${1%x*} mib=${1#*x} tag="qemu-$1-boot" t0 init_us
     start_qemu "$tag" "$vcpus" "$mib"

@@ -50,9 +50,10 @@ console_lines() { grep -c '^[0-9][0-9]*\.[0-9]* ' console.txt 2>/dev/null || tru
 # At least N uptime lines on the console (for wait_for).
 has_lines() { (($(console_lines) >= $1)); }
 
-# A child that has exited stays a zombie (state Z) until `wait`.
-ember_exited() {
+# exited PID: a child that has exited stays a zombie (state Z) until `wait`.
+exited() {
     local state
-    state=$(awk '{print $3}' "/proc/$ember_pid/stat" 2>/dev/null)
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
     [[ -z "$state" || "$state" == Z ]]
 }
+ember_exited() { exited "$ember_pid"; }

@@ -36,11 +36,6 @@ fail() {
 }
 source "$(dirname "$0")/api_client.sh"
 
-exited() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-    [[ -z "$state" || "$state" == Z ]]
-}
 # The TICK lines of a console file, "n up date marker" per line.
 ticks() {
     tr -d '\r' <"$1" 2>/dev/null |

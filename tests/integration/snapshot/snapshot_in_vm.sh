@@ -51,11 +51,6 @@ last_count() { counts "$1" | tail -n 1; }
 uptime_of() { tr -d '\r' <"$1" | sed -n "s/^COUNT=$2 UP=\([0-9.]*\).*/\1/p" | head -n 1; }
 count_lines() { counts "$1" | wc -l; }
 has_counts() { (($(count_lines "$1") >= $2)); }
-exited() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-    [[ -z "$state" || "$state" == Z ]]
-}
 
 # start_ember DIR: a new ember with its API socket in DIR, run in DIR (the drives' relative paths
 # resolve there). Sets $sock, $pid, $current.

@@ -21,11 +21,6 @@ fail() {
     exit 1
 }
 source "$(dirname "$0")/api_client.sh"
-exited() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-    [[ -z "$state" || "$state" == Z ]]
-}
 args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd quiet"
 boot_args="$args ember.test=\\\"/sbin/guestfunc 4 /root/data 2\\\""
 

@@ -21,16 +21,7 @@ load_guest_images working_set_test
 work="$(mktemp -d /tmp/ember-working-set-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # The function and its data in a copy of the rootfs: /sbin/guestfunc and /root/data (2 MiB).
-gcc -static -O2 -o "$work/guestfunc" "$root/tests/bench/snapshot/guestfunc.c"
-head -c $((2 << 20)) /dev/urandom >"$work/data"
-cp "$ROOTFS" "$work/rootfs.ext4"
-printf 'cd /sbin\nwrite %s guestfunc\nsif guestfunc mode 0100755\ncd /root\nwrite %s data\n' \
-    "$work/guestfunc" "$work/data" >"$work/debugfs.cmds"
-debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-debugfs -R "cat /root/data" "$work/rootfs.ext4" 2>/dev/null | cmp -s - "$work/data" || {
-    echo "working_set_test: could not put guestfunc and its data into the rootfs copy" >&2
-    exit 2
-}
+"$root/tests/bench/snapshot/guestfunc_rootfs.sh" "$ROOTFS" "$work/rootfs.ext4" /root/data 2
 
 choose_sandbox_mode
 
