@@ -28,6 +28,7 @@
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
+#include "vmm/snapshot/working_set.h"
 
 extern char** environ;
 
@@ -265,13 +266,16 @@ Result<void> run(const std::string& dir, const char* handler) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         return Error::invalid("ember-uffd-handler", fmt::format("ended with status {:#x}", status));
     }
-    std::string ws = fmt::format("{}/ws", dir);
-    std::FILE* f = std::fopen(ws.c_str(), "r");
-    int pages = 0;
-    for (int ch; f != nullptr && (ch = std::fgetc(f)) != EOF;) pages += ch == '\n';
-    if (f != nullptr) std::fclose(f);
-    std::printf("Uffd backend: the handler recorded a working set of %d pages\n", pages);
-    if (pages < 2) return Error::invalid("working set", "fewer than the code and counter pages");
+    // The record is read as the handler's --prefetch reads it, so a format change shows here.
+    snapshot::WorkingSet ws = EMBER_TRY(snapshot::read_working_set(dir + "/ws"));
+    std::printf("Uffd backend: the handler recorded a working set of %zu pages\n",
+                ws.offsets.size());
+    if (ws.offsets.size() < 2) {
+        return Error::invalid("working set", "fewer than the code and counter pages");
+    }
+    if (ws.memory_file_bytes != kRamBytes) {
+        return Error::invalid("working set", "recorded for another memory file size");
+    }
     return ok();
 }
 

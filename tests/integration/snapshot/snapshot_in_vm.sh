@@ -336,7 +336,7 @@ check_disk r-file
 # ---- 3. Uffd backend, tap2
 copy_disks disk0 r-uffd
 ember-uffd-handler --socket "$top/r-uffd/uffd.sock" --mem-file "$snap/full.mem" \
-    --record "$top/r-uffd/faults.txt" 2>r-uffd/handler.log &
+    --record "$top/r-uffd/working-set.ws" 2>r-uffd/handler.log &
 handler_pid=$!
 wait_for 10 test -S r-uffd/uffd.sock || fail "ember-uffd-handler's socket never appeared"
 start_ember "$top/r-uffd"
