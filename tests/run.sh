@@ -19,15 +19,21 @@ cmake --build build -j "$jobs"
 
 status=0
 passed=0 failed=0
+# What failed, by name: repeated at the very end, where a truncated CI log still shows it.
+failures=()
 # Style is checked, not reviewed: the format check fails on any diff from .clang-format, the tidy
 # check on any finding of the checks .clang-tidy enables (over build/compile_commands.json).
 step "style: clang-format"
-if tests/style/check_format.sh; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi
+if tests/style/check_format.sh; then
+    passed=$((passed + 1))
+else
+    status=1; failed=$((failed + 1)); failures+=(style:clang-format)
+fi
 step "style: clang-tidy ($jobs jobs)"
 if EMBER_JOBS="$jobs" tests/style/check_tidy.sh build; then
     passed=$((passed + 1))
 else
-    status=1; failed=$((failed + 1))
+    status=1; failed=$((failed + 1)); failures+=(style:clang-tidy)
 fi
 
 step "guest images"
@@ -57,14 +63,18 @@ if ! awk '$3 == "hugetlbfs" {found = 1} END {exit !found}' /proc/mounts; then
     fi
 fi
 echo "2 MiB pages: $(awk '/^HugePages_Free/ {print $2}' /proc/meminfo) free for the hugetlb tests"
-# Adds CTest's "N tests failed out of M" from log $1 to the totals printed at the end.
+# Adds CTest's "N tests failed out of M" from log $1 to the totals printed at the end, and the
+# names CTest lists under "The following tests FAILED:" to $failures, prefixed with $2.
 count() {
-    local line f m
+    local line f m name
     line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1 || true)"
     f="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
     m="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")"
-    if [[ -z "$line" ]]; then failed=$((failed + 1)); return; fi
+    if [[ -z "$line" ]]; then failed=$((failed + 1)); failures+=("$2:ctest-did-not-finish"); return; fi
     passed=$((passed + m - f)); failed=$((failed + f))
+    while read -r name; do
+        failures+=("$2:$name")
+    done < <(sed -n '/^The following tests FAILED:/,/^$/s/^[[:space:]]*[0-9]* - \([^ ]*\).*/\1/p' "$1")
 }
 # Guests on 2 MiB hugetlb pages soft-lock the outer kernel of the nested TCG sandbox (both of its
 # CPUs stuck in KVM_RUN for minutes; seen in CI and here), which says nothing about Ember: without
@@ -77,13 +87,13 @@ if [[ ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
 fi
 log="$(mktemp)"
 (cd build && ctest --output-on-failure -j 1 "${exclude[@]}") 2>&1 | tee "$log" || status=1
-count "$log"
+count "$log" ctest
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DEMBER_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -L unit -j "$jobs") 2>&1 | tee "$log" || status=1
-count "$log"
+count "$log" asan
 
 step "clang build of every target, and the fuzz targets, ${fuzz_seconds}s each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DEMBER_FUZZ=ON -DEMBER_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -104,7 +114,7 @@ for fuzzer in build-fuzz/tests/fuzz/*_fuzzer; do
         echo "fuzz: $(basename "$fuzzer") ok (${fuzz_seconds}s)"; passed=$((passed + 1))
     else
         echo "fuzz: $(basename "$fuzzer") FAILED"; tail -40 "$corpus.log"; status=1
-        failed=$((failed + 1))
+        failed=$((failed + 1)); failures+=("fuzz:$name")
     fi
     rm -rf "$corpus" "$corpus.log"
 done
@@ -113,5 +123,6 @@ rm -f "$log"
 step "done"
 ((failed == 0)) || status=1
 # CTest cases (release and sanitizer runs), the two style checks and the fuzz targets.
+((${#failures[@]} == 0)) || echo "failed: ${failures[*]}"
 echo "ember: $passed passed, $failed failed"
 exit $status
