@@ -4,7 +4,8 @@
 #   fleet_bench.sh        N = 1, 8, 32 clones of one snapshot: all-answering ms, private KiB/clone
 #   first_answer_bench.sh load request -> the function's answer: File, Uffd, Uffd + recorded
 #                         working set, boot, QEMU -incoming
-#   restore_bench.sh      restore with the Sync and the io_uring (Async) drive engine
+#   restore_bench.sh      restore with the Sync and the io_uring (Async) drive engine, and
+#                         block_engine_setup_bench what each engine's setup adds (host, no KVM)
 #   diff_refresh_bench.sh a clone's Diff snapshot merged onto the base: diff vs full save
 # then repeats each one's summary at the end.
 # Usage: tests/bench/snapshot/clone_bench.sh EMBER_BINARY [ROUNDS]   (default 3 rounds)
@@ -27,11 +28,19 @@ run fleet "$here/fleet_bench.sh" "$ember" "$rounds"
 run first_answer "$here/first_answer_bench.sh" "$ember" "$rounds"
 RESTORE_BENCH_CFGS=${RESTORE_BENCH_CFGS:-1x128} run restore "$here/restore_bench.sh" "$ember" "$rounds"
 run diff_refresh "$here/diff_refresh_bench.sh" "$ember" "$rounds"
+engine_bench="$(dirname "$ember")/tests/bench/block_engine_setup_bench"
+if [[ -x $engine_bench ]]; then
+    run engine_setup "$engine_bench"
+else
+    echo "clone_bench: $engine_bench not built: the engines' setup cost is left out"
+    status=1
+fi
 
 # The summaries again, together: each script prints its tables after the sandbox run's last line.
 echo
 echo "==== clone_bench: summaries"
-for name in fleet first_answer restore diff_refresh; do
+for name in fleet first_answer restore diff_refresh engine_setup; do
+    [[ -f $out/$name ]] || continue
     echo "---- $name"
     awk '/^ember-sandbox: outer VM: .*total/ {block = ""; next} {block = block $0 "\n"}
          END {printf "%s", block}' "$out/$name"
