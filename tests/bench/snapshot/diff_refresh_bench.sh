@@ -12,21 +12,16 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../integration/lib/host.sh
+source "$root/tests/integration/lib/host.sh"
 ember=${1:?usage: diff_refresh_bench.sh EMBER_BINARY [ROUNDS] [EMBER_SNAPSHOT]}
 rounds=${2:-3}
-tool=${3:-}
-if [[ -z "$tool" ]]; then
-    for candidate in "$(dirname "$ember")/ember-snapshot" "$(dirname "$ember")/vmm/snapshot/ember-snapshot"; do
-        [[ -x "$candidate" ]] && tool=$candidate && break
-    done
-fi
+tool=${3:-$(sibling_binary "$ember" ember-snapshot)}
 [[ -x "$tool" ]] || { echo "diff_refresh_bench: ember-snapshot not found; pass it as 3rd argument" >&2; exit 2; }
 curl_bin="$(command -v curl)" || { echo "diff_refresh_bench: curl is not installed" >&2; exit 2; }
 read -r -a cfgs <<<"${DIFF_BENCH_CFGS:-1x128 1x1024}"
 eval "$("$root/resources/guest/images.sh" --ensure)"
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu
-fi
+choose_sandbox_mode
 work="$(mktemp -d /tmp/ember-diff-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # The function: guestfunc with a 4 MiB data file, in a copy of the shared rootfs.

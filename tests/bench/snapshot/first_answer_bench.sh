@@ -15,23 +15,17 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../integration/lib/host.sh
+source "$root/tests/integration/lib/host.sh"
 ember=${1:?usage: first_answer_bench.sh EMBER_BINARY [ROUNDS] [UFFD_HANDLER]}
 rounds=${2:-3}
-handler=${3:-}
-if [[ -z "$handler" ]]; then
-    for candidate in "$(dirname "$ember")/ember-uffd-handler" \
-        "$(dirname "$ember")/vmm/snapshot/ember-uffd-handler"; do
-        [[ -x "$candidate" ]] && handler=$candidate && break
-    done
-fi
+handler=${3:-$(sibling_binary "$ember" ember-uffd-handler)}
 [[ -x "$handler" ]] || { echo "first_answer_bench: ember-uffd-handler not found; pass it as 3rd argument" >&2; exit 2; }
 curl_bin="$(command -v curl)" || { echo "first_answer_bench: curl is not installed" >&2; exit 2; }
 func=${FIRST_ANSWER_FUNC:-16 /root/data 4}
 shape=${FIRST_ANSWER_SHAPE:-1x128}
 eval "$("$root/resources/guest/images.sh" --ensure)"
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu
-fi
+choose_sandbox_mode
 work="$(mktemp -d /tmp/ember-first-answer.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 

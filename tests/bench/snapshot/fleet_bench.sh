@@ -19,14 +19,14 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../integration/lib/host.sh
+source "$root/tests/integration/lib/host.sh"
 ember=${1:?usage: fleet_bench.sh EMBER_BINARY [ROUNDS] [ANON_MIB]}
 rounds=${2:-3}
 anon_mib=${3:-4}
 sizes=${FLEET_BENCH_SIZES:-1 8 32}
 eval "$("$root/resources/guest/images.sh" --ensure)"
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu
-fi
+choose_sandbox_mode
 work="$(mktemp -d /tmp/ember-fleet-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 # guestfunc in a copy of the rootfs; the clones share that copy read-only.

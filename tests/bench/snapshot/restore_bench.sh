@@ -18,24 +18,18 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../integration/lib/host.sh
+source "$root/tests/integration/lib/host.sh"
 ember=${1:?usage: restore_bench.sh EMBER_BINARY [ROUNDS] [UFFD_HANDLER]}
 rounds=${2:-5}
-handler=${3:-}
-if [[ -z "$handler" ]]; then
-    for candidate in "$(dirname "$ember")/ember-uffd-handler" \
-        "$(dirname "$ember")/vmm/snapshot/ember-uffd-handler"; do
-        [[ -x "$candidate" ]] && handler=$candidate && break
-    done
-fi
+handler=${3:-$(sibling_binary "$ember" ember-uffd-handler)}
 [[ -x "$handler" ]] || { echo "restore_bench: ember-uffd-handler not found; pass it as 3rd argument" >&2; exit 2; }
 curl_bin="$(command -v curl)" || { echo "restore_bench: curl is not installed" >&2; exit 2; }
 read -r -a cfgs <<<"${RESTORE_BENCH_CFGS:-1x128 2x1024}"
 tick=${RESTORE_BENCH_TICK:-0.05}
 eval "$("$root/resources/guest/images.sh" --ensure)"
 # Hardware KVM runs it directly; anything else (no /dev/kvm, kvm_pvm) uses the nested sandbox.
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu
-fi
+choose_sandbox_mode
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 # 4 GiB: a 1 GiB guest, its restored copy and the snapshot files (tmpfs) side by side.

@@ -24,6 +24,16 @@ choose_sandbox_mode() {
     fi
 }
 
+# sibling_binary EMBER NAME: the program NAME beside the ember binary EMBER (an install) or in
+# its build tree's vmm/snapshot/ (ember-uffd-handler, ember-snapshot); nothing when neither is.
+sibling_binary() {
+    local candidate
+    for candidate in "$(dirname "$1")/$2" "$(dirname "$1")/vmm/snapshot/$2"; do
+        [[ -x $candidate ]] && { echo "$candidate"; return 0; }
+    done
+    return 0
+}
+
 # run_sandbox_test TEST MARKER ARGS...: `ember-sandbox run ARGS...`, prints its output, and passes
 # only when the sandbox exits 0 and its output has a line that is exactly MARKER. A crash of the
 # outer VM's own kernel (TCG failing under nested load; Ember runs as a process in it) reruns the
