@@ -3,15 +3,14 @@
 // time write_acpi_tables() takes, median [min-max] over ROUNDS runs (default 201), beside the MP
 // table's write_mptable() for the same vCPUs. Prints figures; asserts nothing.
 // Usage: acpi_tables_bench [ROUNDS]
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <fmt/core.h>
-
+#include "tests/bench/spread.h"
 #include "vmm/arch/x86_64/acpi_tables.h"
 #include "vmm/arch/x86_64/layout.h"
 #include "vmm/arch/x86_64/mptable.h"
@@ -21,20 +20,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Stats {
-    double median, min, max;
-};
+using bench::Spread;
 
 template <typename F>
-Stats time_us(int rounds, F&& f) {
+Spread time_us(int rounds, F&& f) {
     std::vector<double> us;
     for (int i = 0; i < rounds; ++i) {
         const auto t0 = Clock::now();
         f();
         us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
-    std::sort(us.begin(), us.end());
-    return {us[us.size() / 2], us.front(), us.back()};
+    return bench::spread_of(std::move(us));
 }
 
 AcpiDevices machine(uint32_t vcpus, uint32_t virtio) {
@@ -60,12 +56,11 @@ int run(int rounds) {
         const uint32_t virtio = shape.second;
         const AcpiDevices d = machine(vcpus, virtio);
         uint64_t bytes = 0;
-        const Stats acpi = time_us(rounds, [&] { bytes = write_acpi_tables(mem, d)->table_bytes; });
-        const Stats mp = time_us(rounds, [&] { (void)write_mptable(mem, vcpus); });
-        const std::string acpi_text =
-            fmt::format("{:.2f} [{:.2f}-{:.2f}]", acpi.median, acpi.min, acpi.max);
-        const std::string mp_text =
-            fmt::format("{:.2f} [{:.2f}-{:.2f}]", mp.median, mp.min, mp.max);
+        const Spread acpi =
+            time_us(rounds, [&] { bytes = write_acpi_tables(mem, d)->table_bytes; });
+        const Spread mp = time_us(rounds, [&] { (void)write_mptable(mem, vcpus); });
+        const std::string acpi_text = bench::spread_text(acpi, 2);
+        const std::string mp_text = bench::spread_text(mp, 2);
         std::printf("%-6u %-7u %-6lu %-24s %-24s %.1f\n", vcpus, virtio,
                     static_cast<unsigned long>(bytes), acpi_text.c_str(), mp_text.c_str(),
                     acpi.median / mp.median);

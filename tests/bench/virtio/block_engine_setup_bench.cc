@@ -7,16 +7,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <fmt/core.h>
-
 #include "devices/virtio/block/backend.h"
+#include "tests/bench/spread.h"
 #include "vmm/base/event_fd.h"
 
 namespace ember::virtio {
@@ -24,20 +24,49 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Stats {
-    double median, min, max;
+struct EngineTimes {
+    bench::Spread create_us, destroy_us;
 };
 
-Stats stats_of(std::vector<double> us) {
-    std::sort(us.begin(), us.end());
-    return {us[us.size() / 2], us.front(), us.back()};
+// ROUNDS backends of `engine` over the file at `path`, each built and torn down.
+Result<EngineTimes> time_engine(IoEngine engine, const char* path, const EventFd& completions,
+                                int rounds) {
+    std::vector<double> create_us, destroy_us;
+    for (int i = 0; i < rounds; ++i) {
+        UniqueFd fd(::open(path, O_RDWR | O_CLOEXEC));
+        const auto t0 = Clock::now();
+        std::unique_ptr<BlockBackend> backend =
+            EMBER_TRY(make_block_backend(engine, std::move(fd), &completions));
+        const auto t1 = Clock::now();
+        backend.reset();
+        const auto t2 = Clock::now();
+        create_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+        destroy_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+    }
+    return EngineTimes{bench::spread_of(std::move(create_us)),
+                       bench::spread_of(std::move(destroy_us))};
 }
 
-std::string text(const Stats& s) {
-    return fmt::format("{:.1f} [{:.1f}-{:.1f}]", s.median, s.min, s.max);
+Result<void> run(const char* path, int rounds) {
+    const EventFd completions = EMBER_TRY(EventFd::create());
+    const EngineTimes sync = EMBER_TRY(time_engine(IoEngine::kSync, path, completions, rounds));
+    const EngineTimes async = EMBER_TRY(time_engine(IoEngine::kAsync, path, completions, rounds));
+    std::printf("%-7s %-26s %-26s\n", "engine", "create us", "destroy us");
+    for (const auto& [name, times] : {std::pair{"Sync", sync}, std::pair{"Async", async}}) {
+        std::printf("%-7s %-26s %-26s\n", name, bench::spread_text(times.create_us, 1).c_str(),
+                    bench::spread_text(times.destroy_us, 1).c_str());
+    }
+    std::printf(
+        "rounds=%d; Async adds %.1f us per drive to a restore (median create, Async "
+        "minus Sync)\n",
+        rounds, async.create_us.median - sync.create_us.median);
+    return ok();
 }
 
-int run(int rounds) {
+}  // namespace
+}  // namespace ember::virtio
+
+int main(int argc, char** argv) {
     char path[] = "/tmp/ember-engine-bench.XXXXXX";
     const int tmp = ::mkstemp(path);
     if (tmp < 0 || ::ftruncate(tmp, 1 << 20) != 0) {
@@ -45,51 +74,11 @@ int run(int rounds) {
         return 1;
     }
     ::close(tmp);
-    Result<EventFd> completions = EventFd::create();
-    if (!completions) {
-        std::fprintf(stderr, "block_engine_setup_bench: %s\n",
-                     completions.error().message().c_str());
+    const auto done = ember::virtio::run(path, argc > 1 ? std::atoi(argv[1]) : 501);
+    ::unlink(path);
+    if (!done) {
+        std::fprintf(stderr, "block_engine_setup_bench: %s\n", done.error().message().c_str());
         return 1;
     }
-    std::printf("%-7s %-26s %-26s\n", "engine", "create us", "destroy us");
-    int status = 0;
-    double create_median[2] = {0, 0};
-    for (const IoEngine engine : {IoEngine::kSync, IoEngine::kAsync}) {
-        std::vector<double> create_us, destroy_us;
-        for (int i = 0; i < rounds && status == 0; ++i) {
-            UniqueFd fd(::open(path, O_RDWR | O_CLOEXEC));
-            const auto t0 = Clock::now();
-            Result<std::unique_ptr<BlockBackend>> backend =
-                make_block_backend(engine, std::move(fd), &*completions);
-            const auto t1 = Clock::now();
-            if (!backend) {
-                std::fprintf(stderr, "block_engine_setup_bench: %s\n",
-                             backend.error().message().c_str());
-                status = 1;
-                break;
-            }
-            backend->reset();
-            const auto t2 = Clock::now();
-            create_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-            destroy_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
-        }
-        if (status != 0) break;
-        const Stats create = stats_of(create_us);
-        create_median[engine == IoEngine::kAsync ? 1 : 0] = create.median;
-        std::printf("%-7s %-26s %-26s\n", engine == IoEngine::kAsync ? "Async" : "Sync",
-                    text(create).c_str(), text(stats_of(destroy_us)).c_str());
-    }
-    ::unlink(path);
-    if (status == 0) {
-        std::printf(
-            "rounds=%d; Async adds %.1f us per drive to a restore (median create, Async "
-            "minus Sync)\n",
-            rounds, create_median[1] - create_median[0]);
-    }
-    return status;
+    return 0;
 }
-
-}  // namespace
-}  // namespace ember::virtio
-
-int main(int argc, char** argv) { return ember::virtio::run(argc > 1 ? std::atoi(argv[1]) : 501); }
