@@ -87,6 +87,7 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
         JsonObject b = EMBER_TRY(JsonObject::from(*backend, "mem_backend"));
         std::string type = EMBER_TRY(b.required_string("backend_type"));
         p.backend_path = EMBER_TRY(b.required_string("backend_path"));
+        p.working_set_path = EMBER_TRY(b.optional_string("working_set_path"));
         EMBER_TRY(b.finish());
         if (type == "File") {
             p.backend_type = MemBackendType::kFile;
@@ -95,6 +96,15 @@ Result<SnapshotLoadParams> parse_snapshot_load(const rapidjson::Value& value) {
         } else {
             static constexpr std::string_view kBackends[] = {"File", "Uffd"};
             return json_error("mem_backend.backend_type", unknown_variant(type, kBackends));
+        }
+        // Ember's extension. Refused here, where a refusal leaves the process usable.
+        if (p.working_set_path && p.backend_type != MemBackendType::kFile) {
+            return json_error("mem_backend.working_set_path",
+                              "working_set_path is for the File backend; a Uffd handler takes "
+                              "the record itself (ember-uffd-handler --prefetch)");
+        }
+        if (p.working_set_path && p.working_set_path->empty()) {
+            return json_error("mem_backend.working_set_path", "working_set_path must not be empty");
         }
     }
     auto track = EMBER_TRY(obj.optional_bool("track_dirty_pages"));

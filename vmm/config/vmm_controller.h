@@ -3,6 +3,7 @@
 // Thread: every method may be called from the API thread; it blocks until the VMM answers.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct SnapshotLoadParams {
     std::string snapshot_path;
     MemBackendType backend_type = MemBackendType::kFile;
     std::string backend_path;
+    // Ember's extension, File backend only: a working-set record (ember-uffd-handler --record)
+    // whose pages are populated before the VM resumes, the written ones copied.
+    std::optional<std::string> working_set_path;
     bool track_dirty_pages = false;
     bool resume_vm = false;
     std::vector<NetworkOverride> network_overrides;

@@ -17,6 +17,7 @@
 #include "vmm/arch/x86_64/boot.h"
 #include "vmm/base/log.h"
 #include "vmm/core/virtio_from_config.h"
+#include "vmm/snapshot/file_working_set.h"
 #include "vmm/snapshot/kvm_snapshot.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/uffd_handshake.h"
@@ -216,6 +217,15 @@ Result<void> map_guest_memory(Machine& machine, const snapshot::MachineState& st
                               const SnapshotLoadParams& params, PageBacking backing) {
     if (params.backend_type == MemBackendType::kFile) {
         machine.memory = EMBER_TRY(snapshot::map_memory_file(params.backend_path, state.memory));
+        if (params.working_set_path) {
+            snapshot::FilePopulateStats populated = EMBER_TRY(snapshot::populate_file_working_set(
+                machine.memory, state.memory, params.backend_path, *params.working_set_path));
+            EMBER_INFO(
+                "Working set {}: {} pages populated in {} runs, {} of them copied, in "
+                "{:.1f} ms",
+                *params.working_set_path, populated.pages, populated.runs, populated.written_pages,
+                populated.ms);
+        }
         return ok();
     }
     std::vector<GuestRange> ranges;

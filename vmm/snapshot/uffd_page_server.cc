@@ -18,11 +18,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "vmm/snapshot/page_populate.h"
+
 namespace ember::snapshot {
 namespace {
-
-// MADV_POPULATE_READ (Linux 5.14), spelled out for older headers.
-constexpr int kMadvPopulateRead = 22;
 
 // Finds where the top-level JSON value ends as bytes arrive, so that the text is parsed once,
 // when complete, however the peer splits it (a parse per piece would be quadratic).
@@ -192,32 +191,22 @@ PageServer::PageServer(UffdHandshake handshake, MmapRegion file)
     : hs_(std::move(handshake)), file_(std::move(file)) {
     for (const UffdRegion& r : hs_.regions) {
         size_t pages = r.size / r.page_size;
-        regions_.push_back(
-            {.uffd = r, .removed = std::vector<bool>(pages), .used = std::vector<bool>(pages)});
+        regions_.push_back({.uffd = r,
+                            .removed = std::vector<bool>(pages),
+                            .used = std::vector<bool>(pages),
+                            .written = std::vector<bool>(pages)});
     }
-}
-
-Result<MemoryFileMapping> map_memory_file_readonly(const std::string& path) {
-    UniqueFd fd = EMBER_TRY(open_regular_file(path, "open memory file"));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
-    if (st.st_size == 0) return Error::invalid("memory file is empty", path);
-    MmapRegion map = EMBER_TRY(MmapRegion::of_file(fd.get(), static_cast<size_t>(st.st_size), 0,
-                                                   PROT_READ, MAP_PRIVATE | MAP_NORESERVE));
-    return MemoryFileMapping{.path = path, .map = std::move(map)};
 }
 
 void prefault_working_set(const MemoryFileMapping& file, const WorkingSet& set) {
     const uint64_t page_size = set.page_size;
     auto key_of = [](uint64_t) -> int64_t { return 0; };
     for (const PageRun& run : coalesce_page_runs(set.offsets, page_size, key_of)) {
-        uint8_t* start = file.map.data() + run.file_offset;
-        size_t len = static_cast<size_t>(run.pages * page_size);
-        // One call per run maps the page-cache pages (reading them from disk if need be);
-        // without MADV_POPULATE_READ (Linux < 5.14), a read of each page does the same.
-        if (::madvise(start, len, kMadvPopulateRead) == 0) continue;
-        volatile uint8_t sink = 0;
-        for (size_t i = 0; i < len; i += 4096) sink = static_cast<uint8_t>(sink ^ start[i]);
+        // Maps the page-cache pages (reading them from disk if need be). Only an optimization:
+        // a page this misses is faulted in by the copy that installs it.
+        static_cast<void>(populate_pages(file.map.data() + run.file_offset,
+                                         static_cast<size_t>(run.pages * page_size),
+                                         static_cast<size_t>(page_size), Populate::kRead));
     }
 }
 
@@ -286,7 +275,7 @@ Result<PageServer::Fill> PageServer::fill(Region& region, uint64_t page_addr) {
     return Fill::kDone;
 }
 
-Result<void> PageServer::on_fault(uint64_t address) {
+Result<void> PageServer::on_fault(uint64_t address, bool write) {
     ++stats_.faults;
     Region* region = region_of(address);
     if (region == nullptr) {
@@ -296,7 +285,10 @@ Result<void> PageServer::on_fault(uint64_t address) {
     uint64_t page_addr = address & ~(u.page_size - 1);
     uint64_t page = (page_addr - u.base_host_virt_addr) / u.page_size;
     // A page faulting after the guest gave it back is served zeros, not the file: not recorded.
-    if (!region->removed[page]) region->used[page] = true;
+    if (!region->removed[page]) {
+        if (!region->used[page]) region->written[page] = write;
+        region->used[page] = true;
+    }
     if (EMBER_TRY(fill(*region, page_addr)) == Fill::kRetry) deferred_.push_back(page_addr);
     return ok();
 }
@@ -324,7 +316,8 @@ Result<void> PageServer::drain_events() {
         for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); ++i) {
             const uffd_msg& m = msgs[i];
             if (m.event == UFFD_EVENT_PAGEFAULT) {
-                EMBER_TRY(on_fault(m.arg.pagefault.address));
+                EMBER_TRY(on_fault(m.arg.pagefault.address,
+                                   (m.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0));
             } else if (m.event == UFFD_EVENT_REMOVE) {
                 on_remove(m.arg.remove.start, m.arg.remove.end);
             }
@@ -400,6 +393,15 @@ Result<InstallStats> PageServer::install(const WorkingSet& set, const std::strin
         }
         return -1;
     };
+    // The record's written pages stay written in the next record: once installed, a write to them
+    // no longer faults.
+    for (uint64_t offset : set.written) {
+        for (Region& r : regions_) {
+            if (offset >= r.uffd.offset && offset - r.uffd.offset < r.uffd.size) {
+                r.written[(offset - r.uffd.offset) / page_size] = true;
+            }
+        }
+    }
     for (const PageRun& run : coalesce_page_runs(set.offsets, page_size, key_of)) {
         if (peer_gone_) break;
         // A vCPU waiting on a page the batch has not reached yet is served first, between runs:
@@ -482,12 +484,16 @@ Result<void> PageServer::install_run(Region& region, uint64_t offset, uint64_t p
 Result<WorkingSet> PageServer::working_set() const {
     const uint64_t page_size = regions_.front().uffd.page_size;
     std::vector<uint64_t> offsets;
+    std::vector<uint64_t> written;
     for (const Region& r : regions_) {
         for (size_t p = 0; p < r.used.size(); ++p) {
-            if (r.used[p]) offsets.push_back(r.uffd.offset + p * r.uffd.page_size);
+            if (!r.used[p]) continue;
+            offsets.push_back(r.uffd.offset + p * r.uffd.page_size);
+            if (r.written[p]) written.push_back(offsets.back());
         }
     }
-    return make_working_set({file_.data(), file_.size()}, std::move(offsets), page_size);
+    return make_working_set({file_.data(), file_.size()}, std::move(offsets), page_size,
+                            std::move(written));
 }
 
 }  // namespace ember::snapshot

@@ -36,13 +36,6 @@ Result<UffdHandshake> accept_uffd_handshake(int listen_fd, int timeout_ms = 1000
 // O_NONBLOCK on it.
 Result<void> check_userfaultfd(int fd);
 
-// The snapshot's memory file, mapped read-only (MAP_PRIVATE) when the handler starts, before it
-// listens: a missing or wrong file fails the handler before ember connects.
-struct MemoryFileMapping {
-    std::string path;
-    MmapRegion map;
-};
-Result<MemoryFileMapping> map_memory_file_readonly(const std::string& path);
 // Maps the pages of `set` into `file` now, one madvise(MADV_POPULATE_READ) per run, so that
 // installing them after the handshake copies without taking a page fault per source page (under
 // nested virtualization, each one costs tens of microseconds on the load's critical path).
@@ -83,7 +76,9 @@ public:
     // Serves until the VM's connection closes or its address space is gone, or until `stop_fd`
     // (a signalfd; -1 for none) is readable.
     Result<ServeEnd> serve(int stop_fd = -1);
-    // The pages the VM faulted on or that were installed for it: the next working-set record.
+    // The pages the VM faulted on or that were installed for it: the next working-set record,
+    // with the pages first faulted by a write (or marked written in the installed record) flagged.
+    // A page first read and later written is not flagged: once installed, its write does not fault.
     Result<WorkingSet> working_set() const;
 
     const PageServerStats& stats() const { return stats_; }
@@ -93,12 +88,13 @@ private:
         UffdRegion uffd;
         std::vector<bool> removed;  // Given back with MADV_DONTNEED: serve zeros, not the file.
         std::vector<bool> used;     // Faulted or installed: part of the working set.
+        std::vector<bool> written;  // Its first fault was a write (or the record said so).
     };
     enum class Fill { kDone, kRetry };
 
     PageServer(UffdHandshake handshake, MmapRegion file);
     Result<void> drain_events();
-    Result<void> on_fault(uint64_t address);
+    Result<void> on_fault(uint64_t address, bool write);
     void on_remove(uint64_t start, uint64_t end);
     Result<Fill> fill(Region& region, uint64_t page_addr);
     // Installs `pages` pages of `region` from file offset `offset`, one ioctl for the run unless

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,7 +78,10 @@ uint64_t working_set_fingerprint(std::span<const uint8_t> memory, std::span<cons
 }
 
 Result<WorkingSet> make_working_set(std::span<const uint8_t> memory, std::vector<uint64_t> offsets,
-                                    uint64_t page_size) {
+                                    uint64_t page_size, std::vector<uint64_t> written) {
+    std::sort(written.begin(), written.end());
+    written.erase(std::unique(written.begin(), written.end()), written.end());
+    offsets.insert(offsets.end(), written.begin(), written.end());
     std::sort(offsets.begin(), offsets.end());
     offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
     if (offsets.size() > kMaxWorkingSetPages) {
@@ -96,7 +100,8 @@ Result<WorkingSet> make_working_set(std::span<const uint8_t> memory, std::vector
     WorkingSet set{.page_size = page_size,
                    .memory_file_bytes = memory.size(),
                    .fingerprint = fingerprint,
-                   .offsets = std::move(offsets)};
+                   .offsets = std::move(offsets),
+                   .written = std::move(written)};
     return set;
 }
 
@@ -109,7 +114,13 @@ std::vector<uint8_t> encode_working_set(const WorkingSet& set) {
     put_u64(out, set.memory_file_bytes);
     put_u64(out, set.fingerprint);
     put_u64(out, set.offsets.size());
-    for (uint64_t offset : set.offsets) put_u64(out, offset);
+    // Both lists are sorted: one merge pass flags the written pages.
+    auto written = set.written.begin();
+    for (uint64_t offset : set.offsets) {
+        while (written != set.written.end() && *written < offset) ++written;
+        const bool flag = written != set.written.end() && *written == offset;
+        put_u64(out, offset | (flag ? kWrittenFlag : 0));
+    }
     return out;
 }
 
@@ -124,8 +135,8 @@ Result<WorkingSet> decode_working_set(std::span<const uint8_t> bytes) {
                                                 bytes.size(), kWorkingSetHeaderBytes));
     }
     uint32_t version = get_u32(bytes.data() + 8);
-    if (version != kWorkingSetVersion) {
-        return Error::invalid(what, fmt::format("version {}, this handler reads version {}",
+    if (version != 1 && version != kWorkingSetVersion) {
+        return Error::invalid(what, fmt::format("version {}, this reader reads versions 1 to {}",
                                                 version, kWorkingSetVersion));
     }
     WorkingSet set;
@@ -149,6 +160,8 @@ Result<WorkingSet> decode_working_set(std::span<const uint8_t> bytes) {
     set.offsets.reserve(count);
     for (uint64_t i = 0; i < count; ++i) {
         uint64_t offset = get_u64(bytes.data() + kWorkingSetHeaderBytes + 8 * i);
+        const bool written = version >= 2 && (offset & kWrittenFlag) != 0;
+        if (version >= 2) offset &= ~kWrittenFlag;
         if (offset % set.page_size != 0) {
             return Error::invalid(what, fmt::format("page offset {:#x} is not a multiple of the "
                                                     "page size {}",
@@ -165,6 +178,7 @@ Result<WorkingSet> decode_working_set(std::span<const uint8_t> bytes) {
                                                     offset, set.offsets.back()));
         }
         set.offsets.push_back(offset);
+        if (written) set.written.push_back(offset);
     }
     return set;
 }
@@ -205,6 +219,16 @@ Result<UniqueFd> open_regular_file(const std::string& path, const char* what) {
         return Error::from_errno(what, path);
     }
     return fd;
+}
+
+Result<MemoryFileMapping> map_memory_file_readonly(const std::string& path) {
+    UniqueFd fd = EMBER_TRY(open_regular_file(path, "open memory file"));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return Error::from_errno("fstat memory file", path);
+    if (st.st_size == 0) return Error::invalid("memory file is empty", path);
+    MmapRegion map = EMBER_TRY(MmapRegion::of_file(fd.get(), static_cast<size_t>(st.st_size), 0,
+                                                   PROT_READ, MAP_PRIVATE | MAP_NORESERVE));
+    return MemoryFileMapping{.path = path, .map = std::move(map)};
 }
 
 Result<WorkingSet> read_working_set(const std::string& path) {

@@ -9,6 +9,10 @@
 #      guest continues and gives the same answer as in 2
 #   4. the record with B's memory file: the handler exits 1 with "was recorded from another
 #      memory file" before it listens, and ember's load of B fails at once (400, exit 1)
+#   5. load A with the File backend and mem_backend.working_set_path: before it resumes, the
+#      clone's mapping of a.mem holds every recorded page and owns a copy of exactly the written
+#      ones (smaps); resumed, it gives the same answer
+#   6. the same record with B: ember refuses the load (400 naming the other memory file, exit 1)
 # Prints "ok:" lines and WORKING-SET-TEST-PASS; exits non-zero on the first failure.
 set -u
 pid=""
@@ -90,7 +94,10 @@ stop_ember
 wait_for 20 exited "$handler_pid" || fail "the handler outlives its VM"
 wait "$handler_pid" || fail "the recording handler exited $?"
 [[ $(head -c 7 a.ws) == EMBERWS ]] || fail "a.ws is not a working-set record"
-grep -q "recorded [1-9][0-9]* pages to $PWD/a.ws" handler.log || fail "no record line in the handler's log"
+grep -q "recorded [1-9][0-9]* pages ([1-9][0-9]* written) to $PWD/a.ws" handler.log ||
+    fail "no record line with written pages in the handler's log"
+recorded_pages=$(sed -n 's/.*recorded \([0-9]*\) pages.*/\1/p' handler.log)
+recorded_written=$(sed -n 's/.*recorded [0-9]* pages (\([0-9]*\) written).*/\1/p' handler.log)
 ok "record: $(grep recorded handler.log); $(stat -c %s a.ws) bytes; answer: $recorded_answer"
 
 # ---- 3. prefetch: the working set first, the function continues
@@ -129,5 +136,43 @@ rc=$?
 pid=""
 ((rc == 1)) || fail "ember exited $rc after the failed load"
 ok "ember's load of B without a handler failed in $((SECONDS - t0)) s, exit $rc: ${body:0:160}"
+
+# ---- 5. the record populates a File clone
+# smaps_kib FIELD: the FIELD total (kB) of ember's mappings of a.mem.
+smaps_kib() {
+    awk -v field="$1:" '/^[0-9a-f]+-[0-9a-f]+ / {in_mem = ($NF ~ /\/a\.mem$/)}
+        in_mem && $1 == field {sum += $2} END {print sum + 0}' "/proc/$pid/smaps"
+}
+start_ember file
+expect 204 PUT /snapshot/load "{\"snapshot_path\": \"a.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/a.mem\", \"working_set_path\": \"$PWD/a.ws\"}}"
+populated=$(grep "Working set $PWD/a.ws:" ember.log) || fail "ember logged no populated working set"
+[[ $populated =~ :\ ([0-9]+)\ pages\ populated\ in\ [0-9]+\ runs,\ ([0-9]+)\ of\ them\ copied ]] ||
+    fail "unexpected populate line: $populated"
+((BASH_REMATCH[1] == recorded_pages && BASH_REMATCH[2] == recorded_written)) ||
+    fail "populated ${BASH_REMATCH[1]} pages (${BASH_REMATCH[2]} copied) of a record of $recorded_pages ($recorded_written written)"
+# Paused: nothing but the populate touched the mapping yet (the load itself reads no guest page).
+rss=$(smaps_kib Rss) anon=$(smaps_kib Anonymous)
+((rss >= recorded_pages * 4 && anon >= recorded_written * 4)) ||
+    fail "after the populate a.mem has Rss $rss kB, Anonymous $anon kB; the record: $recorded_pages pages, $recorded_written written"
+((anon <= recorded_written * 4 + 64)) ||
+    fail "the clone copied $anon kB of a.mem, the record marks $((recorded_written * 4)) kB written"
+expect 204 PATCH /vm '{"state": "Resumed"}'
+request 1
+[[ "${answer% *}" == "${recorded_answer% *}" ]] ||
+    fail "the populated File clone answered '$answer', the recording one '$recorded_answer'"
+stop_ember
+ok "File + working set: ${populated#*Working set }; before resume Rss $rss kB, Anonymous $anon kB; answer: $answer"
+
+# ---- 6. the record with another snapshot's memory file, File backend
+start_ember file-other
+expect 400 PUT /snapshot/load "{\"snapshot_path\": \"b.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/b.mem\", \"working_set_path\": \"$PWD/a.ws\"}}"
+[[ $body == *"the working-set record $PWD/a.ws was recorded from another memory file"* ]] ||
+    fail "no clear refusal: $body"
+wait_for 20 exited "$pid" || fail "ember still runs after its load failed"
+wait "$pid"
+rc=$?
+pid=""
+((rc == 1)) || fail "ember exited $rc after the refused load"
+ok "File load of B with A's record refused: ${body:0:200}"
 
 echo "WORKING-SET-TEST-PASS"

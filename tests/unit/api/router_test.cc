@@ -313,6 +313,30 @@ TEST_F(RouterTest, RefusesMalformedDriveOverridesAndClockRealtime) {
                  "expected a boolean");
 }
 
+// Ember's mem_backend.working_set_path: File only, refused before the load (the process goes on).
+TEST_F(RouterTest, ParsesAWorkingSetPathForTheFileBackendOnly) {
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_backend":
+        {"backend_type": "File", "backend_path": "/m", "working_set_path": "/m.ws"}})")
+                  .status,
+              204);
+    ASSERT_TRUE(fake.last_snapshot_load);
+    EXPECT_EQ(fake.last_snapshot_load->working_set_path, "/m.ws");
+    EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})").status,
+              204);
+    EXPECT_FALSE(fake.last_snapshot_load->working_set_path);
+    fake.last_snapshot_load.reset();
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_backend":
+        {"backend_type": "Uffd", "backend_path": "/u", "working_set_path": "/m.ws"}})"),
+                 "working_set_path is for the File backend");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_backend":
+        {"backend_type": "File", "backend_path": "/m", "working_set_path": ""}})"),
+                 "working_set_path must not be empty");
+    expect_fault(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_backend":
+        {"backend_type": "File", "backend_path": "/m", "working_set_path": 7}})"),
+                 "expected a string");
+    EXPECT_FALSE(fake.last_snapshot_load);
+}
+
 TEST_F(RouterTest, AcceptsTheDeprecatedMemFilePath) {
     EXPECT_EQ(put("/snapshot/load", R"({"snapshot_path": "/s", "mem_file_path": "/m"})").status,
               204);

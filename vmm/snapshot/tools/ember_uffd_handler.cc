@@ -2,11 +2,12 @@
 // Listens on --socket, accepts ember's handshake (the userfaultfd and the region list), then fills
 // each page on its first touch from --mem-file, until the VM's process ends. A page is what the
 // handshake's page_size says: 4 KiB, or 2 MiB for a 2M VM's hugetlb memory, copied whole.
-// --record FILE writes the working set (the pages the VM faulted on) as a working-set record
-// (working_set.h) when the VM's process ends or the handler gets SIGTERM or SIGINT; --prefetch
-// FILE checks such a record against the memory file and installs its pages in one batch right
-// after the handshake, before serving any fault (REAP's idea). The old text format of --record
-// (one offset per line) is no longer read. Every input is bounded: the handshake
+// --record FILE writes the working set (the pages the VM faulted on, those first faulted by a
+// write marked) as a working-set record (working_set.h), which also serves File-backend clones
+// (mem_backend.working_set_path) when the VM's process ends or the handler gets SIGTERM or SIGINT;
+// --prefetch FILE checks such a record against the memory file and installs its pages in one batch
+// right after the handshake, before serving any fault (REAP's idea). The old text format of
+// --record (one offset per line) is no longer read. Every input is bounded: the handshake
 // (kMaxUffdHandshakeBytes, kMaxUffdRegions, 10 s), the regions (disjoint, inside the memory
 // file), the record (kMaxWorkingSetFileBytes); files must be regular files.
 #include <getopt.h>
@@ -26,7 +27,8 @@ constexpr const char* kUsage = R"(Usage: ember-uffd-handler --socket PATH --mem-
   --socket PATH     Unix socket to listen on (ember's mem_backend.backend_path)
   --mem-file PATH   The snapshot's memory file
   --record PATH     When the VM ends (or on SIGTERM/SIGINT), write the pages it used to PATH
-                    (a working-set record, replaced atomically)
+                    (a working-set record, replaced atomically; also what a File-backend load
+                    takes as mem_backend.working_set_path)
   --prefetch PATH   Install the pages of the working-set record PATH right after the handshake,
                     before serving faults; refused if recorded from another memory file
 )";
@@ -138,8 +140,8 @@ int run(const Options& opt) {
         Result<void> written =
             set ? write_working_set(opt.record, *set) : Result<void>(set.error());
         if (!written) return fail("--record", written.error());
-        std::fprintf(stderr, "ember-uffd-handler: recorded %zu pages to %s\n", set->offsets.size(),
-                     opt.record.c_str());
+        std::fprintf(stderr, "ember-uffd-handler: recorded %zu pages (%zu written) to %s\n",
+                     set->offsets.size(), set->written.size(), opt.record.c_str());
     }
     if (!served) return fail("serve", served.error());
     if (*served == ServeEnd::kStopRequested) {

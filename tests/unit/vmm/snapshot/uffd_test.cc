@@ -401,11 +401,12 @@ protected:
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
 
-    // Writes the working-set record of `offsets` of dir_/mem to dir_/prefetch.
-    void write_record(std::vector<uint64_t> offsets) {
+    // Writes the working-set record of `offsets` of dir_/mem, `written` marked, to dir_/prefetch.
+    void write_record(std::vector<uint64_t> offsets, std::vector<uint64_t> written = {}) {
         std::string mem = slurp(dir_ + "/mem");
         std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(mem.data()), mem.size());
-        Result<WorkingSet> set = make_working_set(bytes, std::move(offsets), page_bytes_);
+        Result<WorkingSet> set =
+            make_working_set(bytes, std::move(offsets), page_bytes_, std::move(written));
         ASSERT_TRUE(set) << set.error().message();
         ASSERT_TRUE(write_working_set(dir_ + "/prefetch", *set));
     }
@@ -459,6 +460,26 @@ TEST_F(UffdEndToEnd, ServesEveryPageFromTheFileAndRecordsTheFaults) {
     EXPECT_EQ(recorded->offsets.back(), (2 * kRegionPages - 1) * kPageSize);
     EXPECT_EQ(recorded->memory_file_bytes, 2 * kRegionBytes);
     EXPECT_NE(log.find("recorded 32 pages"), std::string::npos) << log;
+}
+
+TEST_F(UffdEndToEnd, RecordsWhichPagesTheVmFirstWroteAndKeepsThoseItWasGiven) {
+    // File page 1 (region 1's page 1) comes prefetched and marked written: once installed, a
+    // write to it no longer faults, so the mark must come from the record.
+    write_record({kPageSize}, {kPageSize});
+    start_handler({"--prefetch", dir_ + "/prefetch", "--record", dir_ + "/record"});
+    memory_[0].data()[2 * kPageSize] = 1;  // File page 18: first touched by a write.
+    volatile uint8_t* read_first = memory_[0].data() + 3 * kPageSize;
+    read_first[0] = static_cast<uint8_t>(read_first[1] + 1);  // File page 19: read, then written.
+    memory_[1].data()[4 * kPageSize + 9] = 2;                 // File page 4: written.
+    ASSERT_EQ(stop_handler(), 0) << slurp(dir_ + "/log");
+    Result<WorkingSet> recorded = read_working_set(dir_ + "/record");
+    ASSERT_TRUE(recorded) << recorded.error().message();
+    EXPECT_EQ(recorded->offsets,
+              (std::vector<uint64_t>{kPageSize, 4 * kPageSize, 18 * kPageSize, 19 * kPageSize}));
+    // Page 19 was read first: its write did not fault, so it is not marked.
+    EXPECT_EQ(recorded->written, (std::vector<uint64_t>{kPageSize, 4 * kPageSize, 18 * kPageSize}));
+    EXPECT_NE(slurp(dir_ + "/log").find("recorded 4 pages (3 written)"), std::string::npos)
+        << slurp(dir_ + "/log");
 }
 
 TEST_F(UffdEndToEnd, InstallsARecordedWorkingSetInRunsBeforeAnyFault) {

@@ -2,6 +2,7 @@
 #include "vmm/snapshot/working_set.h"
 
 #include <dirent.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,10 +59,47 @@ TEST(WorkingSet, RefusesAWrongMagicOrVersion) {
     magic[0] = 'X';
     EXPECT_NE(decode_error(magic).find("wrong magic"), std::string::npos) << decode_error(magic);
     std::vector<uint8_t> version = bytes;
-    version[8] = 2;
-    EXPECT_NE(decode_error(version).find("version 2, this handler reads version 1"),
-              std::string::npos)
-        << decode_error(version);
+    for (uint8_t v : {uint8_t{0}, uint8_t{3}}) {
+        version[8] = v;
+        EXPECT_NE(decode_error(version).find(fmt::format("version {}, this reader reads versions "
+                                                         "1 to 2",
+                                                         v)),
+                  std::string::npos)
+            << decode_error(version);
+    }
+}
+
+TEST(WorkingSet, MarksWrittenPagesInTheLowBitAndRoundTrips) {
+    std::vector<uint8_t> memory = memory_of(1);
+    // A written page missing from the offsets is still part of the set.
+    Result<WorkingSet> set =
+        make_working_set(memory, {6 * kPage, 0}, kPage, {9 * kPage, 6 * kPage, 9 * kPage});
+    ASSERT_TRUE(set) << set.error().message();
+    EXPECT_EQ(set->offsets, (std::vector<uint64_t>{0, 6 * kPage, 9 * kPage}));
+    EXPECT_EQ(set->written, (std::vector<uint64_t>{6 * kPage, 9 * kPage}));
+    std::vector<uint8_t> bytes = encode_working_set(*set);
+    EXPECT_EQ(bytes[8], kWorkingSetVersion);
+    EXPECT_EQ(bytes[kWorkingSetHeaderBytes], 0);                  // Page 0: read.
+    EXPECT_EQ(bytes[kWorkingSetHeaderBytes + 8], kWrittenFlag);   // Page 6: written.
+    EXPECT_EQ(bytes[kWorkingSetHeaderBytes + 16], kWrittenFlag);  // Page 9: written.
+    Result<WorkingSet> decoded = decode_working_set(bytes);
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    EXPECT_EQ(*decoded, *set);
+    // The fingerprint covers the pages, not the marks: marking more keeps the record valid.
+    EXPECT_TRUE(check_working_set(*decoded, memory, kPage, "ws"));
+}
+
+TEST(WorkingSet, ReadsAVersionOneRecordAsNothingWritten) {
+    std::vector<uint8_t> bytes = encode_working_set(sample_set(memory_of(1)));
+    bytes[8] = 1;
+    Result<WorkingSet> decoded = decode_working_set(bytes);
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    EXPECT_EQ(decoded->offsets, (std::vector<uint64_t>{0, 5 * kPage, 6 * kPage}));
+    EXPECT_TRUE(decoded->written.empty());
+    // In version 1 the low bit is no mark: an odd offset is unaligned.
+    put_u64(bytes, kWorkingSetHeaderBytes + 8, 5 * kPage + 1);
+    EXPECT_NE(decode_error(bytes).find("not a multiple of the page size"), std::string::npos)
+        << decode_error(bytes);
 }
 
 TEST(WorkingSet, RefusesTruncationAndTrailingBytes) {
