@@ -1,9 +1,10 @@
 #!/bin/bash
 # Serving functions from snapshots, every figure in one command (prints, does not assert). Runs,
 # each in one sandbox run of its own where Ember and QEMU go side by side:
-#   fleet_bench.sh        N = 1, 8, 32 clones of one snapshot: all-answering ms, private KiB/clone
-#   first_answer_bench.sh load request -> the function's answer: File, Uffd, Uffd + recorded
-#                         working set, boot, QEMU -incoming
+#   fleet_bench.sh        N = 1, 8, 32 clones of one snapshot: all-answering ms, private KiB/clone,
+#                         File clones without and with the recorded working set
+#   first_answer_bench.sh load request -> the function's answer: File, Uffd, Uffd and File with
+#                         the recorded working set, boot, QEMU -incoming
 #   restore_bench.sh      restore with the Sync and the io_uring (Async) drive engine, and
 #                         block_engine_setup_bench what each engine's setup adds (host, no KVM)
 #   diff_refresh_bench.sh a clone's Diff snapshot merged onto the base: diff vs full save

@@ -4,7 +4,8 @@
 # console; Ember snapshots it at "FUNC READY" and QEMU's microvm saves it by migration at the same
 # point; then, in ROUNDS rounds alternating the backends, a fresh process loads it and answers one
 # request: Ember with the File backend, Uffd served lazily, Uffd with the working set recorded by a
-# first invocation (ember-uffd-handler --record, then --prefetch), QEMU with -incoming; and a fresh
+# first invocation (ember-uffd-handler --record, then --prefetch), File with that record
+# (mem_backend.working_set_path), QEMU with -incoming; and a fresh
 # boot of each (boot-to-first-answer). Timed from the load request (PUT /snapshot/load with
 # resume_vm; QMP migrate-incoming; for boots InstanceStart, resp. QEMU's launch) to the guest's
 # "ANSWER" line. Goal (issue 17): recorded-working-set Uffd at least 2x faster than File, and
@@ -78,6 +79,7 @@ rows = [
     ("File", "Ember File", "boot", "incoming"),
     ("Uffd", "Ember Uffd", "boot", "incoming"),
     ("UffdWS", "Ember Uffd+WS", "boot", "incoming"),
+    ("FileWS", "Ember File+WS", "boot", "incoming"),
     ("qboot", "QEMU boot", "qboot", None),
     ("incoming", "QEMU -incoming", "qboot", None),
 ]
@@ -104,4 +106,10 @@ if ws and f:
           f"Uffd+WS, the same round): {', '.join(f'{p[1]} vs {p[2]}' for p in pairs)}; "
           f"Uffd+WS slower than File in {sum(p[2] > p[1] for p in pairs)} of {len(pairs)} rounds "
           f"(goal: none)")
+fws = med("FileWS")
+if fws and f:
+    pairs = sorted((r, by_round("File")[r], w) for r, w in by_round("FileWS").items() if r in by_round("File"))
+    print(f"first_answer_bench: File / File+WS = {f / fws:.2f}x; per round (File vs File+WS): "
+          f"{', '.join(f'{p[1]} vs {p[2]}' for p in pairs)}; File+WS slower than File in "
+          f"{sum(p[2] > p[1] for p in pairs)} of {len(pairs)} rounds")
 PY

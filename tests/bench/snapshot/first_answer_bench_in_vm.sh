@@ -8,6 +8,8 @@
 #   File      Ember load, File backend
 #   Uffd      Ember load, Uffd backend, faults served lazily
 #   UffdWS    Ember load, Uffd backend, the recorded working set installed first (--prefetch)
+#   FileWS    Ember load, File backend, the same record as mem_backend.working_set_path: the
+#             pages it marks written copied, the others mapped, before the VM resumes
 #   qboot     QEMU: launch -> ANSWER of a fresh boot
 #   incoming  QEMU launched with -incoming defer: migrate-incoming -> ANSWER
 # A load is timed from the load request (PUT /snapshot/load with resume_vm, resp. QMP
@@ -81,10 +83,12 @@ ember_boot() {   # ember_boot snapshot|ROUND
 
 # ember_load BACKEND ROUND [HANDLER ARGS...]: a fresh ember loads fn.state and answers a request.
 ember_load() {
-    local backend=$1 round=$2 path=fn.mem type=File handler_pid="" t0
+    local backend=$1 round=$2 path=fn.mem type=File handler_pid="" t0 ws=""
     shift 2
     tag=ember-$backend-$round load_ms=none
-    if [[ $backend != File ]]; then
+    if [[ $backend == FileWS ]]; then
+        ws=", \"working_set_path\": \"$PWD/fn.ws\""
+    elif [[ $backend != File ]]; then
         type=Uffd path=$PWD/uffd-$tag.sock
         ember-uffd-handler --socket "$path" --mem-file fn.mem "$@" 2>"uffd-$tag.log" &
         handler_pid=$!
@@ -94,7 +98,7 @@ ember_load() {
     api_begin PUT /snapshot/load
     drain_requests
     start_ember "$tag" || { echo "RESULT vmm=ember backend=$backend error=no-api-socket"; }
-    api_send "{\"snapshot_path\": \"fn.state\", \"mem_backend\": {\"backend_type\": \"$type\", \"backend_path\": \"$path\"}, \"resume_vm\": true}"
+    api_send "{\"snapshot_path\": \"fn.state\", \"mem_backend\": {\"backend_type\": \"$type\", \"backend_path\": \"$path\"$ws}, \"resume_vm\": true}"
     t0=$api_t0
     api_end
     load_ms=$(ms_since "$t0" "$(now_us)")
@@ -104,6 +108,7 @@ ember_load() {
     else
         echo "RESULT vmm=ember backend=$backend round=$round error=load-$status:$(echo "$body" | tr -d '\n' | cut -c1-200)"
     fi
+    [[ -z $ws ]] || echo "POPULATE round=$round $(grep -h -o 'Working set .*' "ember-$tag.log" | head -1)"
     stop_vmm
     if [[ -n $handler_pid ]]; then
         local _
@@ -176,6 +181,7 @@ for round in $(seq 1 "$rounds"); do
     ember_load File "$round"
     ember_load Uffd "$round"
     ember_load UffdWS "$round" --prefetch "$PWD/fn.ws"
+    ember_load FileWS "$round"
     ember_boot "$round"
     if [[ ${SKIP_QEMU:-0} != 1 ]]; then
         qemu_incoming "$round"

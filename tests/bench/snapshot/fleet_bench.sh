@@ -5,7 +5,9 @@
 # "FUNC READY". Then for N = 1, 8, 32 (FLEET_BENCH_SIZES), ROUNDS times (default 3): N ember
 # processes, each its own --api-sock, get PUT /snapshot/load at once (File backend, the memory
 # file shared through the page cache, resume_vm true; each clone's stdin carries one request
-# line). Measured from the first load request to all N clones having printed their ANSWER, and
+# line); and the same as "ember-ws", each load also naming the working set a first invocation
+# recorded (mem_backend.working_set_path). Measured from the first load request to all N clones
+# having printed their ANSWER, and
 # per clone from /proc/PID/smaps: the monitor's private memory (Private_Clean + Private_Dirty of
 # every mapping but the guest memory's) and the guest memory's copy-on-write pages (what the
 # guest dirtied). QEMU's microvm: the same guest migrated (while running) to one file, N clones
@@ -22,6 +24,8 @@ root="$(cd "$here/../../.." && pwd)"
 # shellcheck source=../../integration/lib/host.sh
 source "$root/tests/integration/lib/host.sh"
 ember=${1:?usage: fleet_bench.sh EMBER_BINARY [ROUNDS] [ANON_MIB]}
+handler=$(sibling_binary "$ember" ember-uffd-handler)
+[[ -x "$handler" ]] || { echo "fleet_bench: ember-uffd-handler not found beside $ember" >&2; exit 2; }
 rounds=${2:-3}
 anon_mib=${3:-4}
 sizes=${FLEET_BENCH_SIZES:-1 8 32}
@@ -38,7 +42,7 @@ out="$work/out.txt"
 nice "$root/resources/sandbox/ember-sandbox" run --timeout 3000 --mem "${FLEET_BENCH_MEM:-6144}" \
     --retry-outer-crash 1 \
     --cpus "${FLEET_BENCH_CPUS:-2}" \
-    --bin "$ember" --bin "$work/fleet_driver" \
+    --bin "$ember" --bin "$handler" --bin "$work/fleet_driver" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$here/fleet_bench_in_vm.sh:bench.sh" \
     -- env SKIP_EMBER="${FLEET_BENCH_SKIP_EMBER:-0}" SKIP_QEMU="${FLEET_BENCH_SKIP_QEMU:-0}" \
@@ -57,6 +61,8 @@ for line in lines[starts[-1] if starts else 0:]:
     if line.startswith("BOOT ") and "boot_ms=" in line:
         f = fields(line)
         boot.setdefault(f["vmm"], []).append(int(f["boot_ms"]))
+        if f["vmm"] == "ember":
+            boot.setdefault("ember-ws", []).append(int(f["boot_ms"]))
     elif line.startswith("FLEET "):
         f = fields(line)
         fleet.setdefault((f["vmm"], int(f["n"])), []).append(int(f["all_answer_ms"]))
@@ -82,7 +88,7 @@ print("fleet_bench: all-answering = first load request (QEMU: first launch) -> e
       " clone runs; tmpfs pages count as dirty).\nguest dirtied = the memory file mapping's"
       " copy-on-write (Anonymous) pages. KiB per clone, median [min-max]\nover all clones of all"
       " rounds. all-loaded = first load request -> last 204.")
-for vmm in ("ember", "qemu"):
+for vmm in ("ember", "ember-ws", "qemu"):
     ns = sorted(n for (v, n) in fleet if v == vmm)
     if not ns:
         continue
@@ -103,8 +109,9 @@ for vmm in ("ember", "qemu"):
         ok = sum(1 for r in runs if r >= 0)
         _, mon = mmm([int(c["monitor_private_kib"]) for c in cl])
         _, anon = mmm([int(c.get("monitor_anon_kib", -1)) for c in cl])
-        _, ld = mmm(loaded.get((vmm, n), [])) if vmm == "ember" else (None, "-")
-        _, dirt = mmm([int(c["guest_anon_kib"]) for c in cl]) if vmm == "ember" else (None, "(in private)")
+        ember = vmm.startswith("ember")
+        _, ld = mmm(loaded.get((vmm, n), [])) if ember else (None, "-")
+        _, dirt = mmm([int(c["guest_anon_kib"]) for c in cl]) if ember else (None, "(in private)")
         _, rss = mmm([int(c["rss_kib"]) for c in cl])
         print(f"{n:>3d} {text:>20s} {ok:>2d}/{len(runs):<2d} {ld:>18s} {mon:>22s} {anon:>18s}"
               f" {dirt:>18s} {rss.split()[0]:>8s}")
@@ -128,18 +135,18 @@ for vmm in ("ember", "qemu"):
         slope = (meds[hi] - meds[lo]) / (hi - lo)
         ratio = f"{slope / b:.4f}" if b else "n/a"
         print(f"fleet_bench: {vmm} slope = {slope:.1f} ms per extra clone (N {lo} -> {hi});"
-              f" slope / one boot = {ratio}" + (" (goal <= 0.05)" if vmm == "ember" else ""))
+              f" slope / one boot = {ratio}" + (" (goal <= 0.05)" if vmm != "qemu" else ""))
         lmeds = {n: mmm(loaded.get((vmm, n), []))[0] for n in good}
-        if vmm == "ember" and lmeds.get(lo) is not None and lmeds.get(hi) is not None:
+        if vmm != "qemu" and lmeds.get(lo) is not None and lmeds.get(hi) is not None:
             lslope = (lmeds[hi] - lmeds[lo]) / (hi - lo)
-            print(f"fleet_bench: ember loads alone (all-loaded): {lslope:.1f} ms per extra clone;"
+            print(f"fleet_bench: {vmm} loads alone (all-loaded): {lslope:.1f} ms per extra clone;"
                   f" / one boot = {lslope / b:.4f}" if b else "")
         for a, c in zip(good, good[1:]):
             s = (meds[c] - meds[a]) / (c - a)
             print(f"fleet_bench: {vmm}   N {a} -> {c}: {s:.1f} ms per extra clone")
-if True:
-    for n in sorted(n for (v, n) in clones if v == "ember"):
-        over = [int(c["monitor_private_kib"]) for c in clones[("ember", n)]]
-        print(f"fleet_bench: ember monitor private per clone at N={n} = "
+for vmm in ("ember", "ember-ws"):
+    for n in sorted(n for (v, n) in clones if v == vmm):
+        over = [int(c["monitor_private_kib"]) for c in clones[(vmm, n)]]
+        print(f"fleet_bench: {vmm} monitor private per clone at N={n} = "
               f"{statistics.median(over):.0f} KiB (goal <= 4096 KiB beyond guest-dirtied pages)")
 PY

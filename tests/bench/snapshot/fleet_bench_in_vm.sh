@@ -4,8 +4,11 @@
 # Full-snapshotted. Then, per N and round, fleet_driver starts N ember processes (each its own
 # --api-sock), sends each PUT /snapshot/load (File backend: every clone maps the one memory file
 # MAP_PRIVATE through the page cache, resume_vm true) at once, each clone's stdin holding one
-# request line, and reports when each clone printed its ANSWER and its smaps. QEMU's microvm
-# then does the same from one migration file (-incoming exec:cat).
+# request line, and reports when each clone printed its ANSWER and its smaps. The same again as
+# "ember-ws", each clone's load also naming the working set that a first invocation recorded
+# (ember-uffd-handler --record; mem_backend.working_set_path: the written pages copied, the rest
+# mapped, before resume), run right after ember's round of the same N. QEMU's microvm then does the
+# same from one migration file (-incoming exec:cat).
 # Prints BOOT, SAVE, CLONE and FLEET lines (see fleet_driver.c).
 # Usage: fleet_bench_in_vm.sh ROUNDS ANON_MIB "N..."
 set -u
@@ -106,12 +109,38 @@ boot_ember() {   # boot_ember save|measure: a boot to FUNC READY, then (save) th
     exec 8>&-
 }
 
-fleet_ember() {   # fleet_ember N ROUND
-    echo "ROUND vmm=ember n=$1 round=$2"
-    fleet_driver fleet ember "$1" 600 fleet.mem "$PWD/clone{i}.sock" \
-        '{"snapshot_path": "fleet.state", "mem_backend": {"backend_type": "File", "backend_path": "fleet.mem"}, "resume_vm": true}' \
+# record_ember: a first invocation on a Uffd load with ember-uffd-handler --record: fleet.ws.
+record_ember() {
+    local sock=$PWD/record.sock hsock=$PWD/handler.sock
+    rm -f "$sock" "$hsock" fleet.ws
+    ember-uffd-handler --socket "$hsock" --mem-file fleet.mem --record "$PWD/fleet.ws" 2>handler.log &
+    local handler_pid=$! _
+    for _ in $(seq 1 400); do [[ -S $hsock ]] && break; nap 0.05; done
+    : >console-record.txt
+    rm -f record-in.fifo && mkfifo record-in.fifo && exec 8<>record-in.fifo
+    ember --api-sock "$sock" --level Warning <record-in.fifo >console-record.txt 2>ember-record.stderr &
+    local pid=$!
+    for _ in $(seq 1 400); do [[ -S $sock ]] && break; nap 0.05; done
+    api "$sock" PUT /snapshot/load "{\"snapshot_path\": \"fleet.state\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$hsock\"}, \"resume_vm\": true}" ||
+        echo "RECORD error=load:$status:$body"
+    echo "request" >&8
+    wait_text console-record.txt "ANSWER" 300 || echo "RECORD error=no-answer"
+    stop "$pid"
+    exec 8>&-
+    for _ in $(seq 1 200); do alive "$handler_pid" || break; nap 0.05; done
+    stop "$handler_pid"
+    echo "RECORD $(grep -h recorded handler.log) bytes=$(stat -c %s fleet.ws 2>/dev/null || echo none)"
+    [[ -s fleet.ws ]]
+}
+
+fleet_ember() {   # fleet_ember ember|ember-ws N ROUND
+    local ws=""
+    [[ $1 == ember-ws ]] && ws=", \"working_set_path\": \"$PWD/fleet.ws\""
+    echo "ROUND vmm=$1 n=$2 round=$3"
+    fleet_driver fleet "$1" "$2" 600 fleet.mem "$PWD/clone{i}.sock" \
+        "{\"snapshot_path\": \"fleet.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"fleet.mem\"$ws}, \"resume_vm\": true}" \
         -- ember --api-sock "$PWD/clone{i}.sock" --level Warning
-    [[ $? == 0 ]] || tail -n 3 fleet-ember-0.stderr
+    [[ $? == 0 ]] || tail -n 3 "fleet-$1-0.stderr"
 }
 
 # QEMU: boot, wait for FUNC READY, migrate while running to a file (the clones then start
@@ -163,8 +192,12 @@ if [[ ${SKIP_EMBER:-0} != 1 ]]; then
     for round in $(seq 2 "$rounds"); do boot_ember measure; done
 fi
 if [[ ${SKIP_EMBER:-0} != 1 ]] && boot_ember save; then
+    variants=(ember)
+    record_ember && variants+=(ember-ws)
     for n in "${sizes[@]}"; do
-        for round in $(seq 1 "$rounds"); do fleet_ember "$n" "$round"; done
+        for round in $(seq 1 "$rounds"); do
+            for v in "${variants[@]}"; do fleet_ember "$v" "$n" "$round"; done
+        done
     done
 fi
 if [[ ${SKIP_QEMU:-0} != 1 ]] && boot_qemu; then
