@@ -58,6 +58,14 @@ handler() {
     ember-uffd-handler --socket "$PWD/handler.sock" "$@" 2>handler.log &
     handler_pid=$!
 }
+# expect_load_failure_exit: a failed load ends ember with exit 1 (Firecracker's rule); sets rc.
+expect_load_failure_exit() {
+    wait_for 20 exited "$pid" || fail "ember still runs after its load failed"
+    wait "$pid"
+    rc=$?
+    pid=""
+    ((rc == 1)) || fail "ember exited $rc after the failed load"
+}
 load_uffd() {   # load_uffd STATE: PUT /snapshot/load through handler.sock, resumed
     expect 204 PUT /snapshot/load "{\"snapshot_path\": \"$1\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$PWD/handler.sock\"}, \"resume_vm\": true}"
 }
@@ -130,11 +138,7 @@ ok "refused: $(cat handler.log)"
 start_ember other
 t0=$SECONDS
 expect 400 PUT /snapshot/load "{\"snapshot_path\": \"b.state\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$PWD/handler.sock\"}, \"resume_vm\": true}"
-wait_for 20 exited "$pid" || fail "ember still runs after its load failed"
-wait "$pid"
-rc=$?
-pid=""
-((rc == 1)) || fail "ember exited $rc after the failed load"
+expect_load_failure_exit
 ok "ember's load of B without a handler failed in $((SECONDS - t0)) s, exit $rc: ${body:0:160}"
 
 # ---- 5. the record populates a File clone
@@ -168,11 +172,7 @@ start_ember file-other
 expect 400 PUT /snapshot/load "{\"snapshot_path\": \"b.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/b.mem\", \"working_set_path\": \"$PWD/a.ws\"}}"
 [[ $body == *"the working-set record $PWD/a.ws was recorded from another memory file"* ]] ||
     fail "no clear refusal: $body"
-wait_for 20 exited "$pid" || fail "ember still runs after its load failed"
-wait "$pid"
-rc=$?
-pid=""
-((rc == 1)) || fail "ember exited $rc after the refused load"
+expect_load_failure_exit
 ok "File load of B with A's record refused: ${body:0:200}"
 
 echo "WORKING-SET-TEST-PASS"

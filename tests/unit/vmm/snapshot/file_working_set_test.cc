@@ -102,7 +102,7 @@ TEST_F(FileWorkingSet, CopiesTheWrittenPagesAndMapsTheReadOnesShared) {
     EXPECT_EQ(test::smaps_kib(test::smaps_of(r1), "Anonymous"), 1 * kPage / 1024);
 
     // The contents are the file's either way; a copied page no longer follows the file.
-    for (uint64_t p : {2, 3, 4, 5, 6}) EXPECT_EQ(r0[p * kPage + 7], p + 1) << p;
+    for (uint64_t p : {2u, 3u, 4u, 5u, 6u}) EXPECT_EQ(r0[p * kPage + 7], p + 1) << p;
     EXPECT_EQ(r1[6 * kPage], 31);
     scribble(3);
     scribble(5);
