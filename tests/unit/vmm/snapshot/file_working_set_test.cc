@@ -32,8 +32,9 @@ protected:
         std::vector<uint8_t> bytes(40 * kPage);
         for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i / kPage + 1);
         write_file(mem(), bytes);
-        regions_ = {{.gpa = 0, .size_bytes = kRegionPages * kPage, .file_offset = 0},
-                    {.gpa = 1 << 20, .size_bytes = kRegionPages * kPage, .file_offset = 24 * kPage}};
+        regions_ = {
+            {.gpa = 0, .size_bytes = kRegionPages * kPage, .file_offset = 0},
+            {.gpa = 1 << 20, .size_bytes = kRegionPages * kPage, .file_offset = 24 * kPage}};
     }
     void TearDown() override {
         for (const char* f : {"/mem", "/ws", "/fifo"}) ::unlink((dir_ + f).c_str());
@@ -48,7 +49,8 @@ protected:
     std::string mem() const { return dir_ + "/mem"; }
     std::string ws() const { return dir_ + "/ws"; }
 
-    void record(std::vector<uint64_t> pages, std::vector<uint64_t> written, uint64_t page_size = kPage) {
+    void record(std::vector<uint64_t> pages, std::vector<uint64_t> written,
+                uint64_t page_size = kPage) {
         Result<MemoryFileMapping> file = map_memory_file_readonly(mem());
         ASSERT_TRUE(file) << file.error().message();
         for (uint64_t& p : pages) p *= kPage;
@@ -142,8 +144,8 @@ TEST_F(FileWorkingSet, RefusesAnotherPageSize) {
                    .fingerprint = 0,
                    .offsets = {},
                    .written = {}};
-    set.fingerprint = working_set_fingerprint({file->map.data(), file->map.size()}, set.offsets,
-                                              set.page_size);
+    set.fingerprint =
+        working_set_fingerprint({file->map.data(), file->map.size()}, set.offsets, set.page_size);
     ASSERT_TRUE(write_working_set(ws(), set));
     GuestMemory memory = map();
     Result<FilePopulateStats> stats = populate_file_working_set(memory, regions_, mem(), ws());
