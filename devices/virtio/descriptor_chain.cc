@@ -27,6 +27,16 @@ Error chain_error(const char* what, uint16_t head) {
 
 bool Descriptor::is_write_only() const { return (flags & kDescFlagWrite) != 0; }
 
+void DescriptorChain::push(const Descriptor& d) {
+    if (count_ < kInlineDescriptors) {
+        inline_[count_] = d;
+    } else {
+        if (spilled_.empty()) spilled_.assign(inline_.begin(), inline_.end());
+        spilled_.push_back(d);
+    }
+    ++count_;
+}
+
 Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestAddress desc_table,
                                                uint16_t queue_size, uint16_t head,
                                                IndirectDescriptors indirect) {
@@ -71,7 +81,7 @@ Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestA
         }
 
         // Counting every descriptor bounds the walk: a loop runs into this limit.
-        if (chain.descriptors_.size() >= queue_size) {
+        if (chain.count_ >= queue_size) {
             return chain_error("chain longer than the queue (loop?)", head);
         }
         auto host = memory.slice(GuestAddress(raw->addr), raw->len);
@@ -89,7 +99,7 @@ Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestA
             chain.readable_bytes_ += raw->len;
             ++chain.readable_count_;
         }
-        chain.descriptors_.push_back(desc);
+        chain.push(desc);
 
         if (!(raw->flags & kDescFlagNext)) break;
         index = raw->next;
@@ -99,11 +109,11 @@ Result<DescriptorChain> DescriptorChain::parse(const GuestMemory& memory, GuestA
 }
 
 std::span<const Descriptor> DescriptorChain::readable() const {
-    return std::span<const Descriptor>(descriptors_).first(readable_count_);
+    return descriptors().first(readable_count_);
 }
 
 std::span<const Descriptor> DescriptorChain::writable() const {
-    return std::span<const Descriptor>(descriptors_).subspan(readable_count_);
+    return descriptors().subspan(readable_count_);
 }
 
 size_t ChainReader::read(std::span<uint8_t> out) {

@@ -5,6 +5,7 @@
 // Thread: the vmm thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -34,7 +35,10 @@ public:
                                          IndirectDescriptors indirect);
 
     uint16_t head_index() const { return head_; }
-    std::span<const Descriptor> descriptors() const { return descriptors_; }
+    std::span<const Descriptor> descriptors() const {
+        if (!spilled_.empty()) return spilled_;
+        return std::span<const Descriptor>(inline_.data(), count_);
+    }
     // Device-readable descriptors come first, then the device-writable ones.
     std::span<const Descriptor> readable() const;
     std::span<const Descriptor> writable() const;
@@ -42,10 +46,18 @@ public:
     uint64_t writable_bytes() const { return writable_bytes_; }
 
 private:
+    // Chains up to this long (a net frame of up to 17 fragments plus header and linear part, a
+    // block request of up to 18 segments) live in the object, so that parsing one allocates
+    // nothing on the per-request path; longer ones spill to the heap.
+    static constexpr size_t kInlineDescriptors = 20;
+
     DescriptorChain() = default;
+    void push(const Descriptor& d);
 
     uint16_t head_ = 0;
-    std::vector<Descriptor> descriptors_;
+    std::array<Descriptor, kInlineDescriptors> inline_{};
+    std::vector<Descriptor> spilled_;
+    size_t count_ = 0;
     size_t readable_count_ = 0;
     uint64_t readable_bytes_ = 0;
     uint64_t writable_bytes_ = 0;

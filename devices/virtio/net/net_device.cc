@@ -44,6 +44,9 @@ NetDevice::NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimi
       rx_limiter_(std::move(rx)),
       tx_limiter_(std::move(tx)),
       rx_frame_(kMaxFrameBytes) {
+    // A chain holds at most a queue's worth of descriptors, a frame at most a queue of chains.
+    tx_iov_.reserve(kQueueSize);
+    rx_used_.reserve(kQueueSize);
     if (options_.guest_mac) mac_ = *options_.guest_mac;
     if (options_.mmds && options_.mmds->responder) {
         mmds_ =
@@ -257,11 +260,8 @@ void NetDevice::process_rx() {
 NetDevice::Delivery NetDevice::deliver_frame() {
     Queue& queue = queues()[kRxQueue];
     const bool mergeable = has_feature(kNetFMrgRxbuf);
-    struct Used {
-        uint16_t head;
-        uint32_t len;
-    };
-    std::vector<Used> used;
+    std::vector<RxUsed>& used = rx_used_;
+    used.clear();
     std::optional<DescriptorChain> first;
     size_t offset = 0;
 
@@ -310,7 +310,7 @@ NetDevice::Delivery NetDevice::deliver_frame() {
     std::memcpy(header.data() + kNumBuffersOffset, &num_buffers, sizeof(num_buffers));
     ChainWriter(first->writable()).write(header);
 
-    for (const Used& u : used) {
+    for (const RxUsed& u : used) {
         if (!queue.add_used(*memory_, u.head, u.len)) {
             fail_queue("rx used ring", Error::invalid("virtqueue", "add_used"));
             return Delivery::kDropped;

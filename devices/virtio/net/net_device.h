@@ -175,7 +175,13 @@ private:
     bool rx_pending_ = false;       // rx_frame_ holds a frame not yet given to the guest.
     bool rx_tokens_taken_ = false;  // Its rate-limiter tokens are already consumed.
     bool tap_readable_ = false;     // Edge-triggered: the tap may hold more frames.
+    // Reused per frame, sized once for the largest queue, so that no frame allocates.
     std::vector<iovec> tx_iov_;
+    struct RxUsed {
+        uint16_t head;
+        uint32_t len;
+    };
+    std::vector<RxUsed> rx_used_;  // The chains one RX frame fills (several with MRG_RXBUF).
     std::unique_ptr<mmds_net::MmdsStack> mmds_;
     std::vector<uint8_t> mmds_frame_;  // kMaxMmdsFrameBytes: a TX frame for the stack, gathered.
     bool rx_frame_is_mmds_ = false;    // rx_frame_ came from the stack.

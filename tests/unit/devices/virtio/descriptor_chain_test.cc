@@ -69,6 +69,34 @@ TEST_F(DescriptorChainTest, AcceptsAChainAsLongAsTheQueueButNotLonger) {
     EXPECT_FALSE(parse(1).has_value());
 }
 
+// Chains longer than the ones kept inline (20) spill to the heap and read the same, in order, and
+// a copy is independent of the original.
+TEST(LongDescriptorChain, KeepsEveryDescriptorInOrderPastTheInlineOnes) {
+    GuestMemory memory = testing::make_guest_memory(kRamBytes);
+    VirtqueueBuilder vq(memory, 64);
+    for (uint32_t length : {19u, 20u, 21u, 40u}) {
+        std::vector<testing::BufferSpec> buffers;
+        for (uint32_t i = 0; i < length; ++i) {
+            buffers.push_back({vq.alloc(i + 1), i + 1, /*writable=*/i >= length - 3});
+        }
+        const uint16_t head = vq.write_chain(buffers);
+        auto chain = DescriptorChain::parse(memory, GuestAddress(vq.desc_table()), 64, head,
+                                            IndirectDescriptors::kRefused);
+        ASSERT_TRUE(chain.has_value()) << chain.error().message();
+        const DescriptorChain copy = *chain;
+        const DescriptorChain* original = &*chain;
+        for (const DescriptorChain* c : {original, &copy}) {
+            ASSERT_EQ(c->descriptors().size(), length);
+            EXPECT_EQ(c->readable().size(), length - 3);
+            EXPECT_EQ(c->writable().size(), 3u);
+            for (uint32_t i = 0; i < length; ++i) {
+                EXPECT_EQ(c->descriptors()[i].addr.value(), buffers[i].gpa) << length << " " << i;
+                EXPECT_EQ(c->descriptors()[i].host.size(), i + 1);
+            }
+        }
+    }
+}
+
 TEST_F(DescriptorChainTest, RejectsNextIndexOutOfRange) {
     vq_.write_descriptor(0, vq_.alloc(8), 8, kDescFlagNext, kSize);
     EXPECT_FALSE(parse(0).has_value());
