@@ -126,9 +126,10 @@ int main(int argc, char** argv) {
                 median(cpu), *std::min_element(cpu.begin(), cpu.end()),
                 *std::max_element(cpu.begin(), cpu.end()));
     // Firecracker's SPECIFICATION.md: the API socket ready within 8 CPU ms of the process start.
-    std::printf("  against Firecracker's published 8 CPU ms: %.2fx (issue 18's goal: <= 2 CPU ms "
-                "for the installed, stripped binary)\n",
-                median(cpu) / 8.0);
+    std::printf(
+        "  against Firecracker's published 8 CPU ms: %.2fx (issue 18's goal: <= 2 CPU ms "
+        "for the installed, stripped binary)\n",
+        median(cpu) / 8.0);
 
     Started s = start_ember(ember, sock);
     if (!s.client) return 1;
