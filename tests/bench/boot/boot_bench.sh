@@ -1,7 +1,9 @@
 #!/bin/bash
 # Boot benchmark (prints, does not assert): in one sandbox run, Ember and QEMU's `-M microvm`
 # alternately boot the same bzImage with the same initrd, 1 vCPU / 128 MiB, ROUNDS times each
-# (default 5). Prints the median of process launch -> guest init marker for each, the ratio
+# (default 5), each with one virtio drive and one virtio-net interface. Prints, for each, median
+# and min-max of process launch -> guest init marker, the monitor's own share of it (minus the
+# guest's uptime at init), its resident memory but the guest's at init (smaps), the ratios
 # Ember/QEMU, and Ember's own time from process start to the first KVM_RUN.
 # Usage: tests/bench/boot/boot_bench.sh EMBER_BINARY [ROUNDS]
 set -euo pipefail
@@ -22,22 +24,59 @@ trap 'rm -f "$out"' EXIT
 
 python3 - "$out" <<'PY'
 import statistics, sys
+
 runs = {"ember": [], "qemu": []}
-first = []
 for line in open(sys.argv[1]):
-    if not line.startswith("BOOT "):
-        continue
-    f = dict(kv.split("=", 1) for kv in line.split()[1:])
-    if f["marker_ms"] != "none":
-        runs[f["vmm"]].append(int(f["marker_ms"]))
-    if f["vmm"] == "ember" and f["first_kvm_run_us"].isdigit():
-        first.append(int(f["first_kvm_run_us"]))
-for vmm, times in runs.items():
-    print(f"boot_bench: {vmm:5s} launch -> init marker: median {statistics.median(times) if times else float('nan'):.0f} ms "
-          f"over {len(times)} boots {times}")
-if runs["ember"] and runs["qemu"]:
-    ratio = statistics.median(runs["ember"]) / statistics.median(runs["qemu"])
-    print(f"boot_bench: ratio Ember/QEMU = {ratio:.2f} (goal: 0.5 or lower)")
-if first:
-    print(f"boot_bench: Ember process start -> first KVM_RUN: median {statistics.median(first) / 1000:.1f} ms")
+    if line.startswith("BOOT "):
+        f = dict(kv.split("=", 1) for kv in line.split()[1:])
+        runs[f["vmm"]].append(f)
+
+def values(vmm, key, scale=1.0):
+    return [int(r[key]) * scale for r in runs[vmm] if r.get(key, "none").isdigit()]
+
+def timed(vmm):
+    return [r for r in runs[vmm] if r["marker_ms"].isdigit() and r.get("uptime_ms", "").isdigit()]
+
+def share(vmm):  # launch -> init minus the guest's uptime at init: the monitor's own time
+    return [int(r["marker_ms"]) - int(r["uptime_ms"]) for r in timed(vmm)]
+
+def share_pct(vmm):
+    return [100 * (int(r["marker_ms"]) - int(r["uptime_ms"])) / int(r["marker_ms"])
+            for r in timed(vmm)]
+
+def cell(v, fmt="{:.0f}"):
+    if not v:
+        return "n/a"
+    return f"{fmt.format(statistics.median(v))} [{fmt.format(min(v))}-{fmt.format(max(v))}]"
+
+def med(v):
+    return statistics.median(v) if v else None
+
+rows = [("launch -> init ms", lambda v: values(v, "marker_ms"), "{:.0f}"),
+        ("monitor's share ms", share, "{:.0f}"),
+        ("monitor's share %", share_pct, "{:.1f}"),
+        ("monitor RSS MiB", lambda v: values(v, "monitor_rss_kib", 1 / 1024), "{:.2f}"),
+        ("  of it anonymous MiB", lambda v: values(v, "monitor_anon_kib", 1 / 1024), "{:.2f}"),
+        ("start -> KVM_RUN ms", lambda v: values(v, "first_kvm_run_us", 1 / 1000), "{:.1f}")]
+print()
+print("boot_bench: median [min-max] over rounds; 1 vCPU, 128 MiB, one virtio drive, one virtio-net.")
+print("monitor's share = launch -> init marker minus the guest's uptime at init (the time the guest")
+print("was not running yet, its kernel's decompression included); monitor RSS = the VMM's resident")
+print("memory but its guest memory, at init (the rest of it: the binary's pages it touched).")
+print(f"{'':22s} {'Ember':>22s} {'QEMU microvm':>22s} {'Ember/QEMU':>10s}")
+for label, get, fmt in rows:
+    e, q = get("ember"), get("qemu")
+    ratio = f"{med(e) / med(q):.2f}" if med(e) and med(q) else ""
+    print(f"{label:22s} {cell(e, fmt):>22s} {cell(q, fmt):>22s} {ratio:>10s}")
+e, q = med(values("ember", "marker_ms")), med(values("qemu", "marker_ms"))
+if e and q:
+    print(f"boot_bench: ratio Ember/QEMU launch -> init = {e / q:.2f} (issue 18's goal: 0.4 or lower)")
+s = share_pct("ember")
+if s:
+    print(f"boot_bench: Ember's own share of launch -> init = {statistics.median(s):.1f}% "
+          f"(goal: 10% or lower)")
+mem = values("ember", "monitor_rss_kib", 1 / 1024)
+if mem:
+    print(f"boot_bench: Ember's monitor RSS after boot = {statistics.median(mem):.2f} MiB "
+          f"(goal: 2 MiB or lower; Firecracker publishes 5 MiB)")
 PY
