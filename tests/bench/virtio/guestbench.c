@@ -3,9 +3,11 @@
 //   guestbench seqwrite DEV MIB       1 MiB writes, then fsync; prints MiB/s
 //   guestbench seqread DEV MIB        1 MiB reads; prints MiB/s
 //   guestbench randread DEV SECONDS   4 KiB reads at random aligned offsets, queue depth 1; IOPS
-//   guestbench tcpsend IP PORT MIB [FILE]
+//   guestbench tcpsend IP PORT MIB [FILE [nowait]]
 //                                     sends MIB of zeros (or FILE's first MIB), waits for the peer
-//                                     to close; MiB/s
+//                                     to close; MiB/s. With nowait: exits as soon as the last
+//                                     write() returns (the data may still be queued), for a reset
+//                                     right after it
 //   guestbench http IP PORT PATH [HEADER]
 //                                     one GET (with HEADER, e.g. "Accept: application/json");
 //                                     prints the body; exit 1 with the status line unless 200
@@ -147,6 +149,11 @@ int main(int argc, char** argv) {
                 if (n <= 0) return die("write");
                 done += (size_t)n;
             }
+        }
+        if (argc > 6 && strcmp(argv[6], "nowait") == 0) {
+            printf("BENCH tcp_send_written_mib=%ld\n", total);
+            fflush(stdout);
+            return 0;
         }
         shutdown(fd, SHUT_WR);
         char c;

@@ -26,3 +26,13 @@ rm -f /mnt/blob
 /sbin/guestbench tcpsend 172.16.0.1 5003 8
 /sbin/guestbench tcpsend 172.16.1.1 5002 8
 echo "GUEST-LIMITED=done"
+
+# Integrity: 16 MiB the sandbox sends arrive whole (GUEST-RX-SHA), go back whole, and go back once
+# more with a reset as soon as the last write() returns: the sandbox checks what it got is a
+# prefix of what it sent, never other bytes.
+echo "GUEST-RX-READY"
+timeout 300 nc -l -p 6001 <&3 >/mnt/rx
+echo "GUEST-RX-SHA=$(sha </mnt/rx) bytes=$(wc -c </mnt/rx)"
+/sbin/guestbench tcpsend 172.16.0.1 5004 16 /mnt/rx
+/sbin/guestbench tcpsend 172.16.0.1 5005 16 /mnt/rx nowait
+reboot -n -f   # no sync: as soon as possible after the write

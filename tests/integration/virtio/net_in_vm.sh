@@ -56,6 +56,10 @@ listener_pids=() timer_pids=()
 listen 5001 tcp
 listen 5002 limited
 listen 5003 unlimited
+listen 5004 back
+listen 5005 reset
+head -c 16777216 /dev/urandom >blob16
+blob_sha=$(sha256sum blob16 | cut -d' ' -f1)
 
 timeout 600 ember --no-api --config-file vm.json --level Info </dev/null >console.txt 2>ember.log &
 ember_pid=$!
@@ -67,8 +71,22 @@ done
 ping -c 3 -W 5 172.16.0.2 >ping.txt 2>&1
 host_ping=$?
 echo go | timeout 60 nc 172.16.0.2 6000
+# 16 MiB to the guest once it listens (guestbench's large writes; it waits for the guest's close).
+(
+    for _ in $(seq 1 2400); do
+        grep -q GUEST-RX-READY console.txt 2>/dev/null && break
+        kill -0 $ember_pid 2>/dev/null || exit
+        sleep 0.25
+    done
+    for _ in $(seq 1 40); do
+        guestbench tcpsend 172.16.0.2 6001 16 blob16 >send.txt 2>&1 && break
+        sleep 0.25   # the guest's nc may not listen yet
+    done
+) &
+sender_pid=$!
 wait $ember_pid
 rc=$?
+kill $sender_pid 2>/dev/null
 kill "${listener_pids[@]}" 2>/dev/null
 wait "${timer_pids[@]}" 2>/dev/null
 echo "INFO ember_exit=$rc macs=[$(guest GUEST-MACS)] go=$(guest GUEST-GO)"
@@ -89,6 +107,19 @@ if [[ -s limited.timing && $(stat -c %s limited.bin) -eq $limited_total ]]; then
 else
     check tx_rate_limit 1 "bytes=$(stat -c %s limited.bin) (expected $limited_total)"
 fi
+# Integrity: whole both ways; after a reset right behind the last write, a prefix of the data.
+rx=$(guest GUEST-RX-SHA)
+[[ ${rx%% *} == "$blob_sha" && ${rx##*bytes=} -eq 16777216 ]]
+check tcp_16mib_to_guest $? "guest=${rx} sent=$blob_sha $(tr '\n' ' ' <send.txt 2>/dev/null)"
+back_sha=$(sha256sum back.bin | cut -d' ' -f1)
+[[ $(stat -c %s back.bin) -eq 16777216 && $back_sha == "$blob_sha" ]]
+check tcp_16mib_back $? "bytes=$(stat -c %s back.bin) sha=$back_sha sent=$blob_sha"
+reset_bytes=$(stat -c %s reset.bin)
+# At least half: the guest's send buffer holds far less than 8 MiB, so less means it never ran.
+((reset_bytes >= 8388608)) && cmp -s -n "$reset_bytes" reset.bin blob16
+check tcp_16mib_then_reset $? "received $reset_bytes of 16777216 bytes before the guest reset; $(
+    ((reset_bytes == 16777216)) && echo "whole" || echo "the rest never arrived (the connection broke)"
+    ); those received $(cmp -s -n "$reset_bytes" reset.bin blob16 && echo "match" || cmp -n "$reset_bytes" reset.bin blob16)"
 echo "---- console (last 20 lines)"
 tail -n 20 console.txt | tr -d '\r'
 echo "---- ember log"

@@ -9,7 +9,10 @@
 #          file, a read-only drive that refuses writes and stays unchanged, DISCARD shrinking the
 #          file's allocated blocks.
 #   net:   guest and sandbox ping each other over a tap, 64 MiB of TCP guest -> sandbox with
-#          matching checksums, and a TX bandwidth limit (second interface) within 20 %.
+#          matching checksums, a TX bandwidth limit (second interface) within 20 %, and 16 MiB
+#          sandbox -> guest and back, whole both ways, then back again with the guest reset as
+#          soon as its last write() returns: the sandbox must hold at least half, all of it a
+#          prefix of what it sent (a lost tail is what a reset may cost; other bytes never).
 # Usage: virtio_test.sh --ember PATH --suite block|net [--timeout S]
 set -euo pipefail
 
@@ -30,7 +33,8 @@ case "$suite" in
     block) expected=(root_boot_sync root_boot_async
                      data_read_sync data_write_sync data_readback_sync ro_refused_sync ro_unchanged_sync discard_sync
                      data_read_async data_write_async data_readback_async ro_refused_async ro_unchanged_async discard_async) ;;
-    net) expected=(guest_ping host_ping tcp_64mib tx_rate_limit) ;;
+    net) expected=(guest_ping host_ping tcp_64mib tx_rate_limit tcp_16mib_to_guest tcp_16mib_back
+                   tcp_16mib_then_reset) ;;
     *) echo "virtio_test: --suite must be block or net" >&2; exit 2 ;;
 esac
 
@@ -56,7 +60,8 @@ out="$work/out.txt"
 set +e
 # A guest reset at a RIP where it has no code is the nested sandbox's: run again once.
 sandbox_run_rerun virtio_test "$out" --timeout "$timeout_s" --mem 3072 \
-    --bin "$ember" --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
+    --bin "$ember" --bin "$work/guestbench" \
+    --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$here/${suite}_in_vm.sh:run.sh" -- bash run.sh
 sandbox_rc=$?
 set -e
