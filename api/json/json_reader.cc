@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 namespace ember::api {
 namespace {
@@ -95,11 +96,53 @@ Error invalid_type(const std::string& path, const rapidjson::Value& v, std::stri
     return json_error(path, fmt::format("invalid type: {}, expected {}", unexpected(v), expected));
 }
 
+namespace {
+
+// Where the first array or object opens kMaxJsonNesting levels deep, if one does. Linear; a
+// bracket inside a string does not count.
+std::optional<size_t> too_deep_at(std::string_view text) {
+    size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth >= kMaxJsonNesting) return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
+    // serde_json's recursion limit, and the reason for it: rapidjson parses any depth without
+    // recursing, but the Document's destructor and every walk of it recurse once per level, so a
+    // 25,000-deep body would need megabytes of a thread's stack (RLIMIT_STACK, which a jailer may
+    // lower). Only the text before the too-deep bracket is parsed: a syntax error there comes
+    // first, as in serde.
+    const std::optional<size_t> too_deep = too_deep_at(text);
+    const std::string_view parsed = too_deep ? text.substr(0, *too_deep) : text;
     // Strings must be UTF-8 (RFC 8259 §8.1), as serde_json requires in Firecracker: every
     // string may be echoed in an answer or a log line, which must stay valid UTF-8.
-    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
-                                                                                      text.size());
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+        parsed.data(), parsed.size());
+    if (too_deep && (!doc.HasParseError() || doc.GetErrorOffset() >= *too_deep)) {
+        doc.SetNull();
+        return Error::invalid(kJsonErrorContext,
+                              "recursion limit exceeded " + position(text, *too_deep));
+    }
     if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
         return Error::invalid(
             kJsonErrorContext,

@@ -34,8 +34,11 @@ Error invalid_type(const std::string& path, const rapidjson::Value& value,
 // "unknown variant `x`, expected `A` or `B`" ("expected one of `A`, `B`, `C`" for more).
 std::string unknown_variant(std::string_view value, std::span<const std::string_view> expected);
 
-// Parses `text` into `doc` (iteratively, so deep nesting cannot exhaust the stack). An empty path
-// names the request body.
+// serde_json's recursion limit: an array or object opening this many levels deep is refused.
+inline constexpr size_t kMaxJsonNesting = 128;
+// Parses `text` into `doc` iteratively, refusing nesting deeper than serde's limit ("recursion
+// limit exceeded at line L column C"), so that neither parsing nor destroying nor walking `doc`
+// can exhaust a thread's stack. Linear in the text.
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc);
 
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD, so

@@ -86,7 +86,9 @@ std::string uffd_regions_json(std::span<const UffdRegion> regions) {
 
 Result<std::vector<UffdRegion>> parse_uffd_regions_json(std::string_view json) {
     rapidjson::Document doc;
-    doc.Parse(json.data(), json.size());
+    // Iterative: a recursive parse of a deeply nested (hostile) handshake would take a stack
+    // frame per level.
+    doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
     if (doc.HasParseError()) return Error::invalid("uffd handshake JSON", "not valid JSON");
     if (!doc.IsArray() || doc.Empty()) {
         return Error::invalid("uffd handshake JSON", "expected a non-empty array of regions");

@@ -1,6 +1,7 @@
 #include "tests/unit/api/filtered_api_child.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +31,14 @@ constexpr int kChildSetupFailed = 90;
 [[noreturn]] void serve(const std::string& dir, const std::string& socket, int ready_fd) {
     // Fails only under a sanitizer's allocator, which these filters are not written for.
     (void)use_one_malloc_arena();
+    // The API thread gets a 256 KiB stack, as under a jailer's low RLIMIT_STACK: no request may
+    // need stack in proportion to its size (a recursive JSON parse once did, 25,000 levels deep).
+    pthread_attr_t small_stack;
+    if (::pthread_attr_init(&small_stack) != 0 ||
+        ::pthread_attr_setstacksize(&small_stack, size_t{256} * 1024) != 0 ||
+        ::pthread_setattr_default_np(&small_stack) != 0) {
+        exit_child(kChildSetupFailed + 7);
+    }
     if (!install_sigsys_handler()) exit_child(kChildSetupFailed);
     Result<SeccompFilters> filters = builtin_seccomp_filters();
     if (!filters) exit_child(kChildSetupFailed + 1);

@@ -34,5 +34,22 @@ TEST(JsonSyntax, OtherErrorsGiveTheBytesPosition) {
     EXPECT_EQ(syntax_error("{\"a\": 1}\nx"), "trailing characters at line 2 column 1");
 }
 
+// serde_json's recursion limit (128): 127 levels parse, the 128th opening bracket is refused where
+// it stands; brackets in strings do not count, and a syntax error before it is reported instead.
+TEST(JsonSyntax, RefusesNestingAtSerdesRecursionLimit) {
+    auto nested = [](size_t depth, const std::string& inner = "") {
+        return std::string(depth, '[') + inner + std::string(depth, ']');
+    };
+    EXPECT_EQ(syntax_error(nested(kMaxJsonNesting - 1)), "");
+    EXPECT_EQ(syntax_error(nested(kMaxJsonNesting)),
+              "recursion limit exceeded at line 1 column 128");
+    EXPECT_EQ(syntax_error(" {\"a\":\n" + nested(200) + "}"),
+              "recursion limit exceeded at line 2 column 127");
+    EXPECT_EQ(syntax_error(nested(10, R"("[[[[\"[[[[{{{{")") + std::string(1000, ' ')), "");
+    EXPECT_EQ(syntax_error(nested(100, "x") + nested(200)), "expected value at line 1 column 101");
+    EXPECT_EQ(syntax_error(std::string(50000, '[')),
+              "recursion limit exceeded at line 1 column 128");
+}
+
 }  // namespace
 }  // namespace ember::api
