@@ -2,7 +2,8 @@
 # The ember binary's command line as Firecracker's: --version/--help/--snapshot-version output,
 # Firecracker's arg_parser errors (unknown, repeated, prefix-only and value-less flags, stray
 # words) with exit code 153, a bad --level with 152; then, with the API up, the log lines
-# Firecracker's framework waits on and the start-up figures computed from the jailer's clocks.
+# Firecracker's framework waits on, the start-up figures computed from the jailer's clocks, and
+# the API thread's 512 KiB stack.
 # No KVM needed: nothing boots.
 # Usage: cli_flags_test.sh EMBER
 set -u
@@ -74,6 +75,16 @@ api http://localhost/ >/dev/null
 api -X PUT -d '{"vcpu_count": 2, "mem_size_mib": 256}' http://localhost/machine-config
 api -X PUT -d '{"action_type": "FlushMetrics"}' http://localhost/actions >/dev/null
 headers=$(api -i -X PATCH -d '{"cpu_template": "None"}' http://localhost/machine-config)
+# The API thread's stack is 512 KiB, whatever RLIMIT_STACK says (8 MiB here): the mapping that
+# holds its stack pointer (from /proc/PID/task/TID/syscall, while it waits in epoll).
+api_tid=$(grep -l '^fc_api$' /proc/"$pid"/task/*/comm | head -1 | cut -d/ -f5)
+sp=$(awk '{print $(NF-1)}' "/proc/$pid/task/$api_tid/syscall" 2>/dev/null)
+stack_kib=""
+while read -r range _; do
+    lo=$((16#${range%-*})) hi=$((16#${range#*-}))
+    ((sp >= lo && sp < hi)) && stack_kib=$(((hi - lo) / 1024))
+done <"/proc/$pid/maps"
+[[ $stack_kib == 512 ]] || fail "the API thread's stack mapping is ${stack_kib:-?} KiB (sp ${sp:-?}), not 512"
 kill -TERM "$pid"
 wait "$pid"
 pid=
