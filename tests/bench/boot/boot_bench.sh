@@ -5,13 +5,20 @@
 # and min-max of process launch -> guest init marker, the monitor's own share of it (minus the
 # guest's uptime at init), its resident memory but the guest's at init (smaps), the ratios
 # Ember/QEMU, and Ember's own time from process start to the first KVM_RUN.
-# Usage: tests/bench/boot/boot_bench.sh EMBER_BINARY [ROUNDS]
+# Usage: tests/bench/boot/boot_bench.sh EMBER_BINARY [ROUNDS]   (BOOT_BENCH_KERNEL=vmlinux)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 ember=${1:?usage: boot_bench.sh EMBER_BINARY [ROUNDS]}
 rounds=${2:-5}
 eval "$("$root/resources/guest/images.sh" --ensure)"
+# BOOT_BENCH_KERNEL=vmlinux boots the uncompressed ELF (PVH) instead: no decompression inside the
+# guest before its clock starts, so the monitor's share is closer to the monitor's own time.
+case "${BOOT_BENCH_KERNEL:-bzImage}" in
+    bzImage) kernel=$BZIMAGE ;;
+    vmlinux) kernel=$VMLINUX ;;
+    *) echo "boot_bench: BOOT_BENCH_KERNEL is bzImage or vmlinux" >&2; exit 2 ;;
+esac
 # Hardware KVM runs it directly; anything else (no /dev/kvm, kvm_pvm) uses the nested sandbox.
 if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
     export EMBER_SANDBOX=qemu
@@ -19,7 +26,7 @@ fi
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 "$root/resources/sandbox/ember-sandbox" run --timeout 1200 --bin "$ember" \
-    --file "$BZIMAGE:bzImage" --file "$INITRD:initrd" --file "$here/boot_bench_in_vm.sh:bench.sh" \
+    --file "$kernel:bzImage" --file "$INITRD:initrd" --file "$here/boot_bench_in_vm.sh:bench.sh" \
     -- bash bench.sh "$rounds" | tee "$out"
 
 python3 - "$out" <<'PY'
