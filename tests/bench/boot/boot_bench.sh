@@ -82,6 +82,28 @@ s = share_pct("ember")
 if s:
     print(f"boot_bench: Ember's own share of launch -> init = {statistics.median(s):.1f}% "
           f"(goal: 10% or lower)")
+# Ember's timeline: each step's median ms after the launch (the log's wall-clock stamps, UTC).
+from datetime import datetime, timezone
+steps = [("running", "process running (first log line)"), ("memory", "guest memory mapped"),
+         ("kernel", "kernel loaded"), ("acpi", "boot structures written"),
+         ("kvm_run", "first KVM_RUN")]
+timeline = {k: [] for k, _ in steps}
+for line in open(sys.argv[1]):
+    if not line.startswith("TIMELINE "):
+        continue
+    f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+    launch = float(f["launch"])
+    for key, _ in steps:
+        stamp = f.get(key, "")
+        try:
+            t = datetime.fromisoformat(stamp[:26]).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+        timeline[key].append((t - launch) * 1000)
+if any(timeline.values()):
+    print("boot_bench: Ember's timeline, ms after launch, median [min-max]:")
+    for key, label in steps:
+        print(f"  {label:34s} {cell(timeline[key], '{:.1f}'):>24s}")
 mem = values("ember", "monitor_rss_kib", 1 / 1024)
 if mem:
     print(f"boot_bench: Ember's monitor RSS after boot = {statistics.median(mem):.2f} MiB "

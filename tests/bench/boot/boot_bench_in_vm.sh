@@ -52,6 +52,13 @@ time_boot() {
             fi
         done
         first=$(sed -n 's/.*First KVM_RUN of vCPU 0 at \([0-9]*\) us.*/\1/p' "$vmm.log")
+        # Ember's timeline: the wall-clock stamps of its log lines, against the launch's.
+        if [[ $vmm == ember ]]; then
+            stamp() { grep -m1 -F "$1" "$vmm.log" | cut -d' ' -f1; }
+            echo "TIMELINE round=$round launch=$start running=$(stamp 'Running Firecracker')" \
+                "memory=$(stamp 'Guest memory mapped') kernel=$(stamp 'Kernel loaded')" \
+                "acpi=$(stamp 'ACPI tables') kvm_run=$(stamp 'First KVM_RUN')"
+        fi
         echo "BOOT vmm=$vmm round=$round marker_ms=$marker_ms uptime_ms=$uptime_ms" \
             "first_kvm_run_us=${first:-n/a} monitor_rss_kib=${rss[0]} monitor_anon_kib=${rss[1]}" \
             "rss_kib=${rss[2]}"
