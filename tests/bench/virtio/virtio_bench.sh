@@ -1,14 +1,17 @@
 #!/bin/bash
 # virtio benchmark (prints, does not assert): in one sandbox run, Ember with the Sync and the Async
-# block engine and QEMU -M microvm (virtio-blk-device, virtio-net-device on a tap, no vhost) boot the
-# same kernel and ext4 root with a 256 MiB data drive and a tap. In the guest, guestbench (O_DIRECT,
+# block engine and QEMU -M microvm (virtio-blk-device, the data drive on aio=io_uring,
+# virtio-net-device on a tap, no vhost) boot the same kernel and ext4 root with a 256 MiB data
+# drive and a tap, ROUNDS times each in turn (default 5). In the guest, guestbench (O_DIRECT,
 # queue depth 1) measures sequential write and read MiB/s (128 MiB, 1 MiB requests), 4 KiB random
-# read IOPS (8 s) and guest -> sandbox TCP MiB/s (64 MiB). Prints each figure and Ember/QEMU.
-# Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY
+# read IOPS (8 s) and guest -> sandbox TCP MiB/s (64 MiB). Prints each figure's median [min-max]
+# and spread over the rounds, Ember/QEMU on the medians, and each VMM's CPU seconds per run.
+# Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY [ROUNDS]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
-ember=${1:?usage: virtio_bench.sh EMBER_BINARY}
+ember=${1:?usage: virtio_bench.sh EMBER_BINARY [ROUNDS]}
+rounds=${2:-5}
 eval "$("$root/resources/guest/images.sh" --ensure)"
 if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
     export EMBER_SANDBOX=qemu
@@ -25,30 +28,58 @@ write $work/guestbench guestbench
 sif guestbench mode 0100755
 CMDS
 debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-"$root/resources/sandbox/ember-sandbox" run --timeout 1800 --mem 3072 --bin "$ember" \
+"$root/resources/sandbox/ember-sandbox" run --timeout $((600 + 600 * rounds)) --mem 3072 --bin "$ember" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
-    --file "$here/virtio_bench_in_vm.sh:bench.sh" -- bash bench.sh | tee "$work/out.txt"
+    --file "$here/virtio_bench_in_vm.sh:bench.sh" -- bash bench.sh "$rounds" | tee "$work/out.txt"
 
 python3 - "$work/out.txt" <<'PY'
-import sys
-results = {}
+import statistics, sys
+
+results, cpu = {}, {}
 for line in open(sys.argv[1]):
-    if not line.startswith("RESULT "):
+    words = line.split()
+    if not words or words[0] not in ("RESULT", "CPU"):
         continue
-    fields = dict(kv.split("=", 1) for kv in line.split()[1:])
-    vmm = fields.pop("vmm")
-    for key, value in fields.items():
+    f = dict(kv.split("=", 1) for kv in words[1:] if "=" in kv)
+    vmm = f.pop("vmm")
+    f.pop("round", None)
+    if words[0] == "CPU":
         try:
-            results.setdefault(vmm, {})[key] = float(value)
+            cpu.setdefault(vmm, []).append(float(f["user_s"]) + float(f["sys_s"]))
+        except (KeyError, ValueError):
+            pass
+        continue
+    for key, value in f.items():
+        try:
+            results.setdefault(vmm, {}).setdefault(key, []).append(float(value))
         except ValueError:
             pass
+
+def med(v):
+    return statistics.median(v) if v else None
+
+def cell(v):
+    if not v:
+        return "n/a"
+    m = statistics.median(v)
+    spread = 100 * (max(v) - min(v)) / m if m else 0
+    return f"{m:.1f} [{min(v):.1f}-{max(v):.1f}] {spread:.0f}%"
+
 metrics = [("seq_write_mibps", "sequential write MiB/s"), ("seq_read_mibps", "sequential read MiB/s"),
            ("rand_read_4k_iops", "4 KiB random read IOPS"), ("tcp_send_mibps", "TCP guest->host MiB/s")]
 qemu = results.get("qemu", {})
+print()
+print("virtio_bench: median [min-max] spread over rounds (spread = (max-min)/median); Ember/QEMU on medians")
+print(f"{'':24s} {'engine':11s} {'Ember':>28s} {'QEMU':>28s} {'Ember/QEMU':>10s}")
 for vmm in ("ember-sync", "ember-async"):
     for key, label in metrics:
-        ours, theirs = results.get(vmm, {}).get(key), qemu.get(key)
-        ratio = f"{ours / theirs:.2f}" if ours and theirs else "n/a"
-        print(f"virtio_bench: {label:24s} {vmm:11s} {ours if ours is not None else float('nan'):9.1f}"
-              f"  qemu {theirs if theirs is not None else float('nan'):9.1f}  ratio Ember/QEMU {ratio}")
+        ours, theirs = results.get(vmm, {}).get(key, []), qemu.get(key, [])
+        ratio = f"{med(ours) / med(theirs):.2f}" if med(ours) and med(theirs) else "n/a"
+        print(f"virtio_bench: {label:24s} {vmm:11s} {cell(ours):>28s} {cell(theirs):>28s} {ratio:>10s}")
+for vmm in ("ember-sync", "ember-async", "qemu"):
+    print(f"virtio_bench: {vmm} CPU seconds per run (boot and every benchmark): {cell(cpu.get(vmm, []))}")
+print("virtio_bench: what keeps the figures noisy: the nested TCG sandbox (every guest exit and its"
+      " I/O is emulated,\n  10-50x native, on 2 host CPUs shared with the outer VM's own threads), the host"
+      " page cache behind\n  both VMMs' files (writeback timing), and queue depth 1 (one request in flight"
+      " makes each figure a\n  latency, which any scheduling hiccup moves)")
 PY
