@@ -131,8 +131,8 @@ out="$work/out.txt"
 set +e
 sandbox_timeout_s=$((timeout_s * repeat + 120))
 # A crashed or frozen outer VM (not Ember's doing) is run again once; only the output of the last
-# run counts (from its RUN-IN-VM-START line on). So is a run with a nested triple fault
-# (nested_triple_fault in lib/host.sh).
+# run counts (from its RUN-IN-VM-START line on). A run with a nested triple fault runs again, up
+# to twice (nested_triple_fault in lib/host.sh).
 sandbox_run_rerun boot_test "$out" --retry-outer-crash 1 \
     --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" --bin "$ember" \
     --file "$work/kernel:kernel" --file "$work/initrd:initrd" \

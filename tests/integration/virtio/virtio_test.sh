@@ -58,7 +58,7 @@ choose_sandbox_mode
 
 out="$work/out.txt"
 set +e
-# A guest reset at a RIP where it has no code is the nested sandbox's: run again once.
+# A guest reset at a RIP where it has no code is the nested sandbox's: run again, up to twice.
 sandbox_run_rerun virtio_test "$out" --timeout "$timeout_s" --mem 3072 \
     --bin "$ember" --bin "$work/guestbench" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
