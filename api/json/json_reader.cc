@@ -127,11 +127,11 @@ std::optional<size_t> too_deep_at(std::string_view text) {
 }  // namespace
 
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc) {
-    // serde_json's recursion limit, and the reason for it: rapidjson parses any depth without
-    // recursing, but the Document's destructor and every walk of it recurse once per level, so a
-    // 25,000-deep body would need megabytes of a thread's stack (RLIMIT_STACK, which a jailer may
-    // lower). Only the text before the too-deep bracket is parsed: a syntax error there comes
-    // first, as in serde.
+    // serde_json's recursion limit: no code that walks the Document, nor any other parse of the
+    // same body, then meets more depth than serde would allow (a recursive parse of a 25,000-deep
+    // body in the request logger once took megabytes of the API thread's stack, RLIMIT_STACK,
+    // which a jailer may lower). Only the text before the too-deep bracket is parsed: a syntax
+    // error there comes first, as in serde.
     const std::optional<size_t> too_deep = too_deep_at(text);
     const std::string_view parsed = too_deep ? text.substr(0, *too_deep) : text;
     // Strings must be UTF-8 (RFC 8259 §8.1), as serde_json requires in Firecracker: every

@@ -37,8 +37,8 @@ std::string unknown_variant(std::string_view value, std::span<const std::string_
 // serde_json's recursion limit: an array or object opening this many levels deep is refused.
 inline constexpr size_t kMaxJsonNesting = 128;
 // Parses `text` into `doc` iteratively, refusing nesting deeper than serde's limit ("recursion
-// limit exceeded at line L column C"), so that neither parsing nor destroying nor walking `doc`
-// can exhaust a thread's stack. Linear in the text.
+// limit exceeded at line L column C"), so that nothing that walks `doc` meets more depth than
+// serde allows. Linear in the text.
 Result<void> parse_json(std::string_view text, rapidjson::Document& doc);
 
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD, so
