@@ -8,7 +8,14 @@ cd "$root"
 jobs="${EMBER_JOBS:-$(nproc)}"
 fuzz_seconds="${EMBER_FUZZ_SECONDS:-30}"
 t0=$SECONDS
-step() { printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - t0)); }
+# Each step's duration, printed again at the end: a CI log shows only its tail, and the run must
+# stay inside CI's 90 minutes.
+steps=() step_name="" step_t0=$SECONDS
+step() {
+    [[ -z $step_name ]] || steps+=("$step_name $((SECONDS - step_t0))s")
+    step_name=$1 step_t0=$SECONDS
+    printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - t0))
+}
 
 step "dependencies"
 ./resources/install-deps.sh
@@ -88,6 +95,21 @@ fi
 log="$(mktemp)"
 (cd build && ctest --output-on-failure -j 1 "${exclude[@]}") 2>&1 | tee "$log" || status=1
 count "$log" ctest
+# The ten slowest tests, for the summary at the end.
+slowest="$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) [ .*]+[A-Za-z*]+.* ([0-9.]+) sec$/\2 \1/p' "$log" |
+    sort -rn | head -10 | awk '{printf "%s %ds, ", $2, $1}')"
+# The last lines of each failed test's output (CTest's LastTest.log), for the same summary.
+failed_tails="$(awk '
+    /^[0-9]+\/[0-9]+ Test: / {name = $3; n = 0; delete out; next}
+    /^Output:$/ {inside = 1; getline; next}
+    /^<end of output>$/ {inside = 0; next}
+    inside {out[++n] = $0; next}
+    /^Test time/ {next}
+    /^Test / && $0 != "Test Passed." {
+        print "--- " name ": " $0 " Its last lines:"
+        for (i = (n > 25 ? n - 24 : 1); i <= n; i++) print out[i]
+    }
+' build/Testing/Temporary/LastTest.log 2>/dev/null || true)"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DEMBER_SANITIZE=ON -DEMBER_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -121,6 +143,9 @@ done
 
 rm -f "$log"
 step "done"
+echo "steps: ${steps[*]}"
+[[ -z ${slowest:-} ]] || echo "slowest tests: ${slowest%, }"
+[[ -z ${failed_tails:-} ]] || printf '%s\n' "$failed_tails"
 ((failed == 0)) || status=1
 # CTest cases (release and sanitizer runs), the two style checks and the fuzz targets.
 ((${#failures[@]} == 0)) || echo "failed: ${failures[*]}"
