@@ -69,6 +69,8 @@ Result<std::vector<snapshot::DeviceState>> capture_devices(DeviceManager& device
     }
     for (const auto& net : devices.all<virtio::NetDevice>()) {
         std::lock_guard lock(net.transport->mutex());
+        // RX chains popped ahead for direct reads go back first: the saved ring has them unused.
+        net.device->quiesce();
         const NetConfig* iface = EMBER_TRY(find_config<NetConfig>(
             config.nets, net.device->iface_id(), &NetConfig::iface_id, "network interface"));
         out.push_back(

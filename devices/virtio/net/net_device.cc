@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::array<uint16_t, 2> kQueueSizes{NetDevice::kQueueSize, NetDevice::kQueueSize};
 constexpr size_t kNumBuffersOffset = 10;  // virtio_net_hdr_v1.num_buffers.
+constexpr size_t kMaxIov = 1024;          // UIO_MAXIOV: the most one readv takes.
 
 struct NetConfig {
     uint8_t mac[6];
@@ -47,6 +48,8 @@ NetDevice::NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimi
     // A chain holds at most a queue's worth of descriptors, a frame at most a queue of chains.
     tx_iov_.reserve(kQueueSize);
     rx_used_.reserve(kQueueSize);
+    rx_held_.resize(kMaxHeldChains);
+    rx_iov_.reserve(kMaxIov);
     if (options_.guest_mac) mac_ = *options_.guest_mac;
     if (options_.mmds && options_.mmds->responder) {
         mmds_ =
@@ -150,6 +153,7 @@ void NetDevice::reset() {
     rx_tokens_taken_ = false;
     tap_readable_ = false;
     rx_frame_is_mmds_ = false;
+    release_rx_chains();
     if (mmds_) mmds_->clear();
     if (options_.guest_mac) mac_ = *options_.guest_mac;
     reset_common();
@@ -188,19 +192,20 @@ void NetDevice::process_tap_rx() {
     process_rx();
 }
 
-bool NetDevice::fetch_rx_frame() {
+bool NetDevice::fetch_mmds_frame() {
     // The MMDS stack's frames go first, as in Firecracker's read_from_mmds_or_tap().
-    if (mmds_) {
-        const size_t n =
-            mmds_->write_next_frame(std::span<uint8_t>(rx_frame_).subspan(Tap::kVnetHeaderBytes));
-        if (n > 0) {
-            // A zero header: no offload asked, the stack's checksums are complete.
-            std::fill_n(rx_frame_.begin(), Tap::kVnetHeaderBytes, 0);
-            rx_frame_len_ = Tap::kVnetHeaderBytes + n;
-            rx_frame_is_mmds_ = true;
-            return true;
-        }
-    }
+    if (!mmds_) return false;
+    const size_t n =
+        mmds_->write_next_frame(std::span<uint8_t>(rx_frame_).subspan(Tap::kVnetHeaderBytes));
+    if (n == 0) return false;
+    // A zero header: no offload asked, the stack's checksums are complete.
+    std::fill_n(rx_frame_.begin(), Tap::kVnetHeaderBytes, 0);
+    rx_frame_len_ = Tap::kVnetHeaderBytes + n;
+    rx_frame_is_mmds_ = true;
+    return true;
+}
+
+bool NetDevice::fetch_tap_frame() {
     rx_frame_is_mmds_ = false;
     while (tap_readable_) {
         const iovec iov{rx_frame_.data(), rx_frame_.size()};
@@ -224,11 +229,126 @@ bool NetDevice::fetch_rx_frame() {
     return false;
 }
 
+bool NetDevice::hold_rx_chains() {
+    Queue& queue = queues()[kRxQueue];
+    // Without MRG_RXBUF a frame must fit one chain.
+    const size_t most = has_feature(kNetFMrgRxbuf) ? kMaxHeldChains : 1;
+    while (rx_held_bytes_ < kMaxFrameBytes && rx_held_count_ < most) {
+        auto next = queue.pop(*memory_);
+        if (!next) {
+            fail_queue("rx queue", next.error());
+            return false;
+        }
+        if (!*next) return false;
+        AvailableChain& avail = **next;
+        // A driver that posts broken or device-readable RX buffers has broken the protocol.
+        if (!avail.chain || !avail.chain->readable().empty() ||
+            avail.chain->writable_bytes() < Tap::kVnetHeaderBytes) {
+            fail_queue("rx buffer", avail.chain ? Error::invalid("virtio-net", "bad rx buffer")
+                                                : avail.chain.error());
+            return false;
+        }
+        rx_held_bytes_ += avail.chain->writable_bytes();
+        rx_held_[(rx_held_first_ + rx_held_count_) % kMaxHeldChains].emplace(
+            std::move(*avail.chain));
+        ++rx_held_count_;
+    }
+    return rx_held_bytes_ >= kMaxFrameBytes;
+}
+
+void NetDevice::release_rx_chains() {
+    Queue& queue = queues()[kRxQueue];
+    for (; rx_held_count_ > 0; --rx_held_count_) {
+        rx_held_[(rx_held_first_ + rx_held_count_ - 1) % kMaxHeldChains].reset();
+        queue.undo_pop();
+    }
+    rx_held_first_ = 0;
+    rx_held_bytes_ = 0;
+}
+
+NetDevice::DirectRx NetDevice::receive_direct() {
+    if (!tap_readable_) return DirectRx::kNoFrame;
+    // A byte budget is charged before delivery, so it needs the frame's size first.
+    if (rx_limiter_.bandwidth() != nullptr) return DirectRx::kUseCopy;
+    if (!hold_rx_chains()) {
+        if (needs_reset()) return DirectRx::kNoFrame;
+        release_rx_chains();
+        return DirectRx::kUseCopy;
+    }
+    rx_iov_.clear();
+    size_t covered = 0;
+    for (size_t i = 0; i < rx_held_count_ && covered < kMaxFrameBytes; ++i) {
+        for (const Descriptor& d : rx_held_[(rx_held_first_ + i) % kMaxHeldChains]->writable()) {
+            if (rx_iov_.size() == kMaxIov) return DirectRx::kUseCopy;
+            rx_iov_.push_back({d.host.data(), d.host.size()});
+            covered += d.host.size();
+            if (covered >= kMaxFrameBytes) break;
+        }
+    }
+    if (rx_limiter_.ops() != nullptr && !rx_limiter_.consume(1, TokenType::kOps)) {
+        ++counters_.rx_rate_limiter_throttled;
+        return DirectRx::kNoFrame;
+    }
+    auto n = tap_.read(rx_iov_);
+    if (!n || *n < Tap::kVnetHeaderBytes) {
+        if (rx_limiter_.ops() != nullptr) rx_limiter_.manual_replenish(1, TokenType::kOps);
+        if (n) {
+            ++counters_.rx_fails;  // A runt: its bytes in the held chains are never used.
+            return DirectRx::kDone;
+        }
+        tap_readable_ = false;
+        if (n.error().code() != std::errc::resource_unavailable_try_again) {
+            ++counters_.rx_fails;
+            EMBER_LOG_LIMITED(log_limiter_, log::Level::kWarning, "net {}: {}", options_.iface_id,
+                              n.error().message());
+        }
+        return DirectRx::kNoFrame;
+    }
+
+    // The frame fills the oldest held chains in order. virtio 1.2 §5.1.6.4: num_buffers in the
+    // first chain's header (which the tap skips) says how many.
+    Queue& queue = queues()[kRxQueue];
+    const DescriptorChain& first = *rx_held_[rx_held_first_];
+    uint16_t num_buffers = 0;
+    for (size_t left = *n, i = 0; left > 0; ++i) {
+        left -= std::min<uint64_t>(
+            left, rx_held_[(rx_held_first_ + i) % kMaxHeldChains]->writable_bytes());
+        ++num_buffers;
+    }
+    std::array<uint8_t, Tap::kVnetHeaderBytes> header{};
+    ChainReader(first.writable()).read(header);
+    std::memcpy(header.data() + kNumBuffersOffset, &num_buffers, sizeof(num_buffers));
+    ChainWriter(first.writable()).write(header);
+    for (size_t left = *n; left > 0;) {
+        std::optional<DescriptorChain>& held = rx_held_[rx_held_first_];
+        const auto len = static_cast<uint32_t>(std::min<uint64_t>(left, held->writable_bytes()));
+        const uint16_t head = held->head_index();
+        left -= len;
+        rx_held_bytes_ -= held->writable_bytes();
+        held.reset();
+        rx_held_first_ = (rx_held_first_ + 1) % kMaxHeldChains;
+        --rx_held_count_;
+        if (!queue.add_used(*memory_, head, len)) {
+            fail_queue("rx used ring", Error::invalid("virtqueue", "add_used"));
+            return DirectRx::kNoFrame;
+        }
+        ++counters_.rx_count;
+    }
+    ++counters_.rx_packets_count;
+    counters_.rx_bytes_count += *n;
+    return DirectRx::kDone;
+}
+
 void NetDevice::process_rx() {
     if (!is_activated() || needs_reset()) return;
     while (!needs_reset()) {
         if (!rx_pending_) {
-            if (!fetch_rx_frame()) break;
+            if (!fetch_mmds_frame()) {
+                const DirectRx direct = receive_direct();
+                if (direct == DirectRx::kDone) continue;
+                if (direct == DirectRx::kNoFrame) break;
+                if (!fetch_tap_frame()) break;
+            }
             rx_pending_ = true;
         }
         if (!rx_tokens_taken_) {
@@ -258,6 +378,8 @@ void NetDevice::process_rx() {
 }
 
 NetDevice::Delivery NetDevice::deliver_frame() {
+    // The copy path pops its own chains, after the ones held for direct reads.
+    release_rx_chains();
     Queue& queue = queues()[kRxQueue];
     const bool mergeable = has_feature(kNetFMrgRxbuf);
     std::vector<RxUsed>& used = rx_used_;

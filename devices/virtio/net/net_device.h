@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "devices/rate_limiter.h"
+#include "devices/virtio/descriptor_chain.h"
 #include "devices/virtio/net/mmds/mmds_stack.h"
 #include "devices/virtio/net/tap.h"
 #include "devices/virtio/virtio_device.h"
@@ -138,6 +139,12 @@ public:
     }
     const mmds_net::MmdsStack* mmds_stack() const { return mmds_.get(); }
 
+    // Before save_state() and the transport's: gives the RX chains popped for direct reads but
+    // not filled back to the available ring, so that the saved next_avail counts only used ones.
+    void quiesce() { release_rx_chains(); }
+    // RX chains popped ahead for direct reads and not yet filled (tests).
+    size_t rx_chains_held() const { return rx_held_count_; }
+
     // A frame read from the tap but not yet delivered is not saved: the network may drop it.
     // Nor is the MMDS stack: its connections are reset after a restore, as in Firecracker.
     NetDeviceState save_state() const;
@@ -152,11 +159,22 @@ private:
     enum class Delivery { kDelivered, kNoBuffers, kDropped };
     void process_rx();
     Delivery deliver_frame();
+    // Direct RX: the tap's next frame read (readv) straight into the guest's RX chains, without
+    // the copy through rx_frame_. kDone: a frame was taken (delivered, or counted as failed);
+    // kUseCopy: this one takes the copy path, as the chains on hand cannot hold the largest frame
+    // or a byte rate limit needs its size before the read.
+    enum class DirectRx { kDone, kNoFrame, kUseCopy };
+    DirectRx receive_direct();
+    // Pops RX chains into rx_held_ until they can take kMaxFrameBytes; false if they cannot.
+    bool hold_rx_chains();
+    // Gives every held chain back to the available ring (they are the last ones popped).
+    void release_rx_chains();
     void process_tx();
     // True when the chain's frame was for MMDS and the stack took it.
     bool divert_to_mmds(const DescriptorChain& chain);
-    // Fills rx_frame_ from the MMDS stack or else the tap; false when neither has a frame.
-    bool fetch_rx_frame();
+    // Fill rx_frame_ from the MMDS stack, or from the tap; false when it has no frame.
+    bool fetch_mmds_frame();
+    bool fetch_tap_frame();
     void signal_used_if_needed(uint32_t queue);
     void fail_queue(const char* what, const Error& error);
     // TUN_F_* flags for the GUEST_* offloads the driver accepted.
@@ -182,6 +200,15 @@ private:
         uint32_t len;
     };
     std::vector<RxUsed> rx_used_;  // The chains one RX frame fills (several with MRG_RXBUF).
+    // Direct RX: chains popped ahead, oldest first, in a ring of kMaxHeldChains slots (48 chains
+    // of the 1.5 KiB a Linux driver posts at least hold a 64 KiB GSO frame), and the iovecs over
+    // their writable buffers for one readv.
+    static constexpr size_t kMaxHeldChains = 48;
+    std::vector<std::optional<DescriptorChain>> rx_held_;
+    size_t rx_held_first_ = 0;
+    size_t rx_held_count_ = 0;
+    uint64_t rx_held_bytes_ = 0;
+    std::vector<iovec> rx_iov_;
     std::unique_ptr<mmds_net::MmdsStack> mmds_;
     std::vector<uint8_t> mmds_frame_;  // kMaxMmdsFrameBytes: a TX frame for the stack, gathered.
     bool rx_frame_is_mmds_ = false;    // rx_frame_ came from the stack.

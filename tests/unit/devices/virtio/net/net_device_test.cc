@@ -178,6 +178,113 @@ TEST_F(NetDeviceTest, MergesAFrameAcrossSeveralBuffers) {
     EXPECT_EQ(rx_.read(c, 34), std::vector<uint8_t>(f.begin() + 128, f.end()));
 }
 
+// Direct RX: once the posted chains hold the largest frame, the tap reads straight into them.
+TEST_F(NetDeviceTest, ReadsStraightIntoMergedBuffersThatHoldTheLargestFrame) {
+    // Chains of 32 KiB: three of them hold the largest frame, and are popped ahead to do so.
+    auto dev = make_device();
+    const uint64_t a = post_rx_buffer(32768), b = post_rx_buffer(32768), c = post_rx_buffer(32768);
+    for (int i = 0; i < 3; ++i) post_rx_buffer(32768);
+    const auto small = frame(100, 1);
+    const auto big = frame(40000, 2);  // 40012 bytes: b, then part of c.
+    send_from_tap(small);
+    send_from_tap(big);
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 3);
+    EXPECT_EQ(rx_.used_element(0).len, small.size());
+    EXPECT_EQ(num_buffers_at(a), 1);
+    auto got = rx_.read(a, small.size());
+    got[10] = got[11] = 0;
+    EXPECT_EQ(got, small);
+    // The second frame starts in the next chain and spans two.
+    EXPECT_EQ(rx_.used_element(1).id, 1u);
+    EXPECT_EQ(rx_.used_element(1).len, 32768u);
+    EXPECT_EQ(num_buffers_at(b), 2);
+    got = rx_.read(b, 32768);
+    got[10] = got[11] = 0;
+    EXPECT_EQ(got, std::vector<uint8_t>(big.begin(), big.begin() + 32768));
+    EXPECT_EQ(rx_.used_element(2).id, 2u);
+    EXPECT_EQ(rx_.used_element(2).len, big.size() - 32768);
+    EXPECT_EQ(rx_.read(c, big.size() - 32768),
+              std::vector<uint8_t>(big.begin() + 32768, big.end()));
+    // The other three wait, popped, for the next frame: the frames were read in place.
+    EXPECT_EQ(dev->rx_chains_held(), 3u);
+    EXPECT_EQ(dev->counters().rx_packets_count, 2u);
+    EXPECT_EQ(dev->counters().rx_count, 3u);
+    EXPECT_EQ(dev->counters().rx_bytes_count, small.size() + big.size());
+}
+
+TEST_F(NetDeviceTest, ReadsStraightIntoOneLargeBufferWithoutMergedBuffers) {
+    auto dev = make_device({}, feature_bit(kNetFMrgRxbuf));
+    const uint64_t a = post_rx_buffer(NetDevice::kMaxFrameBytes);
+    const uint64_t b = post_rx_buffer(NetDevice::kMaxFrameBytes);
+    const auto f = frame(65000, 3);
+    send_from_tap(f);
+    send_from_tap(frame(10, 4));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 2);
+    EXPECT_EQ(rx_.used_element(0).len, f.size());
+    EXPECT_EQ(num_buffers_at(a), 1);
+    EXPECT_EQ(num_buffers_at(b), 1);
+    auto got = rx_.read(a, f.size());
+    got[10] = got[11] = 0;
+    EXPECT_EQ(got, f);
+    EXPECT_EQ(dev->rx_chains_held(), 0u);
+}
+
+TEST_F(NetDeviceTest, HeldChainsGoBackForASnapshotAndAReset) {
+    auto dev = make_device();
+    for (int i = 0; i < 5; ++i) post_rx_buffer(32768);
+    send_from_tap(frame(100, 1));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(dev->rx_chains_held(), 3u);
+    EXPECT_EQ(dev->queues()[NetDevice::kRxQueue].next_avail(), 4);
+    // What a snapshot saves counts only the chain the guest got back.
+    dev->quiesce();
+    EXPECT_EQ(dev->rx_chains_held(), 0u);
+    EXPECT_EQ(dev->queues()[NetDevice::kRxQueue].next_avail(), 1);
+    // And the device goes on: the chains are popped again for the next frame.
+    send_from_tap(frame(200, 2));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 2);
+    EXPECT_EQ(rx_.used_element(1).id, 1u);
+    EXPECT_EQ(rx_.used_element(1).len, kHeader + 200);
+    EXPECT_EQ(dev->rx_chains_held(), 3u);
+    dev->reset();
+    EXPECT_EQ(dev->rx_chains_held(), 0u);
+}
+
+TEST_F(NetDeviceTest, TooFewBuffersForTheLargestFrameTakeTheCopyPath) {
+    // 16 chains of 4 KiB hold 65536 bytes, 26 short of the largest frame: each frame is read
+    // into the device's own buffer and copied, and the chains popped ahead are given back first.
+    auto dev = make_device();
+    for (int i = 0; i < 16; ++i) post_rx_buffer(4096);
+    send_from_tap(frame(5000, 1));
+    send_from_tap(frame(60, 2));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 3);
+    EXPECT_EQ(rx_.used_element(0).id, 0u);
+    EXPECT_EQ(rx_.used_element(1).id, 1u);
+    EXPECT_EQ(rx_.used_element(2).id, 2u);
+    EXPECT_EQ(rx_.used_element(2).len, kHeader + 60);
+    EXPECT_EQ(dev->rx_chains_held(), 0u);
+    EXPECT_EQ(dev->queues()[NetDevice::kRxQueue].next_avail(), 3);
+}
+
+TEST_F(NetDeviceTest, ARuntFrameReadDirectlyIsCountedAndItsChainReused) {
+    auto dev = make_device();
+    for (int i = 0; i < 4; ++i) post_rx_buffer(32768);
+    const std::vector<uint8_t> runt(5, 0xee);
+    send_from_tap(runt);
+    send_from_tap(frame(30, 1));
+    dev->process_tap_rx();
+    ASSERT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(rx_.used_element(0).id, 0u);
+    EXPECT_EQ(rx_.used_element(0).len, kHeader + 30);
+    EXPECT_EQ(dev->counters().rx_fails, 1u);
+    EXPECT_EQ(dev->rx_chains_held(), 3u);
+}
+
 TEST_F(NetDeviceTest, DefersRxUntilTheGuestPostsBuffersThenReadsOn) {
     auto dev = make_device();
     send_from_tap(frame(50, 1));
