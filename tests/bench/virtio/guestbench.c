@@ -8,6 +8,8 @@
 //                                     to close; MiB/s. With nowait: exits as soon as the last
 //                                     write() returns (the data may still be queued), for a reset
 //                                     right after it
+//   guestbench tcprecv IP PORT MIB    connects and reads MIB from the peer, then closes; MiB/s from
+//                                     the connect to the last byte
 //   guestbench http IP PORT PATH [HEADER]
 //                                     one GET (with HEADER, e.g. "Accept: application/json");
 //                                     prints the body; exit 1 with the status line unless 200
@@ -127,6 +129,31 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "httpget") == 0) {
         if (argc < 6) return 2;
         return httpget(argv[2], argv[3], argv[4], atol(argv[5]));
+    }
+    if (strcmp(mode, "tcprecv") == 0) {
+        if (argc < 5) return 2;
+        const long long total = atoll(argv[4]) * (long long)mib;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET,
+                                   .sin_port = htons((uint16_t)atoi(argv[3]))};
+        inet_pton(AF_INET, argv[2], &addr.sin_addr);
+        double t0 = now_s();
+        if (connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) return die("connect");
+        long long got = 0;
+        while (got < total) {
+            ssize_t n = read(fd, buf, mib);
+            if (n < 0) return die("read");
+            if (n == 0) break;
+            got += n;
+        }
+        double t = now_s() - t0;
+        close(fd);
+        if (got < total) {
+            fprintf(stderr, "tcprecv: %lld of %lld bytes\n", got, total);
+            return 1;
+        }
+        printf("BENCH tcp_recv_mibps=%.1f\n", (double)total / (double)mib / t);
+        return 0;
     }
     if (strcmp(mode, "tcpsend") == 0) {
         if (argc < 5) return 2;

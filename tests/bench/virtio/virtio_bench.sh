@@ -4,8 +4,9 @@
 # virtio-net-device on a tap, no vhost) boot the same kernel and ext4 root with a 256 MiB data
 # drive and a tap, ROUNDS times each in turn (default 5). In the guest, guestbench (O_DIRECT,
 # queue depth 1) measures sequential write and read MiB/s (128 MiB, 1 MiB requests), 4 KiB random
-# read IOPS (8 s) and guest -> sandbox TCP MiB/s (64 MiB). Prints each figure's median [min-max]
-# and spread over the rounds, Ember/QEMU on the medians, and each VMM's CPU seconds per run.
+# read IOPS (8 s) and TCP MiB/s guest -> sandbox and sandbox -> guest (64 MiB each). Prints each
+# figure's median [min-max] and spread over the rounds, Ember/QEMU on the medians, the VMM's CPU
+# seconds per GiB moved for the sequential and TCP figures, and its CPU seconds per run.
 # Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY [ROUNDS]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,14 +36,21 @@ debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
 python3 - "$work/out.txt" <<'PY'
 import statistics, sys
 
-results, cpu = {}, {}
+# MiB each figure moves, for its CPU seconds per GiB (bench_guest.sh's sizes).
+moved_mib = {"seq_write_mibps": 128, "seq_read_mibps": 128, "tcp_send_mibps": 64, "tcp_recv_mibps": 64}
+results, cpu, cpu_per_gib = {}, {}, {}
 for line in open(sys.argv[1]):
     words = line.split()
-    if not words or words[0] not in ("RESULT", "CPU"):
+    if not words or words[0] not in ("RESULT", "CPU", "PHASECPU"):
         continue
     f = dict(kv.split("=", 1) for kv in words[1:] if "=" in kv)
     vmm = f.pop("vmm")
     f.pop("round", None)
+    if words[0] == "PHASECPU":
+        if f.get("key") in moved_mib:
+            gib = moved_mib[f["key"]] / 1024
+            cpu_per_gib.setdefault(vmm, {}).setdefault(f["key"], []).append(float(f["cpu_s"]) / gib)
+        continue
     if words[0] == "CPU":
         try:
             cpu.setdefault(vmm, []).append(float(f["user_s"]) + float(f["sys_s"]))
@@ -66,16 +74,27 @@ def cell(v):
     return f"{m:.1f} [{min(v):.1f}-{max(v):.1f}] {spread:.0f}%"
 
 metrics = [("seq_write_mibps", "sequential write MiB/s"), ("seq_read_mibps", "sequential read MiB/s"),
-           ("rand_read_4k_iops", "4 KiB random read IOPS"), ("tcp_send_mibps", "TCP guest->host MiB/s")]
-qemu = results.get("qemu", {})
+           ("rand_read_4k_iops", "4 KiB random read IOPS"), ("tcp_send_mibps", "TCP guest->host MiB/s"),
+           ("tcp_recv_mibps", "TCP host->guest MiB/s")]
+
+def table(title, values, units=True):
+    qemu = values.get("qemu", {})
+    print()
+    print(f"virtio_bench: {title}")
+    print(f"{'':38s} {'engine':11s} {'Ember':>28s} {'QEMU':>28s} {'Ember/QEMU':>10s}")
+    for vmm in ("ember-sync", "ember-async"):
+        for key, label in metrics:
+            ours, theirs = values.get(vmm, {}).get(key, []), qemu.get(key, [])
+            if not ours and not theirs:
+                continue
+            ratio = f"{med(ours) / med(theirs):.2f}" if med(ours) and med(theirs) else "n/a"
+            label = label if units else label.rsplit(" ", 1)[0]
+            print(f"virtio_bench: {label:24s} {vmm:11s} {cell(ours):>28s} {cell(theirs):>28s} {ratio:>10s}")
+
 print()
 print("virtio_bench: median [min-max] spread over rounds (spread = (max-min)/median); Ember/QEMU on medians")
-print(f"{'':24s} {'engine':11s} {'Ember':>28s} {'QEMU':>28s} {'Ember/QEMU':>10s}")
-for vmm in ("ember-sync", "ember-async"):
-    for key, label in metrics:
-        ours, theirs = results.get(vmm, {}).get(key, []), qemu.get(key, [])
-        ratio = f"{med(ours) / med(theirs):.2f}" if med(ours) and med(theirs) else "n/a"
-        print(f"virtio_bench: {label:24s} {vmm:11s} {cell(ours):>28s} {cell(theirs):>28s} {ratio:>10s}")
+table("throughput (higher is better)", results)
+table("VMM CPU seconds per GiB moved (lower is better; sampled every 50 ms)", cpu_per_gib, units=False)
 for vmm in ("ember-sync", "ember-async", "qemu"):
     print(f"virtio_bench: {vmm} CPU seconds per run (boot and every benchmark): {cell(cpu.get(vmm, []))}")
 print("virtio_bench: what keeps the figures noisy: the nested TCG sandbox (every guest exit and its"

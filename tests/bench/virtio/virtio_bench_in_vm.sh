@@ -2,8 +2,10 @@
 # Runs inside ember-sandbox for virtio_bench.sh: the same guest kernel, rootfs and data image under
 # Ember (Sync, then Async engine) and QEMU -M microvm (virtio-blk-device with aio=io_uring for the
 # data drive, virtio-net-device on a tap, no vhost), ROUNDS rounds, the three in turn in each.
-# Prints the guest's `BENCH key=value` lines prefixed with `RESULT vmm=<name> round=<n>`, and the
-# VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`.
+# Prints the guest's `BENCH key=value` lines prefixed with `RESULT vmm=<name> round=<n>`, the
+# VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`, and
+# its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..`
+# (sampled every 50 ms, so +-0.05 s; the phase before the first figure includes the boot).
 # Usage: virtio_bench_in_vm.sh [ROUNDS]
 set -u
 rounds=${1:-5}
@@ -14,19 +16,63 @@ ip link set tap0 up
 mkfifo hold
 exec 3<>hold
 
+head -c 67108864 /dev/zero >zeros64  # what the sandbox sends the guest
+
+vmm_pid() {  # the running VMM's pid (one at a time)
+    local p comm
+    for p in /proc/[0-9]*; do
+        read -r comm <"$p/comm" 2>/dev/null || continue
+        [[ $comm == ember || $comm == qemu-system-x86 ]] && { echo "${p#/proc/}"; return; }
+    done
+}
+# sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far cpu-ticks".
+sample_cpu() {
+    local pid="" _ f n
+    for _ in $(seq 1 400); do pid=$(vmm_pid); [[ -n $pid ]] && break; sleep 0.05; done
+    [[ -n $pid ]] || return 0
+    while read -r -a f 2>/dev/null <"/proc/$pid/stat"; do
+        n=$(grep -c '^BENCH ' "$1")
+        echo "$n $((f[13] + f[14]))"
+        sleep 0.05
+    done
+}
+# phase_cpu NAME: each figure's key and the VMM's CPU seconds from the previous BENCH line to it.
+phase_cpu() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    tr -d '\r' <"console-$1.txt" | sed -n 's/^BENCH \([a-z0-9_]*\)=.*/\1/p' >"keys-$1.txt"
+    awk -v hz="$hz" -v vmm="$1" -v round="$round" '
+        NR == FNR {key[FNR] = $1; next}
+        {for (k = seen + 1; k <= $1; ++k) cpu[k] = $2; if ($1 > seen) seen = $1}
+        END {
+            prev = -1
+            for (k = 1; k <= seen; ++k) {
+                if (prev >= 0) printf "PHASECPU vmm=%s round=%s key=%s cpu_s=%.2f\n", vmm, round, key[k], (cpu[k] - prev) / hz
+                prev = cpu[k]
+            }
+        }' "keys-$1.txt" "cpu-$1.txt"
+}
+
 run() {  # run NAME COMMAND...: one guest with a fresh root copy and data image
     local name=$1; shift
     cp rootfs.ext4 root.ext4
     head -c 268435456 /dev/zero >data.img  # allocated, so no VMM reads holes
+    : >"console-$name.txt"
     nc -l -p 5001 <&3 >/dev/null &
     local nc_pid=$! rc
+    nc -l -p 5002 <zeros64 >/dev/null &
+    local send_pid=$!
+    sample_cpu "console-$name.txt" >"cpu-$name.txt" &
+    local sampler_pid=$!
     # bash's `time` reports the CPU of the VMM (the child of timeout) once it has ended.
     local TIMEFORMAT='%U %S' cpu
     cpu=$({ time timeout 600 "$@" </dev/null >"console-$name.txt" 2>"log-$name.txt"; } 2>&1)
     rc=$?
     echo "INFO vmm=$name round=$round exit=$rc"
-    kill $nc_pid 2>/dev/null
+    kill $nc_pid $send_pid 2>/dev/null
+    wait $sampler_pid
     tr -d '\r' <"console-$name.txt" | sed -n "s/^BENCH /RESULT vmm=$name round=$round /p"
+    phase_cpu "$name"
     echo "CPU vmm=$name round=$round user_s=${cpu% *} sys_s=${cpu#* }"
     grep -q 'EMBER-TEST-EXIT=0' "console-$name.txt" || { tail -n 30 "console-$name.txt"; cat "log-$name.txt"; }
 }
