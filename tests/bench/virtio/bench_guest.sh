@@ -8,5 +8,6 @@ ip link set eth0 up && ip addr add 172.16.0.2/24 dev eth0
 /sbin/guestbench seqwrite "$data" 128
 /sbin/guestbench seqread "$data" 128
 /sbin/guestbench randread "$data" 8
+/sbin/guestbench randread "$data" 8 8
 /sbin/guestbench tcpsend 172.16.0.1 5001 64
 /sbin/guestbench tcprecv 172.16.0.1 5002 64

@@ -2,7 +2,9 @@
 // no fio). O_DIRECT so that the guest's page cache stays out of the figures.
 //   guestbench seqwrite DEV MIB       1 MiB writes, then fsync; prints MiB/s
 //   guestbench seqread DEV MIB        1 MiB reads; prints MiB/s
-//   guestbench randread DEV SECONDS   4 KiB reads at random aligned offsets, queue depth 1; IOPS
+//   guestbench randread DEV SECONDS [DEPTH]
+//                                     4 KiB reads at random aligned offsets from DEPTH threads
+//                                     (default 1), so DEPTH requests in flight; IOPS
 //   guestbench tcpsend IP PORT MIB [FILE [nowait]]
 //                                     sends MIB of zeros (or FILE's first MIB), waits for the peer
 //                                     to close; MiB/s. With nowait: exits as soon as the last
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +115,37 @@ static int http_once(const char* ip, const char* port, const char* path, const c
     }
     fwrite(start + 4, 1, (size_t)body, stdout);
     return 0;
+}
+
+// One randread thread: its own buffer and generator, reading until the shared deadline.
+struct reader {
+    int fd;
+    uint64_t blocks;
+    uint64_t seed;
+    double deadline;
+    uint64_t ops;
+    int failed;
+};
+
+static void* random_reads(void* arg) {
+    struct reader* r = arg;
+    void* buf = NULL;
+    if (posix_memalign(&buf, 4096, 4096) != 0) {
+        r->failed = 1;
+        return NULL;
+    }
+    uint64_t x = r->seed;
+    do {
+        for (int i = 0; i < 64; ++i, ++r->ops) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (pread(r->fd, buf, 4096, (off_t)((x % r->blocks) * 4096)) != 4096) {
+                r->failed = 1;
+                return NULL;
+            }
+        }
+    } while (now_s() < r->deadline);
+    free(buf);
+    return NULL;
 }
 
 int main(int argc, char** argv) {
@@ -209,18 +243,31 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "randread") == 0) {
         uint64_t size = 0;
         if (ioctl(fd, BLKGETSIZE64, &size) != 0) return die("BLKGETSIZE64");
-        const uint64_t blocks = size / 4096;
-        const double seconds = atof(argv[3]);
-        uint64_t x = 88172645463325252ull, ops = 0;
-        double t0 = now_s(), t = 0;
-        do {
-            for (int i = 0; i < 64; ++i, ++ops) {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                if (pread(fd, buf, 4096, (off_t)((x % blocks) * 4096)) != 4096) return die("pread");
+        const int depth = argc > 4 ? atoi(argv[4]) : 1;
+        if (depth < 1 || depth > 64) return 2;
+        struct reader readers[64];
+        pthread_t threads[64];
+        const double t0 = now_s();
+        for (int i = 0; i < depth; ++i) {
+            readers[i] = (struct reader){.fd = fd, .blocks = size / 4096,
+                                         .seed = 88172645463325252ull + 7919ull * (uint64_t)i,
+                                         .deadline = t0 + atof(argv[3])};
+            if (pthread_create(&threads[i], NULL, random_reads, &readers[i]) != 0) {
+                return die("pthread_create");
             }
-            t = now_s() - t0;
-        } while (t < seconds);
-        printf("BENCH rand_read_4k_iops=%.0f\n", (double)ops / t);
+        }
+        uint64_t ops = 0;
+        for (int i = 0; i < depth; ++i) {
+            pthread_join(threads[i], NULL);
+            if (readers[i].failed) return die("pread");
+            ops += readers[i].ops;
+        }
+        const double t = now_s() - t0;
+        if (depth == 1) {
+            printf("BENCH rand_read_4k_iops=%.0f\n", (double)ops / t);
+        } else {
+            printf("BENCH rand_read_4k_qd%d_iops=%.0f\n", depth, (double)ops / t);
+        }
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode);
