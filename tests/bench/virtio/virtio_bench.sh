@@ -8,12 +8,15 @@
 # and sandbox -> guest (64 MiB each). Prints each figure's median [min-max] and spread over the
 # rounds, Ember/QEMU on the medians, the VMM's CPU seconds per GiB moved for the sequential and
 # TCP figures, and its CPU seconds per run.
-# Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY [ROUNDS]
+# With BASELINE (an earlier build's ember), that one runs in the same rounds too ("before" rows).
+# Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY [ROUNDS [BASELINE]]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 ember=${1:?usage: virtio_bench.sh EMBER_BINARY [ROUNDS]}
 rounds=${2:-5}
+baseline=() per_round=600
+[[ -z ${3:-} ]] || baseline=(--file "$3:ember-before") per_round=1000
 eval "$("$root/resources/guest/images.sh" --ensure)"
 if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
     export EMBER_SANDBOX=qemu
@@ -30,7 +33,7 @@ write $work/guestbench guestbench
 sif guestbench mode 0100755
 CMDS
 debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-"$root/resources/sandbox/ember-sandbox" run --timeout $((600 + 600 * rounds)) --mem 3072 --bin "$ember" \
+"$root/resources/sandbox/ember-sandbox" run --timeout $((600 + per_round * rounds)) --mem 3072 --bin "$ember" "${baseline[@]}" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$here/virtio_bench_in_vm.sh:bench.sh" -- bash bench.sh "$rounds" | tee "$work/out.txt"
 
@@ -84,7 +87,9 @@ def table(title, values, units=True):
     print()
     print(f"virtio_bench: {title}")
     print(f"{'':38s} {'engine':11s} {'Ember':>28s} {'QEMU':>28s} {'Ember/QEMU':>10s}")
-    for vmm in ("ember-sync", "ember-async"):
+    for vmm in ("ember-sync", "before-sync", "ember-async", "before-async"):
+        if vmm not in values:
+            continue
         for key, label in metrics:
             ours, theirs = values.get(vmm, {}).get(key, []), qemu.get(key, [])
             if not ours and not theirs:
@@ -97,7 +102,9 @@ print()
 print("virtio_bench: median [min-max] spread over rounds (spread = (max-min)/median); Ember/QEMU on medians")
 table("throughput (higher is better)", results)
 table("VMM CPU seconds per GiB moved (lower is better; sampled every 50 ms)", cpu_per_gib, units=False)
-for vmm in ("ember-sync", "ember-async", "qemu"):
+for vmm in ("ember-sync", "before-sync", "ember-async", "before-async", "qemu"):
+    if vmm not in cpu:
+        continue
     print(f"virtio_bench: {vmm} CPU seconds per run (boot and every benchmark): {cell(cpu.get(vmm, []))}")
 print("virtio_bench: what keeps the figures noisy: the nested TCG sandbox (every guest exit and its"
       " I/O is emulated,\n  10-50x native, on 2 host CPUs shared with the outer VM's own threads), the host"

@@ -6,6 +6,8 @@
 # VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`, and
 # its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..`
 # (sampled every 50 ms, so +-0.05 s; the phase before the first figure includes the boot).
+# With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync and
+# before-async, for a before-and-after in the same run.
 # Usage: virtio_bench_in_vm.sh [ROUNDS]
 set -u
 rounds=${1:-5}
@@ -15,6 +17,7 @@ ip addr add 172.16.0.1/24 dev tap0
 ip link set tap0 up
 mkfifo hold
 exec 3<>hold
+[[ ! -f ember-before ]] || chmod +x ember-before
 
 head -c 67108864 /dev/zero >zeros64  # what the sandbox sends the guest
 
@@ -22,7 +25,8 @@ vmm_pid() {  # the running VMM's pid (one at a time)
     local p comm
     for p in /proc/[0-9]*; do
         read -r comm <"$p/comm" 2>/dev/null || continue
-        [[ $comm == ember || $comm == qemu-system-x86 ]] && { echo "${p#/proc/}"; return; }
+        [[ $comm == ember || $comm == ember-before || $comm == qemu-system-x86 ]] &&
+            { echo "${p#/proc/}"; return; }
     done
 }
 # sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far cpu-ticks".
@@ -93,6 +97,8 @@ done
 for round in $(seq 1 "$rounds"); do
     for engine in Sync Async; do
         run "ember-${engine,,}" ember --no-api --config-file "vm-$engine.json"
+        [[ -f ember-before ]] &&
+            run "before-${engine,,}" ./ember-before --no-api --config-file "vm-$engine.json"
     done
     # microvm has no i8042: reboot=t. QEMU's default cache mode (writeback, host page cache)
     # matches Ember's, which also goes through the host page cache; its data drive on io_uring.
