@@ -355,6 +355,37 @@ TEST_F(NetDeviceTest, RxRateLimiterDefersFramesUntilItsTimerFires) {
     EXPECT_EQ(rx_.used_idx(), 2);
 }
 
+TEST_F(NetDeviceTest, RxOpsLimiterHoldsDirectReadsUntilItsTimerFires) {
+    // Buffers large enough for direct reads: an ops limit is charged before each read.
+    auto dev = make_device({.rx_ops = {1, 0, 1000}});
+    for (int i = 0; i < 4; ++i) post_rx_buffer(32768);
+    send_from_tap(frame(10, 1));
+    send_from_tap(frame(10, 2));
+    dev->process_tap_rx();
+    EXPECT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(dev->counters().rx_rate_limiter_throttled, 1u);
+    EXPECT_GT(dev->rx_chains_held(), 0u);
+    clock_.advance(std::chrono::seconds(1));
+    pollfd pfd{dev->rx_rate_limiter_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    dev->process_rx_rate_limiter_event();
+    ASSERT_EQ(rx_.used_idx(), 2);
+    EXPECT_EQ(rx_.used_element(1).len, kHeader + 10);
+}
+
+TEST_F(NetDeviceTest, RxByteLimiterTakesTheCopyPathAndChargesTheFrameSize) {
+    auto dev = make_device({.rx_bandwidth = {100, 0, 1000}});
+    for (int i = 0; i < 4; ++i) post_rx_buffer(32768);
+    send_from_tap(frame(60, 1));
+    send_from_tap(frame(60, 2));
+    dev->process_tap_rx();
+    // 72 of the 100 bytes go to the first frame; the second waits for the refill.
+    EXPECT_EQ(rx_.used_idx(), 1);
+    EXPECT_EQ(dev->counters().rx_rate_limiter_throttled, 1u);
+    EXPECT_EQ(dev->rx_chains_held(), 0u);
+    EXPECT_TRUE(dev->rx_deferred());
+}
+
 TEST_F(NetDeviceTest, TxRateLimiterLeavesFramesInTheQueue) {
     auto dev = make_device({.tx_bandwidth = {100, 0, 1000}});
     for (int i = 0; i < 2; ++i) {
