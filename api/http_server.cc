@@ -115,12 +115,14 @@ void HttpServer::run() {
         drop_expired(t);
         if (accept_paused_ && t >= accept_resume_at_) resume_accepting();
         for (const epoll_event& ev : *ready) {
-            if (ev.data.u64 == kStopToken) return;
-            if (ev.data.u64 == kListenerToken) {
+            // epoll_event is packed on x86_64: copied, so that no reference binds misaligned.
+            const uint64_t token = ev.data.u64;
+            if (token == kStopToken) return;
+            if (token == kListenerToken) {
                 if (!accept_paused_) accept_clients(t);
                 continue;
             }
-            auto it = connections_.find(ev.data.u64);
+            auto it = connections_.find(token);
             if (it == connections_.end()) continue;  // Closed earlier in this round.
             Connection& c = *it->second;
             Connection::State state = Connection::State::kOpen;
@@ -132,7 +134,7 @@ void HttpServer::run() {
                     state = c.on_writable(router_, t);
                 }
             }
-            settle(ev.data.u64, c, state);
+            settle(token, c, state);
         }
         // Requests already received (pipelined), one per connection in turn and only a few per
         // round, so that a request that has just arrived waits for a few answers, not hundreds.

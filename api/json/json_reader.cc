@@ -75,7 +75,8 @@ std::string unexpected(const rapidjson::Value& v) {
     if (v.IsNumber()) {
         const double d = v.GetDouble();
         // Rust writes a whole f64 without an exponent.
-        if (d == static_cast<double>(static_cast<int64_t>(d)) || std::abs(d) >= 1e15) {
+        // The magnitude first: casting a double beyond int64_t's range is undefined.
+        if (std::abs(d) >= 1e15 || d == static_cast<double>(static_cast<int64_t>(d))) {
             return fmt::format("floating point `{:.0f}`", d);
         }
         return fmt::format("floating point `{}`", d);

@@ -195,7 +195,8 @@ TEST(AcpiTables, BootParamsCarryTheRsdpForBothProtocols) {
     BootParams params{.cmdline = "x", .vcpu_count = 1, .acpi_rsdp = GuestAddress(kRsdpStart)};
     const auto zp = build_zero_page(LoadedKernel{}, params, {});
     ASSERT_TRUE(zp);
-    EXPECT_EQ(zp->acpi_rsdp_addr, kRsdpStart);
+    // Unary plus copies the packed field: a reference to it may be misaligned.
+    EXPECT_EQ(+zp->acpi_rsdp_addr, kRsdpStart);
 
     GuestMemory mem = test::make_memory();
     ASSERT_TRUE(write_pvh_start_info(mem, params, {}));

@@ -37,14 +37,15 @@ TEST(BootStructures, WritesTheZeroPageCommandLineAndPageTablesForLinuxBoot) {
 
     EXPECT_EQ(read_cstring(mem, kCmdlineStart, 64), "console=ttyS0 reboot=k");
     const auto zp = mem.read_obj<ZeroPage>(GuestAddress(kZeroPageStart)).value();
-    EXPECT_EQ(zp.hdr.cmd_line_ptr, kCmdlineStart);
-    EXPECT_EQ(zp.hdr.ramdisk_image, 0x3000000U);
-    EXPECT_EQ(zp.hdr.ramdisk_size, 0x2000U);
-    EXPECT_EQ(zp.hdr.boot_flag, 0xaa55);
-    EXPECT_EQ(zp.hdr.type_of_loader, 0xff);
-    EXPECT_EQ(zp.hdr.kernel_alignment, 0x1000000U);
+    // Unary plus copies the packed field: a reference to it may be misaligned.
+    EXPECT_EQ(+zp.hdr.cmd_line_ptr, kCmdlineStart);
+    EXPECT_EQ(+zp.hdr.ramdisk_image, 0x3000000U);
+    EXPECT_EQ(+zp.hdr.ramdisk_size, 0x2000U);
+    EXPECT_EQ(+zp.hdr.boot_flag, 0xaa55);
+    EXPECT_EQ(+zp.hdr.type_of_loader, 0xff);
+    EXPECT_EQ(+zp.hdr.kernel_alignment, 0x1000000U);
     ASSERT_EQ(zp.e820_entries, 3);
-    EXPECT_EQ(zp.e820_table[2].addr + zp.e820_table[2].size, test::kTestRamBytes);
+    EXPECT_EQ(+zp.e820_table[2].addr + zp.e820_table[2].size, test::kTestRamBytes);
 
     EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPml4Start)).value(), kPdpteStart | 3);
     EXPECT_EQ(mem.read_obj<uint64_t>(GuestAddress(kPdpteStart)).value(), kPdeStart | 3);

@@ -38,10 +38,11 @@ TEST(BzImageLoader, KeepsTheSetupHeaderForTheZeroPage) {
     ASSERT_TRUE(kernel.has_value()) << kernel.error().message();
     EXPECT_EQ(kernel->setup_header.size(), 0x26cU - 0x1f1U);
     const SetupHeader hdr = setup_header_of(*kernel);
-    EXPECT_EQ(hdr.version, 0x020f);
-    EXPECT_EQ(hdr.initrd_addr_max, 0x37ffffffU);
-    EXPECT_EQ(hdr.cmdline_size, 1000U);
-    EXPECT_EQ(hdr.setup_sects, 4);
+    // Unary plus copies the packed field: a reference to it may be misaligned.
+    EXPECT_EQ(+hdr.version, 0x020f);
+    EXPECT_EQ(+hdr.initrd_addr_max, 0x37ffffffU);
+    EXPECT_EQ(+hdr.cmdline_size, 1000U);
+    EXPECT_EQ(+hdr.setup_sects, 4);
 }
 
 TEST(BzImageLoader, TreatsZeroSetupSectsAsFour) {

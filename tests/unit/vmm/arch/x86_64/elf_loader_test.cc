@@ -37,9 +37,10 @@ TEST(ElfLoader, GivesAVmlinuxASetupHeaderWithTheBootMagic) {
     auto kernel = load(mem, make_elf());
     ASSERT_TRUE(kernel.has_value());
     const SetupHeader hdr = setup_header_of(*kernel);
-    EXPECT_EQ(hdr.boot_flag, 0xaa55);
-    EXPECT_EQ(hdr.header, 0x53726448U);
-    EXPECT_EQ(hdr.type_of_loader, 0xff);
+    // Unary plus copies the packed field: a reference to it may be misaligned.
+    EXPECT_EQ(+hdr.boot_flag, 0xaa55);
+    EXPECT_EQ(+hdr.header, 0x53726448U);
+    EXPECT_EQ(+hdr.type_of_loader, 0xff);
 }
 
 TEST(ElfLoader, ChoosesPvhWhenTheXenEntryNoteIsPresent) {

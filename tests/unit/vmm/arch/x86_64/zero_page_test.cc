@@ -48,20 +48,21 @@ TEST(ZeroPage, KeepsTheKernelsHeaderAndFillsTheLoaderFields) {
                       .initrd = GuestRange{GuestAddress(0x3f00000), 0x12345}};
     auto zp = build_zero_page(kernel, params, e820);
     ASSERT_TRUE(zp.has_value()) << zp.error().message();
-    EXPECT_EQ(zp->hdr.version, 0x020f);  // From the image.
-    EXPECT_EQ(zp->hdr.cmdline_size, 2047U);
-    EXPECT_EQ(zp->hdr.type_of_loader, 0xff);
-    EXPECT_EQ(zp->hdr.boot_flag, 0xaa55);
-    EXPECT_EQ(zp->hdr.header, 0x53726448U);
-    EXPECT_EQ(zp->hdr.vid_mode, 0xffff);
-    EXPECT_EQ(zp->hdr.cmd_line_ptr, 0x20000U);
-    EXPECT_EQ(zp->hdr.ramdisk_image, 0x3f00000U);
-    EXPECT_EQ(zp->hdr.ramdisk_size, 0x12345U);
+    // Unary plus copies the packed field: a reference to it may be misaligned.
+    EXPECT_EQ(+zp->hdr.version, 0x020f);  // From the image.
+    EXPECT_EQ(+zp->hdr.cmdline_size, 2047U);
+    EXPECT_EQ(+zp->hdr.type_of_loader, 0xff);
+    EXPECT_EQ(+zp->hdr.boot_flag, 0xaa55);
+    EXPECT_EQ(+zp->hdr.header, 0x53726448U);
+    EXPECT_EQ(+zp->hdr.vid_mode, 0xffff);
+    EXPECT_EQ(+zp->hdr.cmd_line_ptr, 0x20000U);
+    EXPECT_EQ(+zp->hdr.ramdisk_image, 0x3f00000U);
+    EXPECT_EQ(+zp->hdr.ramdisk_size, 0x12345U);
     EXPECT_NE(zp->hdr.loadflags & kLoadedHigh, 0);
     ASSERT_EQ(zp->e820_entries, 2);
-    EXPECT_EQ(zp->e820_table[1].addr, 0x100000U);
-    EXPECT_EQ(zp->e820_table[1].size, 0x3f00000U);
-    EXPECT_EQ(zp->e820_table[1].type, 1U);
+    EXPECT_EQ(+zp->e820_table[1].addr, 0x100000U);
+    EXPECT_EQ(+zp->e820_table[1].size, 0x3f00000U);
+    EXPECT_EQ(+zp->e820_table[1].type, 1U);
 }
 
 TEST(ZeroPage, RefusesACommandLineLongerThanTheKernelAccepts) {
