@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
         pthread_t threads[64];
         const double t0 = now_s();
         for (int i = 0; i < depth; ++i) {
-            readers[i] = (struct reader){.fd = fd, .blocks = size / 4096,
+            readers[i] = (struct reader){.fd = fd,
+                                         .blocks = size / 4096,
                                          .seed = 88172645463325252ull + 7919ull * (uint64_t)i,
                                          .deadline = t0 + atof(argv[3])};
             if (pthread_create(&threads[i], NULL, random_reads, &readers[i]) != 0) {
