@@ -7,7 +7,7 @@
 # read IOPS (8 s) at queue depth 1 and, from 8 threads, at depth 8, and TCP MiB/s guest -> sandbox
 # and sandbox -> guest (64 MiB each). Prints each figure's median [min-max] and spread over the
 # rounds, Ember/QEMU on the medians, the VMM's CPU seconds per GiB moved for the sequential and
-# TCP figures, and its CPU seconds per run.
+# TCP figures (its own threads, and with its vCPU threads), and its CPU seconds per run.
 # With BASELINE (an earlier build's ember), that one runs in the same rounds too ("before" rows).
 # Usage: tests/bench/virtio/virtio_bench.sh EMBER_BINARY [ROUNDS [BASELINE]]
 set -euo pipefail
@@ -42,7 +42,7 @@ import statistics, sys
 
 # MiB each figure moves, for its CPU seconds per GiB (bench_guest.sh's sizes).
 moved_mib = {"seq_write_mibps": 128, "seq_read_mibps": 128, "tcp_send_mibps": 64, "tcp_recv_mibps": 64}
-results, cpu, cpu_per_gib = {}, {}, {}
+results, cpu, cpu_per_gib, own_per_gib = {}, {}, {}, {}
 for line in open(sys.argv[1]):
     words = line.split()
     if not words or words[0] not in ("RESULT", "CPU", "PHASECPU"):
@@ -54,6 +54,8 @@ for line in open(sys.argv[1]):
         if f.get("key") in moved_mib:
             gib = moved_mib[f["key"]] / 1024
             cpu_per_gib.setdefault(vmm, {}).setdefault(f["key"], []).append(float(f["cpu_s"]) / gib)
+            if "own_s" in f:
+                own_per_gib.setdefault(vmm, {}).setdefault(f["key"], []).append(float(f["own_s"]) / gib)
         continue
     if words[0] == "CPU":
         try:
@@ -101,7 +103,10 @@ def table(title, values, units=True):
 print()
 print("virtio_bench: median [min-max] spread over rounds (spread = (max-min)/median); Ember/QEMU on medians")
 table("throughput (higher is better)", results)
-table("VMM CPU seconds per GiB moved (lower is better; sampled every 50 ms)", cpu_per_gib, units=False)
+table("monitor's own CPU seconds per GiB moved, its vCPU threads left out (lower is better;"
+      " sampled every 50 ms)", own_per_gib, units=False)
+table("whole VMM process CPU seconds per GiB moved, the guest's time in its vCPU threads"
+      " included", cpu_per_gib, units=False)
 for vmm in ("ember-sync", "before-sync", "ember-async", "before-async", "qemu"):
     if vmm not in cpu:
         continue
