@@ -91,8 +91,7 @@ failed_tails() {
         /^Output:$/ {inside = 1; getline; next}
         /^<end of output>$/ {inside = 0; next}
         inside {out[++n] = $0; next}
-        /^Test time/ {next}
-        /^Test / && $0 != "Test Passed." {
+        /^Test Failed\.$/ {
             print "--- " name ": " $0 " Its last lines:"
             for (i = (n > 25 ? n - 24 : 1); i <= n; i++) print out[i]
         }
