@@ -4,8 +4,8 @@
 # data drive, virtio-net-device on a tap, no vhost), ROUNDS rounds, the three in turn in each.
 # Prints the guest's `BENCH key=value` lines prefixed with `RESULT vmm=<name> round=<n>`, the
 # VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`, and
-# its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..
-# own_s=..` (whole process, and without its vCPU threads; sampled every 50 ms, so +-0.05 s).
+# its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..`
+# (sampled every 50 ms, so +-0.05 s; the phase before the first figure includes the boot).
 # With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync and
 # before-async, for a before-and-after in the same run.
 # Usage: virtio_bench_in_vm.sh [ROUNDS]
@@ -29,42 +29,30 @@ vmm_pid() {  # the running VMM's pid (one at a time)
             { echo "${p#/proc/}"; return; }
     done
 }
-# sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far process-ticks
-# own-ticks": the whole process's CPU (its vCPU threads run the guest, so that includes the
-# guest's), and the monitor's own, without its vCPU threads (Ember's "fc_vcpu N", QEMU's
-# "CPU N/KVM").
+# sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far cpu-ticks".
 sample_cpu() {
-    local pid="" _ line f n total vcpu t comm
+    local pid="" _ f n
     for _ in $(seq 1 400); do pid=$(vmm_pid); [[ -n $pid ]] && break; sleep 0.05; done
     [[ -n $pid ]] || return 0
-    while { read -r line <"/proc/$pid/stat"; } 2>/dev/null; do
-        f=(${line##*) })  # The fields after the name: utime and stime are the 12th and 13th.
-        total=$((f[11] + f[12])) vcpu=0
-        for t in /proc/"$pid"/task/*; do
-            { read -r line <"$t/stat"; } 2>/dev/null || continue
-            comm=${line#*\(} comm=${comm%\)*}
-            [[ $comm == fc_vcpu* || $comm == CPU*/KVM ]] || continue
-            f=(${line##*) })
-            vcpu=$((vcpu + f[11] + f[12]))
-        done
+    while { read -r -a f <"/proc/$pid/stat"; } 2>/dev/null; do
         n=$(grep -c '^BENCH ' "$1")
-        echo "$n $total $((total - vcpu))"
+        echo "$n $((f[13] + f[14]))"
         sleep 0.05
     done
 }
-# phase_cpu NAME: each figure's key and the VMM's CPU seconds, whole and its own, from the
-# previous BENCH line to it.
+# phase_cpu NAME: each figure's key and the VMM's CPU seconds from the previous BENCH line to it.
 phase_cpu() {
     local hz
     hz=$(getconf CLK_TCK 2>/dev/null || echo 100)  # The sandbox has no getconf; x86's is 100.
     tr -d '\r' <"console-$1.txt" | sed -n 's/^BENCH \([a-z0-9_]*\)=.*/\1/p' >"keys-$1.txt"
     awk -v hz="$hz" -v vmm="$1" -v round="$round" '
         NR == FNR {key[FNR] = $1; next}
-        {for (k = seen + 1; k <= $1; ++k) {cpu[k] = $2; own[k] = $3}; if ($1 > seen) seen = $1}
+        {for (k = seen + 1; k <= $1; ++k) cpu[k] = $2; if ($1 > seen) seen = $1}
         END {
-            for (k = 2; k <= seen; ++k) {
-                printf "PHASECPU vmm=%s round=%s key=%s cpu_s=%.2f own_s=%.2f\n", vmm, round,
-                    key[k], (cpu[k] - cpu[k - 1]) / hz, (own[k] - own[k - 1]) / hz
+            prev = -1
+            for (k = 1; k <= seen; ++k) {
+                if (prev >= 0) printf "PHASECPU vmm=%s round=%s key=%s cpu_s=%.2f\n", vmm, round, key[k], (cpu[k] - prev) / hz
+                prev = cpu[k]
             }
         }' "keys-$1.txt" "cpu-$1.txt"
 }
