@@ -85,6 +85,8 @@ metrics = [("seq_write_mibps", "sequential write MiB/s"), ("seq_read_mibps", "se
            ("tcp_recv_mibps", "TCP host->guest MiB/s")]
 
 def table(title, values, units=True):
+    if not values:
+        return  # No sampler reported it (the in-VM script's own-CPU column is not there yet).
     qemu = values.get("qemu", {})
     print()
     print(f"virtio_bench: {title}")
