@@ -109,9 +109,11 @@ fi
 log="$(mktemp)"
 (cd build && ctest --output-on-failure -j 1 "${exclude[@]}") 2>&1 | tee "$log" || status=1
 count "$log" ctest
-# The ten slowest tests, for the summary at the end.
+# The ten slowest tests, for the summary at the end. awk, not head, takes the first ten: it reads
+# all of sort's output, where head's early exit would kill sort with SIGPIPE once that output
+# outgrows a pipe's buffer (CI's run failed so, with exit 141 under pipefail).
 slowest="$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) [ .*]+[A-Za-z*]+.* ([0-9.]+) sec$/\2 \1/p' "$log" |
-    sort -rn | head -10 | awk '{printf "%s %ds, ", $2, $1}')"
+    sort -rn | awk 'NR <= 10 {printf "%s %ds, ", $2, $1}')"
 failed_tails="$(failed_tails build)"
 
 # One clang build with ASan+UBSan (and libFuzzer's coverage) of every target serves both the unit
