@@ -4,8 +4,8 @@
 # data drive, virtio-net-device on a tap, no vhost), ROUNDS rounds, the three in turn in each.
 # Prints the guest's `BENCH key=value` lines prefixed with `RESULT vmm=<name> round=<n>`, the
 # VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`, and
-# its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..`
-# (sampled every 50 ms, so +-0.05 s; the phase before the first figure includes the boot).
+# its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..
+# own_s=..` (whole process, and without its vCPU threads; sampled every 50 ms, so +-0.05 s).
 # With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync and
 # before-async, for a before-and-after in the same run.
 # Usage: virtio_bench_in_vm.sh [ROUNDS]
@@ -29,31 +29,44 @@ vmm_pid() {  # the running VMM's pid (one at a time)
             { echo "${p#/proc/}"; return; }
     done
 }
-# sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far cpu-ticks".
+# sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far process-ticks
+# own-ticks": the whole process's CPU (its vCPU threads run the guest, so that includes the
+# guest's), and the monitor's own without its vCPU threads (Ember's "fc_vcpu N", QEMU's
+# "CPU N/KVM"). Bounded by the VMM's own 600 s timeout, and it ends once the VMM has no live
+# thread: a zombie's stat stays readable until it is reaped.
 sample_cpu() {
-    local pid="" _ f n
+    local pid="" _ n
     for _ in $(seq 1 400); do pid=$(vmm_pid); [[ -n $pid ]] && break; sleep 0.05; done
     [[ -n $pid ]] || return 0
-    while { read -r -a f <"/proc/$pid/stat"; } 2>/dev/null; do
+    for _ in $(seq 1 12000); do
         n=$(grep -c '^BENCH ' "$1")
-        echo "$n $((f[13] + f[14]))"
+        # The process's line first (it keeps the CPU of threads that have ended), then each thread's.
+        cat /proc/"$pid"/stat /proc/"$pid"/task/*/stat 2>/dev/null | awk -v n="$n" '
+            {   # A name may hold spaces and parentheses: the fields start after the last ")".
+                lp = index($0, "("); rp = 0; rest = $0
+                while ((i = index(rest, ")")) > 0) { rp += i; rest = substr(rest, i + 1) }
+                name = substr($0, lp + 1, rp - lp - 1)
+                split(rest, f, " ")
+                if (NR == 1) { if (f[1] == "Z" || f[1] == "X") exit 1; total = f[12] + f[13]; live = 1 }
+                else if (name ~ /^fc_vcpu/ || name ~ /^CPU [0-9]+\/KVM$/) vcpu += f[12] + f[13]
+            }
+            END { if (!live) exit 1; print n, total, total - vcpu }' || break
         sleep 0.05
     done
 }
-# phase_cpu NAME: each figure's key and the VMM's CPU seconds from the previous BENCH line to it.
+# phase_cpu NAME: each figure's key and the VMM's CPU seconds, whole and its own, from the
+# previous BENCH line to it (the first figure's phase holds the boot: it is left out).
 phase_cpu() {
     local hz
     hz=$(getconf CLK_TCK 2>/dev/null || echo 100)  # The sandbox has no getconf; x86's is 100.
     tr -d '\r' <"console-$1.txt" | sed -n 's/^BENCH \([a-z0-9_]*\)=.*/\1/p' >"keys-$1.txt"
     awk -v hz="$hz" -v vmm="$1" -v round="$round" '
         NR == FNR {key[FNR] = $1; next}
-        {for (k = seen + 1; k <= $1; ++k) cpu[k] = $2; if ($1 > seen) seen = $1}
+        {for (k = seen + 1; k <= $1; ++k) {cpu[k] = $2; own[k] = $3}; if ($1 > seen) seen = $1}
         END {
-            prev = -1
-            for (k = 1; k <= seen; ++k) {
-                if (prev >= 0) printf "PHASECPU vmm=%s round=%s key=%s cpu_s=%.2f\n", vmm, round, key[k], (cpu[k] - prev) / hz
-                prev = cpu[k]
-            }
+            for (k = 2; k <= seen; ++k)
+                printf "PHASECPU vmm=%s round=%s key=%s cpu_s=%.2f own_s=%.2f\n", vmm, round,
+                    key[k], (cpu[k] - cpu[k - 1]) / hz, (own[k] - own[k - 1]) / hz
         }' "keys-$1.txt" "cpu-$1.txt"
 }
 
