@@ -29,8 +29,11 @@ trap 'rm -f "$out"' EXIT
     --file "$kernel:bzImage" --file "$INITRD:initrd" --file "$here/boot_bench_in_vm.sh:bench.sh" \
     -- bash bench.sh "$rounds" | tee "$out"
 
-python3 - "$out" <<'PY'
+python3 - "$out" "${BOOT_BENCH_KERNEL:-bzImage}" <<'PY'
 import statistics, sys
+
+kernel_kind = {"bzImage": "bzImage (decompressed in the guest before its clock starts)",
+               "vmlinux": "vmlinux (ELF, PVH entry: nothing to decompress)"}[sys.argv[2]]
 
 runs = {"ember": [], "qemu": []}
 for line in open(sys.argv[1]):
@@ -66,7 +69,8 @@ rows = [("launch -> init ms", lambda v: values(v, "marker_ms"), "{:.0f}"),
         ("  of it anonymous MiB", lambda v: values(v, "monitor_anon_kib", 1 / 1024), "{:.2f}"),
         ("start -> KVM_RUN ms", lambda v: values(v, "first_kvm_run_us", 1 / 1000), "{:.1f}")]
 print()
-print("boot_bench: median [min-max] over rounds; 1 vCPU, 128 MiB, one virtio drive, one virtio-net.")
+print(f"boot_bench: {kernel_kind}, median [min-max] over rounds; 1 vCPU, 128 MiB, one virtio drive,"
+      " one virtio-net.")
 print("monitor's share = launch -> init marker minus the guest's uptime at init (the time the guest")
 print("was not running yet, its kernel's decompression included); monitor RSS = the VMM's resident")
 print("memory but its guest memory, at init (the rest of it: the binary's pages it touched).")

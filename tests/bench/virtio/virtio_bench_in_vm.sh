@@ -35,22 +35,26 @@ vmm_pid() {  # the running VMM's pid (one at a time)
 # "CPU N/KVM"). Bounded by the VMM's own 600 s timeout, and it ends once the VMM has no live
 # thread: a zombie's stat stays readable until it is reaped.
 sample_cpu() {
-    local pid="" _ n
+    local pid="" _ n vcpu=0 line
     for _ in $(seq 1 400); do pid=$(vmm_pid); [[ -n $pid ]] && break; sleep 0.05; done
     [[ -n $pid ]] || return 0
     for _ in $(seq 1 12000); do
         n=$(grep -c '^BENCH ' "$1")
-        # The process's line first (it keeps the CPU of threads that have ended), then each thread's.
-        cat /proc/"$pid"/stat /proc/"$pid"/task/*/stat 2>/dev/null | awk -v n="$n" '
+        # The process's line first (it keeps the CPU of threads that have ended), then each
+        # thread's. Once the vCPU threads have ended (the guest rebooted), their last sampled CPU
+        # stands in for them: their time must not turn into the monitor's own.
+        line=$(cat /proc/"$pid"/stat /proc/"$pid"/task/*/stat 2>/dev/null | awk -v last="$vcpu" '
             {   # A name may hold spaces and parentheses: the fields start after the last ")".
                 lp = index($0, "("); rp = 0; rest = $0
                 while ((i = index(rest, ")")) > 0) { rp += i; rest = substr(rest, i + 1) }
                 name = substr($0, lp + 1, rp - lp - 1)
                 split(rest, f, " ")
                 if (NR == 1) { if (f[1] == "Z" || f[1] == "X") exit 1; total = f[12] + f[13]; live = 1 }
-                else if (name ~ /^fc_vcpu/ || name ~ /^CPU [0-9]+\/KVM$/) vcpu += f[12] + f[13]
+                else if (name ~ /^fc_vcpu/ || name ~ /^CPU [0-9]+\/KVM$/) { vcpu += f[12] + f[13]; seen = 1 }
             }
-            END { if (!live) exit 1; print n, total, total - vcpu }' || break
+            END { if (!live) exit 1; if (!seen) vcpu = last; print total, vcpu }') || break
+        vcpu=${line#* }
+        echo "$n ${line% *} $((${line% *} - vcpu))"
         sleep 0.05
     done
 }
