@@ -8,9 +8,10 @@
 # own_s=..` (whole process, and without its vCPU threads; sampled every 50 ms, so +-0.05 s).
 # With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync and
 # before-async, for a before-and-after in the same run.
-# Usage: virtio_bench_in_vm.sh [ROUNDS]
+# Usage: virtio_bench_in_vm.sh [ROUNDS [FIRST_ROUND]]   (FIRST_ROUND numbers the rounds' output)
 set -u
 rounds=${1:-5}
+first=${2:-1}
 args="console=ttyS0 panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 ip tuntap add tap0 mode tap
 ip addr add 172.16.0.1/24 dev tap0
@@ -111,7 +112,7 @@ for engine in Sync Async; do
 }
 JSON
 done
-for round in $(seq 1 "$rounds"); do
+for round in $(seq "$first" $((first + rounds - 1))); do
     for engine in Sync Async; do
         run "ember-${engine,,}" ember --no-api --config-file "vm-$engine.json"
         [[ -f ember-before ]] &&
