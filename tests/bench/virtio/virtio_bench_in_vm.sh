@@ -26,7 +26,9 @@ vmm_pid() {  # the running VMM's pid (one at a time)
     local p comm
     for p in /proc/[0-9]*; do
         { read -r comm <"$p/comm"; } 2>/dev/null || continue  # Gone since the glob.
-        [[ $comm == ember || $comm == ember-before || $comm == qemu-system-x86 ]] &&
+        # Ember's main thread names itself "firecracker" (as Firecracker's does) once it starts.
+        [[ $comm == ember || $comm == ember-before || $comm == firecracker ||
+            $comm == qemu-system-x86 ]] &&
             { echo "${p#/proc/}"; return; }
     done
 }
