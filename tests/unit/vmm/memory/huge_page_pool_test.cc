@@ -70,5 +70,17 @@ TEST_F(HugePagePoolTest, AHostWithoutAPoolIsSaidSo) {
     EXPECT_NE(message.find("/missing/nr_hugepages"), std::string::npos) << message;
 }
 
+TEST_F(HugePagePoolTest, RefusesACountThatIsNotOneDecimalNumber) {
+    for (const char* text : {"", "\n", "abc\n", "12 pages\n", "-3\n", "99999999999999999999\n",
+                             "123456789012345678901234567890123456789\n"}) {
+        write_pool(10, 10, 0);
+        std::ofstream(dir_ + "/free_hugepages") << text;
+        Result<HugePagePool> pool = HugePagePool::read(dir_);
+        ASSERT_FALSE(pool) << text;
+        EXPECT_NE(pool.error().message().find("free_hugepages"), std::string::npos)
+            << pool.error().message();
+    }
+}
+
 }  // namespace
 }  // namespace ember
