@@ -6,8 +6,8 @@
 # VMM process's CPU time for the whole run as `CPU vmm=<name> round=<n> user_s=.. sys_s=..`, and
 # its CPU time from the previous BENCH line to each one as `PHASECPU vmm=.. round=.. key=.. cpu_s=..
 # own_s=..` (whole process, and without its vCPU threads; sampled every 50 ms, so +-0.05 s).
-# With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync and
-# before-async, for a before-and-after in the same run.
+# With ./ember-before present (virtio_bench.sh's BASELINE), it runs too, as before-sync, for a
+# before-and-after in the same run.
 # Usage: virtio_bench_in_vm.sh [ROUNDS [FIRST_ROUND]]   (FIRST_ROUND numbers the rounds' output)
 set -u
 rounds=${1:-5}
@@ -90,7 +90,7 @@ run() {  # run NAME COMMAND...: one guest with a fresh root copy and data image
     local sampler_pid=$!
     # bash's `time` reports the CPU of the VMM (the child of timeout) once it has ended.
     local TIMEFORMAT='%U %S' cpu
-    cpu=$({ time timeout 600 "$@" </dev/null >"console-$name.txt" 2>"log-$name.txt"; } 2>&1)
+    cpu=$({ time timeout 300 "$@" </dev/null >"console-$name.txt" 2>"log-$name.txt"; } 2>&1)
     rc=$?
     echo "INFO vmm=$name round=$round exit=$rc"
     kill $nc_pid $send_pid 2>/dev/null
@@ -117,7 +117,10 @@ done
 for round in $(seq "$first" $((first + rounds - 1))); do
     for engine in Sync Async; do
         run "ember-${engine,,}" ember --no-api --config-file "vm-$engine.json"
-        [[ -f ember-before ]] &&
+        # The earlier build runs with the Sync engine only: its Async runs stalled the sandbox
+        # twice at the same point (the fourth VM of a round), and the VMM-side changes it is
+        # there to compare (virtio-net's) do not depend on the block engine.
+        [[ -f ember-before && $engine == Sync ]] &&
             run "before-${engine,,}" ./ember-before --no-api --config-file "vm-$engine.json"
     done
     # microvm has no i8042: reboot=t. QEMU's default cache mode (writeback, host page cache)
