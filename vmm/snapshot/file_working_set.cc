@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "vmm/memory/page_populate.h"
+#include "vmm/snapshot/page_populate.h"
 #include "vmm/snapshot/working_set.h"
 
 namespace ember::snapshot {

@@ -18,7 +18,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "vmm/memory/page_populate.h"
+#include "vmm/snapshot/page_populate.h"
 
 namespace ember::snapshot {
 namespace {

@@ -11,7 +11,6 @@
 
 #include "vmm/arch/x86_64/layout.h"
 #include "vmm/arch/x86_64/zero_page.h"
-#include "vmm/memory/page_populate.h"
 
 namespace ember::x86 {
 namespace {
@@ -115,7 +114,6 @@ Result<void> check_segment(const GuestMemory& mem, const ImageFile& image, const
 // Copies a checked segment and zeroes its tail (.bss) up to p_memsz.
 Result<void> load_segment(const GuestMemory& mem, const ImageFile& image, const Elf64_Phdr& ph) {
     auto dst = EMBER_TRY(mem.slice(GuestAddress(ph.p_paddr), ph.p_memsz));
-    prefault_for_copy(dst);
     EMBER_TRY(image.read(ph.p_offset, dst.first(ph.p_filesz)));
     std::memset(dst.data() + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     return ok();

@@ -6,8 +6,6 @@
 
 #include <cerrno>
 
-#include "vmm/memory/page_populate.h"
-
 namespace ember::x86 {
 
 Result<ImageFile> ImageFile::open(int fd, const char* what) {
@@ -55,7 +53,6 @@ Result<void> ImageFile::load(const GuestMemory& mem, GuestAddress gpa, uint64_t 
         return Error::invalid("image", fmt::format("{}: [{:#x}, +{:#x}) does not fit in guest RAM",
                                                    what_, gpa.value(), len));
     }
-    prefault_for_copy(*dst);
     return read(offset, *dst);
 }
 

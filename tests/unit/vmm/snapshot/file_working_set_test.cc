@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "tests/unit/vmm/memory/host_pages.h"
-#include "vmm/memory/page_populate.h"
 #include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/page_populate.h"
 #include "vmm/snapshot/working_set.h"
 
 namespace ember::snapshot {

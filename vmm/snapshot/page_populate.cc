@@ -1,10 +1,10 @@
-#include "vmm/memory/page_populate.h"
+#include "vmm/snapshot/page_populate.h"
 
 #include <sys/mman.h>
 
 #include <cerrno>
 
-namespace ember {
+namespace ember::snapshot {
 namespace {
 
 // Spelled out for older headers (Linux 5.14 added both).
@@ -29,13 +29,4 @@ Result<void> populate_pages(uint8_t* start, size_t len, size_t page_size, Popula
     return ok();
 }
 
-void prefault_for_copy(std::span<uint8_t> bytes) {
-    constexpr uintptr_t kPage = 4096;
-    const uintptr_t start = (reinterpret_cast<uintptr_t>(bytes.data()) + kPage - 1) & ~(kPage - 1);
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size()) & ~(kPage - 1);
-    if (end <= start) return;
-    // Only MADV_POPULATE_WRITE: the page-by-page fallback would take the same faults as the copy.
-    static_cast<void>(::madvise(reinterpret_cast<void*>(start), end - start, kMadvPopulateWrite));
-}
-
-}  // namespace ember
+}  // namespace ember::snapshot

@@ -5,11 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 
 #include "vmm/base/result.h"
 
-namespace ember {
+namespace ember::snapshot {
 
 enum class Populate {
     kRead,   // Map the pages: a file's page-cache pages, shared with every other mapping.
@@ -23,9 +22,4 @@ enum class Populate {
 // end; ENOMEM: no memory for the copies).
 Result<void> populate_pages(uint8_t* start, size_t len, size_t page_size, Populate how);
 
-// Before a large copy into memory nobody has touched yet (a kernel image into guest memory):
-// populates the whole 4 KiB pages inside `bytes` for writing in one madvise, so that the copy
-// does not fault them in one at a time. Best effort: on any error the copy faults them itself.
-void prefault_for_copy(std::span<uint8_t> bytes);
-
-}  // namespace ember
+}  // namespace ember::snapshot
