@@ -123,9 +123,11 @@ for round in $(seq "$first" $((first + rounds - 1))); do
         [[ -f ember-before && $engine == Sync ]] &&
             run "before-${engine,,}" ./ember-before --no-api --config-file "vm-$engine.json"
     done
-    # microvm has no i8042: reboot=t. QEMU's default cache mode (writeback, host page cache)
+    # debug-threads names QEMU's vCPU threads ("CPU 0/KVM") for the own-CPU sampler, which
+    # otherwise sees only "qemu-system-x86" threads. microvm has no i8042: reboot=t. QEMU's default cache mode (writeback, host page cache)
     # matches Ember's, which also goes through the host page cache; its data drive on io_uring.
-    run qemu qemu-system-x86_64 -L /usr/share/qemu -M microvm,acpi=off -accel kvm -cpu host -smp 1 \
+    run qemu qemu-system-x86_64 -L /usr/share/qemu -name qemu,debug-threads=on \
+        -M microvm,acpi=off -accel kvm -cpu host -smp 1 \
         -m 256 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel bzImage \
         -append "$args reboot=t root=/dev/vda rw" \
         -drive id=root,file=root.ext4,format=raw,if=none -device virtio-blk-device,drive=root \
