@@ -90,9 +90,10 @@ if e and q:
 s = share_pct("ember")
 if s:
     print(f"boot_bench: Ember's own share of launch -> init = {statistics.median(s):.1f}% "
-          f"(goal: 10% or lower); of it, before the guest's first instruction: "
-          f"{cell(kvm_run_pct('ember'), '{:.1f}')}%;\n  the rest passes with the guest running before its clock"
-          f" starts (decompression, early setup, and the exits Ember serves meanwhile)")
+          f"(goal: 10% or lower);\n  Ember's work before the guest's first instruction is "
+          f"{cell(kvm_run_pct('ember'), '{:.1f}')}% of launch -> init; the rest of the share passes"
+          f" with the guest\n  running before its clock starts (decompression, early setup, and the"
+          f" exits Ember serves meanwhile)")
 # Ember's timeline: each step's median ms after the launch (the log's wall-clock stamps, UTC).
 from datetime import datetime, timezone
 steps = [("running", "process running (first log line)"), ("memory", "guest memory mapped"),
