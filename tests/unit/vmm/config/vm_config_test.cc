@@ -150,10 +150,12 @@ TEST(ParseMac, ReadsSixHexBytesInEitherCase) {
     Result<MacAddress> mac = parse_mac("06:00:AC:10:00:ff");
     ASSERT_TRUE(mac);
     EXPECT_EQ(*mac, (MacAddress{0x06, 0x00, 0xac, 0x10, 0x00, 0xff}));
+    // Firecracker's u8::from_str_radix takes a leading '+'.
+    EXPECT_EQ(*parse_mac("+6:00:ac:10:00:+f"), (MacAddress{0x06, 0x00, 0xac, 0x10, 0x00, 0x0f}));
     for (const char* bad :
          {"06:00:ac:10:00", "06:00:ac:10:00:02:", "06-00-ac-10-00-02", "06:00:ac:10:00:0g", "",
-          " 6:00:ac:10:00:02", "+6:00:ac:10:00:02", "06:00:ac:10:00: 2", "06:00:ac:10:00:2",
-          "060:0:ac:10:00:02", "06:00:ac:10:00:02\n", "06:00:ac:10:00:0\0"}) {
+          " 6:00:ac:10:00:02", "-6:00:ac:10:00:02", "++:00:ac:10:00:02", "06:00:ac:10:00: 2",
+          "06:00:ac:10:00:2", "060:0:ac:10:00:02", "06:00:ac:10:00:02\n", "06:00:ac:10:00:0\0"}) {
         Result<MacAddress> refused = parse_mac(bad);
         ASSERT_FALSE(refused) << bad;
         EXPECT_EQ(refused.error().message(),
