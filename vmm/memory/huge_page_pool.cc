@@ -11,10 +11,11 @@
 namespace ember {
 namespace {
 
-// One decimal count and its newline: a sysfs file of a few bytes. (Not std::ifstream: iostreams
-// pulled 440 KB of locale and stream code into the static binary for these five reads.)
+// One decimal count and its newline. A sysfs attribute says it holds a page (st_size 4096) and
+// holds a few bytes. (Not std::ifstream: iostreams pulled 440 KB of locale and stream code into
+// the static binary for these five reads.)
 Result<uint64_t> read_count(const std::string& dir, const char* name) {
-    constexpr size_t kMaxBytes = 32;
+    constexpr size_t kMaxBytes = 4096;
     const std::string path = dir + "/" + name;
     const std::string text = EMBER_TRY(read_named_file(
         path, FileKinds::kRegular, kMaxBytes, std::chrono::milliseconds(0), "read huge page pool"));

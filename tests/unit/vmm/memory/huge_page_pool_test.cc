@@ -70,6 +70,14 @@ TEST_F(HugePagePoolTest, AHostWithoutAPoolIsSaidSo) {
     EXPECT_NE(message.find("/missing/nr_hugepages"), std::string::npos) << message;
 }
 
+// sysfs attributes report a size of 4096 whatever they hold: the real pool must read.
+TEST(HugePagePool, ReadsTheHostsSysfsPool) {
+    if (::access(HugePagePool::kSysfsDir, R_OK) != 0) GTEST_SKIP() << "no 2 MiB hugetlb pool here";
+    Result<HugePagePool> pool = HugePagePool::read();
+    ASSERT_TRUE(pool) << pool.error().message();
+    EXPECT_LE(pool->free, pool->total);
+}
+
 TEST_F(HugePagePoolTest, RefusesACountThatIsNotOneDecimalNumber) {
     for (const char* text : {"", "\n", "abc\n", "12 pages\n", "-3\n", "99999999999999999999\n",
                              "123456789012345678901234567890123456789\n"}) {
