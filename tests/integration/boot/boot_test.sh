@@ -133,7 +133,7 @@ sandbox_timeout_s=$((timeout_s * repeat + 120))
 # A crashed or frozen outer VM (not Ember's doing) is run again once; only the output of the last
 # run counts (from its RUN-IN-VM-START line on). A run with a nested triple fault runs again, up
 # to twice (nested_triple_fault in lib/host.sh).
-sandbox_run_rerun boot_test "$out" --retry-outer-crash 1 \
+sandbox_run_rerun boot_test "$out" \
     --timeout "$sandbox_timeout_s" --mem "$sandbox_mem" --bin "$ember" \
     --file "$work/kernel:kernel" --file "$work/initrd:initrd" \
     --file "$work/vm.json:vm.json" --file "$here/run_in_vm.sh:run_in_vm.sh" \
@@ -141,9 +141,6 @@ sandbox_run_rerun boot_test "$out" --retry-outer-crash 1 \
     bash run_in_vm.sh vm.json "$timeout_s" "$console_lines" "$repeat"
 sandbox_rc=$?
 set -e
-awk '/^RUN-IN-VM-START$/ {start = NR} {line[NR] = $0}
-    END {for (i = start + 1; i <= NR; i++) print line[i]}' "$out" >"$out.last"
-mv "$out.last" "$out"
 cat "$out"
 
 markers="$(grep -c '^MARKER_MS=' "$out" || true)"

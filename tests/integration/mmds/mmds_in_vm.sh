@@ -5,6 +5,7 @@
 # transfer to the sandbox. Boot 2 (MMDS V2): a session token through a raw PUT, a GET with it,
 # and 401 without it or with a wrong one. Prints `CHECK <name> PASS|FAIL <detail>` lines.
 set -u
+echo "RUN-IN-VM-START"  # sandbox_run_rerun keeps the output from the last such line on
 sock=$PWD/api.sock
 ember_pid=""
 args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"

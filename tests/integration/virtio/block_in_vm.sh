@@ -3,6 +3,7 @@
 # Async), each with four drives (root, data, read-only, discard), then checks the files against
 # what the guest printed. Prints `CHECK <name> PASS|FAIL <detail>` lines.
 set -u
+echo "RUN-IN-VM-START"  # sandbox_run_rerun keeps the output from the last such line on
 args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 check() {  # check NAME CONDITION-STATUS DETAIL

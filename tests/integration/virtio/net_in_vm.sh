@@ -4,6 +4,7 @@
 # from the guest, and the limited interface's throughput as the sandbox receives it.
 # Prints `CHECK <name> PASS|FAIL <detail>` lines.
 set -u
+echo "RUN-IN-VM-START"  # sandbox_run_rerun keeps the output from the last such line on
 args="console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
 limit_bytes=131072 limit_ms=125   # 1 MiB/s: well below what a loaded nested TCG manages unlimited
 limited_total=8388608
