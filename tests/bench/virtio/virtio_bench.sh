@@ -2,8 +2,8 @@
 # virtio benchmark (prints, does not assert): in one sandbox run, Ember with the Sync and the Async
 # block engine and QEMU -M microvm (virtio-blk-device, the data drive on aio=io_uring,
 # virtio-net-device on a tap, no vhost) boot the same kernel and ext4 root with a 256 MiB data
-# drive and a tap, ROUNDS times each in turn (default 5), each round in a sandbox run of its own. In the guest, guestbench (O_DIRECT)
-# measures sequential write and read MiB/s (128 MiB, 1 MiB requests, queue depth 1), 4 KiB random
+# drive and a tap, ROUNDS times each in turn (default 5), each round in a sandbox run of its own.
+# In the guest, guestbench (O_DIRECT) measures sequential write and read MiB/s (128 MiB, 1 MiB requests, queue depth 1), 4 KiB random
 # read IOPS (8 s) at queue depth 1 and, from 8 threads, at depth 8, and TCP MiB/s guest -> sandbox
 # and sandbox -> guest (64 MiB each). Prints each figure's median [min-max] and spread over the
 # rounds, Ember/QEMU on the medians, the VMM's CPU seconds per GiB moved for the sequential and
@@ -18,9 +18,9 @@ rounds=${2:-5}
 baseline=() per_round=600
 [[ -z ${3:-} ]] || baseline=(--file "$3:ember-before") per_round=1000
 eval "$("$root/resources/guest/images.sh" --ensure)"
-if [[ -z "${EMBER_SANDBOX:-}" && ! -d /sys/module/kvm_intel && ! -d /sys/module/kvm_amd ]]; then
-    export EMBER_SANDBOX=qemu
-fi
+# shellcheck source=../../integration/lib/host.sh
+source "$root/tests/integration/lib/host.sh"
+choose_sandbox_mode
 work="$(mktemp -d /tmp/ember-virtio-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 gcc -static -O2 -Wall -Wextra -pthread -o "$work/guestbench" "$here/guestbench.c"
@@ -33,21 +33,17 @@ write $work/guestbench guestbench
 sif guestbench mode 0100755
 CMDS
 debugfs -w -f "$work/debugfs.cmds" "$work/rootfs.ext4" >/dev/null 2>&1
-# One sandbox run per round, retried when its outer VM freezes or its kernel crashes (seen here: its
-# heartbeat stopped with every vCPU idle, 287 s into a run of 3 rounds): a freeze costs one round,
-# not the whole run, and a retried round's partial output is left out of the figures.
+# One sandbox run per round: a freeze or crash of the outer VM (seen here: its heartbeat stopped
+# with every vCPU idle, 287 s into a run of 3 rounds) costs one rerun of that round, not the whole
+# run, and sandbox_run_rerun keeps only the rerun's output (from its RUN-IN-VM-START line on).
 : >"$work/out.txt"
 for round in $(seq 1 "$rounds"); do
-    for attempt in 1 2 3; do
-        rc=0
-        "$root/resources/sandbox/ember-sandbox" run --timeout $((300 + per_round)) --mem 3072 \
-            --bin "$ember" "${baseline[@]}" --file "$BZIMAGE:bzImage" \
-            --file "$work/rootfs.ext4:rootfs.ext4" --file "$here/virtio_bench_in_vm.sh:bench.sh" \
-            -- bash bench.sh 1 "$round" | tee "$work/round.txt" || rc=$?
-        ((rc == 125 || rc == 124)) || break
-        echo "virtio_bench: round $round attempt $attempt: the sandbox failed (exit $rc); its figures are left out"
-    done
-    cat "$work/round.txt" >>"$work/out.txt"
+    sandbox_run_rerun virtio_bench "$work/round.txt" --timeout $((300 + per_round)) --mem 3072 \
+        --bin "$ember" "${baseline[@]}" --file "$BZIMAGE:bzImage" \
+        --file "$work/rootfs.ext4:rootfs.ext4" --file "$here/virtio_bench_in_vm.sh:bench.sh" \
+        -- bash bench.sh 1 "$round" ||
+        echo "virtio_bench: round $round: the sandbox failed (exit $?)"
+    tee -a "$work/out.txt" <"$work/round.txt"
 done
 
 python3 - "$work/out.txt" <<'PY'

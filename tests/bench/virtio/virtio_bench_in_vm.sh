@@ -10,6 +10,7 @@
 # before-and-after in the same run.
 # Usage: virtio_bench_in_vm.sh [ROUNDS [FIRST_ROUND]]   (FIRST_ROUND numbers the rounds' output)
 set -u
+echo "RUN-IN-VM-START"  # sandbox_run_rerun keeps the output from the last such line on
 rounds=${1:-5}
 first=${2:-1}
 args="console=ttyS0 panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce quiet"
@@ -35,7 +36,7 @@ vmm_pid() {  # the running VMM's pid (one at a time)
 # sample_cpu CONSOLE: until the VMM ends, every 50 ms a line "BENCH-lines-so-far process-ticks
 # own-ticks": the whole process's CPU (its vCPU threads run the guest, so that includes the
 # guest's), and the monitor's own without its vCPU threads (Ember's "fc_vcpu N", QEMU's
-# "CPU N/KVM"). Bounded by the VMM's own 600 s timeout, and it ends once the VMM has no live
+# "CPU N/KVM"). At most 600 s (the VMM's timeout is 300 s), and it ends once the VMM has no live
 # thread: a zombie's stat stays readable until it is reaped.
 sample_cpu() {
     local pid="" _ n vcpu=0 line
