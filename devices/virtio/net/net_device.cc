@@ -44,7 +44,7 @@ NetDevice::NetDevice(NetDeviceOptions options, Tap tap, RateLimiter rx, RateLimi
       tap_(std::move(tap)),
       rx_limiter_(std::move(rx)),
       tx_limiter_(std::move(tx)),
-      rx_frame_(kMaxFrameBytes) {
+      rx_frame_(std::make_unique_for_overwrite<uint8_t[]>(kMaxFrameBytes)) {
     // A chain holds at most a queue's worth of descriptors, a frame at most a queue of chains.
     tx_iov_.reserve(kQueueSize);
     rx_used_.reserve(kQueueSize);
@@ -195,11 +195,11 @@ void NetDevice::process_tap_rx() {
 bool NetDevice::fetch_mmds_frame() {
     // The MMDS stack's frames go first, as in Firecracker's read_from_mmds_or_tap().
     if (!mmds_) return false;
-    const size_t n =
-        mmds_->write_next_frame(std::span<uint8_t>(rx_frame_).subspan(Tap::kVnetHeaderBytes));
+    const size_t n = mmds_->write_next_frame(
+        std::span<uint8_t>(rx_frame_.get(), kMaxFrameBytes).subspan(Tap::kVnetHeaderBytes));
     if (n == 0) return false;
     // A zero header: no offload asked, the stack's checksums are complete.
-    std::fill_n(rx_frame_.begin(), Tap::kVnetHeaderBytes, 0);
+    std::fill_n(rx_frame_.get(), Tap::kVnetHeaderBytes, 0);
     rx_frame_len_ = Tap::kVnetHeaderBytes + n;
     rx_frame_is_mmds_ = true;
     return true;
@@ -208,7 +208,7 @@ bool NetDevice::fetch_mmds_frame() {
 bool NetDevice::fetch_tap_frame() {
     rx_frame_is_mmds_ = false;
     while (tap_readable_) {
-        const iovec iov{rx_frame_.data(), rx_frame_.size()};
+        const iovec iov{rx_frame_.get(), kMaxFrameBytes};
         auto n = tap_.read({&iov, 1});
         if (!n) {
             tap_readable_ = false;
@@ -417,7 +417,7 @@ NetDevice::Delivery NetDevice::deliver_frame() {
         }
         ChainWriter writer(chain.writable());
         const size_t n = writer.write(
-            std::span<const uint8_t>(rx_frame_.data() + offset, rx_frame_len_ - offset));
+            std::span<const uint8_t>(rx_frame_.get() + offset, rx_frame_len_ - offset));
         used.push_back({avail.head, static_cast<uint32_t>(n)});
         offset += n;
         if (!first) first = std::move(*avail.chain);
@@ -428,7 +428,7 @@ NetDevice::Delivery NetDevice::deliver_frame() {
     // MRG_RXBUF). It lives in the first chain's header, written above with the frame.
     const auto num_buffers = static_cast<uint16_t>(used.size());
     std::array<uint8_t, Tap::kVnetHeaderBytes> header{};
-    std::memcpy(header.data(), rx_frame_.data(), header.size());
+    std::memcpy(header.data(), rx_frame_.get(), header.size());
     std::memcpy(header.data() + kNumBuffersOffset, &num_buffers, sizeof(num_buffers));
     ChainWriter(first->writable()).write(header);
 

@@ -188,7 +188,9 @@ private:
     const GuestMemory* memory_ = nullptr;
     VirtioInterrupt* interrupt_ = nullptr;
 
-    std::vector<uint8_t> rx_frame_;  // kMaxFrameBytes: the frame read from the tap.
+    // kMaxFrameBytes for a frame read from the tap or the MMDS stack: only MMDS and guests without
+    // mergeable buffers come through it, so it stays untouched (and out of RSS) until they do.
+    std::unique_ptr<uint8_t[]> rx_frame_;
     size_t rx_frame_len_ = 0;
     bool rx_pending_ = false;       // rx_frame_ holds a frame not yet given to the guest.
     bool rx_tokens_taken_ = false;  // Its rate-limiter tokens are already consumed.
