@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     # Build.
-    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev file
+    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev lld file
     # Style checks in tests/run.sh.
     clang-format clang-tidy
     linux-libc-dev liburing-dev libfmt-dev rapidjson-dev libgtest-dev libgmock-dev
