@@ -7,9 +7,10 @@
 # How, in one ember-sandbox run of the demo microVM (API socket, root on virtio-block, virtio-net
 # with a ping, a disk read, boot timer):
 # 1. ember built with -finstrument-functions and function_trace.cc in TRACE_DIR (default
-#    build-trace) records each of its functions as it first enters them: those BUILD_DIR's ember
-#    (default build) has too come first, in that order (the traced build also has an out-of-line
-#    copy of every inline function);
+#    build-trace) boots it, pauses it and snapshots it; a second one restores the snapshot (File
+#    backend) and runs the guest to its reboot. Both record each of their functions as they first
+#    enter them: those BUILD_DIR's ember (default build) has too come first, in that order (the
+#    traced build also has an out-of-line copy of every inline function);
 # 2. BUILD_DIR's ember boots with fault-around off, and what else it touched follows, in address
 #    order: the C and C++ runtimes' functions (not traced) whose first page it touched, and data
 #    on any page it touched.
@@ -42,7 +43,7 @@ cat >"$work/vm.json" <<'JSON'
 {
   "boot-source": {
     "kernel_image_path": "bzImage",
-    "boot_args": "console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd ember.test=\"ip addr add 172.30.0.2/24 dev eth0; ip link set eth0 up; ping -c 3 172.30.0.1; dd if=/dev/vda of=/dev/null bs=64k count=64; echo EMBER-ORDER-DONE-$((6*7)); sleep 5\""
+    "boot_args": "console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd ember.test=\"ip addr add 172.30.0.2/24 dev eth0; ip link set eth0 up; ping -c 3 172.30.0.1; dd if=/dev/vda of=/dev/null bs=64k count=64; echo EMBER-ORDER-DONE-$((6*7)); sleep 20\""
   },
   "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 },
   "drives": [
@@ -56,10 +57,36 @@ JSON
 cat >"$work/trace.sh" <<'SH'
 ip tuntap add embertrace0 mode tap || exit 1
 ip addr add 172.30.0.1/24 dev embertrace0 && ip link set embertrace0 up
-EMBER_FUNCTION_TRACE=$PWD/trace.txt ember --api-sock api.sock --boot-timer --config-file vm.json \
-    >console.txt 2>&1 || { cat console.txt; exit 1; }
-grep -q EMBER-ORDER-DONE-42 console.txt || { cat console.txt; exit 1; }
+api() {  # api METHOD PATH BODY: the HTTP status
+    curl -sS --max-time 120 --unix-socket api.sock -X "$1" "http://localhost$2" \
+        -H 'Content-Type: application/json' --data "$3" -o /dev/null -w '%{http_code}'
+}
+until_seen() {  # until_seen TEXT FILE: waits up to 120 s for TEXT in FILE
+    for _ in $(seq 1200); do grep -q "$1" "$2" && return 0; sleep 0.1; done
+    cat "$2"; echo "no $1 in $2"; exit 1
+}
+# 1: boot, pause, snapshot; then restore the snapshot in a new process, which runs the guest on
+# until it reboots. Both append to one trace: boot first, then what only a restore runs.
+export EMBER_FUNCTION_TRACE=$PWD/trace.txt
+ember --api-sock api.sock --boot-timer --config-file vm.json >console.txt 2>&1 &
+pid=$!
+until_seen EMBER-ORDER-DONE-42 console.txt
 grep -E 'EMBER-GUEST|packets' console.txt
+[[ $(api PATCH /vm '{"state": "Paused"}') == 204 ]] || { echo "pause failed"; exit 1; }
+[[ $(api PUT /snapshot/create '{"snapshot_type": "Full", "snapshot_path": "vm.snap",
+    "mem_file_path": "vm.mem"}') == 204 ]] || { echo "snapshot/create failed"; exit 1; }
+kill "$pid"
+wait "$pid"
+rm -f api.sock
+ember --api-sock api.sock >console-restore.txt 2>&1 &
+pid=$!
+until_seen 'API server started' console-restore.txt
+[[ $(api PUT /snapshot/load '{"snapshot_path": "vm.snap", "mem_backend": {"backend_type": "File",
+    "backend_path": "vm.mem"}, "resume_vm": true}') == 204 ]] || { echo "snapshot/load failed"; exit 1; }
+wait "$pid" || { cat console-restore.txt; echo "the restored ember failed"; exit 1; }
+echo "restored guest ran to its reboot"
+unset EMBER_FUNCTION_TRACE
+rm -f api.sock vm.snap vm.mem
 echo "TRACE-START"
 cat trace.txt
 # 2: every page of the binary the process has mapped, with fault-around off.
@@ -68,7 +95,7 @@ echo 4096 >/sys/kernel/debug/fault_around_bytes || exit 1
 rm -f api.sock
 ./ember-shipped --api-sock api.sock --boot-timer --config-file vm.json >console2.txt 2>&1 &
 pid=$!
-for _ in $(seq 1200); do grep -q EMBER-ORDER-DONE-42 console2.txt && break; sleep 0.1; done
+until_seen EMBER-ORDER-DONE-42 console2.txt
 echo "PAGES-START"
 grep ' /[^ ]*/ember-shipped$' "/proc/$pid/maps" | while read -r range _; do
     start=$((16#${range%-*})) end=$((16#${range#*-}))
@@ -86,11 +113,12 @@ nm --defined-only -n -S "$shipped" | awk 'NF == 4 {print $1, $2, $3, $4}' >"$wor
 find "$build" -name '*.o' -o -name '*.a' | xargs nm --defined-only 2>/dev/null |
     awk 'NF == 3 && $2 ~ /^[tTwW]$/ {print $3}' | sort -u >"$work/own.txt"
 "$root/resources/sandbox/ember-sandbox" run --timeout 900 --retry-outer-crash 1 \
-    --bin "$build/ember" --file "$work/ember-shipped:ember-shipped" \
+    --bin "$build/ember" --bin "$(command -v curl)" --file "$work/ember-shipped:ember-shipped" \
     --file "$BZIMAGE:bzImage" --file "$work/rootfs.ext4:rootfs.ext4" \
     --file "$work/vm.json:vm.json" --file "$work/trace.sh:trace.sh" -- bash trace.sh >"$work/out.txt" ||
     { cat "$work/out.txt"; echo "refresh.sh: the traced boot failed; ember.order is unchanged" >&2; exit 1; }
-grep -E "EMBER-GUEST|packets" "$work/out.txt" | sed "s/^/refresh.sh: guest: /" >&2 || true
+grep -E "EMBER-GUEST|packets|restored guest" "$work/out.txt" | sed "s/^/refresh.sh: guest: /" >&2 ||
+    true
 # Output of a rerun after an outer VM crash follows the failed run's: the last TRACE-START counts.
 awk '/^TRACE-START$/ {n = 0; delete seen} /^PAGES-START$/ {p = 0; delete pages}
      /^(TRACE|PAGES)-START$/ {part = $0; next}
@@ -118,6 +146,6 @@ awk 'function hex(s,   i, v) {v = 0; s = tolower(s)
               for (pg = first; pg <= last; pg++)
                   if (pg in touched) {listed[name[i]] = 1; print name[i]; break}}}' \
     "$work/own.txt" "$work/traced.txt" "$work/shipped.txt" "$work/records.txt" >"$here/ember.order"
-echo "refresh.sh: $(grep -c '^T' "$work/records.txt") functions traced," \
+echo "refresh.sh: $(grep -c '^T' "$work/records.txt") first entries traced (two processes)," \
     "$(grep -c '^P' "$work/records.txt") pages touched; $(wc -l <"$here/ember.order") symbols" \
     "in $here/ember.order" >&2
