@@ -120,7 +120,7 @@ find "$build" -name '*.o' -o -name '*.a' | xargs nm --defined-only 2>/dev/null |
 grep -E "EMBER-GUEST|packets|restored guest" "$work/out.txt" | sed "s/^/refresh.sh: guest: /" >&2 ||
     true
 # Output of a rerun after an outer VM crash follows the failed run's: the last TRACE-START counts.
-awk '/^TRACE-START$/ {n = 0; delete seen} /^PAGES-START$/ {p = 0; delete pages}
+awk '/^TRACE-START$/ {n = 0} /^PAGES-START$/ {p = 0}
      /^(TRACE|PAGES)-START$/ {part = $0; next}
      part == "TRACE-START" {trace[++n] = $1}
      part == "PAGES-START" {pages[++p] = $1}
